@@ -1,0 +1,1 @@
+"""Authentication: visit links (JWT), staff accounts and sessions, integrator API keys."""

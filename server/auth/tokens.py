@@ -1,0 +1,203 @@
+"""Visit links: Ed25519-signed JWTs, a key ring for rotation, and their verification.
+
+Claims follow DESIGN.md: iss, aud="visit", sub (participant id), vid, role, nbf, exp, iat,
+jti, with the signing key's id in the `kid` header. Ed25519 signatures are deterministic, so
+the same claims and key give the same token: the server keeps the claims, never the token,
+and mints a participant's link again whenever it must show it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from server.storage import Database
+from server.storage.signing_keys import all_signing_keys, insert_signing_key
+
+ALGORITHM = "EdDSA"
+AUDIENCE = "visit"
+MAX_TOKEN_LENGTH = 2048
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "vid", "role", "nbf", "exp", "iat", "jti"]
+_ROLES = {"patient", "therapist"}
+_RELOAD_INTERVAL = 5.0
+
+
+class LinkProblem(Enum):
+    """Why a visit link was refused; each has its own page."""
+
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    WRONG_AUDIENCE = "wrong_audience"
+    WRONG_ISSUER = "wrong_issuer"
+    WRONG_VISIT = "wrong_visit"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    REVOKED = "revoked"
+    CANCELLED = "cancelled"
+
+
+class LinkRefused(Exception):
+    """A visit link that must not open the visit."""
+
+    def __init__(self, problem: LinkProblem, opens_at: int | None = None) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.opens_at = opens_at
+        """For NOT_YET_VALID: unix time at which the link starts to work."""
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    """What a verified link says."""
+
+    participant_id: str
+    visit_id: str
+    role: str
+    jti: str
+    not_before: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One key of the ring."""
+
+    kid: str
+    private: Ed25519PrivateKey
+    public: Ed25519PublicKey
+    created_at: int
+
+
+def new_private_pem() -> str:
+    """A fresh Ed25519 private key as PKCS#8 PEM."""
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+async def add_signing_key(db: Database, now: int | None = None) -> str:
+    """Create and store a new signing key; it signs from the next load on. Returns its kid."""
+    kid = "k" + secrets.token_hex(6)
+    async with db.transaction() as conn:
+        await insert_signing_key(conn, kid=kid, private_pem=new_private_pem(),
+                                 now=int(time.time()) if now is None else now)
+    return kid
+
+
+class KeyRing:
+    """The signing keys, loaded from the database; the newest signs, every one verifies."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._keys: dict[str, SigningKey] = {}
+        self._newest: SigningKey | None = None
+        self._loaded_at = 0.0
+
+    async def load(self) -> None:
+        """(Re)read the keys; creates the first one on an empty database."""
+        rows = await all_signing_keys(self._db)
+        if not rows:
+            await add_signing_key(self._db)
+            rows = await all_signing_keys(self._db)
+        keys = {}
+        for kid, pem, created in rows:
+            private = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+            assert isinstance(private, Ed25519PrivateKey)
+            keys[kid] = SigningKey(kid, private, private.public_key(), created)
+        self._keys = keys
+        self._newest = list(keys.values())[-1]
+        self._loaded_at = time.monotonic()
+
+    async def _refresh_if_stale(self) -> None:
+        # Another process (`run.py rotate-key`) may have added a key since we loaded.
+        if time.monotonic() - self._loaded_at >= _RELOAD_INTERVAL:
+            await self.load()
+
+    async def newest(self) -> SigningKey:
+        """The key new links are signed with."""
+        await self._refresh_if_stale()
+        assert self._newest is not None, "key ring not loaded"
+        return self._newest
+
+    async def get(self, kid: str) -> SigningKey | None:
+        """The key with this id, reloading once if it is not known yet."""
+        key = self._keys.get(kid)
+        if key is None:
+            await self._refresh_if_stale()
+            key = self._keys.get(kid)
+        return key
+
+    @property
+    def kids(self) -> list[str]:
+        """Ids of the loaded keys, oldest first."""
+        return list(self._keys)
+
+
+def sign_link(key: SigningKey, *, issuer: str, participant_id: str, visit_id: str, role: str,
+              jti: str, issued_at: int, not_before: int, expires_at: int) -> str:
+    """The JWT for one participant's link."""
+    claims = {
+        "iss": issuer, "aud": AUDIENCE, "sub": participant_id, "vid": visit_id, "role": role,
+        "nbf": not_before, "exp": expires_at, "iat": issued_at, "jti": jti,
+    }
+    return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+async def verify_link(ring: KeyRing, token: str, *, issuer: str, visit_id: str,
+                      now: int | None = None) -> LinkClaims:
+    """Check signature, algorithm, audience, issuer, visit and time window; raise LinkRefused.
+
+    Revocation and the visit's status are checked by the caller, which owns the database.
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise LinkRefused(LinkProblem.MALFORMED)
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise LinkRefused(LinkProblem.MALFORMED) from None
+    kid = header.get("kid")
+    if header.get("alg") != ALGORITHM:
+        raise LinkRefused(LinkProblem.BAD_SIGNATURE)
+    if not isinstance(kid, str) or not kid or len(kid) > 64:
+        raise LinkRefused(LinkProblem.UNKNOWN_KEY)
+    key = await ring.get(kid)
+    if key is None:
+        raise LinkRefused(LinkProblem.UNKNOWN_KEY)
+    now = int(time.time()) if now is None else now
+    try:
+        # nbf is checked below so that an early patient can be told when her visit opens.
+        claims: dict[str, Any] = jwt.decode(
+            token, key.public, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=issuer,
+            options={"require": _REQUIRED_CLAIMS, "verify_nbf": False, "verify_exp": False},
+        )
+    except jwt.InvalidAudienceError:
+        raise LinkRefused(LinkProblem.WRONG_AUDIENCE) from None
+    except jwt.InvalidIssuerError:
+        raise LinkRefused(LinkProblem.WRONG_ISSUER) from None
+    except jwt.InvalidSignatureError:
+        raise LinkRefused(LinkProblem.BAD_SIGNATURE) from None
+    except jwt.InvalidTokenError:
+        raise LinkRefused(LinkProblem.MALFORMED) from None
+    fields_ok = (
+        all(isinstance(claims.get(k), str) for k in ("sub", "vid", "role", "jti"))
+        and all(isinstance(claims.get(k), int) for k in ("nbf", "exp", "iat"))
+        and claims["role"] in _ROLES
+    )
+    if not fields_ok:
+        raise LinkRefused(LinkProblem.MALFORMED)
+    if claims["vid"] != visit_id:
+        raise LinkRefused(LinkProblem.WRONG_VISIT)
+    if now >= claims["exp"]:
+        raise LinkRefused(LinkProblem.EXPIRED)
+    if now < claims["nbf"]:
+        raise LinkRefused(LinkProblem.NOT_YET_VALID, opens_at=claims["nbf"])
+    return LinkClaims(claims["sub"], claims["vid"], claims["role"], claims["jti"],
+                      claims["nbf"], claims["exp"])

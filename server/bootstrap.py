@@ -1,0 +1,29 @@
+"""First-start work: the admin account (and its one-time password)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from server.auth.passwords import generate_password, hash_password
+from server.config import Config
+from server.storage import Database
+from server.storage.events import record_event
+from server.storage.users import count_admins, create_user
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_admin(db: Database, config: Config) -> str | None:
+    """Create the admin account when none exists; returns a generated password to print once."""
+    if await count_admins(db) > 0:
+        return None
+    password = config.admin_password or generate_password()
+    now = int(time.time())
+    async with db.transaction() as conn:
+        user_id = await create_user(conn, email=config.admin_email, name="Clinic admin",
+                                    role="admin", password_hash=hash_password(password), now=now)
+        await record_event(conn, actor="system", action="account.created", now=now,
+                           detail={"user": user_id, "role": "admin"})
+    log.info("created admin account user:%d", user_id)
+    return None if config.admin_password else password

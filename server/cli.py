@@ -1,0 +1,182 @@
+"""The `run.py` command line: serve (the default), create-visit, rotate-key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
+
+from server.config import Config, ConfigError, config_from_env
+from server.visits import KIND_MINUTES, VisitInputError
+
+COMMANDS = ("serve", "create-visit", "rotate-key")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, help="SQLite database file (VISITROOM_DB; "
+                        "default var/visitroom.db)")
+    parser.add_argument("--public-url", help="URL patients reach the server at "
+                        "(VISITROOM_PUBLIC_URL; default http://HOST:PORT)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="run.py", description="Visitroom: video visits for physical-therapy practices. "
+        "Without a command, runs the server.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the web server (default)",
+                           description="Run the Visitroom web server.")
+    _common(serve)
+    serve.add_argument("--host", help="address to bind (VISITROOM_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (VISITROOM_PORT; default 8080)")
+    serve.add_argument("--demo", action="store_true",
+                       help="also create a visit that starts now and print its two links")
+
+    create = sub.add_parser("create-visit", help="create a visit and print its links",
+                            description="Create a visit and print its patient and therapist links.")
+    _common(create)
+    create.add_argument("--patient-name", required=True, help="the patient's name")
+    who = create.add_mutually_exclusive_group()
+    who.add_argument("--therapist-name", help="the therapist's name (no account needed)")
+    who.add_argument("--therapist", metavar="EMAIL", help="email of a therapist account")
+    create.add_argument("--starts-at", help="ISO 8601 start (clinic time zone when no offset); "
+                        "default now")
+    create.add_argument("--minutes", help="length in minutes, 1..240 (default by kind: " +
+                        ", ".join(f"{k} {m}" for k, m in KIND_MINUTES.items()) + ")")
+    create.add_argument("--kind", choices=list(KIND_MINUTES), default="follow-up")
+    create.add_argument("--json", action="store_true", help="print one JSON object")
+
+    rotate = sub.add_parser("rotate-key", help="add a new signing key for visit links",
+                            description="Add a signing key. New links are signed with it; links "
+                            "signed with older keys keep working until they expire.")
+    _common(rotate)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return config_from_env(db=getattr(args, "db", None), public_url=getattr(args, "public_url", None),
+                           host=getattr(args, "host", None), port=getattr(args, "port", None))
+
+
+def _run(work: Callable[[], Awaitable[int]]) -> int:
+    return asyncio.run(work())
+
+
+async def _with_services(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
+    from server.auth.tokens import KeyRing
+    from server.storage import open_database
+    from server.visits import VisitService
+
+    db = await open_database(config.db)
+    try:
+        ring = KeyRing(db)
+        await ring.load()
+        return await work(VisitService(db, ring, config))
+    finally:
+        await db.close()
+
+
+def create_visit(args: argparse.Namespace) -> int:
+    """`run.py create-visit`."""
+    from server.visits import parse_visit_request
+
+    config = _config(args)
+    request = parse_visit_request({
+        "patient_name": args.patient_name, "therapist_name": args.therapist_name,
+        "therapist_email": args.therapist, "starts_at": args.starts_at,
+        "minutes": args.minutes, "kind": args.kind,
+    }, config)
+
+    async def work(service: Any) -> int:
+        visit = await service.create(request, actor="cli")
+        described = await service.describe(visit)
+        if args.json:
+            print(json.dumps(described))
+        else:
+            print(f"Visit {visit.id}: {described['starts_at']} to {described['ends_at']}")
+            print(f"  patient:   {described['patient_url']}")
+            print(f"  therapist: {described['therapist_url']}")
+        return 0
+
+    return _run(lambda: _with_services(config, work))
+
+
+def rotate_key(args: argparse.Namespace) -> int:
+    """`run.py rotate-key`."""
+    from server.auth.tokens import add_signing_key
+
+    config = _config(args)
+
+    async def work(service: Any) -> int:
+        kid = await add_signing_key(service.db)
+        print(f"Added signing key {kid}. New links are signed with it; older links keep working.")
+        return 0
+
+    return _run(lambda: _with_services(config, work))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """`run.py serve`: prepare the database, print how to get in, run until stopped."""
+    from aiohttp import web
+
+    from server.access_log import AccessLogger
+    from server.app import create_app
+    from server.bootstrap import ensure_admin
+    from server.visits import parse_visit_request
+
+    config = _config(args)
+
+    async def prepare(service: Any) -> int:
+        password = await ensure_admin(service.db, config)
+        print(f"Visitroom at {config.public_url}  (database {config.db})")
+        print(f"Staff sign in: {config.public_url}/login")
+        if password:
+            print(f"  Admin account created: {config.admin_email} / {password}")
+            print("  This password is shown once. Set VISITROOM_ADMIN_PASSWORD to choose it.")
+        if args.demo:
+            visit = await service.create(parse_visit_request(
+                {"patient_name": "Demo Patient", "therapist_name": "Demo Therapist",
+                 "kind": "evaluation"}, config), actor="cli")
+            described = await service.describe(visit)
+            print("Demo visit (open each link in its own browser window):")
+            print(f"  patient:   {described['patient_url']}")
+            print(f"  therapist: {described['therapist_url']}")
+        return 0
+
+    _run(lambda: _with_services(config, prepare))
+    web.run_app(create_app(config), host=config.host, port=config.port,
+                access_log_class=AccessLogger, print=lambda *_: None)
+    return 0
+
+
+_FLAGS = {"starts_at": "--starts-at", "therapist_email": "--therapist", "minutes": "--minutes",
+          "patient_name": "--patient-name", "therapist_name": "--therapist-name", "kind": "--kind"}
+HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_key}
+
+
+def main(argv: Sequence[str]) -> int:
+    """Parse arguments and run a command; errors print one readable line and exit non-zero."""
+    argv = list(argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "serve")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return HANDLERS[args.command](args)
+    except VisitInputError as exc:
+        flag = _FLAGS.get(exc.field, exc.field)
+        print(f"error: {flag} {exc.message}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return 2

@@ -1,0 +1,98 @@
+"""Server settings: one dataclass, filled from command-line flags and VISITROOM_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "VISITROOM_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the server needs to know at start."""
+
+    host: str = "127.0.0.1"
+    """Address the HTTP server binds to."""
+    port: int = 8080
+    """TCP port the HTTP server listens on."""
+    db: Path = Path("var/visitroom.db")
+    """SQLite database file; created with its folder on first start."""
+    public_url: str = ""
+    """Base URL patients and therapists reach the server at; defaults to http://host:port."""
+    issuer: str = "visitroom"
+    """`iss` claim of visit links."""
+    early_join_minutes: int = 15
+    """How long before a visit's start its links open."""
+    grace_minutes: int = 30
+    """How long after a visit's end its links keep working."""
+    timezone: str = "UTC"
+    """The clinic's time zone, for times shown on pages and in messages."""
+    admin_email: str = "admin@visitroom.local"
+    """Login of the admin account created on first start."""
+    admin_password: str = field(default="", repr=False)
+    """Password for that account; generated and printed once when empty."""
+    login_max_failures: int = 5
+    """Failed logins in a row that lock an account."""
+    login_lockout_minutes: int = 15
+    """How long a locked account stays locked."""
+    staff_session_hours: int = 12
+    """Lifetime of an admin's or therapist's login."""
+
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
+        object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        object.__setattr__(self, "db", Path(self.db))
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port must be 1..65535, got {self.port}")
+        for name in ("early_join_minutes", "grace_minutes", "login_max_failures",
+                     "login_lockout_minutes", "staff_session_hours"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"unknown time zone {self.timezone!r}") from exc
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry `Secure` when the public URL is https."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The clinic's time zone object."""
+        return ZoneInfo(self.timezone)
+
+    def with_overrides(self, **changes: Any) -> "Config":
+        """A copy with some settings changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def config_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Build a Config from VISITROOM_* variables, then apply explicit overrides (flags win)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Config):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is None or raw == "":
+            continue
+        if f.type in ("int", int):
+            try:
+                values[f.name] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()} must be a whole number") from exc
+        else:
+            values[f.name] = raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config(**values)

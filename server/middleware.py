@@ -1,0 +1,83 @@
+"""Cross-cutting HTTP behaviour: security headers, error pages without tracebacks, CSRF cookie."""
+
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from server.app import CONFIG
+from server.auth.csrf import attach_new_token
+from server.errors import ApiError, error_response
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = (
+    "camera=(self), microphone=(self), speaker-selection=(self), display-capture=(), "
+    "geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Add the security headers every response carries."""
+    config_csp = CSP
+    host = request.host
+    if host:
+        # Older browsers do not match ws:/wss: against 'self'; name the socket origin too.
+        scheme = "wss" if request.secure or request.app[CONFIG].secure_cookies else "ws"
+        config_csp = CSP.replace("connect-src 'self'", f"connect-src 'self' {scheme}://{host}")
+    headers = response.headers
+    headers["Content-Security-Policy"] = config_csp
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.app[CONFIG].secure_cookies:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    if "Cache-Control" not in headers and not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every error into a readable page (HTML) or body (JSON under /api/), never a traceback."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(request, exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return error_response(request, exc.status, code, _plain_message(exc.status))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.rel_url.path)
+        return error_response(request, 500, "internal_error",
+                              "Something went wrong on our side. Please try again in a moment.")
+
+
+def _plain_message(status: int) -> str:
+    return {
+        400: "The request could not be read.",
+        401: "Please sign in first.",
+        403: "You are not allowed to do that.",
+        404: "There is nothing at this address.",
+        405: "This address does not accept that kind of request.",
+        413: "What you sent is too large.",
+    }.get(status, "The request could not be completed.")
+
+
+@web.middleware
+async def csrf_cookie(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Set the CSRF cookie when a page handed out a new token."""
+    response = await handler(request)
+    attach_new_token(request, response)
+    return response

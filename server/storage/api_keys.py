@@ -1,0 +1,55 @@
+"""Integrator API keys, stored as SHA-256 hashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from server.storage.database import Database
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An integrator key (without its secret)."""
+
+    id: int
+    name: str
+    prefix: str
+    """First characters of the key, shown so an admin can tell keys apart."""
+    created_at: int
+    revoked_at: int | None
+    last_used_at: int | None
+
+
+async def create_api_key(conn: aiosqlite.Connection, *, name: str, prefix: str, key_hash: str,
+                         created_by: int | None, now: int) -> int:
+    """Store a new key's hash; returns its id."""
+    cur = await conn.execute(
+        "INSERT INTO api_keys (name, prefix, key_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+        (name, prefix, key_hash, created_by, now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def list_api_keys(db: Database) -> list[ApiKey]:
+    """All keys, newest first."""
+    rows = await db.fetchall("SELECT * FROM api_keys ORDER BY id DESC")
+    return [ApiKey(r["id"], r["name"], r["prefix"], r["created_at"], r["revoked_at"],
+                   r["last_used_at"]) for r in rows]
+
+
+async def live_key_id(db: Database, key_hash: str) -> int | None:
+    """The id of the unrevoked key with this hash, or None."""
+    row = await db.fetchone(
+        "SELECT id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
+    )
+    return int(row[0]) if row else None
+
+
+async def revoke_api_key(conn: aiosqlite.Connection, key_id: int, now: int) -> bool:
+    """Revoke a key; False when it does not exist or was revoked already."""
+    cur = await conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id)
+    )
+    return cur.rowcount > 0

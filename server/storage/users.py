@@ -1,0 +1,117 @@
+"""Staff accounts (admins and therapists) and their login sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from server.storage.database import Database
+
+
+@dataclass(frozen=True)
+class User:
+    """An admin's or therapist's account."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    """'admin' or 'therapist'."""
+    password_hash: str
+    active: bool
+    failed_logins: int
+    locked_until: int
+    """Unix time until which logins are refused; 0 when not locked."""
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> "User":
+        """Build from a `users` row."""
+        return cls(row["id"], row["email"], row["name"], row["role"], row["password_hash"],
+                   bool(row["active"]), row["failed_logins"], row["locked_until"])
+
+
+async def create_user(conn: aiosqlite.Connection, *, email: str, name: str, role: str,
+                      password_hash: str, now: int) -> int:
+    """Insert an account inside the caller's transaction; returns its id."""
+    cur = await conn.execute(
+        "INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        (email, name, role, password_hash, now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def user_by_email(db: Database, email: str) -> User | None:
+    """The account with this email (any case), or None."""
+    row = await db.fetchone("SELECT * FROM users WHERE email = ?", (email,))
+    return User.from_row(row) if row else None
+
+
+async def user_by_id(db: Database, user_id: int) -> User | None:
+    """The account with this id, or None."""
+    row = await db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+    return User.from_row(row) if row else None
+
+
+async def count_admins(db: Database) -> int:
+    """How many admin accounts exist."""
+    row = await db.fetchone("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+    return int(row[0]) if row else 0
+
+
+async def list_therapists(db: Database) -> list[User]:
+    """All therapist accounts, active first, then by name."""
+    rows = await db.fetchall(
+        "SELECT * FROM users WHERE role = 'therapist' ORDER BY active DESC, name COLLATE NOCASE"
+    )
+    return [User.from_row(r) for r in rows]
+
+
+async def set_active(conn: aiosqlite.Connection, user_id: int, active: bool) -> None:
+    """Activate or deactivate an account; deactivating also ends its sessions."""
+    await conn.execute("UPDATE users SET active = ? WHERE id = ?", (int(active), user_id))
+    if not active:
+        await conn.execute("DELETE FROM staff_sessions WHERE user_id = ?", (user_id,))
+
+
+async def record_login_failure(db: Database, user_id: int, *, now: int, max_failures: int,
+                               lockout_seconds: int) -> bool:
+    """Count a failed login; lock the account when the limit is reached. True when it locked."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?", (user_id,))
+        async with conn.execute("SELECT failed_logins FROM users WHERE id = ?", (user_id,)) as cur:
+            row = await cur.fetchone()
+        if row and row[0] >= max_failures:
+            await conn.execute("UPDATE users SET locked_until = ?, failed_logins = 0 WHERE id = ?",
+                               (now + lockout_seconds, user_id))
+            return True
+    return False
+
+
+async def clear_login_failures(conn: aiosqlite.Connection, user_id: int) -> None:
+    """Forget failed logins after a successful one."""
+    await conn.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", (user_id,))
+
+
+async def create_session(conn: aiosqlite.Connection, *, id_hash: str, user_id: int, now: int,
+                         expires_at: int) -> None:
+    """Store a new login session (by the hash of its cookie value)."""
+    await conn.execute(
+        "INSERT INTO staff_sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (id_hash, user_id, now, expires_at),
+    )
+
+
+async def user_for_session(db: Database, id_hash: str, now: int) -> User | None:
+    """The active account behind a live session, or None."""
+    row = await db.fetchone(
+        "SELECT u.* FROM staff_sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id_hash = ? AND s.expires_at > ? AND u.active = 1",
+        (id_hash, now),
+    )
+    return User.from_row(row) if row else None
+
+
+async def delete_session(db: Database, id_hash: str) -> None:
+    """End a login session."""
+    await db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))

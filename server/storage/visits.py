@@ -1,0 +1,158 @@
+"""Visits, their participants and revoked link ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from server.storage.database import Database
+
+
+@dataclass(frozen=True)
+class Participant:
+    """Someone who takes part in a visit, with what is needed to mint her link again."""
+
+    id: str
+    visit_id: str
+    role: str
+    """'patient' or 'therapist'."""
+    display_name: str
+    jti: str
+    """Id of the current link; an older link's id is in `revocations`."""
+    kid: str
+    issued_at: int
+    not_before: int
+    expires_at: int
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> "Participant":
+        """Build from a `participants` row."""
+        return cls(row["id"], row["visit_id"], row["role"], row["display_name"], row["jti"],
+                   row["kid"], row["issued_at"], row["not_before"], row["expires_at"])
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A scheduled virtual visit."""
+
+    id: str
+    kind: str
+    starts_at: int
+    ends_at: int
+    status: str
+    """'scheduled', 'cancelled' or 'ended'."""
+    capacity: int
+    therapist_id: int | None
+    created_at: int
+    participants: tuple[Participant, ...] = ()
+
+    def participant(self, role: str) -> Participant | None:
+        """The participant with this role, if any."""
+        return next((p for p in self.participants if p.role == role), None)
+
+    @property
+    def minutes(self) -> int:
+        """Length of the visit in minutes."""
+        return (self.ends_at - self.starts_at) // 60
+
+
+def _visit(row: aiosqlite.Row, participants: list[Participant]) -> Visit:
+    return Visit(row["id"], row["kind"], row["starts_at"], row["ends_at"], row["status"],
+                 row["capacity"], row["therapist_id"], row["created_at"], tuple(participants))
+
+
+async def insert_visit(conn: aiosqlite.Connection, visit: Visit) -> None:
+    """Store a visit and its participants inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO visits (id, kind, starts_at, ends_at, status, capacity, therapist_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (visit.id, visit.kind, visit.starts_at, visit.ends_at, visit.status, visit.capacity,
+         visit.therapist_id, visit.created_at),
+    )
+    for p in visit.participants:
+        await conn.execute(
+            "INSERT INTO participants (id, visit_id, role, display_name, jti, kid, issued_at,"
+            " not_before, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (p.id, visit.id, p.role, p.display_name, p.jti, p.kid, p.issued_at, p.not_before,
+             p.expires_at),
+        )
+
+
+async def _participants_of(db: Database, visit_ids: list[str]) -> dict[str, list[Participant]]:
+    found: dict[str, list[Participant]] = {vid: [] for vid in visit_ids}
+    if not visit_ids:
+        return found
+    marks = ",".join("?" * len(visit_ids))
+    rows = await db.fetchall(
+        f"SELECT * FROM participants WHERE visit_id IN ({marks}) ORDER BY role", visit_ids
+    )
+    for row in rows:
+        found[row["visit_id"]].append(Participant.from_row(row))
+    return found
+
+
+async def get_visit(db: Database, visit_id: str) -> Visit | None:
+    """The visit with its participants, or None."""
+    row = await db.fetchone("SELECT * FROM visits WHERE id = ?", (visit_id,))
+    if row is None:
+        return None
+    people = await _participants_of(db, [visit_id])
+    return _visit(row, people[visit_id])
+
+
+async def list_visits(db: Database, *, start: int | None = None, end: int | None = None,
+                      status: str | None = None, therapist_id: int | None = None,
+                      limit: int = 500) -> list[Visit]:
+    """Visits starting in [start, end), optionally by status and therapist, earliest first."""
+    clauses, params = [], []
+    if start is not None:
+        clauses.append("starts_at >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("starts_at < ?")
+        params.append(end)
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    if therapist_id is not None:
+        clauses.append("therapist_id = ?")
+        params.append(therapist_id)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = await db.fetchall(
+        f"SELECT * FROM visits{where} ORDER BY starts_at, id LIMIT ?", (*params, limit)
+    )
+    people = await _participants_of(db, [r["id"] for r in rows])
+    return [_visit(r, people[r["id"]]) for r in rows]
+
+
+async def set_visit_status(conn: aiosqlite.Connection, visit_id: str, status: str, now: int) -> None:
+    """Change a visit's status (recording the cancel time when cancelled)."""
+    await conn.execute(
+        "UPDATE visits SET status = ?, cancelled_at = CASE WHEN ? = 'cancelled' THEN ? END"
+        " WHERE id = ?",
+        (status, status, now, visit_id),
+    )
+
+
+async def replace_link(conn: aiosqlite.Connection, participant_id: str, *, jti: str, kid: str,
+                       issued_at: int) -> None:
+    """Point a participant at a newly minted link."""
+    await conn.execute(
+        "UPDATE participants SET jti = ?, kid = ?, issued_at = ? WHERE id = ?",
+        (jti, kid, issued_at, participant_id),
+    )
+
+
+async def revoke(conn: aiosqlite.Connection, *, jti: str, visit_id: str, now: int,
+                 expires_at: int) -> None:
+    """Add a link id to the revocation list."""
+    await conn.execute(
+        "INSERT OR IGNORE INTO revocations (jti, visit_id, revoked_at, expires_at) VALUES (?, ?, ?, ?)",
+        (jti, visit_id, now, expires_at),
+    )
+
+
+async def is_revoked(db: Database, jti: str) -> bool:
+    """Whether a link id was revoked."""
+    return await db.fetchone("SELECT 1 FROM revocations WHERE jti = ?", (jti,)) is not None

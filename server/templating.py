@@ -1,0 +1,57 @@
+"""Jinja2 rendering: one environment, autoescaped, with the clinic's time formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from server.config import Config
+
+
+def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
+    """The template environment for this server."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    tz = config.tz
+
+    def local_time(ts: int | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+        if ts is None:
+            return ""
+        return datetime.fromtimestamp(ts, tz).strftime(fmt)
+
+    env.filters["local_time"] = local_time
+    env.globals["clinic_timezone"] = config.timezone
+    return env
+
+
+def render(request: web.Request, name: str, context: dict[str, Any] | None = None, *,
+           status: int = 200) -> web.Response:
+    """Render a template into an HTML response."""
+    from server.app import TEMPLATES
+    from server.auth.csrf import csrf_token
+    from server.auth.staff import cached_user
+
+    env = request.app[TEMPLATES]
+    values: dict[str, Any] = {
+        "request": request,
+        "user": cached_user(request),
+        "csrf_token": lambda: csrf_token(request),
+        "static": lambda path: str(request.app.router["static"].url_for(filename=path)),
+    }
+    values.update(context or {})
+    body = env.get_template(name).render(values)
+    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 redirect that can carry cookies."""
+    return web.Response(status=303, headers={"Location": location})

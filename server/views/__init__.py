@@ -1,0 +1,1 @@
+"""HTTP views, one module per audience or feature; `routes.register` wires them."""

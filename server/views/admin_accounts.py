@@ -1,0 +1,143 @@
+"""Admin pages for accounts: therapists, integrator API keys and the audit log."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from server.app import DB
+from server.auth.api_keys import new_api_key
+from server.auth.csrf import require_csrf
+from server.auth.passwords import generate_password, hash_password, password_problem
+from server.auth.staff import require_staff
+from server.errors import ApiError
+from server.storage.api_keys import create_api_key, list_api_keys, revoke_api_key
+from server.storage.events import record_event, recent_events
+from server.storage.users import create_user, list_therapists, set_active, user_by_email, user_by_id
+from server.templating import render, see_other
+from server.visits import VisitInputError, clean_name
+
+
+def _whole_id(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 12:
+        raise ApiError(404, "not_found", "There is nothing at this address.")
+    return int(raw)
+
+
+async def _therapists_page(request: web.Request, *, error: str | None = None,
+                           created: dict[str, str] | None = None,
+                           values: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    return render(request, "admin/therapists.html",
+                  {"therapists": await list_therapists(request.app[DB]), "error": error,
+                   "created": created, "values": values or {}}, status=status)
+
+
+async def therapists(request: web.Request) -> web.StreamResponse:
+    """GET /admin/therapists."""
+    await require_staff(request, "admin")
+    return await _therapists_page(request)
+
+
+async def create_therapist(request: web.Request) -> web.StreamResponse:
+    """POST /admin/therapists: a new therapist account; a generated password is shown once."""
+    admin = await require_staff(request, "admin")
+    form = await require_csrf(request)
+    email = form.get("email", "").strip()
+    try:
+        name = clean_name(form.get("name"), "name") or ""
+    except VisitInputError as exc:
+        return await _therapists_page(request, error=f"Name {exc.message}.", values=form, status=422)
+    if not email or "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+        return await _therapists_page(request, error="Enter a valid email address.", values=form,
+                                      status=422)
+    password = form.get("password", "")
+    shown = None
+    if password:
+        problem = password_problem(password)
+        if problem:
+            return await _therapists_page(request, error=f"Password: {problem}", values=form,
+                                          status=422)
+    else:
+        password = shown = generate_password()
+    db = request.app[DB]
+    if await user_by_email(db, email) is not None:
+        return await _therapists_page(request, error="An account with this email exists already.",
+                                      values=form, status=409)
+    now = int(time.time())
+    async with db.transaction() as conn:
+        user_id = await create_user(conn, email=email, name=name, role="therapist",
+                                    password_hash=hash_password(password), now=now)
+        await record_event(conn, actor=f"user:{admin.id}", action="account.created", now=now,
+                           detail={"user": user_id, "role": "therapist"})
+    return await _therapists_page(request, created={"email": email, "password": shown or ""},
+                                  status=201)
+
+
+async def set_therapist_active(request: web.Request) -> web.StreamResponse:
+    """POST /admin/therapists/{user_id}/deactivate or /activate."""
+    admin = await require_staff(request, "admin")
+    await require_csrf(request)
+    user = await user_by_id(request.app[DB], _whole_id(request, "user_id"))
+    if user is None or user.role != "therapist":
+        raise ApiError(404, "not_found", "There is no therapist with this id.")
+    active = request.path.endswith("/activate")
+    now = int(time.time())
+    async with request.app[DB].transaction() as conn:
+        await set_active(conn, user.id, active)
+        await record_event(conn, actor=f"user:{admin.id}",
+                           action="account.activated" if active else "account.deactivated",
+                           now=now, detail={"user": user.id})
+    return see_other("/admin/therapists")
+
+
+async def _keys_page(request: web.Request, *, new_key: str | None = None,
+                     error: str | None = None, status: int = 200) -> web.Response:
+    return render(request, "admin/api_keys.html",
+                  {"keys": await list_api_keys(request.app[DB]), "new_key": new_key,
+                   "error": error}, status=status)
+
+
+async def api_keys(request: web.Request) -> web.StreamResponse:
+    """GET /admin/api-keys."""
+    await require_staff(request, "admin")
+    return await _keys_page(request)
+
+
+async def create_key(request: web.Request) -> web.StreamResponse:
+    """POST /admin/api-keys: a new key, shown this once."""
+    admin = await require_staff(request, "admin")
+    form = await require_csrf(request)
+    try:
+        name = clean_name(form.get("name"), "name") or ""
+    except VisitInputError as exc:
+        return await _keys_page(request, error=f"Name {exc.message}.", status=422)
+    key, prefix, key_hash = new_api_key()
+    now = int(time.time())
+    async with request.app[DB].transaction() as conn:
+        key_id = await create_api_key(conn, name=name, prefix=prefix, key_hash=key_hash,
+                                      created_by=admin.id, now=now)
+        await record_event(conn, actor=f"user:{admin.id}", action="api_key.created", now=now,
+                           detail={"api_key": key_id})
+    return await _keys_page(request, new_key=key, status=201)
+
+
+async def revoke_key(request: web.Request) -> web.StreamResponse:
+    """POST /admin/api-keys/{key_id}/revoke."""
+    admin = await require_staff(request, "admin")
+    await require_csrf(request)
+    key_id = _whole_id(request, "key_id")
+    now = int(time.time())
+    async with request.app[DB].transaction() as conn:
+        if not await revoke_api_key(conn, key_id, now):
+            raise ApiError(404, "not_found", "There is no live API key with this id.")
+        await record_event(conn, actor=f"user:{admin.id}", action="api_key.revoked", now=now,
+                           detail={"api_key": key_id})
+    return see_other("/admin/api-keys")
+
+
+async def audit_log(request: web.Request) -> web.StreamResponse:
+    """GET /admin/events: the newest audit events."""
+    await require_staff(request, "admin")
+    return render(request, "admin/events.html", {"events": await recent_events(request.app[DB])})

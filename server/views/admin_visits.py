@@ -1,0 +1,138 @@
+"""Admin and therapist pages for visits: lists, create form, detail, cancel, re-issue, invite."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from server.app import CONFIG, DB, VISITS
+from server.auth.csrf import require_csrf
+from server.auth.staff import require_staff
+from server.errors import ApiError
+from server.ics import visit_invite
+from server.storage.events import events_for_visit
+from server.storage.users import User, list_therapists
+from server.storage.visits import Visit, list_visits
+from server.templating import render, see_other
+from server.visits import KIND_MINUTES, VisitInputError, VisitStateError, parse_visit_request
+
+PAST_DAYS = 30
+
+
+def _day_bounds(request: web.Request, now: int) -> tuple[int, int]:
+    tz = request.app[CONFIG].tz
+    today = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(today.timestamp()), int((today + timedelta(days=1)).timestamp())
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    """GET /admin: today's, upcoming and recent visits (a therapist sees her own)."""
+    user = await require_staff(request)
+    now = int(time.time())
+    day_start, day_end = _day_bounds(request, now)
+    mine = user.id if user.role == "therapist" else None
+    db = request.app[DB]
+    sections = [
+        ("Today", await list_visits(db, start=day_start, end=day_end, therapist_id=mine)),
+        ("Upcoming", await list_visits(db, start=day_end, therapist_id=mine, limit=200)),
+        ("Past 30 days", list(reversed(await list_visits(
+            db, start=day_start - PAST_DAYS * 86400, end=day_start, therapist_id=mine)))),
+    ]
+    return render(request, "admin/dashboard.html", {"sections": sections, "now": now})
+
+
+async def _visit_for(request: web.Request, user: User) -> Visit:
+    visit = await request.app[VISITS].get(request.match_info["visit_id"])
+    if visit is None:
+        raise ApiError(404, "not_found", "There is no visit with this id.")
+    if user.role == "therapist" and visit.therapist_id != user.id:
+        # Another therapist's visit is answered like a missing one: ids are not confirmed.
+        raise ApiError(404, "not_found", "There is no visit with this id.")
+    return visit
+
+
+async def _form_page(request: web.Request, values: dict[str, str], error: VisitInputError | None,
+                     status: int = 200) -> web.Response:
+    therapists = [t for t in await list_therapists(request.app[DB]) if t.active]
+    return render(request, "admin/visit_new.html",
+                  {"values": values, "error": error, "therapists": therapists,
+                   "kinds": KIND_MINUTES}, status=status)
+
+
+async def new_visit_form(request: web.Request) -> web.StreamResponse:
+    """GET /admin/visits/new."""
+    await require_staff(request, "admin")
+    return await _form_page(request, {}, None)
+
+
+async def create_visit(request: web.Request) -> web.StreamResponse:
+    """POST /admin/visits: create from the form, then show the new visit."""
+    user = await require_staff(request, "admin")
+    form = await require_csrf(request)
+    try:
+        visit_request = parse_visit_request(form, request.app[CONFIG])
+        visit = await request.app[VISITS].create(visit_request, actor=f"user:{user.id}")
+    except VisitInputError as exc:
+        return await _form_page(request, form, exc, status=422)
+    return see_other(f"/admin/visits/{visit.id}")
+
+
+async def visit_detail(request: web.Request) -> web.StreamResponse:
+    """GET /admin/visits/{visit_id}: links, actions, invite and audit trail."""
+    user = await require_staff(request)
+    visit = await _visit_for(request, user)
+    service = request.app[VISITS]
+    links = {p.role: await service.link(p) for p in visit.participants}
+    events = await events_for_visit(request.app[DB], visit.id)
+    return render(request, "admin/visit_detail.html",
+                  {"visit": visit, "links": links, "events": events,
+                   "notice": request.query.get("done")})
+
+
+async def cancel_visit(request: web.Request) -> web.StreamResponse:
+    """POST /admin/visits/{visit_id}/cancel."""
+    user = await require_staff(request, "admin")
+    await require_csrf(request)
+    visit = await _visit_for(request, user)
+    try:
+        await request.app[VISITS].cancel(visit, actor=f"user:{user.id}")
+    except VisitStateError as exc:
+        raise ApiError(409, "conflict", f"This visit cannot be cancelled: {exc}.") from None
+    return see_other(f"/admin/visits/{visit.id}?done=cancelled")
+
+
+async def reissue_link(request: web.Request) -> web.StreamResponse:
+    """POST /admin/visits/{visit_id}/participants/{role}/reissue."""
+    user = await require_staff(request, "admin")
+    await require_csrf(request)
+    visit = await _visit_for(request, user)
+    try:
+        await request.app[VISITS].reissue(visit, request.match_info["role"],
+                                          actor=f"user:{user.id}")
+    except VisitStateError as exc:
+        raise ApiError(409, "conflict", f"This link cannot be re-issued: {exc}.") from None
+    return see_other(f"/admin/visits/{visit.id}?done=reissued")
+
+
+async def invite(request: web.Request) -> web.StreamResponse:
+    """GET /admin/visits/{visit_id}/invite.ics?role=patient|therapist."""
+    user = await require_staff(request)
+    visit = await _visit_for(request, user)
+    role = request.query.get("role", "patient")
+    participant = visit.participant(role)
+    if participant is None:
+        raise ApiError(400, "bad_role", "role must be patient or therapist.")
+    link = await request.app[VISITS].link(participant)
+    host = request.app[CONFIG].public_url.split("://", 1)[1]
+    body = visit_invite(
+        uid=f"{visit.id}-{role}@{host}", starts_at=visit.starts_at, ends_at=visit.ends_at,
+        now=int(time.time()), summary="Physical therapy video visit",
+        description=f"Join your video visit with this link: {link}\n"
+                    "Use a phone or computer with a camera. Open the link a few minutes early "
+                    "to check your camera and microphone.",
+        url=link)
+    return web.Response(body=body.encode("utf-8"), content_type="text/calendar", charset="utf-8",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="visit-{visit.id}-{role}.ics"'})

@@ -1,0 +1,94 @@
+"""Opening a visit link and the visit page it leads to."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from server.app import CONFIG, DB
+from server.auth.tokens import LinkProblem, LinkRefused
+from server.auth.visit_session import check_link, participant_from_cookie, set_visit_cookie
+from server.errors import error_response
+from server.storage.events import record_event
+from server.templating import render, see_other
+
+_REFUSALS: dict[LinkProblem, tuple[int, str, str]] = {
+    LinkProblem.MALFORMED: (401, "Link not valid",
+                            "This link is damaged or incomplete. Copy the whole link from your "
+                            "invitation, or ask the clinic to send it again."),
+    LinkProblem.BAD_SIGNATURE: (401, "Link not valid",
+                                "This link was not issued by this clinic or has been altered. "
+                                "Ask the clinic to send it again."),
+    LinkProblem.UNKNOWN_KEY: (401, "Link not valid",
+                              "This link was not issued by this clinic. Ask the clinic to send "
+                              "it again."),
+    LinkProblem.WRONG_AUDIENCE: (401, "Link not valid", "This is not a visit link."),
+    LinkProblem.WRONG_ISSUER: (401, "Link not valid",
+                               "This link was issued by another server."),
+    LinkProblem.WRONG_VISIT: (403, "Link for another visit",
+                              "This link belongs to a different visit. Use the link from the "
+                              "invitation for this visit."),
+    LinkProblem.EXPIRED: (401, "Link expired",
+                          "This visit is over and its link no longer works. Contact the clinic "
+                          "if you need a new appointment."),
+    LinkProblem.REVOKED: (403, "Link replaced",
+                          "This link was replaced by a newer one. Use the most recent link the "
+                          "clinic sent you."),
+    LinkProblem.CANCELLED: (403, "Visit cancelled",
+                            "This visit was cancelled. Contact the clinic to book a new time."),
+}
+
+
+def refusal_page(request: web.Request, refused: LinkRefused) -> web.Response:
+    """The page that explains why a visit link did not open."""
+    if refused.problem is LinkProblem.NOT_YET_VALID:
+        tz = request.app[CONFIG].tz
+        from datetime import datetime
+
+        opens = datetime.fromtimestamp(refused.opens_at or 0, tz)
+        message = (f"Your visit opens at {opens:%H:%M} on {opens:%A %d %B %Y} "
+                   f"({request.app[CONFIG].timezone}). Open this link again then.")
+        response = error_response(request, 403, "not_yet_open", message, title="Not open yet")
+        return response
+    status, title, message = _REFUSALS[refused.problem]
+    return error_response(request, status, refused.problem.value, message, title=title)
+
+
+async def join(request: web.Request) -> web.StreamResponse:
+    """GET /join/{visit_id}?token=…: check the link, set the visit cookie, 303 to the visit."""
+    visit_id = request.match_info["visit_id"]
+    token = request.query.get("token", "")
+    if not token:
+        return error_response(request, 400, "missing_token",
+                              "This link is incomplete. Copy the whole link from your "
+                              "invitation.", title="Link incomplete")
+    try:
+        visit, participant, claims = await check_link(request, visit_id, token)
+    except LinkRefused as refused:
+        return refusal_page(request, refused)
+    now = int(time.time())
+    async with request.app[DB].transaction() as conn:
+        await record_event(conn, actor=f"participant:{participant.id}", action="link.opened",
+                           now=now, visit_id=visit.id, detail={"role": participant.role})
+    response = see_other(f"/visits/{visit.id}")
+    set_visit_cookie(request, response, visit.id, token, claims, now)
+    return response
+
+
+async def visit_page(request: web.Request) -> web.StreamResponse:
+    """GET /visits/{visit_id}: the participant's page, for the holder of the visit cookie."""
+    visit_id = request.match_info["visit_id"]
+    try:
+        found = await participant_from_cookie(request, visit_id)
+    except LinkRefused as refused:
+        return refusal_page(request, refused)
+    if found is None:
+        return error_response(
+            request, 401, "no_visit_session",
+            "Open this visit with the link from your invitation. If you just did, "
+            "reload this page.", title="Open your visit link")
+    visit, participant, _claims = found
+    others = [p for p in visit.participants if p.id != participant.id]
+    return render(request, f"visit/{participant.role}.html",
+                  {"visit": visit, "me": participant, "others": others})

@@ -1,0 +1,44 @@
+"""Every route of the application, in one table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.views import admin_accounts, admin_visits, api, health, join, login
+
+VISIT = r"{visit_id:v_[A-Za-z0-9_-]{16}}"
+ROLE = "{role:patient|therapist}"
+
+
+def register(app: web.Application) -> None:
+    """Add all routes to the app."""
+    app.router.add_routes([
+        web.get("/", health.home),
+        web.get("/healthz", health.healthz),
+        web.get(f"/join/{VISIT}", join.join),
+        web.get(f"/visits/{VISIT}", join.visit_page),
+        web.get("/login", login.login_form),
+        web.post("/login", login.login),
+        web.post("/logout", login.logout),
+        web.get("/admin", admin_visits.dashboard),
+        web.get("/admin/visits/new", admin_visits.new_visit_form),
+        web.post("/admin/visits", admin_visits.create_visit),
+        web.get(f"/admin/visits/{VISIT}", admin_visits.visit_detail),
+        web.post(f"/admin/visits/{VISIT}/cancel", admin_visits.cancel_visit),
+        web.post(f"/admin/visits/{VISIT}/participants/{ROLE}/reissue", admin_visits.reissue_link),
+        web.get(f"/admin/visits/{VISIT}/invite.ics", admin_visits.invite),
+        web.get("/admin/therapists", admin_accounts.therapists),
+        web.post("/admin/therapists", admin_accounts.create_therapist),
+        web.post(r"/admin/therapists/{user_id:\d+}/deactivate", admin_accounts.set_therapist_active),
+        web.post(r"/admin/therapists/{user_id:\d+}/activate", admin_accounts.set_therapist_active),
+        web.get("/admin/api-keys", admin_accounts.api_keys),
+        web.post("/admin/api-keys", admin_accounts.create_key),
+        web.post(r"/admin/api-keys/{key_id:\d+}/revoke", admin_accounts.revoke_key),
+        web.get("/admin/events", admin_accounts.audit_log),
+        web.get("/api/openapi.json", api.openapi),
+        web.post("/api/visits", api.create_visit),
+        web.get("/api/visits", api.list_visits_api),
+        web.get(f"/api/visits/{VISIT}", api.get_visit),
+        web.post(f"/api/visits/{VISIT}/cancel", api.cancel_visit),
+        web.post(f"/api/visits/{VISIT}/participants/{{role}}/reissue", api.reissue_link),
+    ])

@@ -1,0 +1,1 @@
+"""WebRTC signaling: protocol, rooms and waiting room, message bus, WebSocket endpoint, aiortc peer."""
