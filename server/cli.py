@@ -168,6 +168,8 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosqlite's debug lines quote SQL parameters, which include names.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     try:
         return HANDLERS[args.command](args)
     except VisitInputError as exc:

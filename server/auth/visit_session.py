@@ -27,13 +27,13 @@ async def check_link(request: web.Request, visit_id: str, token: str) -> tuple[V
     config = request.app[CONFIG]
     claims = await verify_link(request.app[KEYRING], token, issuer=config.issuer,
                                visit_id=visit_id)
-    if await is_revoked(request.app[DB], claims.jti):
-        raise LinkRefused(LinkProblem.REVOKED)
     visit = await request.app[VISITS].get(visit_id)
     if visit is None:
         raise LinkRefused(LinkProblem.WRONG_VISIT)
     if visit.status == "cancelled":
         raise LinkRefused(LinkProblem.CANCELLED)
+    if await is_revoked(request.app[DB], claims.jti):
+        raise LinkRefused(LinkProblem.REVOKED)
     participant = next((p for p in visit.participants if p.id == claims.participant_id), None)
     if participant is None or participant.jti != claims.jti or participant.role != claims.role:
         raise LinkRefused(LinkProblem.REVOKED)

@@ -1,0 +1,89 @@
+"""Helpers the tests share: sign in, read CSRF tokens, make visits and API keys."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from server.app import CONFIG, DB, VISITS
+from server.storage.visits import Visit
+from server.visits import parse_visit_request
+
+ADMIN_EMAIL = "admin@clinic.test"
+ADMIN_PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+async def page_csrf(client: TestClient, path: str) -> str:
+    """Open a page and return its form's CSRF token."""
+    response = await client.get(path)
+    assert response.status == 200, await response.text()
+    return csrf_from(await response.text())
+
+
+async def login(client: TestClient, email: str, password: str, *, expect: int = 303) -> Any:
+    """Sign in through the login form."""
+    token = await page_csrf(client, "/login")
+    response = await client.post("/login", data={"email": email, "password": password,
+                                                 "csrf_token": token}, allow_redirects=False)
+    assert response.status == expect, await response.text()
+    return response
+
+
+async def post_form(client: TestClient, page: str, action: str, data: dict[str, str] | None = None,
+                    **kwargs: Any) -> Any:
+    """Post a form the way a browser does: token from `page`, fields from `data`."""
+    token = await page_csrf(client, page)
+    return await client.post(action, data={**(data or {}), "csrf_token": token},
+                             allow_redirects=False, **kwargs)
+
+
+async def make_visit(client: TestClient, *, now: int | None = None, **fields: Any) -> Visit:
+    """Create a visit through the service the API and CLI use."""
+    app = client.server.app
+    request = parse_visit_request({"patient_name": "Maya Lopez", **fields}, app[CONFIG])
+    return await app[VISITS].create(request, actor="test", now=now)
+
+
+async def link_of(client: TestClient, visit: Visit, role: str = "patient") -> str:
+    """The participant's link, as a path + query the test client can open."""
+    participant = visit.participant(role)
+    assert participant is not None
+    url = await client.server.app[VISITS].link(participant)
+    return "/" + url.split("/", 3)[3]
+
+
+async def count_rows(client: TestClient, table: str) -> int:
+    """Rows in a table (the tests' way to show that nothing was stored)."""
+    assert re.fullmatch(r"[a-z_]+", table)
+    row = await client.server.app[DB].fetchone(f"SELECT COUNT(*) FROM {table}")
+    return int(row[0])
+
+
+async def make_api_key(admin: TestClient, name: str = "Scheduler") -> str:
+    """Create an API key through the admin page and return it."""
+    response = await post_form(admin, "/admin/api-keys", "/admin/api-keys", {"name": name})
+    assert response.status == 201
+    match = re.search(r'id="new-key" readonly value="([^"]+)"', await response.text())
+    assert match
+    return match.group(1)
+
+
+def hours(n: float) -> int:
+    """Seconds in n hours."""
+    return int(n * 3600)
+
+
+def now() -> int:
+    """Current unix time."""
+    return int(time.time())

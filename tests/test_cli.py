@@ -1,0 +1,95 @@
+"""`run.py`: create-visit, rotate-key, --help, and bad input that stores nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, env=env)
+
+
+def visits_in(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM visits").fetchone()[0]
+
+
+def test_create_visit_prints_one_json_object(tmp_path):
+    db = tmp_path / "v.db"
+    result = run("create-visit", "--db", str(db), "--patient-name", "Maya Lopez",
+                 "--therapist-name", "Sam Lee", "--kind", "evaluation",
+                 "--public-url", "https://visits.clinic.test", "--json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["patient_url"].startswith(f"https://visits.clinic.test/join/{body['visit_id']}?token=")
+    assert body["therapist_url"] != body["patient_url"]
+    assert body["minutes"] == 60
+    assert visits_in(db) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+
+
+def test_kind_sets_default_minutes_and_starts_at_is_honoured(tmp_path):
+    result = run("create-visit", "--db", str(tmp_path / "v.db"), "--patient-name", "A",
+                 "--kind", "intro", "--starts-at", "2031-04-05T08:00:00+02:00", "--json")
+    body = json.loads(result.stdout)
+    assert body["starts_at"] == "2031-04-05T06:00:00Z"
+    assert body["ends_at"] == "2031-04-05T06:10:00Z"
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["--starts-at", "next tuesday"], "--starts-at"),
+    (["--minutes", "0"], "--minutes must be between 1 and 240"),
+    (["--minutes", "241"], "--minutes must be between 1 and 240"),
+    (["--therapist", "ghost@clinic.test"], "--therapist no active therapist"),
+])
+def test_bad_input_exits_nonzero_with_one_line_and_stores_nothing(tmp_path, args, phrase):
+    db = tmp_path / "v.db"
+    result = run("create-visit", "--db", str(db), "--patient-name", "A", *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and phrase in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert visits_in(db) == 0
+
+
+@pytest.mark.parametrize("command", ["serve", "create-visit", "rotate-key"])
+def test_every_subcommand_has_help(command):
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert "usage: run.py" in result.stdout
+
+
+def test_rotate_key_adds_a_key_and_old_links_still_verify(tmp_path):
+    db = tmp_path / "v.db"
+    first = json.loads(run("create-visit", "--db", str(db), "--patient-name", "A", "--json").stdout)
+    result = run("rotate-key", "--db", str(db))
+    assert result.returncode == 0 and "Added signing key" in result.stdout
+    second = json.loads(run("create-visit", "--db", str(db), "--patient-name", "B", "--json").stdout)
+    with sqlite3.connect(db) as conn:
+        kids = [r[0] for r in conn.execute("SELECT kid FROM signing_keys ORDER BY created_at, rowid")]
+        used = dict(conn.execute("SELECT visit_id, kid FROM participants WHERE role = 'patient'"))
+    assert len(kids) == 2
+    assert used[first["visit_id"]] == kids[0] and used[second["visit_id"]] == kids[1]
+
+
+def test_environment_variables_configure_the_command(tmp_path):
+    import os
+
+    db = tmp_path / "env.db"
+    env = {**os.environ, "VISITROOM_DB": str(db), "VISITROOM_PUBLIC_URL": "https://env.clinic.test"}
+    body = json.loads(run("create-visit", "--patient-name", "A", "--json", env=env).stdout)
+    assert body["patient_url"].startswith("https://env.clinic.test/join/")
+    assert visits_in(db) == 1

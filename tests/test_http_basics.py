@@ -1,0 +1,84 @@
+"""What every response carries: security headers, readable errors, health."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from server.app import create_app
+from tests.helpers import make_visit
+
+
+async def _all_kinds_of_response(client):
+    visit = await make_visit(client)
+    return [
+        await client.get("/"),
+        await client.get("/login"),
+        await client.get("/healthz"),
+        await client.get("/nowhere"),
+        await client.get("/api/nowhere"),
+        await client.get("/static/css/app.css"),
+        await client.get(f"/visits/{visit.id}"),
+        await client.get(f"/join/{visit.id}?token=bad"),
+    ]
+
+
+async def test_every_response_carries_the_security_headers(client):
+    for response in await _all_kinds_of_response(client):
+        csp = response.headers["Content-Security-Policy"]
+        script_src = next(p for p in csp.split(";") if p.strip().startswith("script-src"))
+        assert "unsafe-inline" not in script_src and "'self'" in script_src
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        policy = response.headers["Permissions-Policy"]
+        assert "camera=(self)" in policy and "microphone=(self)" in policy
+
+
+async def test_unknown_page_is_a_readable_html_404(client):
+    response = await client.get("/nowhere")
+    assert response.status == 404
+    assert response.content_type == "text/html"
+    assert "Page not found" in await response.text()
+
+
+async def test_unknown_api_route_is_a_json_404(client):
+    response = await client.get("/api/nowhere")
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_wrong_method_is_405_page(client):
+    response = await client.delete("/login")
+    assert response.status == 405
+    assert "does not accept" in await response.text()
+
+
+async def test_an_unexpected_failure_is_a_plain_500_without_traceback(aiohttp_client, config):
+    app = create_app(config)
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internal detail")
+
+    app.router.add_get("/broken", broken)
+    client = await aiohttp_client(app)
+    response = await client.get("/broken")
+    body = await response.text()
+    assert response.status == 500
+    assert "Something went wrong" in body
+    assert "Traceback" not in body and "secret internal detail" not in body
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_health_reports_the_database(client):
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "database": "ok", "schema_version": 1}
+
+
+@pytest.mark.parametrize("path", ["/static/../server/config.py", "/static/%2e%2e/server/config.py",
+                                  "/static/css/../../run.py"])
+async def test_static_files_do_not_escape_their_folder(client, path):
+    response = await client.get(path)
+    assert response.status in (403, 404)
+    assert "ENV_PREFIX" not in await response.text()
