@@ -16,6 +16,10 @@ from server.auth.tokens import KeyRing
 from server.config import Config
 from server.storage import Database, open_database
 from server.visits import VisitService
+from signaling.bus import Bus
+from signaling.echo import EchoPool
+from signaling.endpoint import SignalingEndpoint
+from signaling.rooms import RoomRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
@@ -27,6 +31,10 @@ DB = web.AppKey("db", Database)
 KEYRING = web.AppKey("keyring", KeyRing)
 VISITS = web.AppKey("visits", VisitService)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+BUS = web.AppKey("bus", Bus)
+ROOMS = web.AppKey("rooms", RoomRegistry)
+SIGNALING = web.AppKey("signaling", SignalingEndpoint)
+ECHO = web.AppKey("echo", EchoPool)
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -45,7 +53,7 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: Config) -> web.Application:
     """Build the Visitroom web application for these settings."""
-    from server import middleware, templating
+    from server import live, middleware, templating
     from server.views import routes
 
     app = web.Application(
@@ -55,6 +63,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
     app.cleanup_ctx.append(_database_ctx)
+    app.cleanup_ctx.append(live.signaling_ctx)
     app.on_response_prepare.append(middleware.security_headers)
     routes.register(app)
     app.router.add_static("/static", WEB_DIR, name="static", append_version=True)

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Sequence
 from server.config import Config, ConfigError, config_from_env
 from server.visits import KIND_MINUTES, VisitInputError
 
-COMMANDS = ("serve", "create-visit", "rotate-key")
+COMMANDS = ("serve", "create-visit", "rotate-key", "bot")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--host", help="address to bind (VISITROOM_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (VISITROOM_PORT; default 8080)")
+    serve.add_argument("--stun", help="STUN URLs, comma-separated (VISITROOM_STUN)")
+    serve.add_argument("--turn-url", help="TURN URLs, comma-separated (VISITROOM_TURN_URL)")
+    serve.add_argument("--turn-secret", help="coturn static-auth-secret (VISITROOM_TURN_SECRET)")
     serve.add_argument("--demo", action="store_true",
                        help="also create a visit that starts now and print its two links")
 
@@ -56,12 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Add a signing key. New links are signed with it; links "
                             "signed with older keys keep working until they expire.")
     _common(rotate)
+    bot = sub.add_parser("bot", help="join a visit as a Python WebRTC participant",
+                         description="Open a visit link as a browser does, join the call with "
+                         "aiortc, and exit 0 once media and data have flowed both ways.")
+    bot.add_argument("link", help="a patient's, therapist's or guest's visit link")
+    bot.add_argument("--admit", action="store_true",
+                     help="as the therapist, admit whoever waits")
+    bot.add_argument("--media", default="synthetic",
+                     help="synthetic (default), none, or a media FILE to play")
+    bot.add_argument("--stay", type=float, default=0.0, help="seconds to stay after the call works")
+    bot.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the call")
+    bot.add_argument("--loopback", action="store_true",
+                     help="offer only 127.0.0.1 as ICE candidate (peers on this machine)")
+    bot.add_argument("--json", action="store_true",
+                     help="print one JSON line: connected_ms, first_frame_ms, rtt_ms, ...")
     return parser
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return config_from_env(db=getattr(args, "db", None), public_url=getattr(args, "public_url", None),
-                           host=getattr(args, "host", None), port=getattr(args, "port", None))
+    names = ("db", "public_url", "host", "port", "stun", "turn_url", "turn_secret")
+    return config_from_env(**{name: getattr(args, name, None) for name in names})
 
 
 def _run(work: Callable[[], Awaitable[int]]) -> int:
@@ -157,7 +174,29 @@ def serve(args: argparse.Namespace) -> int:
 
 _FLAGS = {"starts_at": "--starts-at", "therapist_email": "--therapist", "minutes": "--minutes",
           "patient_name": "--patient-name", "therapist_name": "--therapist-name", "kind": "--kind"}
-HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_key}
+def bot(args: argparse.Namespace) -> int:
+    """`run.py bot LINK`: exit 0 when the call worked, 1 with one line when it did not."""
+    from signaling.client import VisitClientError, run_bot
+    from signaling.ice import use_loopback_candidates
+
+    if args.loopback:
+        use_loopback_candidates()
+    try:
+        figures = _run(lambda: run_bot(args.link, admit=args.admit, media=args.media,
+                                       timeout=args.timeout, stay=args.stay))
+    except VisitClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(figures.as_json()))
+    else:
+        print(f"Call worked as {figures.role}: ICE connected in {figures.connected_ms:.0f} ms, "
+              f"first frame at {figures.first_frame_ms:.0f} ms, data round trip "
+              f"{figures.rtt_ms:.1f} ms.")
+    return 0
+
+
+HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_key, "bot": bot}
 
 
 def main(argv: Sequence[str]) -> int:

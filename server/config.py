@@ -45,6 +45,22 @@ class Config:
     """How long a locked account stays locked."""
     staff_session_hours: int = 12
     """Lifetime of an admin's or therapist's login."""
+    stun: str = ""
+    """STUN URLs for browsers, comma-separated (e.g. stun:stun.clinic.example:3478)."""
+    turn_url: str = ""
+    """TURN URLs, comma-separated (turn: or turns:)."""
+    turn_secret: str = field(default="", repr=False)
+    """coturn's static-auth-secret; TURN credentials are minted per participant from it."""
+    heartbeat_seconds: int = 20
+    """WebSocket ping interval; a socket silent for 1.5 times this is dropped."""
+    flood_rate: int = 50
+    """Messages per second a socket may send, sustained, before it is closed (1008)."""
+    echo_max_sessions: int = 4
+    """Pre-call echo checks that may run at once."""
+    echo_seconds: int = 60
+    """How long an echo check may last."""
+    ice_loopback: bool = False
+    """The server's aiortc peers offer only 127.0.0.1 (when every peer runs on this machine)."""
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -56,9 +72,18 @@ class Config:
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1..65535, got {self.port}")
         for name in ("early_join_minutes", "grace_minutes", "login_max_failures",
-                     "login_lockout_minutes", "staff_session_hours"):
+                     "login_lockout_minutes", "staff_session_hours", "echo_max_sessions"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
+        for name in ("heartbeat_seconds", "flood_rate", "echo_seconds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        for url in self.stun_urls:
+            if not url.startswith(("stun:", "stuns:")):
+                raise ConfigError(f"STUN URLs start with stun: or stuns:, got {url!r}")
+        for url in self.turn_urls:
+            if not url.startswith(("turn:", "turns:")):
+                raise ConfigError(f"TURN URLs start with turn: or turns:, got {url!r}")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -68,6 +93,22 @@ class Config:
     def secure_cookies(self) -> bool:
         """Cookies carry `Secure` when the public URL is https."""
         return self.public_url.startswith("https://")
+
+    @property
+    def stun_urls(self) -> tuple[str, ...]:
+        """The STUN URLs as a tuple."""
+        return tuple(u.strip() for u in self.stun.split(",") if u.strip())
+
+    @property
+    def turn_urls(self) -> tuple[str, ...]:
+        """The TURN URLs as a tuple."""
+        return tuple(u.strip() for u in self.turn_url.split(",") if u.strip())
+
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port] of the public URL: the only Origin the WebSocket accepts."""
+        scheme, rest = self.public_url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -87,7 +128,9 @@ def config_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) 
         raw = environ.get(ENV_PREFIX + f.name.upper())
         if raw is None or raw == "":
             continue
-        if f.type in ("int", int):
+        if f.type in ("bool", bool):
+            values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif f.type in ("int", int):
             try:
                 values[f.name] = int(raw)
             except ValueError as exc:

@@ -16,8 +16,9 @@ class ApiError(Exception):
 
 
 def wants_json(request: web.Request) -> bool:
-    """API routes answer JSON; pages answer HTML."""
-    return request.path.startswith("/api/")
+    """API routes and JSON requests get JSON; pages get HTML."""
+    return (request.path.startswith("/api/") or request.content_type == "application/json"
+            or request.headers.get("Accept", "").startswith("application/json"))
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:

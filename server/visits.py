@@ -11,7 +11,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from server.auth.secrets_util import new_id
 from server.auth.tokens import KeyRing, sign_link
@@ -27,6 +27,7 @@ ROLES = ("patient", "therapist")
 MAX_MINUTES = 240
 MAX_NAME_LENGTH = 100
 MIN_CAPACITY, MAX_CAPACITY = 2, 4
+MAX_PARTICIPANTS = 6
 DEFAULT_THERAPIST_NAME = "Your therapist"
 VISIT_ID_PATTERN = r"v_[A-Za-z0-9_-]{16}"
 _VISIT_ID = re.compile(VISIT_ID_PATTERN)
@@ -43,6 +44,14 @@ class VisitInputError(ValueError):
 
 class VisitStateError(Exception):
     """The visit is in a state that does not allow the action (HTTP 409)."""
+
+
+class VisitListener(Protocol):
+    """Told about changes that live connections must follow (the signaling rooms)."""
+
+    async def visit_closed(self, visit_id: str, reason: str) -> None: ...
+
+    async def link_revoked(self, visit_id: str, participant_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,7 @@ class VisitService:
         self.db = db
         self.ring = ring
         self.config = config
+        self.listeners: list[VisitListener] = []
 
     def _window(self, starts_at: int, ends_at: int) -> tuple[int, int]:
         return (starts_at - self.config.early_join_minutes * 60,
@@ -206,9 +216,9 @@ class VisitService:
                                          expires_at=p.expires_at)
             await record_event(conn, actor=actor, action="visit.cancelled", now=now,
                                visit_id=visit.id)
-        updated = await visit_store.get_visit(self.db, visit.id)
-        assert updated is not None
-        return updated
+        for listener in self.listeners:
+            await listener.visit_closed(visit.id, "cancelled")
+        return await self._reload(visit.id)
 
     async def reissue(self, visit: Visit, role: str, *, actor: str,
                       now: int | None = None) -> Visit:
@@ -216,7 +226,7 @@ class VisitService:
         now = int(time.time()) if now is None else now
         if visit.status != "scheduled":
             raise VisitStateError(f"the visit is {visit.status}")
-        participant = visit.participant(role)
+        participant = visit.participant(role) if role in ROLES else None
         if participant is None:
             raise VisitInputError("role", "must be patient or therapist")
         key = await self.ring.newest()
@@ -227,9 +237,52 @@ class VisitService:
                                            kid=key.kid, issued_at=now)
             await record_event(conn, actor=actor, action="link.reissued", now=now,
                                visit_id=visit.id, detail={"participant": participant.id})
-        updated = await visit_store.get_visit(self.db, visit.id)
+        for listener in self.listeners:
+            await listener.link_revoked(visit.id, participant.id)
+        return await self._reload(visit.id)
+
+    async def _reload(self, visit_id: str) -> Visit:
+        updated = await visit_store.get_visit(self.db, visit_id)
         assert updated is not None
         return updated
+
+    async def add_guest(self, visit: Visit, name: str, *, actor: str,
+                        now: int | None = None) -> Visit:
+        """Add a guest (interpreter, partner, student) with a link of her own."""
+        now = int(time.time()) if now is None else now
+        if visit.status != "scheduled":
+            raise VisitStateError(f"the visit is {visit.status}")
+        if len(visit.participants) >= MAX_PARTICIPANTS:
+            raise VisitStateError(f"a visit has at most {MAX_PARTICIPANTS} participants")
+        key = await self.ring.newest()
+        therapist = visit.participant("therapist")
+        assert therapist is not None
+        guest = Participant(new_id("p_", 12), visit.id, "guest", name, new_id("j_", 12), key.kid,
+                            now, therapist.not_before, therapist.expires_at)
+        async with self.db.transaction() as conn:
+            await visit_store.insert_participant(conn, guest)
+            await record_event(conn, actor=actor, action="participant.added", now=now,
+                               visit_id=visit.id, detail={"participant": guest.id, "role": "guest"})
+        return await self._reload(visit.id)
+
+    async def record_admission(self, visit_id: str, participant_id: str, *, admitted: bool) -> None:
+        """Store that the therapist admitted (or turned away) a participant."""
+        now = int(time.time())
+        async with self.db.transaction() as conn:
+            if admitted:
+                await visit_store.mark_admitted(conn, participant_id, now)
+            await record_event(conn, actor="therapist", now=now, visit_id=visit_id,
+                               action="participant.admitted" if admitted else "participant.denied",
+                               detail={"participant": participant_id})
+
+    async def mark_ended(self, visit_id: str, reason: str) -> None:
+        """The call is over (the therapist ended it or its window closed)."""
+        now = int(time.time())
+        async with self.db.transaction() as conn:
+            await visit_store.end_visit(conn, visit_id)
+            await record_event(conn, actor="system" if reason == "window_closed" else "therapist",
+                               action="visit.ended", now=now, visit_id=visit_id,
+                               detail={"reason": reason})
 
     async def link(self, participant: Participant) -> str:
         """The participant's current link, minted again from its stored claims."""
@@ -244,7 +297,8 @@ class VisitService:
 
     async def describe(self, visit: Visit) -> dict[str, Any]:
         """The visit as JSON for the API and `run.py create-visit --json`."""
-        links = {p.role: await self.link(p) for p in visit.participants}
+        links = {p.id: await self.link(p) for p in visit.participants}
+        patient, therapist = visit.participant("patient"), visit.participant("therapist")
         return {
             "visit_id": visit.id,
             "status": visit.status,
@@ -253,9 +307,10 @@ class VisitService:
             "ends_at": iso(visit.ends_at),
             "minutes": visit.minutes,
             "capacity": visit.capacity,
-            "patient_url": links.get("patient"),
-            "therapist_url": links.get("therapist"),
+            "patient_url": links[patient.id] if patient else None,
+            "therapist_url": links[therapist.id] if therapist else None,
             "participants": [
-                {"id": p.id, "role": p.role, "name": p.display_name} for p in visit.participants
+                {"id": p.id, "role": p.role, "name": p.display_name, "url": links[p.id]}
+                for p in visit.participants
             ],
         }

@@ -30,3 +30,26 @@ async def admin(client: TestClient) -> TestClient:
     """The same client, signed in as the clinic admin."""
     await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     return client
+
+
+@pytest.fixture
+def live_config(tmp_path: Path) -> Config:
+    """Settings for a server on a real loopback port whose public URL is that port."""
+    from signaling.ice import use_loopback_candidates
+    from tests.live import free_port
+
+    use_loopback_candidates()
+    port = free_port()
+    return Config(db=tmp_path / "live.db", admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
+                  port=port, public_url=f"http://127.0.0.1:{port}", heartbeat_seconds=2,
+                  echo_max_sessions=1, echo_seconds=20)
+
+
+@pytest.fixture
+async def live(live_config: Config):
+    """A real Visitroom server on 127.0.0.1."""
+    from tests.live import start_live_server
+
+    server = await start_live_server(live_config)
+    yield server
+    await server.close()

@@ -25,7 +25,7 @@ ALGORITHM = "EdDSA"
 AUDIENCE = "visit"
 MAX_TOKEN_LENGTH = 2048
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "vid", "role", "nbf", "exp", "iat", "jti"]
-_ROLES = {"patient", "therapist"}
+_ROLES = {"patient", "therapist", "guest"}
 _RELOAD_INTERVAL = 5.0
 
 

@@ -24,12 +24,15 @@ class Participant:
     issued_at: int
     not_before: int
     expires_at: int
+    admitted_at: int | None = None
+    """When the therapist first admitted her; she does not wait again after that."""
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> "Participant":
         """Build from a `participants` row."""
         return cls(row["id"], row["visit_id"], row["role"], row["display_name"], row["jti"],
-                   row["kid"], row["issued_at"], row["not_before"], row["expires_at"])
+                   row["kid"], row["issued_at"], row["not_before"], row["expires_at"],
+                   row["admitted_at"])
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,25 @@ async def insert_visit(conn: aiosqlite.Connection, visit: Visit) -> None:
          visit.therapist_id, visit.created_at),
     )
     for p in visit.participants:
-        await conn.execute(
-            "INSERT INTO participants (id, visit_id, role, display_name, jti, kid, issued_at,"
-            " not_before, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.id, visit.id, p.role, p.display_name, p.jti, p.kid, p.issued_at, p.not_before,
-             p.expires_at),
-        )
+        await insert_participant(conn, p)
+
+
+async def insert_participant(conn: aiosqlite.Connection, p: Participant) -> None:
+    """Store one participant of an existing visit."""
+    await conn.execute(
+        "INSERT INTO participants (id, visit_id, role, display_name, jti, kid, issued_at,"
+        " not_before, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (p.id, p.visit_id, p.role, p.display_name, p.jti, p.kid, p.issued_at, p.not_before,
+         p.expires_at),
+    )
+
+
+async def mark_admitted(conn: aiosqlite.Connection, participant_id: str, now: int) -> None:
+    """Remember that a participant was admitted (first time only)."""
+    await conn.execute(
+        "UPDATE participants SET admitted_at = COALESCE(admitted_at, ?) WHERE id = ?",
+        (now, participant_id),
+    )
 
 
 async def _participants_of(db: Database, visit_ids: list[str]) -> dict[str, list[Participant]]:
@@ -85,7 +101,7 @@ async def _participants_of(db: Database, visit_ids: list[str]) -> dict[str, list
         return found
     marks = ",".join("?" * len(visit_ids))
     rows = await db.fetchall(
-        f"SELECT * FROM participants WHERE visit_id IN ({marks}) ORDER BY role", visit_ids
+        f"SELECT * FROM participants WHERE visit_id IN ({marks}) ORDER BY rowid", visit_ids
     )
     for row in rows:
         found[row["visit_id"]].append(Participant.from_row(row))
@@ -133,6 +149,12 @@ async def set_visit_status(conn: aiosqlite.Connection, visit_id: str, status: st
         " WHERE id = ?",
         (status, status, now, visit_id),
     )
+
+
+async def end_visit(conn: aiosqlite.Connection, visit_id: str) -> None:
+    """Mark a scheduled visit as ended (a cancelled one stays cancelled)."""
+    await conn.execute("UPDATE visits SET status = 'ended' WHERE id = ? AND status = 'scheduled'",
+                       (visit_id,))
 
 
 async def replace_link(conn: aiosqlite.Connection, participant_id: str, *, jti: str, kid: str,

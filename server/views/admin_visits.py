@@ -84,7 +84,7 @@ async def visit_detail(request: web.Request) -> web.StreamResponse:
     user = await require_staff(request)
     visit = await _visit_for(request, user)
     service = request.app[VISITS]
-    links = {p.role: await service.link(p) for p in visit.participants}
+    links = {p.id: await service.link(p) for p in visit.participants}
     events = await events_for_visit(request.app[DB], visit.id)
     return render(request, "admin/visit_detail.html",
                   {"visit": visit, "links": links, "events": events,

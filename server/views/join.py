@@ -90,5 +90,6 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
             "reload this page.", title="Open your visit link")
     visit, participant, _claims = found
     others = [p for p in visit.participants if p.id != participant.id]
-    return render(request, f"visit/{participant.role}.html",
+    page = "therapist" if participant.role == "therapist" else "patient"
+    return render(request, f"visit/{page}.html",
                   {"visit": visit, "me": participant, "others": others})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server import live
 from server.views import admin_accounts, admin_visits, api, health, join, login
 
 VISIT = r"{visit_id:v_[A-Za-z0-9_-]{16}}"
@@ -17,6 +18,8 @@ def register(app: web.Application) -> None:
         web.get("/healthz", health.healthz),
         web.get(f"/join/{VISIT}", join.join),
         web.get(f"/visits/{VISIT}", join.visit_page),
+        web.get(f"/visits/{VISIT}/ws", live.websocket),
+        web.post(f"/visits/{VISIT}/echo", live.echo_check),
         web.get("/login", login.login_form),
         web.post("/login", login.login),
         web.post("/logout", login.logout),

@@ -57,15 +57,18 @@ CREATE INDEX visits_therapist ON visits(therapist_id, starts_at);
 CREATE TABLE participants (
     id              TEXT PRIMARY KEY,
     visit_id        TEXT NOT NULL REFERENCES visits(id),
-    role            TEXT NOT NULL CHECK (role IN ('patient', 'therapist')),
+    role            TEXT NOT NULL CHECK (role IN ('patient', 'therapist', 'guest')),
     display_name    TEXT NOT NULL,
     jti             TEXT NOT NULL UNIQUE,
     kid             TEXT NOT NULL REFERENCES signing_keys(kid),
     issued_at       INTEGER NOT NULL,
     not_before      INTEGER NOT NULL,
     expires_at      INTEGER NOT NULL,
-    UNIQUE (visit_id, role)
+    admitted_at     INTEGER
 );
+-- One patient and one therapist a visit; guests (interpreter, family) may be several.
+CREATE UNIQUE INDEX participants_one_per_role ON participants(visit_id, role)
+    WHERE role IN ('patient', 'therapist');
 
 CREATE TABLE revocations (
     jti         TEXT PRIMARY KEY,

@@ -1,0 +1,517 @@
+"""A Python participant built on aiortc: opens a visit link as a browser does and joins the call.
+
+`VisitClient` follows the redirect and keeps the visit cookie, joins the WebSocket with the
+page's Origin, waits or admits, negotiates with each admitted peer (perfect negotiation:
+the therapist is impolite, a polite bot that meets a colliding offer starts its peer
+connection again, since aiortc cannot roll back), and reports when ICE is connected,
+frames have arrived and a data-channel message made a round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from html import unescape
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiortc import (RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection,
+                    RTCSessionDescription)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from signaling.media import SyntheticAudioTrack, SyntheticVideoTrack
+
+log = logging.getLogger(__name__)
+DATA_CHANNEL = "visitroom"
+
+
+class VisitClientError(Exception):
+    """The visit could not be joined or the call did not complete; the text is for people."""
+
+
+@dataclass
+class CallFigures:
+    """What one call measured, in milliseconds from the socket opening."""
+
+    role: str = ""
+    participant_id: str = ""
+    visit_id: str = ""
+    connected_ms: float | None = None
+    first_frame_ms: float | None = None
+    first_audio_ms: float | None = None
+    rtt_ms: float | None = None
+    video_frames: int = 0
+    audio_frames: int = 0
+    data_messages: int = 0
+    peers: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """ICE connected, a video and an audio frame arrived, and a data round trip was timed."""
+        return (self.connected_ms is not None and self.first_frame_ms is not None
+                and self.first_audio_ms is not None and self.rtt_ms is not None)
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures for `run.py bot --json`."""
+        return {"role": self.role, "visit_id": self.visit_id, "participant_id": self.participant_id,
+                "connected_ms": _round(self.connected_ms), "first_frame_ms": _round(self.first_frame_ms),
+                "first_audio_ms": _round(self.first_audio_ms), "rtt_ms": _round(self.rtt_ms),
+                "video_frames": self.video_frames, "audio_frames": self.audio_frames}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def make_tracks(media: str) -> list[MediaStreamTrack]:
+    """Outgoing tracks for a media choice: 'synthetic', 'none', or a file path."""
+    if media == "none":
+        return []
+    if media == "synthetic":
+        return [SyntheticAudioTrack(), SyntheticVideoTrack()]
+    from aiortc.contrib.media import MediaPlayer
+
+    player = MediaPlayer(media, loop=True)
+    return [t for t in (player.audio, player.video) if t is not None]
+
+
+def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """The aiortc configuration for the ICE servers in `welcome`."""
+    return RTCConfiguration([
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+        for s in servers
+    ])
+
+
+def _page_problem(html: str) -> str:
+    title = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S)
+    text = re.search(r"<p[^>]*>(.*?)</p>", html, re.S)
+    parts = [unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip() for m in (title, text) if m]
+    return ": ".join(p for p in parts if p) or "the link did not open"
+
+
+class PeerLink:
+    """One RTCPeerConnection with one remote participant."""
+
+    def __init__(self, client: "VisitClient", peer_id: str, polite: bool) -> None:
+        self.client = client
+        self.peer_id = peer_id
+        self.polite = polite
+        self.making_offer = False
+        self.pc = self._new_pc()
+
+    def _new_pc(self) -> RTCPeerConnection:
+        client = self.client
+        pc = RTCPeerConnection(ice_configuration(client.ice_servers))
+        tracks = make_tracks(client.media)
+        for track in tracks:
+            pc.addTrack(track)
+        kinds = {t.kind for t in tracks}
+        for kind in ("audio", "video"):
+            if kind not in kinds:
+                pc.addTransceiver(kind, direction="recvonly")
+        client._owned_tracks.extend(tracks)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            client._spawn(client._consume(track))
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            client._wire_channel(channel)
+
+        @pc.on("iceconnectionstatechange")
+        def on_ice() -> None:
+            if pc.iceConnectionState == "completed" and client.figures.connected_ms is None:
+                client.figures.connected_ms = client._elapsed_ms()
+                client._check_done()
+            elif pc.iceConnectionState == "failed":
+                client._spawn(self.restart())
+
+        return pc
+
+    async def offer(self) -> None:
+        """Create and send an offer (the impolite side starts)."""
+        if not self.polite and not self.pc.sctp:
+            self.client._wire_channel(self.pc.createDataChannel(DATA_CHANNEL))
+        self.making_offer = True
+        try:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        finally:
+            self.making_offer = False
+        await self.client.send({"type": "offer", "to": self.peer_id, "sdp": self.pc.localDescription.sdp})
+
+    async def on_offer(self, sdp: str) -> None:
+        """Answer an offer, resolving a collision the perfect-negotiation way."""
+        collision = self.making_offer or self.pc.signalingState != "stable"
+        if collision and not self.polite:
+            return
+        if collision:
+            await self.pc.close()
+            self.pc = self._new_pc()
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.client.send({"type": "answer", "to": self.peer_id, "sdp": self.pc.localDescription.sdp})
+
+    async def on_answer(self, sdp: str) -> None:
+        """Apply the peer's answer to our offer."""
+        if self.pc.signalingState == "have-local-offer":
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def on_candidate(self, candidate: dict[str, Any] | None) -> None:
+        """Add a trickled candidate from a browser (aiortc's own are in its SDP)."""
+        if not candidate or not candidate.get("candidate"):
+            return
+        line = candidate["candidate"]
+        parsed = candidate_from_sdp(line.split(":", 1)[1] if line.startswith("candidate:") else line)
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        with contextlib.suppress(Exception):  # a candidate for a closed or replaced connection
+            await self.pc.addIceCandidate(parsed)
+
+    async def restart(self) -> None:
+        """Start over with a fresh connection (aiortc has no ICE restart of its own)."""
+        await self.pc.close()
+        self.pc = self._new_pc()
+        if self.polite:
+            await self.client.send({"type": "restart", "to": self.peer_id})
+        else:
+            await self.offer()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.pc.close()
+
+
+class VisitClient:
+    """Joins a visit from its link and runs one call."""
+
+    def __init__(self, link: str, *, admit: bool = False, media: str = "synthetic",
+                 session: aiohttp.ClientSession | None = None) -> None:
+        self.link = link
+        self.admit = admit
+        self.media = media
+        parts = urlsplit(link)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self._session = session
+        self._own_session = session is None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.ice_servers: list[dict[str, Any]] = []
+        self.peers: dict[str, PeerLink] = {}
+        self.figures = CallFigures()
+        self.status = ""
+        self.messages: list[dict[str, Any]] = []
+        """Every message received, in order (for tests and diagnostics)."""
+        self.done = asyncio.Event()
+        self._admitted_sent: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._owned_tracks: list[MediaStreamTrack] = []
+        self._channels: list[RTCDataChannel] = []
+        self._opened = 0.0
+        self._ended: str | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._opened) * 1000
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _check_done(self) -> None:
+        if self.figures.complete:
+            self.done.set()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one signaling message."""
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.send_str(json.dumps(message))
+
+    # -- joining ---------------------------------------------------------------------------
+
+    async def open_link(self) -> str:
+        """Open the link like a browser: follow the redirect, keep the cookie. Returns the visit id."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        try:
+            async with self._session.get(self.link) as response:
+                body = await response.text()
+                if response.status != 200:
+                    raise VisitClientError(f"The link did not open ({response.status}): {_page_problem(body)}")
+                match = re.fullmatch(r"/visits/([^/]+)", response.url.path)
+                if not match:
+                    raise VisitClientError("The link did not lead to a visit page.")
+                return match.group(1)
+        except aiohttp.ClientError as exc:
+            raise VisitClientError(f"Could not reach the server: {exc}") from None
+
+    async def connect(self) -> None:
+        """Open the link and the visit's WebSocket."""
+        visit_id = await self.open_link()
+        self.figures.visit_id = visit_id
+        assert self._session is not None
+        try:
+            self.ws = await self._session.ws_connect(f"{self.origin}/visits/{visit_id}/ws",
+                                                     origin=self.origin, heartbeat=None)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise VisitClientError(f"The visit socket refused the connection ({exc.status}).") from None
+        self._opened = time.perf_counter()
+
+    async def run(self, *, timeout: float = 30.0, stay: float = 0.0) -> CallFigures:
+        """Join and run the call until it is complete (then stay `stay` seconds)."""
+        try:
+            await self.connect()
+            reader = asyncio.ensure_future(self._read())
+            waiter = asyncio.ensure_future(self.done.wait())
+            finished, _ = await asyncio.wait({reader, waiter}, timeout=timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            if waiter not in finished:
+                waiter.cancel()
+                if reader in finished and reader.exception() is not None:
+                    raise reader.exception()  # type: ignore[misc]
+                if self._ended:
+                    raise VisitClientError(self._ended)
+                raise VisitClientError(self._timeout_reason(timeout))
+            if stay > 0:
+                await asyncio.wait({reader}, timeout=stay)
+            reader.cancel()
+            return self.figures
+        finally:
+            await self.close()
+
+    def _timeout_reason(self, timeout: float) -> str:
+        if self.status == "waiting":
+            return f"Still waiting to be admitted after {timeout:g} s."
+        if not self.peers:
+            return f"Nobody else joined within {timeout:g} s."
+        missing = [name for name, value in (("ICE connection", self.figures.connected_ms),
+                                            ("video", self.figures.first_frame_ms),
+                                            ("audio", self.figures.first_audio_ms),
+                                            ("data round trip", self.figures.rtt_ms)) if value is None]
+        return f"The call was incomplete after {timeout:g} s (missing: {', '.join(missing)})."
+
+    async def close(self) -> None:
+        """Leave: close peers, tracks, socket and session."""
+        for task in list(self._tasks):
+            task.cancel()
+        for peer in list(self.peers.values()):
+            await peer.close()
+        for track in self._owned_tracks:
+            track.stop()
+        if self.ws is not None and not self.ws.closed:
+            with contextlib.suppress(Exception):
+                await self.ws.send_str(json.dumps({"type": "bye"}))
+            await self.ws.close()
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    # -- signaling -------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for frame in self.ws:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                continue
+            message = json.loads(frame.data)
+            self.messages.append(message)
+            await self._on_message(message)
+        if not self.done.is_set() and self._ended is None:
+            self._ended = f"The server closed the visit socket (code {self.ws.close_code})."
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "welcome":
+            you = message["you"]
+            self.figures.role, self.figures.participant_id = you["role"], you["id"]
+            self.ice_servers = message.get("ice_servers", [])
+            self.status = message["status"]
+            for peer in message["peers"]:
+                await self._meet(peer)
+        elif kind == "waiting":
+            self.status = "waiting"
+        elif kind == "lobby" and self.admit:
+            for waiting in message["waiting"]:
+                if waiting["id"] not in self._admitted_sent:
+                    self._admitted_sent.add(waiting["id"])
+                    await self.send({"type": "admit", "participant": waiting["id"]})
+        elif kind == "admitted":
+            self.status = "admitted"
+            for peer in message["peers"]:
+                await self._meet(peer)
+        elif kind == "peer-joined":
+            await self._meet(message["peer"])
+        elif kind == "peer-left":
+            peer = self.peers.pop(message["peer"], None)
+            if peer is not None:
+                await peer.close()
+        elif kind in ("offer", "answer", "candidate", "restart"):
+            await self._negotiate(message)
+        elif kind == "denied":
+            self._ended = "The therapist did not admit this participant."
+        elif kind == "visit-ended":
+            self._ended = f"The visit ended ({message.get('reason')})."
+        elif kind == "bye":
+            self._ended = f"The server closed this connection ({message.get('reason')})."
+        elif kind == "error":
+            log.warning("signaling error %s: %s", message.get("code"), message.get("message"))
+
+    async def _meet(self, peer: dict[str, Any]) -> None:
+        old = self.peers.pop(peer["id"], None)
+        if old is not None:
+            await old.close()
+        link = PeerLink(self, peer["id"], bool(peer["polite"]))
+        self.peers[peer["id"]] = link
+        self.figures.peers.append(peer["id"])
+        if not link.polite:
+            await link.offer()
+
+    async def _negotiate(self, message: dict[str, Any]) -> None:
+        sender = message.get("from", "")
+        link = self.peers.get(sender)
+        if link is None:
+            return
+        kind = message["type"]
+        if kind == "offer":
+            await link.on_offer(message["sdp"])
+        elif kind == "answer":
+            await link.on_answer(message["sdp"])
+        elif kind == "candidate":
+            await link.on_candidate(message.get("candidate"))
+        elif kind == "restart":
+            await link.restart()
+
+    # -- media and data --------------------------------------------------------------------
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                await track.recv()
+            except MediaStreamError:
+                return
+            if track.kind == "video":
+                self.figures.video_frames += 1
+                if self.figures.first_frame_ms is None:
+                    self.figures.first_frame_ms = self._elapsed_ms()
+            else:
+                self.figures.audio_frames += 1
+                if self.figures.first_audio_ms is None:
+                    self.figures.first_audio_ms = self._elapsed_ms()
+            self._check_done()
+
+    def _wire_channel(self, channel: RTCDataChannel) -> None:
+        self._channels.append(channel)
+
+        def ping() -> None:
+            channel.send(json.dumps({"type": "ping", "t": time.perf_counter()}))
+
+        @channel.on("open")
+        def on_open() -> None:
+            ping()
+
+        @channel.on("message")
+        def on_message(data: Any) -> None:
+            self.figures.data_messages += 1
+            try:
+                message = json.loads(data)
+            except (TypeError, ValueError):
+                return
+            if message.get("type") == "ping":
+                channel.send(json.dumps({"type": "pong", "t": message.get("t")}))
+            elif message.get("type") == "pong" and isinstance(message.get("t"), float):
+                if self.figures.rtt_ms is None:
+                    self.figures.rtt_ms = (time.perf_counter() - message["t"]) * 1000
+                    self._check_done()
+
+        if channel.readyState == "open":
+            ping()
+
+
+async def run_bot(link: str, *, admit: bool = False, media: str = "synthetic",
+                  timeout: float = 30.0, stay: float = 0.0) -> CallFigures:
+    """Join a visit from its link and complete one call; raise VisitClientError otherwise."""
+    client = VisitClient(link, admit=admit, media=media)
+    return await client.run(timeout=timeout, stay=stay)
+
+
+@dataclass
+class EchoFigures:
+    """What a connection check measured."""
+
+    rtt_ms: float | None = None
+    """Data-channel round trip through the echo peer."""
+    media_rtt_ms: float | None = None
+    """Round trip the echo peer measured on the media (RTCP)."""
+    loss_pct: float | None = None
+    video_frames_back: int = 0
+    audio_frames_back: int = 0
+    stats_messages: int = 0
+
+
+async def run_echo_check(link: str, *, seconds: float = 3.0, media: str = "synthetic") -> EchoFigures:
+    """Open a visit link, run the server's connection check for `seconds`, return its figures."""
+    client = VisitClient(link, media=media)
+    figures = EchoFigures()
+    pc: RTCPeerConnection | None = None
+    try:
+        visit_id = await client.open_link()
+        pc = RTCPeerConnection()
+        for track in make_tracks(media):
+            pc.addTrack(track)
+            client._owned_tracks.append(track)
+        channel = pc.createDataChannel("echo")
+
+        @channel.on("open")
+        def on_open() -> None:
+            channel.send(json.dumps({"type": "ping", "t": time.perf_counter()}))
+
+        @channel.on("message")
+        def on_message(data: Any) -> None:
+            message = json.loads(data)
+            if message.get("type") == "ping" and figures.rtt_ms is None:
+                figures.rtt_ms = (time.perf_counter() - message["t"]) * 1000
+            elif message.get("type") == "echo-stats":
+                figures.stats_messages += 1
+                figures.media_rtt_ms = message.get("rtt_ms") or figures.media_rtt_ms
+                if message.get("loss_pct") is not None:
+                    figures.loss_pct = message["loss_pct"]
+
+        async def consume(track: MediaStreamTrack) -> None:
+            while True:
+                try:
+                    await track.recv()
+                except MediaStreamError:
+                    return
+                if track.kind == "video":
+                    figures.video_frames_back += 1
+                else:
+                    figures.audio_frames_back += 1
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            client._spawn(consume(track))
+
+        await pc.setLocalDescription(await pc.createOffer())
+        assert client._session is not None
+        async with client._session.post(
+                f"{client.origin}/visits/{visit_id}/echo", headers={"Origin": client.origin},
+                json={"type": "offer", "sdp": pc.localDescription.sdp}) as response:
+            body = await response.json()
+            if response.status != 200:
+                raise VisitClientError(f"The connection check refused ({response.status}): "
+                                       f"{body['error']['message']}")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
+        await asyncio.sleep(seconds)
+        return figures
+    finally:
+        if pc is not None:
+            await pc.close()
+        await client.close()

@@ -1,0 +1,188 @@
+"""The WebSocket endpoint `/visits/{visit_id}/ws`: checks, then one loop per connection.
+
+Before the upgrade: the Origin must be the public URL's and the authenticator (given by
+the server, which owns cookies and links) must name a seat. After it: every text frame is
+rate-limited, validated and passed to the room; the room's answers come back through the
+bus on the connection's own channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from aiohttp import WSMsgType, web
+
+from signaling.bus import Bus, Delivery
+from signaling.protocol import ProtocolError, encode, error, parse_message
+from signaling.room import Seat
+from signaling.rooms import RoomRegistry
+
+log = logging.getLogger(__name__)
+
+# Frames above the protocol limit but below this get an `error`; larger ones close the socket.
+HARD_FRAME_LIMIT = 256 * 1024
+CLOSE_POLICY = 1008
+
+
+class SeatRefused(Exception):
+    """Authentication failed; answered with an HTTP error before the upgrade."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+Authenticator = Callable[[web.Request], Awaitable[Seat]]
+WelcomeExtra = Callable[[Seat], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """Limits of the WebSocket endpoint."""
+
+    allowed_origin: str
+    """The only Origin accepted (scheme://host[:port] of the public URL)."""
+    heartbeat_seconds: float = 20.0
+    """Ping interval; a socket that does not answer within half of it is dropped."""
+    flood_rate: float = 50.0
+    """Messages per second a connection may send, sustained."""
+    flood_burst: float = 100.0
+    """Messages a connection may send at once before the rate applies."""
+
+
+class TokenBucket:
+    """Allows `burst` messages at once and `rate` per second after that."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, time.monotonic()
+
+    def take(self) -> bool:
+        """Spend one token; False when the bucket is empty."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+class _Connection:
+    """Per-socket state the deliverer and the read loop share."""
+
+    __slots__ = ("ws", "reading", "close_code")
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.reading = False
+        self.close_code: int | None = None
+
+
+def _json_refusal(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class SignalingEndpoint:
+    """Serves the visit WebSocket for one application."""
+
+    def __init__(self, registry: RoomRegistry, bus: Bus, authenticate: Authenticator,
+                 settings: EndpointSettings, welcome_extra: WelcomeExtra | None = None) -> None:
+        self.registry = registry
+        self.bus = bus
+        self.authenticate = authenticate
+        self.settings = settings
+        self.welcome_extra = welcome_extra or (lambda seat: {})
+        self.connections = 0
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The aiohttp handler for GET /visits/{visit_id}/ws."""
+        if request.headers.get("Origin") != self.settings.allowed_origin:
+            return _json_refusal(403, "bad_origin", "This socket only serves the clinic's own pages.")
+        try:
+            seat = await self.authenticate(request)
+        except SeatRefused as refused:
+            return _json_refusal(refused.status, refused.code, refused.message)
+        ws = web.WebSocketResponse(heartbeat=self.settings.heartbeat_seconds,
+                                   max_msg_size=HARD_FRAME_LIMIT, compress=False)
+        if not ws.can_prepare(request).ok:
+            return _json_refusal(400, "not_websocket", "Open this address as a WebSocket.")
+        await ws.prepare(request)
+        conn = "c_" + secrets.token_urlsafe(9)
+        state = _Connection(ws)
+        subscription = self.bus.subscribe(conn, self._deliverer(state))
+        self.connections += 1
+        log.info("socket open visit=%s participant=%s conn=%s", seat.visit_id,
+                 seat.participant_id, conn)
+        try:
+            await self.registry.join(seat, conn, {
+                "heartbeat_s": self.settings.heartbeat_seconds, **self.welcome_extra(seat)})
+            if state.close_code is not None:
+                # The room turned the connection away while seating it (ended, denied).
+                await ws.close(code=state.close_code)
+            else:
+                state.reading = True
+                await self._read(ws, seat, conn)
+        finally:
+            subscription.cancel()
+            self.connections -= 1
+            await self.registry.leave(seat, conn)
+            log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
+        return ws
+
+    def _deliverer(self, state: "_Connection") -> Callable[[Delivery], Awaitable[None]]:
+        ws = state.ws
+
+        async def deliver(delivery: Delivery) -> None:
+            if ws.closed or state.close_code is not None:
+                return
+            try:
+                await ws.send_str(encode(delivery.message))
+            except (ConnectionError, RuntimeError):
+                return
+            if delivery.close_code is not None:
+                state.close_code = delivery.close_code
+                if state.reading:
+                    # Closing waits for the peer's answer; never hold up the room for it.
+                    task = asyncio.ensure_future(ws.close(code=delivery.close_code))
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
+        return deliver
+
+    async def _read(self, ws: web.WebSocketResponse, seat: Seat, conn: str) -> None:
+        bucket = TokenBucket(self.settings.flood_rate, self.settings.flood_burst)
+        async for frame in ws:
+            if not bucket.take():
+                log.warning("flood visit=%s conn=%s", seat.visit_id, conn)
+                await ws.send_str(encode(error("flood", "Too many messages; closing.")))
+                await ws.close(code=CLOSE_POLICY, message=b"flood")
+                return
+            if frame.type == WSMsgType.BINARY:
+                await ws.send_str(encode(error("binary_refused", "Send JSON text frames only.")))
+                continue
+            if frame.type != WSMsgType.TEXT:
+                continue
+            try:
+                message = parse_message(frame.data, seat.role)
+                if message.type == "ping":
+                    await ws.send_str(encode({"type": "pong", "t": message["t"]}))
+                elif message.type == "bye":
+                    await ws.close(code=1000)
+                    return
+                else:
+                    await self.registry.handle(seat, conn, message)
+            except ProtocolError as exc:
+                if not ws.closed:
+                    await ws.send_str(encode(error(exc.code, exc.message)))
+
+    async def close(self) -> None:
+        """Wait for pending closes (server shutdown)."""
+        for task in list(self._closing):
+            task.cancel()

@@ -1,0 +1,305 @@
+"""One visit's room: who is in it, who waits, who may talk to whom.
+
+A room is a small state machine:
+
+    idle ──therapist joins──▶ open ──two admitted and present──▶ in_call
+      ▲                         │  ◀──someone leaves───────────────┘
+      └──nobody present─────────┘            any state ──end──▶ ended
+
+Members keep their status (waiting, admitted, denied) when their socket drops, so a
+reload or a lost network never costs a patient her place or a therapist her powers.
+The room never holds a socket: it addresses connections by id through the `Bus`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from signaling.bus import Bus, Delivery
+from signaling.protocol import RELAYED, Inbound, ProtocolError
+
+CLOSE_ENDED = 4000
+CLOSE_REPLACED = 4001
+CLOSE_DENIED = 4003
+CLOSE_REVOKED = 4004
+
+
+@dataclass(frozen=True)
+class Seat:
+    """Who a connection speaks for, as established by authentication."""
+
+    visit_id: str
+    participant_id: str
+    role: str
+    """'patient', 'therapist' or 'guest'."""
+    name: str
+    capacity: int
+    expires_at: int
+    """Unix time at which the visit's links stop working (end of the grace window)."""
+    admitted: bool = False
+    """Admitted earlier (kept by the server across restarts)."""
+    visit_ended: bool = False
+
+
+class RoomHooks(Protocol):
+    """What the room tells its owner (the server stores admissions and endings)."""
+
+    async def admitted(self, visit_id: str, participant_id: str) -> None: ...
+
+    async def denied(self, visit_id: str, participant_id: str) -> None: ...
+
+    async def ended(self, visit_id: str, reason: str) -> None: ...
+
+
+class NoHooks:
+    """Hooks that do nothing (a room on its own, in tests or tools)."""
+
+    async def admitted(self, visit_id: str, participant_id: str) -> None:
+        return None
+
+    async def denied(self, visit_id: str, participant_id: str) -> None:
+        return None
+
+    async def ended(self, visit_id: str, reason: str) -> None:
+        return None
+
+
+@dataclass
+class Member:
+    """A participant known to the room."""
+
+    id: str
+    role: str
+    name: str
+    status: str
+    """'waiting', 'admitted' or 'denied'."""
+    conn: str | None = None
+    """The live connection's id; None while disconnected."""
+    since: float = field(default_factory=time.time)
+
+
+def _polite(me: Member, peer: Member) -> bool:
+    # Perfect negotiation needs one polite side per pair: the therapist is never polite;
+    # between two others, the smaller id is.
+    if me.role == "therapist":
+        return False
+    return peer.role == "therapist" or me.id < peer.id
+
+
+class Room:
+    """The live state of one visit."""
+
+    def __init__(self, visit_id: str, capacity: int, expires_at: int, bus: Bus,
+                 hooks: RoomHooks | None = None) -> None:
+        self.visit_id = visit_id
+        self.capacity = capacity
+        self.expires_at = expires_at
+        self.bus = bus
+        self.hooks = hooks or NoHooks()
+        self.members: dict[str, Member] = {}
+        self.ended = False
+        self.opened = False
+        self._lock = asyncio.Lock()
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """'idle', 'open', 'in_call' or 'ended'."""
+        if self.ended:
+            return "ended"
+        if len(self._present_admitted()) >= 2:
+            return "in_call"
+        return "open" if self.opened else "idle"
+
+    @property
+    def empty(self) -> bool:
+        """Nobody is connected."""
+        return all(m.conn is None for m in self.members.values())
+
+    def _present_admitted(self) -> list[Member]:
+        return [m for m in self.members.values() if m.status == "admitted" and m.conn]
+
+    def _waiting(self) -> list[Member]:
+        return sorted((m for m in self.members.values() if m.status == "waiting" and m.conn),
+                      key=lambda m: m.since)
+
+    def _peer(self, me: Member, peer: Member) -> dict[str, Any]:
+        return {"id": peer.id, "role": peer.role, "name": peer.name, "polite": _polite(me, peer)}
+
+    def _peers_of(self, me: Member) -> list[dict[str, Any]]:
+        return [self._peer(me, m) for m in self._present_admitted() if m.id != me.id]
+
+    def _lobby(self) -> dict[str, Any]:
+        return {"type": "lobby", "waiting": [
+            {"id": m.id, "role": m.role, "name": m.name, "since": int(m.since)}
+            for m in self._waiting()]}
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send(self, member: Member, message: dict[str, Any], close: int | None = None) -> None:
+        if member.conn:
+            await self.bus.publish(member.conn, Delivery(message, close))
+
+    async def _send_conn(self, conn: str, message: dict[str, Any], close: int | None = None) -> None:
+        await self.bus.publish(conn, Delivery(message, close))
+
+    async def _tell_therapists(self, message: dict[str, Any]) -> None:
+        for m in self.members.values():
+            if m.role == "therapist" and m.conn:
+                await self._send(m, message)
+
+    async def _announce(self, member: Member) -> None:
+        for other in self._present_admitted():
+            if other.id != member.id:
+                await self._send(other, {"type": "peer-joined", "peer": self._peer(other, member)})
+
+    async def _announce_left(self, member: Member, reason: str) -> None:
+        for other in self._present_admitted():
+            if other.id != member.id:
+                await self._send(other, {"type": "peer-left", "peer": member.id, "reason": reason})
+
+    # -- joining and leaving -------------------------------------------------------------
+
+    async def join(self, seat: Seat, conn: str, welcome_extra: dict[str, Any]) -> None:
+        """A connection for `seat` opened: welcome it, seat it, tell the others."""
+        async with self._lock:
+            if self.ended or seat.visit_ended:
+                await self._send_conn(conn, {"type": "visit-ended", "reason": "ended"}, CLOSE_ENDED)
+                return
+            member = self.members.get(seat.participant_id)
+            if member is None:
+                status = "admitted" if seat.role == "therapist" or seat.admitted else "waiting"
+                member = Member(seat.participant_id, seat.role, seat.name, status)
+                self.members[member.id] = member
+            elif member.conn:
+                old, member.conn = member.conn, None
+                await self._send_conn(old, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
+            if member.status == "denied":
+                await self._send_conn(conn, {"type": "denied", "reason": "not_admitted"},
+                                      CLOSE_DENIED)
+                return
+            if member.status == "admitted" and member.role != "therapist" and self._full(member):
+                member.status = "waiting"
+            member.conn = conn
+            if member.status == "waiting":
+                member.since = time.time()
+            if member.role == "therapist":
+                self.opened = True
+            await self._send(member, {
+                "type": "welcome",
+                "you": {"id": member.id, "role": member.role, "name": member.name},
+                "visit": {"id": self.visit_id, "state": self.state, "capacity": self.capacity,
+                          "expires_at": self.expires_at},
+                "status": member.status,
+                "peers": self._peers_of(member) if member.status == "admitted" else [],
+                **welcome_extra,
+            })
+            if member.status == "waiting":
+                await self._send(member, {"type": "waiting"})
+                await self._tell_therapists(self._lobby())
+            else:
+                if member.role == "therapist":
+                    await self._send(member, self._lobby())
+                await self._announce(member)
+
+    def _full(self, newcomer: Member) -> bool:
+        present = [m for m in self._present_admitted() if m.id != newcomer.id]
+        return len(present) >= self.capacity
+
+    async def leave(self, participant_id: str, conn: str) -> None:
+        """A connection closed; if it was the member's live one, the member is away."""
+        async with self._lock:
+            member = self.members.get(participant_id)
+            if member is None or member.conn != conn:
+                return
+            was_waiting = member.status == "waiting"
+            await self._announce_left(member, "left")
+            member.conn = None
+            if was_waiting:
+                await self._tell_therapists(self._lobby())
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def handle(self, participant_id: str, conn: str, message: Inbound) -> None:
+        """Act on a validated message from the member's live connection."""
+        member = self.members.get(participant_id)
+        if member is None or member.conn != conn or self.ended:
+            raise ProtocolError("not_in_room", "This connection is not in the room.")
+        if message.type in RELAYED:
+            await self._relay(member, message)
+        elif message.type == "admit":
+            await self._admit(member, message["participant"])
+        elif message.type == "deny":
+            await self._deny(member, message["participant"], message["reason"])
+        elif message.type == "end-visit":
+            await self.end("ended_by_therapist")
+        else:
+            raise ProtocolError("unknown_type", f"'{message.type}' is not handled by rooms.")
+
+    async def _relay(self, sender: Member, message: Inbound) -> None:
+        if sender.status != "admitted":
+            raise ProtocolError("not_admitted", "Wait until you are admitted.")
+        target = self.members.get(message["to"])
+        if target is None or target.id == sender.id:
+            raise ProtocolError("unknown_peer", "There is no such participant in this visit.")
+        if target.status != "admitted" or target.conn is None:
+            raise ProtocolError("peer_unavailable", "That participant is not in the call now.")
+        out = {"type": message.type, "from": sender.id}
+        out.update((k, v) for k, v in message.fields.items() if k != "to")
+        await self._send(target, out)
+
+    async def _admit(self, therapist: Member, participant_id: str) -> None:
+        async with self._lock:
+            member = self.members.get(participant_id)
+            if member is None or member.status != "waiting" or member.conn is None:
+                raise ProtocolError("not_waiting", "That participant is not waiting.")
+            if self._full(member):
+                raise ProtocolError("room_full",
+                                    f"The visit already has {self.capacity} participants.")
+            member.status = "admitted"
+            await self.hooks.admitted(self.visit_id, member.id)
+            await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
+            await self._announce(member)
+            await self._tell_therapists(self._lobby())
+
+    async def _deny(self, therapist: Member, participant_id: str, reason: str | None) -> None:
+        async with self._lock:
+            member = self.members.get(participant_id)
+            if member is None or member.status != "waiting" or member.role == "therapist":
+                raise ProtocolError("not_waiting", "That participant is not waiting.")
+            member.status = "denied"
+            await self.hooks.denied(self.visit_id, member.id)
+            await self._send(member, {"type": "denied", "reason": reason or "denied"},
+                             CLOSE_DENIED)
+            member.conn = None
+            await self._tell_therapists(self._lobby())
+
+    # -- ending --------------------------------------------------------------------------
+
+    async def end(self, reason: str) -> None:
+        """End the visit for everyone: `visit-ended`, then close every connection."""
+        async with self._lock:
+            if self.ended:
+                return
+            self.ended = True
+            # Stored before anyone is told, so a page that reloads at once sees the end.
+            await self.hooks.ended(self.visit_id, reason)
+            for member in self.members.values():
+                await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_ENDED)
+                member.conn = None
+
+    async def eject(self, participant_id: str, reason: str) -> None:
+        """End the visit for one participant (her link was revoked)."""
+        async with self._lock:
+            member = self.members.pop(participant_id, None)
+            if member is None:
+                return
+            if member.conn:
+                await self._announce_left(member, reason)
+                await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
+            if member.status == "waiting":
+                await self._tell_therapists(self._lobby())

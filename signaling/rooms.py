@@ -1,0 +1,97 @@
+"""All live rooms of this process, by visit id, and their end-of-window timers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from signaling.bus import Bus
+from signaling.protocol import Inbound, ProtocolError
+from signaling.room import Room, RoomHooks, Seat
+
+
+class RoomRegistry:
+    """Creates rooms on first join, drops them when nobody is left, ends them on time."""
+
+    def __init__(self, bus: Bus, hooks: RoomHooks | None = None) -> None:
+        self.bus = bus
+        self.hooks = hooks
+        self.rooms: dict[str, Room] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def room(self, visit_id: str) -> Room | None:
+        """The live room of a visit, if any."""
+        return self.rooms.get(visit_id)
+
+    async def join(self, seat: Seat, conn: str, welcome_extra: dict[str, Any]) -> Room:
+        """Seat a new connection in its visit's room."""
+        room = self.rooms.get(seat.visit_id)
+        if room is None:
+            room = Room(seat.visit_id, seat.capacity, seat.expires_at, self.bus, self.hooks)
+            self.rooms[seat.visit_id] = room
+            self._schedule_expiry(room)
+        await room.join(seat, conn, welcome_extra)
+        return room
+
+    async def leave(self, seat: Seat, conn: str) -> None:
+        """A connection closed; forget the room once nobody is connected."""
+        room = self.rooms.get(seat.visit_id)
+        if room is None:
+            return
+        await room.leave(seat.participant_id, conn)
+        self._drop_if_empty(room)
+
+    async def handle(self, seat: Seat, conn: str, message: Inbound) -> None:
+        """Pass a validated message to the sender's room."""
+        room = self.rooms.get(seat.visit_id)
+        if room is None:
+            raise ProtocolError("not_in_room", "This connection is not in the room.")
+        await room.handle(seat.participant_id, conn, message)
+        if room.ended:
+            self._drop(room)
+
+    async def end_visit(self, visit_id: str, reason: str) -> None:
+        """End a visit's room (cancelled, ended, or its window closed)."""
+        room = self.rooms.get(visit_id)
+        if room is not None:
+            await room.end(reason)
+            self._drop(room)
+
+    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
+        """Close one participant's connection (her link was revoked)."""
+        room = self.rooms.get(visit_id)
+        if room is not None:
+            await room.eject(participant_id, reason)
+            self._drop_if_empty(room)
+
+    def _schedule_expiry(self, room: Room) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, room.expires_at - time.time())
+
+        def fire() -> None:
+            task = loop.create_task(self.end_visit(room.visit_id, "window_closed"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        self._timers[room.visit_id] = loop.call_later(delay, fire)
+
+    def _drop_if_empty(self, room: Room) -> None:
+        if room.empty and not room.ended:
+            self._drop(room)
+
+    def _drop(self, room: Room) -> None:
+        if self.rooms.get(room.visit_id) is room:
+            del self.rooms[room.visit_id]
+            timer = self._timers.pop(room.visit_id, None)
+            if timer is not None:
+                timer.cancel()
+
+    async def close(self) -> None:
+        """Cancel timers and pending end tasks (server shutdown)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,124 @@
+"""A real Visitroom server on 127.0.0.1 for WebSocket and aiortc tests, and socket helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from server.app import CONFIG, VISITS, create_app
+from server.config import Config
+from server.storage.visits import Visit
+from server.visits import parse_visit_request
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    """A started server and what tests need from it."""
+
+    runner: web.AppRunner
+    base: str
+    sessions: list[aiohttp.ClientSession] = field(default_factory=list)
+
+    @property
+    def app(self) -> web.Application:
+        return self.runner.app
+
+    async def visit(self, now: int | None = None, **fields: Any) -> Visit:
+        """Create a visit through the service."""
+        request = parse_visit_request({"patient_name": "Maya Lopez", "therapist_name": "Sam Lee",
+                                       **fields}, self.app[CONFIG])
+        return await self.app[VISITS].create(request, actor="test", now=now)
+
+    async def link(self, visit: Visit, role: str = "patient") -> str:
+        """The full link of the participant with this role (first one for guests)."""
+        participant = next(p for p in visit.participants if p.role == role)
+        return await self.app[VISITS].link(participant)
+
+    async def session_for(self, link: str) -> aiohttp.ClientSession:
+        """A browser-like session that has opened the link (and holds its cookie)."""
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.sessions.append(session)
+        async with session.get(link) as response:
+            assert response.status == 200, await response.text()
+        return session
+
+    async def socket(self, link: str, *, origin: str | None = None, **kwargs: Any) -> "Socket":
+        """Open the link, then its visit WebSocket."""
+        session = await self.session_for(link)
+        visit_id = link.split("/join/")[1].split("?")[0]
+        ws = await session.ws_connect(f"{self.base}/visits/{visit_id}/ws",
+                                      origin=origin or self.base, **kwargs)
+        return Socket(ws)
+
+    async def close(self) -> None:
+        for session in self.sessions:
+            await session.close()
+        await self.runner.cleanup()
+
+
+class Socket:
+    """A participant's WebSocket with helpers to wait for message types."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        await self.ws.send_str(message if isinstance(message, str) else json.dumps(message))
+
+    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next message of this type (others are kept in `seen`)."""
+        async def wait() -> dict[str, Any]:
+            while True:
+                frame = await self.ws.receive()
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    raise AssertionError(f"socket closed ({self.ws.close_code}) while waiting for {kind}; seen {self.seen}")
+                message = json.loads(frame.data)
+                self.seen.append(message)
+                if message.get("type") == kind:
+                    return message
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def closed_with(self, timeout: float = 5.0) -> int | None:
+        """Read until the server closes the socket; returns the close code."""
+        async def wait() -> int | None:
+            while True:
+                frame = await self.ws.receive()
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    self.seen.append(json.loads(frame.data))
+                elif frame.type == aiohttp.WSMsgType.CLOSE:
+                    return int(frame.data)  # the code the server sent in its close frame
+                elif frame.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
+                                    aiohttp.WSMsgType.ERROR):
+                    return self.ws.close_code
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def alive(self) -> bool:
+        """The socket still answers a ping."""
+        await self.send({"type": "ping", "t": 1})
+        return (await self.expect("pong"))["t"] == 1
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def start_live_server(config: Config) -> LiveServer:
+    """Start the real app on the config's port on 127.0.0.1."""
+    runner = web.AppRunner(create_app(config), handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", config.port)
+    await site.start()
+    return LiveServer(runner, config.public_url)

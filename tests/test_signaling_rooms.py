@@ -1,0 +1,371 @@
+"""The visit WebSocket: waiting room, admission, replacement, ending, relay and refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from server.app import DB, VISITS
+from server.visits import MIN_CAPACITY
+
+
+async def _in_call(live, **fields):
+    """A visit with the therapist present and the patient admitted."""
+    visit = await live.visit(**fields)
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    patient = await live.socket(await live.link(visit, "patient"))
+    await patient.expect("waiting")
+    lobby = await therapist.expect("lobby")
+    while not lobby["waiting"]:
+        lobby = await therapist.expect("lobby")
+    await therapist.send({"type": "admit", "participant": visit.participant("patient").id})
+    await patient.expect("admitted")
+    await therapist.expect("peer-joined")
+    return visit, therapist, patient
+
+
+async def test_patient_waits_and_the_therapist_sees_who_knocks(live):
+    visit = await live.visit()
+    patient = await live.socket(await live.link(visit, "patient"))
+    welcome = await patient.expect("welcome")
+    assert welcome["status"] == "waiting" and welcome["peers"] == []
+    assert welcome["you"]["role"] == "patient"
+    await patient.expect("waiting")
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    welcome = await therapist.expect("welcome")
+    assert welcome["status"] == "admitted" and welcome["visit"]["state"] == "open"
+    lobby = await therapist.expect("lobby")
+    assert lobby["waiting"] == [{"id": visit.participant("patient").id, "role": "patient",
+                                 "name": "Maya Lopez", "since": lobby["waiting"][0]["since"]}]
+
+
+async def test_admit_lets_the_two_meet(live):
+    visit, therapist, patient = await _in_call(live)
+    admitted = patient.seen[-1]
+    assert admitted["type"] == "admitted"
+    assert admitted["peers"] == [{"id": visit.participant("therapist").id, "role": "therapist",
+                                  "name": "Sam Lee", "polite": True}]
+    joined = next(m for m in therapist.seen if m["type"] == "peer-joined")
+    assert joined["peer"]["id"] == visit.participant("patient").id
+    assert joined["peer"]["polite"] is False
+    row = await live.app[DB].fetchone("SELECT admitted_at FROM participants WHERE id = ?",
+                                      (visit.participant("patient").id,))
+    assert row[0] is not None
+
+
+async def test_deny_closes_the_patients_socket_and_she_stays_turned_away(live):
+    visit = await live.visit()
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    patient_link = await live.link(visit, "patient")
+    patient = await live.socket(patient_link)
+    await patient.expect("waiting")
+    await therapist.send({"type": "deny", "participant": visit.participant("patient").id})
+    denied = await patient.expect("denied")
+    assert denied["reason"] == "denied"
+    assert await patient.closed_with() == 4003
+    again = await live.socket(patient_link)
+    await again.expect("denied")
+    assert await again.closed_with() == 4003
+
+
+async def test_a_patient_cannot_admit_or_deny(live):
+    visit = await live.visit()
+    patient = await live.socket(await live.link(visit, "patient"))
+    await patient.expect("waiting")
+    for kind in ("admit", "deny"):
+        await patient.send({"type": kind, "participant": visit.participant("patient").id})
+        error = await patient.expect("error")
+        assert error["code"] == "forbidden"
+    assert await patient.alive()
+
+
+async def test_a_waiting_patient_cannot_send_an_offer(live):
+    visit = await live.visit()
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    patient = await live.socket(await live.link(visit, "patient"))
+    await patient.expect("waiting")
+    await patient.send({"type": "offer", "to": visit.participant("therapist").id, "sdp": "v=0"})
+    assert (await patient.expect("error"))["code"] == "not_admitted"
+    assert await therapist.alive()
+    assert not any(m["type"] == "offer" for m in therapist.seen)
+
+
+async def test_relay_reaches_only_the_named_peer_with_the_senders_id(live):
+    visit, therapist, patient = await _in_call(live)
+    await patient.send({"type": "offer", "to": visit.participant("therapist").id, "sdp": "v=0 test"})
+    offer = await therapist.expect("offer")
+    assert offer == {"type": "offer", "from": visit.participant("patient").id, "sdp": "v=0 test"}
+    candidate = {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host",
+                 "sdpMid": "0", "sdpMLineIndex": 0}
+    await therapist.send({"type": "candidate", "to": visit.participant("patient").id,
+                          "candidate": candidate})
+    assert (await patient.expect("candidate"))["candidate"] == candidate
+
+
+async def test_relay_to_someone_in_another_room_is_refused(live):
+    visit, therapist, patient = await _in_call(live)
+    other, other_therapist, other_patient = await _in_call(live)
+    await patient.send({"type": "offer", "to": other.participant("therapist").id, "sdp": "v=0"})
+    assert (await patient.expect("error"))["code"] == "unknown_peer"
+    assert await other_therapist.alive()
+    assert not any(m["type"] == "offer" for m in other_therapist.seen)
+
+
+async def test_capacity_keeps_a_third_participant_out(live):
+    visit = await live.visit()
+    visit = await live.app[VISITS].add_guest(visit, "Ana Interpreter", actor="test")
+    assert visit.capacity == MIN_CAPACITY
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    patient = await live.socket(await live.link(visit, "patient"))
+    await patient.expect("waiting")
+    await therapist.send({"type": "admit", "participant": visit.participant("patient").id})
+    await patient.expect("admitted")
+    guest = await live.socket(await live.link(visit, "guest"))
+    await guest.expect("waiting")
+    await therapist.send({"type": "admit", "participant": visit.participant("guest").id})
+    error = await therapist.expect("error")
+    assert error["code"] == "room_full"
+    assert await guest.alive()
+
+
+async def test_capacity_three_admits_a_guest_into_a_mesh(live):
+    visit = await live.visit(capacity=3)
+    visit = await live.app[VISITS].add_guest(visit, "Ana Interpreter", actor="test")
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    sockets = {}
+    for role in ("patient", "guest"):
+        sockets[role] = await live.socket(await live.link(visit, role))
+        await sockets[role].expect("waiting")
+        await therapist.send({"type": "admit", "participant": visit.participant(role).id})
+        admitted = await sockets[role].expect("admitted")
+    assert (await sockets["patient"].expect("peer-joined"))["peer"]["role"] == "guest"
+    assert {p["role"] for p in admitted["peers"]} == {"therapist", "patient"}
+
+
+async def test_a_newer_socket_replaces_the_older_one(live):
+    visit, therapist, patient = await _in_call(live)
+    second = await live.socket(await live.link(visit, "patient"))
+    welcome = await second.expect("welcome")
+    assert welcome["status"] == "admitted"
+    bye = await patient.expect("bye")
+    assert bye["reason"] == "replaced"
+    assert await patient.closed_with() == 4001
+    rejoined = await therapist.expect("peer-joined")
+    assert rejoined["peer"]["id"] == visit.participant("patient").id
+    assert await second.alive()
+
+
+async def test_an_admitted_patient_who_reloads_does_not_wait_again(live):
+    visit, therapist, patient = await _in_call(live)
+    await patient.close()
+    left = await therapist.expect("peer-left")
+    assert left["peer"] == visit.participant("patient").id
+    again = await live.socket(await live.link(visit, "patient"))
+    welcome = await again.expect("welcome")
+    assert welcome["status"] == "admitted"
+    assert [p["id"] for p in welcome["peers"]] == [visit.participant("therapist").id]
+    assert not any(m["type"] == "waiting" for m in again.seen)
+
+
+async def test_a_therapist_who_drops_comes_back_to_the_same_queue_and_power(live):
+    visit = await live.visit()
+    therapist_link = await live.link(visit, "therapist")
+    therapist = await live.socket(therapist_link)
+    await therapist.expect("welcome")
+    patient = await live.socket(await live.link(visit, "patient"))
+    await patient.expect("waiting")
+    await therapist.expect("lobby")
+    await therapist.close()
+    back = await live.socket(therapist_link)
+    await back.expect("welcome")
+    lobby = await back.expect("lobby")
+    assert [w["id"] for w in lobby["waiting"]] == [visit.participant("patient").id]
+    await back.send({"type": "admit", "participant": visit.participant("patient").id})
+    await patient.expect("admitted")
+
+
+async def test_admission_survives_a_server_restart(live_config):
+    from tests.live import start_live_server
+
+    live = await start_live_server(live_config)
+    visit, therapist, patient = await _in_call(live)
+    await live.close()
+    live = await start_live_server(live_config)
+    try:
+        again = await live.socket(await live.link(visit, "patient"))
+        assert (await again.expect("welcome"))["status"] == "admitted"
+    finally:
+        await live.close()
+
+
+async def test_cancelling_the_visit_ends_it_for_everyone(live):
+    visit, therapist, patient = await _in_call(live)
+    await live.app[VISITS].cancel(await live.app[VISITS].get(visit.id), actor="test")
+    for sock in (therapist, patient):
+        assert (await sock.expect("visit-ended"))["reason"] == "cancelled"
+        assert await sock.closed_with() == 4000
+
+
+async def test_reissuing_a_link_ejects_its_old_holder(live):
+    visit, therapist, patient = await _in_call(live)
+    await live.app[VISITS].reissue(await live.app[VISITS].get(visit.id), "patient", actor="test")
+    assert (await patient.expect("visit-ended"))["reason"] == "link_revoked"
+    assert await patient.closed_with() == 4004
+    assert (await therapist.expect("peer-left"))["reason"] == "link_revoked"
+    assert await therapist.alive()
+
+
+async def test_end_of_the_grace_window_ends_the_call(live):
+    # A 1-minute visit whose grace window (30 min) closes 2 seconds from now.
+    started = int(time.time()) - 31 * 60 + 2
+    visit = await live.visit(now=started, minutes=1)
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    ended = await therapist.expect("visit-ended", timeout=6)
+    assert ended["reason"] == "window_closed"
+    assert await therapist.closed_with() == 4000
+    status = await live.app[DB].fetchone("SELECT status FROM visits WHERE id = ?", (visit.id,))
+    assert status[0] == "ended"
+
+
+async def test_the_therapist_ends_the_visit_for_both(live):
+    visit, therapist, patient = await _in_call(live)
+    await patient.send({"type": "end-visit"})
+    assert (await patient.expect("error"))["code"] == "forbidden"
+    await therapist.send({"type": "end-visit"})
+    for sock in (therapist, patient):
+        assert (await sock.expect("visit-ended"))["reason"] == "ended_by_therapist"
+    assert (await live.app[VISITS].get(visit.id)).status == "ended"
+    late = await live.socket(await live.link(visit, "patient"))
+    await late.expect("visit-ended")
+    assert await late.closed_with() == 4000
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("{not json", "bad_json"),
+    ("[1, 2, 3]", "bad_message"),
+    ('{"type": 5}', "bad_message"),
+    ('{"type": "dance"}', "unknown_type"),
+    ('{"type": "offer", "to": "p_AAAAAAAAAAAAAAAA"}', "bad_field"),
+    ('{"type": "offer", "to": "nobody", "sdp": "v=0"}', "bad_field"),
+    ('{"type": "ping", "extra": 1}', "bad_field"),
+    ('{"type": "candidate", "to": "p_AAAAAAAAAAAAAAAA", "candidate": {"candidate": 5}}', "bad_field"),
+])
+async def test_malformed_messages_get_an_error_and_the_socket_stays_open(live, raw, code):
+    visit = await live.visit()
+    patient = await live.socket(await live.link(visit))
+    await patient.expect("waiting")
+    await patient.send(raw)
+    assert (await patient.expect("error"))["code"] == code
+    assert await patient.alive()
+
+
+async def test_an_oversize_message_gets_an_error(live):
+    visit = await live.visit()
+    patient = await live.socket(await live.link(visit))
+    await patient.expect("waiting")
+    await patient.send('{"type": "ping", "t": 1, "pad": "' + "x" * 70_000 + '"}')
+    assert (await patient.expect("error"))["code"] == "too_large"
+    assert await patient.alive()
+
+
+async def test_a_frame_past_the_hard_limit_closes_the_socket(live):
+    visit = await live.visit()
+    patient = await live.socket(await live.link(visit))
+    await patient.expect("waiting")
+    await patient.send("x" * 300_000)
+    assert await patient.closed_with() == 1009
+
+
+async def test_binary_frames_are_refused(live):
+    visit = await live.visit()
+    patient = await live.socket(await live.link(visit))
+    await patient.expect("waiting")
+    await patient.ws.send_bytes(b"\x00\x01")
+    assert (await patient.expect("error"))["code"] == "binary_refused"
+    assert await patient.alive()
+
+
+async def test_a_flooding_socket_is_closed_with_1008(live):
+    visit = await live.visit()
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    for _ in range(400):
+        if therapist.ws.closed:
+            break
+        await therapist.send({"type": "ping"})
+    assert await therapist.closed_with() == 1008
+    assert any(m.get("code") == "flood" for m in therapist.seen)
+    fresh = await live.socket(await live.link(await live.visit(), "therapist"))
+    assert await fresh.alive()
+
+
+async def test_a_socket_without_the_visit_cookie_is_refused(live):
+    visit = await live.visit()
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(f"{live.base}/visits/{visit.id}/ws", origin=live.base)
+    assert refused.value.status == 401
+
+
+async def test_a_socket_from_another_origin_is_refused(live):
+    visit = await live.visit()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await live.socket(await live.link(visit), origin="https://evil.example")
+    assert refused.value.status == 403
+
+
+async def test_a_dead_socket_is_dropped_by_the_heartbeat(live):
+    visit, therapist, patient = await _in_call(live)
+    session = await live.session_for(await live.link(visit, "patient"))
+    silent = await session.ws_connect(f"{live.base}/visits/{visit.id}/ws", origin=live.base,
+                                      autoping=False)
+    started = time.monotonic()
+    left = await therapist.expect("peer-left", timeout=10)  # the replaced socket...
+    del left
+    while True:  # ...then the silent one, once it misses its pongs (heartbeat 2 s here)
+        frame = await asyncio.wait_for(silent.receive(), 10)
+        if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                          aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+            break
+    assert time.monotonic() - started < 3 * 2
+
+
+async def test_welcome_carries_stun_and_turn_credentials(aiohttp_server, live_config):
+    import base64
+    import hashlib
+    import hmac
+
+    from tests.live import start_live_server
+
+    config = live_config.with_overrides(stun="stun:stun.clinic.test:3478",
+                                        turn_url="turn:turn.clinic.test:3478?transport=udp",
+                                        turn_secret="s3cret")
+    live = await start_live_server(config)
+    try:
+        visit = await live.visit()
+        patient = await live.socket(await live.link(visit))
+        servers = (await patient.expect("welcome"))["ice_servers"]
+    finally:
+        await live.close()
+    participant = visit.participant("patient")
+    assert servers[0] == {"urls": ["stun:stun.clinic.test:3478"]}
+    turn = servers[1]
+    assert turn["urls"] == ["turn:turn.clinic.test:3478?transport=udp"]
+    assert turn["username"] == f"{participant.expires_at}:{participant.id}"
+    expected = base64.b64encode(hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest())
+    assert turn["credential"] == expected.decode()
+
+
+async def test_without_ice_configuration_welcome_offers_host_candidates_only(live):
+    visit = await live.visit()
+    patient = await live.socket(await live.link(visit))
+    assert (await patient.expect("welcome"))["ice_servers"] == []
