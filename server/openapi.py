@@ -35,9 +35,11 @@ _VISIT = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["id", "role", "name"],
-                "properties": {"id": {"type": "string"}, "role": {"enum": ["patient", "therapist"]},
-                               "name": {"type": "string"}},
+                "required": ["id", "role", "name", "url"],
+                "properties": {"id": {"type": "string"},
+                               "role": {"enum": ["patient", "therapist", "guest"]},
+                               "name": {"type": "string"},
+                               "url": {"type": "string", "format": "uri"}},
             },
         },
     },
@@ -146,6 +148,23 @@ def document(server_url: str) -> dict[str, Any]:
                     "responses": {"200": _ok("The cancelled visit", _VISIT_REF), **_AUTH_ERRORS,
                                   "404": _error("No such visit."),
                                   "409": _error("The visit is cancelled or ended already.")},
+                },
+            },
+            "/api/visits/{visit_id}/participants": {
+                "post": {
+                    "summary": "Add a guest (interpreter, partner) with a link of her own",
+                    "parameters": [_VISIT_ID],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["name"], "additionalProperties": False,
+                        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}},
+                    }}}},
+                    "responses": {"201": _ok("The visit with the guest's link in participants",
+                                             _VISIT_REF),
+                                  "400": _error("The body is not a JSON object."), **_AUTH_ERRORS,
+                                  "404": _error("No such visit."),
+                                  "409": _error("The visit is cancelled or ended, or full."),
+                                  "415": _error("The body is not application/json."),
+                                  "422": _error("The name is missing or not acceptable.")},
                 },
             },
             "/api/visits/{visit_id}/participants/{role}/reissue": {

@@ -125,3 +125,19 @@ async def test_run_py_bot_reports_a_denial(live):
     result = await bot
     assert result.returncode == 1
     assert "did not admit" in result.stderr
+
+
+async def test_an_echo_session_ends_by_itself_at_its_time_limit(live_config):
+    from tests.live import start_live_server
+
+    live = await start_live_server(live_config.with_overrides(echo_seconds=1))
+    try:
+        visit = await live.visit()
+        check = asyncio.ensure_future(run_echo_check(await live.link(visit), seconds=2.5))
+        await asyncio.sleep(0.8)
+        assert len(live.app[ECHO].sessions) == 1
+        await asyncio.sleep(1.2)
+        assert len(live.app[ECHO].sessions) == 0
+        await check
+    finally:
+        await live.close()

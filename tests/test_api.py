@@ -177,3 +177,19 @@ async def test_openapi_document_describes_every_api_route(client):
     for path, method in registered:
         assert path in doc["paths"], path
         assert method in doc["paths"][path], (path, method)
+
+
+async def test_add_a_guest_with_her_own_link(api):
+    client, auth = api
+    visit = await make_visit(client, capacity="3")
+    response = await client.post(f"/api/visits/{visit.id}/participants", json={"name": "Ana Interpreter"},
+                                 headers=auth)
+    assert response.status == 201
+    body = await response.json()
+    guest = next(p for p in body["participants"] if p["role"] == "guest")
+    assert guest["name"] == "Ana Interpreter"
+    assert (await client.get("/" + guest["url"].split("/", 3)[3], allow_redirects=False)).status == 303
+    for bad in ({}, {"name": ""}, {"name": "A", "role": "therapist"}):
+        response = await client.post(f"/api/visits/{visit.id}/participants", json=bad, headers=auth)
+        assert response.status == 422
+    assert await count_rows(client, "participants") == 3

@@ -13,7 +13,8 @@ from server.app import CONFIG, DB, VISITS
 from server.auth.api_keys import require_api_key
 from server.errors import ApiError
 from server.storage.visits import Visit, list_visits
-from server.visits import ROLES, VisitInputError, VisitStateError, parse_visit_request
+from server.visits import (ROLES, VisitInputError, VisitStateError, clean_name,
+                           parse_visit_request)
 
 STATUSES = ("scheduled", "cancelled", "ended")
 
@@ -112,6 +113,23 @@ async def reissue_link(request: web.Request) -> web.StreamResponse:
     except VisitStateError as exc:
         raise ApiError(409, "conflict", f"The link cannot be re-issued: {exc}.") from None
     return web.json_response(await service.describe(visit))
+
+
+async def add_guest(request: web.Request) -> web.StreamResponse:
+    """POST /api/visits/{visit_id}/participants: a guest (interpreter, partner) with her own link."""
+    key_id = await require_api_key(request)
+    body = await _json_body(request)
+    if set(body) - {"name"}:
+        raise ApiError(422, "unknown_field", "Only 'name' is accepted.")
+    service = request.app[VISITS]
+    try:
+        name = clean_name(body.get("name"), "name") or ""
+        visit = await service.add_guest(await _visit(request), name, actor=f"api_key:{key_id}")
+    except VisitInputError as exc:
+        raise _invalid(exc) from None
+    except VisitStateError as exc:
+        raise ApiError(409, "conflict", f"No guest can be added: {exc}.") from None
+    return web.json_response(await service.describe(visit), status=201)
 
 
 async def openapi(request: web.Request) -> web.StreamResponse:

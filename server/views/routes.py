@@ -43,5 +43,6 @@ def register(app: web.Application) -> None:
         web.get("/api/visits", api.list_visits_api),
         web.get(f"/api/visits/{VISIT}", api.get_visit),
         web.post(f"/api/visits/{VISIT}/cancel", api.cancel_visit),
+        web.post(f"/api/visits/{VISIT}/participants", api.add_guest),
         web.post(f"/api/visits/{VISIT}/participants/{{role}}/reissue", api.reissue_link),
     ])
