@@ -118,14 +118,12 @@ class PeerLink:
             if kind not in kinds:
                 pc.addTransceiver(kind, direction="recvonly")
         client._owned_tracks.extend(tracks)
+        # Browsers and bots both open the same pre-negotiated channel (id 0).
+        client._wire_channel(pc.createDataChannel(DATA_CHANNEL, negotiated=True, id=0))
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             client._spawn(client._consume(track))
-
-        @pc.on("datachannel")
-        def on_datachannel(channel: RTCDataChannel) -> None:
-            client._wire_channel(channel)
 
         @pc.on("iceconnectionstatechange")
         def on_ice() -> None:
@@ -139,8 +137,6 @@ class PeerLink:
 
     async def offer(self) -> None:
         """Create and send an offer (the impolite side starts)."""
-        if not self.polite and not self.pc.sctp:
-            self.client._wire_channel(self.pc.createDataChannel(DATA_CHANNEL))
         self.making_offer = True
         try:
             await self.pc.setLocalDescription(await self.pc.createOffer())

@@ -89,7 +89,13 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
             "Open this visit with the link from your invitation. If you just did, "
             "reload this page.", title="Open your visit link")
     visit, participant, _claims = found
-    others = [p for p in visit.participants if p.id != participant.id]
-    page = "therapist" if participant.role == "therapist" else "patient"
-    return render(request, f"visit/{page}.html",
-                  {"visit": visit, "me": participant, "others": others})
+    if visit.status == "ended":
+        return render(request, "visit/ended.html", {"visit": visit})
+    if participant.role == "therapist":
+        patient = visit.participant("patient")
+        other_name = patient.display_name if patient else "your patient"
+    else:
+        therapist = visit.participant("therapist")
+        other_name = therapist.display_name if therapist else "your therapist"
+    return render(request, "visit/call.html",
+                  {"visit": visit, "me": participant, "other_name": other_name})

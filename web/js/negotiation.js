@@ -1,0 +1,132 @@
+// One RTCPeerConnection per remote participant, negotiated with the W3C perfect-negotiation
+// pattern: the polite side rolls back on a colliding offer, the impolite side ignores it.
+// A failed or long-disconnected connection restarts ICE.
+
+const DISCONNECT_GRACE_MS = 4000;
+// The impolite side makes the first offer. If the polite side offered too, a colliding
+// offer would be rolled back, and Chrome may then answer without sending candidates;
+// so the polite side waits for that first offer, and offers itself only if none comes.
+const FIRST_OFFER_WAIT_MS = 3000;
+
+export class PeerSession extends EventTarget {
+  constructor({ peerId, polite, iceServers, stream, send }) {
+    super();
+    this.peerId = peerId;
+    this.polite = polite;
+    this.send = send;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.remoteStream = new MediaStream();
+    this.pc = new RTCPeerConnection({ iceServers });
+    this.senders = {};
+    this.disconnectTimer = null;
+    this.negotiated = !polite;
+    if (polite) {
+      this.firstOfferTimer = setTimeout(() => {
+        if (this.negotiated) return;
+        this.negotiated = true;
+        this.makeOffer();
+      }, FIRST_OFFER_WAIT_MS);
+    }
+    for (const kind of ["audio", "video"]) {
+      const track = stream && stream.getTracks().find((t) => t.kind === kind);
+      // addTrack transceivers are reused by the answerer; a missing device still receives.
+      if (track) this.senders[kind] = this.pc.addTrack(track, stream);
+      else this.pc.addTransceiver(kind, { direction: "recvonly" });
+    }
+    this.channel = this.pc.createDataChannel("visitroom", { negotiated: true, id: 0 });
+    this.channel.addEventListener("message", (e) => this.onData(e.data));
+    this.pc.addEventListener("track", (event) => {
+      this.remoteStream.addTrack(event.track);
+      event.track.addEventListener("unmute", () => this.emit("media"));
+      this.emit("media");
+    });
+    this.pc.addEventListener("negotiationneeded", () => this.makeOffer());
+    this.pc.addEventListener("icecandidate", ({ candidate }) => {
+      this.send({ type: "candidate", to: this.peerId, candidate: candidate ? candidate.toJSON() : null });
+    });
+    this.pc.addEventListener("connectionstatechange", () => this.onConnectionState());
+  }
+
+  async makeOffer() {
+    if (!this.negotiated) return;
+    try {
+      this.makingOffer = true;
+      await this.pc.setLocalDescription();
+      this.send({ type: this.pc.localDescription.type, to: this.peerId, sdp: this.pc.localDescription.sdp });
+    } catch (err) {
+      console.warn("offer failed", err);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  async onSignal(message) {
+    const pc = this.pc;
+    try {
+      if (message.type === "offer" || message.type === "answer") {
+        const description = { type: message.type, sdp: message.sdp };
+        const collision = description.type === "offer" &&
+          (this.makingOffer || pc.signalingState !== "stable");
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        await pc.setRemoteDescription(description); // rolls back our offer when polite
+        this.negotiated = true;
+        if (description.type === "offer") {
+          await pc.setLocalDescription();
+          this.send({ type: "answer", to: this.peerId, sdp: pc.localDescription.sdp });
+        }
+      } else if (message.type === "candidate") {
+        try {
+          await pc.addIceCandidate(message.candidate || null);
+        } catch (err) {
+          if (!this.ignoreOffer) throw err;
+        }
+      } else if (message.type === "restart") {
+        pc.restartIce();
+      }
+    } catch (err) {
+      console.warn("negotiation error", err);
+    }
+  }
+
+  onConnectionState() {
+    const state = this.pc.connectionState;
+    clearTimeout(this.disconnectTimer);
+    if (state === "failed") {
+      this.restart();
+    } else if (state === "disconnected") {
+      this.disconnectTimer = setTimeout(() => this.restart(), DISCONNECT_GRACE_MS);
+    }
+    this.emit("state", state);
+  }
+
+  restart() {
+    if (this.pc.connectionState === "closed") return;
+    this.pc.restartIce();
+    if (this.polite) this.send({ type: "restart", to: this.peerId });
+  }
+
+  // Send nothing on this kind (mute, camera off) or a track again.
+  async setOutgoing(kind, track) {
+    const sender = this.senders[kind];
+    if (sender) await sender.replaceTrack(track || null);
+  }
+
+  onData(data) {
+    let message;
+    try { message = JSON.parse(data); } catch { return; }
+    if (message.type === "ping") this.channel.send(JSON.stringify({ type: "pong", t: message.t }));
+    this.emit("data", message);
+  }
+
+  close() {
+    clearTimeout(this.disconnectTimer);
+    clearTimeout(this.firstOfferTimer);
+    this.pc.close();
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
