@@ -9,7 +9,7 @@ from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, link_of, login, make_visi
 async def test_visit_and_links_work_after_a_restart(aiohttp_client, config):
     first = await aiohttp_client(create_app(config))
     visit = await make_visit(first, patient_name="Kept Across Restart")
-    link = await link_of(first, visit)
+    link = await link_of(first, visit, "therapist")
     await first.close()
 
     second = await aiohttp_client(create_app(config))
