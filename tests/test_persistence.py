@@ -16,7 +16,7 @@ async def test_visit_and_links_work_after_a_restart(aiohttp_client, config):
     response = await second.get(link)
     assert response.status == 200
     assert "Kept Across Restart" in await response.text()
-    assert await link_of(second, visit) == link  # minted again, identical
+    assert await link_of(second, visit, "therapist") == link  # minted again, identical
     await login(second, ADMIN_EMAIL, ADMIN_PASSWORD)
     assert "Kept Across Restart" in await (await second.get("/admin")).text()
 
