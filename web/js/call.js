@@ -377,4 +377,5 @@ wirePrejoin();
 window.visitroomCall = { dropSocket: () => signaling?.drop(), peers, trace };
 
 await startMedia();
+root.dataset.ready = "true";
 if (sessionStorage.getItem(rejoinKey)) join();
