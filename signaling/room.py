@@ -116,6 +116,11 @@ class Room:
         return "open" if self.opened else "idle"
 
     @property
+    def waiting_count(self) -> int:
+        """How many participants are connected and waiting to be admitted."""
+        return len(self._waiting())
+
+    @property
     def empty(self) -> bool:
         """Nobody is connected."""
         return all(m.conn is None for m in self.members.values())

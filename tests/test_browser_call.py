@@ -251,3 +251,31 @@ async def test_screenshots_of_every_page(live, width):
             await screenshot(staff, f"{name}-{width}")
             overflow = await staff.evaluate("document.documentElement.scrollWidth > window.innerWidth")
             assert not overflow, f"{path} scrolls sideways at {width}px"
+
+
+async def test_the_therapist_dashboard_shows_live_status_and_opens_the_call(live):
+    from server.app import DB
+    from server.auth.passwords import hash_password
+    from server.storage.users import create_user
+
+    async with live.app[DB].transaction() as conn:
+        await create_user(conn, email="rae@clinic.test", name="Rae Kim", role="therapist",
+                          password_hash=hash_password("therapist-pass-1"), now=0)
+    visit = await live.visit(therapist_name=None, therapist_email="rae@clinic.test")
+    async with Chromium() as chromium:
+        dashboard = await chromium.page()
+        await dashboard.goto(live.base + "/login")
+        await dashboard.fill("input[name=email]", "rae@clinic.test")
+        await dashboard.fill("input[name=password]", "therapist-pass-1")
+        await dashboard.click("button[type=submit]")
+        status = dashboard.locator(f"[data-testid=visit-status][data-visit={visit.id}]")
+        assert (await status.inner_text()).strip() == "scheduled"
+        patient = await chromium.page()
+        await _join(patient, await live.link(visit, "patient"))
+        await dashboard.wait_for_selector(f"[data-testid=visit-status][data-visit={visit.id}][data-state=waiting]",
+                                          state="attached", timeout=10000)
+        assert await status.inner_text() == "patient waiting"
+        await screenshot(dashboard, "dashboard-live-1280")
+        await dashboard.click("text=Open call")
+        await dashboard.wait_for_selector("#call-root[data-ready=true]", state="attached")
+        assert await dashboard.get_attribute("#call-root", "data-role") == "therapist"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from server.app import CONFIG, DB, VISITS
+from server.app import CONFIG, DB, ROOMS, VISITS
 from server.auth.csrf import require_csrf
 from server.auth.staff import require_staff
 from server.errors import ApiError
@@ -27,6 +27,34 @@ def _day_bounds(request: web.Request, now: int) -> tuple[int, int]:
     return int(today.timestamp()), int((today + timedelta(days=1)).timestamp())
 
 
+def live_status(request: web.Request, visit: Visit) -> str:
+    """What is happening now: scheduled, waiting (someone knocks), in_call, ended, cancelled."""
+    if visit.status != "scheduled":
+        return visit.status
+    room = request.app[ROOMS].room(visit.id)
+    if room is None:
+        return "scheduled"
+    if room.state == "ended":
+        return "ended"
+    if room.waiting_count:
+        return "waiting"
+    return "in_call" if room.state == "in_call" else "scheduled"
+
+
+async def _today(request: web.Request, user: User) -> list[Visit]:
+    day_start, day_end = _day_bounds(request, int(time.time()))
+    mine = user.id if user.role == "therapist" else None
+    return await list_visits(request.app[DB], start=day_start, end=day_end, therapist_id=mine)
+
+
+async def live_json(request: web.Request) -> web.StreamResponse:
+    """GET /admin/live.json: today's visits with their live status, for the dashboard."""
+    user = await require_staff(request)
+    return web.json_response({"visits": [
+        {"id": v.id, "status": v.status, "live": live_status(request, v)}
+        for v in await _today(request, user)]})
+
+
 async def dashboard(request: web.Request) -> web.StreamResponse:
     """GET /admin: today's, upcoming and recent visits (a therapist sees her own)."""
     user = await require_staff(request)
@@ -34,13 +62,22 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     day_start, day_end = _day_bounds(request, now)
     mine = user.id if user.role == "therapist" else None
     db = request.app[DB]
+    today = await _today(request, user)
+    call_links = {}
+    if user.role == "therapist":
+        for visit in today:
+            therapist = visit.participant("therapist")
+            if therapist and visit.status == "scheduled":
+                call_links[visit.id] = await request.app[VISITS].link(therapist)
     sections = [
-        ("Today", await list_visits(db, start=day_start, end=day_end, therapist_id=mine)),
+        ("Today", today),
         ("Upcoming", await list_visits(db, start=day_end, therapist_id=mine, limit=200)),
         ("Past 30 days", list(reversed(await list_visits(
             db, start=day_start - PAST_DAYS * 86400, end=day_start, therapist_id=mine)))),
     ]
-    return render(request, "admin/dashboard.html", {"sections": sections, "now": now})
+    return render(request, "admin/dashboard.html",
+                  {"sections": sections, "now": now, "call_links": call_links,
+                   "live": {v.id: live_status(request, v) for v in today}})
 
 
 async def _visit_for(request: web.Request, user: User) -> Visit:

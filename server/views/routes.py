@@ -24,6 +24,7 @@ def register(app: web.Application) -> None:
         web.post("/login", login.login),
         web.post("/logout", login.logout),
         web.get("/admin", admin_visits.dashboard),
+        web.get("/admin/live.json", admin_visits.live_json),
         web.get("/admin/visits/new", admin_visits.new_visit_form),
         web.post("/admin/visits", admin_visits.create_visit),
         web.get(f"/admin/visits/{VISIT}", admin_visits.visit_detail),
