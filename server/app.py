@@ -14,6 +14,7 @@ from aiohttp import web
 
 from server.auth.tokens import KeyRing
 from server.config import Config
+from server.static_files import StaticFiles
 from server.storage import Database, open_database
 from server.visits import VisitService
 from signaling.bus import Bus
@@ -35,6 +36,7 @@ BUS = web.AppKey("bus", Bus)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 SIGNALING = web.AppKey("signaling", SignalingEndpoint)
 ECHO = web.AppKey("echo", EchoPool)
+STATIC = web.AppKey("static", StaticFiles)
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -62,9 +64,10 @@ def create_app(config: Config) -> web.Application:
     )
     app[CONFIG] = config
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
+    app[STATIC] = StaticFiles(WEB_DIR)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(live.signaling_ctx)
     app.on_response_prepare.append(middleware.security_headers)
     routes.register(app)
-    app.router.add_static("/static", WEB_DIR, name="static", append_version=True)
+    app.router.add_get("/static/{path:.+}", app[STATIC].handle)
     return app

@@ -36,7 +36,7 @@ def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
 def render(request: web.Request, name: str, context: dict[str, Any] | None = None, *,
            status: int = 200) -> web.Response:
     """Render a template into an HTML response."""
-    from server.app import TEMPLATES
+    from server.app import STATIC, TEMPLATES
     from server.auth.csrf import csrf_token
     from server.auth.staff import cached_user
 
@@ -45,11 +45,13 @@ def render(request: web.Request, name: str, context: dict[str, Any] | None = Non
         "request": request,
         "user": cached_user(request),
         "csrf_token": lambda: csrf_token(request),
-        "static": lambda path: str(request.app.router["static"].url_for(filename=path)),
+        "static": request.app[STATIC].url,
     }
     values.update(context or {})
     body = env.get_template(name).render(values)
-    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response.enable_compression()
+    return response
 
 
 def see_other(location: str) -> web.Response:

@@ -279,3 +279,31 @@ async def test_the_therapist_dashboard_shows_live_status_and_opens_the_call(live
         await dashboard.click("text=Open call")
         await dashboard.wait_for_selector("#call-root[data-ready=true]", state="attached")
         assert await dashboard.get_attribute("#call-root", "data-role") == "therapist"
+
+
+async def test_the_visit_page_works_by_keyboard_at_360_px(live):
+    visit = await live.visit()
+    async with Chromium() as chromium:
+        therapist = await chromium.page()
+        await _join(therapist, await live.link(visit, "therapist"))
+        page = await chromium.page(width=360, height=740)
+        await _open(page, await live.link(visit, "patient"))
+        assert not await page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        unnamed = await page.evaluate("""[...document.querySelectorAll('button')]
+            .filter(b => !b.hidden && !(b.getAttribute('aria-label') || b.textContent.trim())).length""")
+        assert unnamed == 0
+        for _ in range(40):
+            await page.keyboard.press("Tab")
+            if await page.evaluate("document.activeElement?.dataset.testid === 'join-button'"):
+                break
+        else:
+            raise AssertionError("the join button cannot be reached with Tab")
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none"  # focus is visible
+        await page.keyboard.press("Enter")
+        await wait_state(page, "waiting")
+        await therapist.click("[data-testid=admit-button]")
+        await wait_state(page, "connected")
+        assert not await page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        await screenshot(page, "call-patient-360")
+        assert await page.locator("#announcer[aria-live=polite]").count() == 1
