@@ -7,7 +7,6 @@ cancelled visits and revoked links.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, AsyncIterator
 
@@ -17,6 +16,7 @@ from server.app import BUS, CONFIG, ECHO, ROOMS, SIGNALING, VISITS
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie
 from server.errors import ApiError
+from server.request_json import read_json_object
 from server.visits import VisitService
 from signaling.bus import InProcessBus
 from signaling.echo import EchoBusy, EchoOfferError, EchoPool
@@ -114,13 +114,8 @@ async def echo_check(request: web.Request) -> web.StreamResponse:
         await authenticate_seat(request)
     except SeatRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from None
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Send the offer as application/json.")
-    try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "The body is not valid JSON.") from None
-    if (not isinstance(body, dict) or body.get("type") != "offer"
+    body = await read_json_object(request)
+    if (body.get("type") != "offer"
             or not isinstance(body.get("sdp"), str) or not 0 < len(body["sdp"]) <= MAX_SDP_CHARS):
         raise ApiError(400, "bad_offer", "Send {\"type\": \"offer\", \"sdp\": \"...\"}.")
     try:

@@ -71,11 +71,12 @@ async def test_the_echo_check_answers_busy_past_its_limit(live):
 async def test_the_echo_check_refuses_a_bad_offer(live):
     visit = await live.visit()
     session = await live.session_for(await live.link(visit))
-    for body in ({"type": "offer", "sdp": "not sdp"}, {"type": "answer", "sdp": "v=0"}, [1]):
+    for body, code in (({"type": "offer", "sdp": "not sdp"}, "bad_offer"),
+                       ({"type": "answer", "sdp": "v=0"}, "bad_offer"), ([1], "malformed_json")):
         async with session.post(f"{live.base}/visits/{visit.id}/echo", json=body,
                                 headers={"Origin": live.base}) as response:
             assert response.status == 400
-            assert (await response.json())["error"]["code"] == "bad_offer"
+            assert (await response.json())["error"]["code"] == code
     async with session.post(f"{live.base}/visits/{visit.id}/echo", json={"type": "offer", "sdp": "v=0"},
                             headers={"Origin": "https://evil.example"}) as response:
         assert response.status == 403

@@ -21,6 +21,17 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
+async def _forged(client, visit, *, kid: str | None = None, private=None, **claims) -> str:
+    """A token for the visit's patient with some claims, key id or key changed."""
+    participant = visit.participant("patient")
+    key = await client.server.app[KEYRING].newest()
+    payload = {"iss": "visitroom", "aud": "visit", "sub": participant.id, "vid": visit.id,
+               "role": "patient", "nbf": participant.not_before, "exp": participant.expires_at,
+               "iat": now(), "jti": participant.jti, **claims}
+    return jwt.encode(payload, private or key.private, algorithm="EdDSA",
+                      headers={"kid": kid or key.kid})
+
+
 async def _refused(client, path: str, status: int, phrase: str) -> None:
     """Open a bad link: the status and page are as expected, no cookie, nothing stored."""
     events_before = await count_rows(client, "events")
@@ -108,12 +119,7 @@ async def test_alg_none_token_is_refused(client):
 
 async def test_wrong_audience_is_refused(client):
     visit = await make_visit(client)
-    participant = visit.participant("patient")
-    key = await client.server.app[KEYRING].newest()
-    claims = {"iss": "visitroom", "aud": "admin", "sub": participant.id, "vid": visit.id,
-              "role": "patient", "nbf": participant.not_before, "exp": participant.expires_at,
-              "iat": now(), "jti": participant.jti}
-    token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid})
+    token = await _forged(client, visit, aud="admin")
     await _refused(client, f"/join/{visit.id}?token={token}", 401, "not a visit link")
 
 
@@ -167,12 +173,7 @@ async def test_cancelled_visit_revokes_every_link(client):
 
 async def test_unknown_kid_is_refused(client):
     visit = await make_visit(client)
-    participant = visit.participant("patient")
-    key = await client.server.app[KEYRING].newest()
-    claims = {"iss": "visitroom", "aud": "visit", "sub": participant.id, "vid": visit.id,
-              "role": "patient", "nbf": participant.not_before, "exp": participant.expires_at,
-              "iat": now(), "jti": participant.jti}
-    token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": "k-not-ours"})
+    token = await _forged(client, visit, kid="k-not-ours")
     await _refused(client, f"/join/{visit.id}?token={token}", 401, "not issued by this clinic")
 
 
@@ -201,13 +202,7 @@ async def test_link_signed_by_a_foreign_key_with_a_known_kid_is_refused(client):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     visit = await make_visit(client)
-    participant = visit.participant("patient")
-    kid = client.server.app[KEYRING].kids[-1]
-    claims = {"iss": "visitroom", "aud": "visit", "sub": participant.id, "vid": visit.id,
-              "role": "patient", "nbf": participant.not_before, "exp": participant.expires_at,
-              "iat": now(), "jti": participant.jti}
-    token = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA",
-                       headers={"kid": kid})
+    token = await _forged(client, visit, private=Ed25519PrivateKey.generate())
     await _refused(client, f"/join/{visit.id}?token={token}", 401, "altered")
 
 
@@ -221,3 +216,9 @@ def test_same_claims_and_key_mint_the_same_token():
     args = dict(issuer="visitroom", participant_id="p", visit_id="v", role="patient", jti="j",
                 issued_at=1, not_before=2, expires_at=3)
     assert sign_link(key, **args) == sign_link(key, **args)
+
+
+async def test_wrong_issuer_is_refused(client):
+    visit = await make_visit(client)
+    token = await _forged(client, visit, iss="another-clinic")
+    await _refused(client, f"/join/{visit.id}?token={token}", 401, "another server")

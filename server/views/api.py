@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from typing import Any
@@ -12,23 +11,12 @@ from aiohttp import web
 from server.app import CONFIG, DB, VISITS
 from server.auth.api_keys import require_api_key
 from server.errors import ApiError
+from server.request_json import read_json_object
 from server.storage.visits import Visit, list_visits
 from server.visits import (ROLES, VisitInputError, VisitStateError, clean_name,
                            parse_visit_request)
 
 STATUSES = ("scheduled", "cancelled", "ended")
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "The body must be a JSON object.")
-    return body
 
 
 async def _visit(request: web.Request) -> Visit:
@@ -45,7 +33,7 @@ def _invalid(exc: VisitInputError) -> ApiError:
 async def create_visit(request: web.Request) -> web.StreamResponse:
     """POST /api/visits."""
     key_id = await require_api_key(request)
-    body = await _json_body(request)
+    body = await read_json_object(request)
     unknown = set(body) - {"patient_name", "therapist_name", "therapist_email", "starts_at",
                            "minutes", "kind", "capacity"}
     if unknown:
@@ -118,7 +106,7 @@ async def reissue_link(request: web.Request) -> web.StreamResponse:
 async def add_guest(request: web.Request) -> web.StreamResponse:
     """POST /api/visits/{visit_id}/participants: a guest (interpreter, partner) with her own link."""
     key_id = await require_api_key(request)
-    body = await _json_body(request)
+    body = await read_json_object(request)
     if set(body) - {"name"}:
         raise ApiError(422, "unknown_field", "Only 'name' is accepted.")
     service = request.app[VISITS]
