@@ -67,9 +67,22 @@ async def test_patient_and_therapist_meet_and_see_each_other(live):
         assert await remote_video_playing(patient)
         assert await remote_video_playing(therapist)
         await therapist.wait_for_selector("[data-testid=quality-indicator]:visible")
+        await wait_until(therapist, "['good', 'fair', 'poor'].includes(document.querySelector('[data-testid=quality-indicator]').dataset.quality)")
         await screenshot(patient, "call-patient-1280")
         await screenshot(therapist, "call-therapist-1280")
         assert patient.errors == [] and therapist.errors == []
+
+
+async def test_the_connection_check_grades_the_network(live):
+    async with Chromium() as chromium:
+        visit = await live.visit()
+        page = await chromium.page()
+        await _open(page, await live.link(visit, "patient"))
+        await page.click("#check-connection")
+        result = page.locator("#check-result")
+        await page.wait_for_selector("#check-result[data-grade]", state="attached", timeout=20000)
+        assert await result.get_attribute("data-grade") == "good"  # loopback
+        assert "round trip" in await result.inner_text()
 
 
 async def test_mute_stops_the_outgoing_audio(live):
@@ -236,6 +249,16 @@ async def test_screenshots_of_every_page(live, width):
         await _open(page, await live.link(visit, "patient"))
         await wait_until(page, "document.getElementById('local-video').videoWidth > 0")
         await screenshot(page, f"prejoin-{width}")
+        therapist = await chromium.page(width=width, height=844 if width < 500 else 800)
+        await _join(therapist, await live.link(visit, "therapist"))
+        await page.click("[data-testid=join-button]")
+        await page.wait_for_selector("[data-testid=waiting-room]:visible")
+        await screenshot(page, f"waiting-room-{width}")
+        await therapist.click("[data-testid=admit-button]")
+        await wait_state(page, "connected")
+        assert await remote_video_playing(page)
+        await screenshot(page, f"call-patient-{width}")
+        await screenshot(therapist, f"call-therapist-{width}")
         staff = await chromium.page(width=width, height=844 if width < 500 else 800)
         for path, name in (("/", "home"), ("/login", "login")):
             await staff.goto(live.base + path)
