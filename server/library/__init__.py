@@ -1,0 +1,1 @@
+"""The condition library: content files and their loader."""

@@ -1,0 +1,341 @@
+"""The condition library: TOML content under `server/library/`, validated once at start.
+
+A mistake in a content file stops start-up with the file and the field named, so a
+clinic never serves a half-broken library. Layout:
+
+    poses.toml               named poses of the demo figure (angles in degrees)
+    conditions/*.toml        one condition a file
+    exercises/*.toml         [[exercise]] tables, grouped by theme
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+LIBRARY_DIR = Path(__file__).resolve().parent
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+PHASES = ("pregnancy", "postpartum", "any")
+HIGHLIGHTS = ("", "pelvic_floor", "abdomen", "glutes", "back", "inner_thighs", "chest", "neck", "wrist")
+POSE_LIMBS = ("arm", "far_arm", "leg", "far_leg")
+
+
+class LibraryError(ValueError):
+    """A content file is wrong; the message names the file and the field."""
+
+    def __init__(self, path: Path, where: str, message: str) -> None:
+        try:
+            shown = path.relative_to(LIBRARY_DIR.parent.parent)
+        except ValueError:
+            shown = path
+        super().__init__(f"{shown}: {where}: {message}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A reference the content rests on."""
+
+    title: str
+    publisher: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Dosage:
+    """How much of an exercise: sets × reps, holds, and how often."""
+
+    sets: int
+    reps: int
+    hold_seconds: int
+    per_day: int
+    per_week: int
+
+    def text(self) -> str:
+        """The dosage in plain words."""
+        parts = [f"{self.sets} × {self.reps}" if self.sets > 1 else f"{self.reps} times"]
+        if self.hold_seconds:
+            parts.append(f"hold {self.hold_seconds} s")
+        if self.per_day:
+            parts.append(f"{self.per_day}× a day")
+        elif self.per_week:
+            parts.append(f"{self.per_week} days a week")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """One pose of a demo, reached in `seconds` and held for `hold` seconds."""
+
+    pose: str
+    seconds: float
+    hold: float
+    step: int
+    """The step (1-based) whose text shows while this keyframe plays."""
+    highlight: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise or movement strategy with its animated demo."""
+
+    slug: str
+    name: str
+    summary: str
+    position: str
+    steps: tuple[str, ...]
+    dosage: Dosage
+    cues: tuple[str, ...]
+    mistakes: tuple[str, ...]
+    avoid_when: tuple[str, ...]
+    demo: tuple[Keyframe, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """The exercise for the API and the demo renderer."""
+        data = asdict(self)
+        data["dosage"]["text"] = self.dosage.text()
+        return data
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition of the library."""
+
+    slug: str
+    name: str
+    order: int
+    aliases: tuple[str, ...]
+    phase: str
+    gist: str
+    anatomy: str
+    who_and_when: str
+    approach: str
+    how_long: str
+    outlook: str
+    red_flags: tuple[str, ...]
+    sources: tuple[Source, ...]
+    exercises: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """The condition for the API."""
+        return asdict(self)
+
+    def matches(self, query: str) -> bool:
+        """Whether a search query hits the name or an alias."""
+        q = query.strip().lower()
+        return not q or q in self.name.lower() or any(q in a.lower() for a in self.aliases)
+
+
+@dataclass
+class Library:
+    """Everything the library holds."""
+
+    poses: dict[str, dict[str, Any]]
+    conditions: dict[str, Condition]
+    exercises: dict[str, Exercise]
+    etag: str = ""
+    files: list[Path] = field(default_factory=list)
+
+    def ordered_conditions(self) -> list[Condition]:
+        """Conditions in their set order (sacroiliac joint dysfunction first)."""
+        return sorted(self.conditions.values(), key=lambda c: (c.order, c.name))
+
+    def conditions_for(self, exercise_slug: str) -> list[Condition]:
+        """Conditions whose list includes this exercise."""
+        return [c for c in self.ordered_conditions() if exercise_slug in c.exercises]
+
+
+# -- field readers -----------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, path: Path, where: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise LibraryError(path, where, "must be a table")
+        self.path, self.where, self.data = path, where, data
+
+    def fail(self, name: str, message: str) -> LibraryError:
+        return LibraryError(self.path, f"{self.where} field '{name}'", message)
+
+    def text(self, name: str, *, max_len: int = 4000, optional: bool = False) -> str:
+        value = self.data.get(name)
+        if value is None and optional:
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(name, "must be non-empty text")
+        if len(value) > max_len:
+            raise self.fail(name, f"must be at most {max_len} characters")
+        return " ".join(value.split())
+
+    def texts(self, name: str, *, minimum: int = 1, max_len: int = 600) -> tuple[str, ...]:
+        value = self.data.get(name)
+        if not isinstance(value, list) or len(value) < minimum:
+            raise self.fail(name, f"must be a list of at least {minimum} text item(s)")
+        items = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip() or len(item) > max_len:
+                raise self.fail(f"{name}[{i}]", f"must be text of 1..{max_len} characters")
+            items.append(" ".join(item.split()))
+        return tuple(items)
+
+    def number(self, name: str, low: float, high: float, *, default: float | None = None,
+               whole: bool = False) -> float:
+        value = self.data.get(name, default)
+        ok_type = isinstance(value, int) if whole else isinstance(value, (int, float))
+        if value is None or isinstance(value, bool) or not ok_type:
+            raise self.fail(name, "must be a whole number" if whole else "must be a number")
+        if not low <= value <= high:
+            raise self.fail(name, f"must be between {low:g} and {high:g}")
+        return value
+
+    def slug(self, name: str) -> str:
+        value = self.data.get(name)
+        if not isinstance(value, str) or not SLUG.fullmatch(value):
+            raise self.fail(name, "must be a lowercase slug like 'glute-bridge'")
+        return value
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise LibraryError(path, "syntax", str(exc)) from None
+
+
+def _read_poses(path: Path) -> dict[str, dict[str, Any]]:
+    data = _load_toml(path)
+    poses: dict[str, dict[str, Any]] = {}
+    for name, raw in data.items():
+        if not SLUG.fullmatch(name.replace("_", "-")):
+            raise LibraryError(path, f"pose '{name}'", "pose names are lowercase words")
+        r = _Reader(path, f"pose '{name}'", raw)
+        hip = raw.get("hip")
+        if (not isinstance(hip, list) or len(hip) != 2
+                or not all(isinstance(v, (int, float)) and 0 <= v <= 240 for v in hip)):
+            raise r.fail("hip", "must be [x, y] inside the 240 × 160 stage")
+        pose: dict[str, Any] = {"hip": hip, "head": r.number("head", -360, 360)}
+        for limb in ("trunk", *POSE_LIMBS):
+            value = raw.get(limb)
+            if (not isinstance(value, list) or len(value) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               and -360 <= v <= 360 for v in value)):
+                raise r.fail(limb, "must be two angles in degrees, each -360..360")
+            pose[limb] = value
+        poses[name] = pose
+    if not poses:
+        raise LibraryError(path, "poses", "at least one pose is needed")
+    return poses
+
+
+def _read_exercise(path: Path, index: int, raw: Any, poses: dict[str, Any]) -> Exercise:
+    r = _Reader(path, f"exercise #{index + 1}", raw)
+    slug = r.slug("slug")
+    r.where = f"exercise '{slug}'"
+    steps = r.texts("steps")
+    dosage_raw = raw.get("dosage")
+    d = _Reader(path, f"exercise '{slug}' dosage", dosage_raw)
+    per_day = int(d.number("per_day", 0, 10, default=0, whole=True))
+    per_week = int(d.number("per_week", 0, 7, default=0, whole=True))
+    if not per_day and not per_week:
+        raise d.fail("per_day", "give per_day (1..10) or per_week (1..7)")
+    dosage = Dosage(int(d.number("sets", 1, 10, whole=True)), int(d.number("reps", 1, 50, whole=True)),
+                    int(d.number("hold_seconds", 0, 120, default=0, whole=True)), per_day, per_week)
+    demo_raw = raw.get("demo")
+    if not isinstance(demo_raw, list) or len(demo_raw) < 2:
+        raise r.fail("demo", "needs at least two keyframes")
+    frames = []
+    for i, frame_raw in enumerate(demo_raw):
+        f = _Reader(path, f"exercise '{slug}' demo[{i}]", frame_raw)
+        pose = f.text("pose", max_len=40)
+        if pose not in poses:
+            raise f.fail("pose", f"unknown pose '{pose}'")
+        highlight = f.data.get("highlight", "")
+        if highlight not in HIGHLIGHTS:
+            raise f.fail("highlight", f"must be one of {', '.join(h for h in HIGHLIGHTS if h)}")
+        step = int(f.number("step", 1, len(steps), default=1, whole=True))
+        frames.append(Keyframe(pose, float(f.number("seconds", 0.2, 10, default=1.0)),
+                               float(f.number("hold", 0, 60, default=0)), step, highlight))
+    return Exercise(
+        slug=slug, name=r.text("name", max_len=80), summary=r.text("summary", max_len=300),
+        position=r.text("position", max_len=400), steps=steps, dosage=dosage,
+        cues=r.texts("cues"), mistakes=r.texts("mistakes"), avoid_when=r.texts("avoid_when"),
+        demo=tuple(frames),
+    )
+
+
+def _read_condition(path: Path, raw: dict[str, Any]) -> Condition:
+    r = _Reader(path, "condition", raw)
+    slug = r.slug("slug")
+    phase = raw.get("phase")
+    if phase not in PHASES:
+        raise r.fail("phase", f"must be one of {', '.join(PHASES)}")
+    sources_raw = raw.get("sources")
+    if not isinstance(sources_raw, list) or not sources_raw:
+        raise r.fail("sources", "at least one source is needed")
+    sources = []
+    for i, s in enumerate(sources_raw):
+        sr = _Reader(path, f"condition source[{i}]", s)
+        url = sr.text("url", max_len=500)
+        if not url.startswith("https://"):
+            raise sr.fail("url", "must be an https:// address")
+        sources.append(Source(sr.text("title", max_len=300), sr.text("publisher", max_len=200), url))
+    exercises = raw.get("exercises")
+    if not isinstance(exercises, list) or len(exercises) < 4 or not all(
+            isinstance(e, str) and SLUG.fullmatch(e) for e in exercises):
+        raise r.fail("exercises", "must list at least 4 exercise slugs")
+    return Condition(
+        slug=slug, name=r.text("name", max_len=100), order=int(r.number("order", 0, 1000, whole=True)),
+        aliases=r.texts("aliases", max_len=100), phase=phase, gist=r.text("gist"),
+        anatomy=r.text("anatomy"), who_and_when=r.text("who_and_when"), approach=r.text("approach"),
+        how_long=r.text("how_long"), outlook=r.text("outlook"), red_flags=r.texts("red_flags"),
+        sources=tuple(sources), exercises=tuple(exercises),
+    )
+
+
+def load_library(root: Path = LIBRARY_DIR) -> Library:
+    """Read and check every content file; LibraryError names the first problem found."""
+    poses_path = root / "poses.toml"
+    if not poses_path.exists():
+        raise LibraryError(poses_path, "file", "is missing")
+    poses = _read_poses(poses_path)
+    files = [poses_path]
+    exercises: dict[str, Exercise] = {}
+    for path in sorted((root / "exercises").glob("*.toml")):
+        files.append(path)
+        data = _load_toml(path)
+        items = data.get("exercise")
+        if not isinstance(items, list) or not items:
+            raise LibraryError(path, "exercise", "the file needs [[exercise]] tables")
+        for i, raw in enumerate(items):
+            exercise = _read_exercise(path, i, raw, poses)
+            if exercise.slug in exercises:
+                raise LibraryError(path, f"exercise '{exercise.slug}' field 'slug'", "is used twice")
+            exercises[exercise.slug] = exercise
+    conditions: dict[str, Condition] = {}
+    for path in sorted((root / "conditions").glob("*.toml")):
+        files.append(path)
+        condition = _read_condition(path, _load_toml(path))
+        if condition.slug in conditions:
+            raise LibraryError(path, "condition field 'slug'", "is used twice")
+        for slug in condition.exercises:
+            if slug not in exercises:
+                raise LibraryError(path, "condition field 'exercises'", f"unknown exercise '{slug}'")
+        conditions[condition.slug] = condition
+    if not conditions:
+        raise LibraryError(root / "conditions", "files", "no condition found")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return Library(poses, conditions, exercises, digest.hexdigest()[:20], files)
+
+
+def library_json(library: Library) -> str:
+    """Poses and exercises as one JSON document for the demo renderer."""
+    return json.dumps({"poses": library.poses,
+                       "exercises": {s: e.as_json() for s, e in library.exercises.items()}},
+                      separators=(",", ":"))
