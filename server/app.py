@@ -14,6 +14,7 @@ from aiohttp import web
 
 from server.auth.tokens import KeyRing
 from server.config import Config
+from server.library.loader import Library, load_library
 from server.static_files import StaticFiles
 from server.storage import Database, open_database
 from server.visits import VisitService
@@ -37,6 +38,7 @@ ROOMS = web.AppKey("rooms", RoomRegistry)
 SIGNALING = web.AppKey("signaling", SignalingEndpoint)
 ECHO = web.AppKey("echo", EchoPool)
 STATIC = web.AppKey("static", StaticFiles)
+LIBRARY = web.AppKey("library", Library)
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -63,6 +65,8 @@ def create_app(config: Config) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app[CONFIG] = config
+    # A broken content file raises LibraryError here, before the server listens.
+    app[LIBRARY] = load_library(config.library_dir)
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
     app[STATIC] = StaticFiles(WEB_DIR)
     app.cleanup_ctx.append(_database_ctx)

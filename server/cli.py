@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from server.config import Config, ConfigError, config_from_env
+from server.library.loader import LibraryError
 from server.visits import KIND_MINUTES, VisitInputError
 
 COMMANDS = ("serve", "create-visit", "rotate-key", "bot")
@@ -166,8 +167,9 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  therapist: {described['therapist_url']}")
         return 0
 
+    app = create_app(config)  # fails here, before anything is printed, on broken content
     _run(lambda: _with_services(config, prepare))
-    web.run_app(create_app(config), host=config.host, port=config.port,
+    web.run_app(app, host=config.host, port=config.port,
                 access_log_class=AccessLogger, print=lambda *_: None)
     return 0
 
@@ -214,7 +216,7 @@ def main(argv: Sequence[str]) -> int:
     except VisitInputError as exc:
         flag = _FLAGS.get(exc.field, exc.field)
         print(f"error: {flag} {exc.message}", file=sys.stderr)
-    except ConfigError as exc:
+    except (ConfigError, LibraryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     except OSError as exc:
         print(f"error: {exc.strerror or exc}", file=sys.stderr)

@@ -59,6 +59,10 @@ class Config:
     """Pre-call echo checks that may run at once."""
     echo_seconds: int = 60
     """How long an echo check may last."""
+    library_dir: Path = Path(__file__).resolve().parent / "library"
+    """Folder of the condition library's content files."""
+    program_days: int = 90
+    """How long after a visit the patient can reopen her home program."""
     ice_loopback: bool = False
     """The server's aiortc peers offer only 127.0.0.1 (when every peer runs on this machine)."""
 
@@ -67,12 +71,14 @@ class Config:
             object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         object.__setattr__(self, "db", Path(self.db))
+        object.__setattr__(self, "library_dir", Path(self.library_dir))
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1..65535, got {self.port}")
         for name in ("early_join_minutes", "grace_minutes", "login_max_failures",
-                     "login_lockout_minutes", "staff_session_hours", "echo_max_sessions"):
+                     "login_lockout_minutes", "staff_session_hours", "echo_max_sessions",
+                     "program_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
         for name in ("heartbeat_seconds", "flood_rate", "echo_seconds"):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from server import live
-from server.views import admin_accounts, admin_visits, api, health, join, login
+from server.views import admin_accounts, admin_visits, api, health, join, library, login
 
 VISIT = r"{visit_id:v_[A-Za-z0-9_-]{16}}"
 ROLE = "{role:patient|therapist}"
+SLUG = "{slug:[a-z0-9-]{1,80}}"
 
 
 def register(app: web.Application) -> None:
@@ -39,6 +40,15 @@ def register(app: web.Application) -> None:
         web.post("/admin/api-keys", admin_accounts.create_key),
         web.post(r"/admin/api-keys/{key_id:\d+}/revoke", admin_accounts.revoke_key),
         web.get("/admin/events", admin_accounts.audit_log),
+        web.get("/library", library.index),
+        web.get("/library/quiz", library.quiz),
+        web.get("/library/exercises", library.exercises_page),
+        web.get(f"/library/exercises/{SLUG}", library.exercise_page),
+        web.get(f"/library/{SLUG}", library.condition_page),
+        web.get("/api/library/conditions", library.api_conditions),
+        web.get(f"/api/library/conditions/{SLUG}", library.api_condition),
+        web.get("/api/library/exercises", library.api_exercises),
+        web.get(f"/api/library/exercises/{SLUG}", library.api_exercise),
         web.get("/api/openapi.json", api.openapi),
         web.post("/api/visits", api.create_visit),
         web.get("/api/visits", api.list_visits_api),

@@ -1,0 +1,128 @@
+"""The public condition library: pages, their JSON twins, and the pelvic-floor self-check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server.app import LIBRARY
+from server.errors import ApiError
+from server.library.loader import PHASES, Exercise, Library
+from server.library.quiz import QUESTIONS, assess
+from server.templating import render
+
+CACHE = "public, max-age=300"
+
+
+def _cached_json(request: web.Request, body: Any) -> web.StreamResponse:
+    """JSON with an ETag of the library's content; 304 when the client has it."""
+    etag = f'"{request.app[LIBRARY].etag}"'
+    headers = {"ETag": etag, "Cache-Control": CACHE}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    response = web.json_response(body, headers=headers)
+    response.enable_compression()
+    return response
+
+
+def exercise_json(library: Library, exercise: Exercise) -> dict[str, Any]:
+    """An exercise with the poses its demo needs, for the renderer."""
+    data = exercise.as_json()
+    data["poses"] = {f.pose: library.poses[f.pose] for f in exercise.demo}
+    data["conditions"] = [c.slug for c in library.conditions_for(exercise.slug)]
+    return data
+
+
+def _condition_summary(condition: Any) -> dict[str, Any]:
+    return {"slug": condition.slug, "name": condition.name, "aliases": list(condition.aliases),
+            "phase": condition.phase, "gist": condition.gist}
+
+
+def _filtered(request: web.Request) -> tuple[list[Any], str, str]:
+    query = request.query.get("q", "")[:100]
+    phase = request.query.get("phase", "")
+    if phase and phase not in PHASES:
+        phase = ""
+    conditions = [c for c in request.app[LIBRARY].ordered_conditions()
+                  if c.matches(query) and (not phase or c.phase in (phase, "any"))]
+    return conditions, query, phase
+
+
+def _condition(request: web.Request) -> Any:
+    condition = request.app[LIBRARY].conditions.get(request.match_info["slug"])
+    if condition is None:
+        raise ApiError(404, "not_found", "There is no condition with this name in the library.")
+    return condition
+
+
+def _exercise(request: web.Request) -> Exercise:
+    exercise = request.app[LIBRARY].exercises.get(request.match_info["slug"])
+    if exercise is None:
+        raise ApiError(404, "not_found", "There is no exercise with this name in the library.")
+    return exercise
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """GET /library?q=&phase=."""
+    conditions, query, phase = _filtered(request)
+    return render(request, "library/index.html",
+                  {"conditions": conditions, "query": query, "phase": phase, "phases": PHASES})
+
+
+async def condition_page(request: web.Request) -> web.StreamResponse:
+    """GET /library/{slug}."""
+    condition = _condition(request)
+    library = request.app[LIBRARY]
+    return render(request, "library/condition.html",
+                  {"condition": condition, "exercises": [library.exercises[s] for s in condition.exercises]})
+
+
+async def exercises_page(request: web.Request) -> web.StreamResponse:
+    """GET /library/exercises."""
+    library = request.app[LIBRARY]
+    return render(request, "library/exercises.html",
+                  {"exercises": sorted(library.exercises.values(), key=lambda e: e.name)})
+
+
+async def exercise_page(request: web.Request) -> web.StreamResponse:
+    """GET /library/exercises/{slug}: the exercise with its live demo."""
+    exercise = _exercise(request)
+    return render(request, "library/exercise.html",
+                  {"exercise": exercise, "conditions": request.app[LIBRARY].conditions_for(exercise.slug)})
+
+
+async def quiz(request: web.Request) -> web.StreamResponse:
+    """GET /library/quiz: the self-check form, or its result when answers are given."""
+    answers = {q.key: request.query.get(q.key, "") for q in QUESTIONS}
+    result = assess(answers) if any(answers.values()) else None
+    return render(request, "library/quiz.html",
+                  {"questions": QUESTIONS, "answers": answers, "result": result})
+
+
+async def api_conditions(request: web.Request) -> web.StreamResponse:
+    """GET /api/library/conditions."""
+    conditions, _, _ = _filtered(request)
+    return _cached_json(request, {"conditions": [_condition_summary(c) for c in conditions]})
+
+
+async def api_condition(request: web.Request) -> web.StreamResponse:
+    """GET /api/library/conditions/{slug}: the condition with its exercises."""
+    condition = _condition(request)
+    library = request.app[LIBRARY]
+    body = condition.as_json()
+    body["exercises"] = [exercise_json(library, library.exercises[s]) for s in condition.exercises]
+    return _cached_json(request, body)
+
+
+async def api_exercises(request: web.Request) -> web.StreamResponse:
+    """GET /api/library/exercises."""
+    library = request.app[LIBRARY]
+    return _cached_json(request, {"exercises": [
+        {"slug": e.slug, "name": e.name, "summary": e.summary, "dosage": e.dosage.text()}
+        for e in sorted(library.exercises.values(), key=lambda e: e.name)]})
+
+
+async def api_exercise(request: web.Request) -> web.StreamResponse:
+    """GET /api/library/exercises/{slug}."""
+    return _cached_json(request, exercise_json(request.app[LIBRARY], _exercise(request)))
