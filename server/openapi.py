@@ -80,6 +80,31 @@ _VISIT_ID = {"name": "visit_id", "in": "path", "required": True,
 _AUTH_ERRORS = {"401": _error("Missing, unknown or revoked API key.")}
 
 
+def _public_get(summary: str, schema: dict[str, Any], *, slug: bool = False) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": _ok(summary, schema),
+                                 "304": {"description": "Not modified (If-None-Match matched the ETag)"}}
+    if slug:
+        responses["404"] = _error("No such entry in the library.")
+    operation: dict[str, Any] = {"summary": summary, "security": [], "responses": responses}
+    if slug:
+        operation["parameters"] = [{"name": "slug", "in": "path", "required": True,
+                                    "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,80}$"}}]
+    return {"get": operation}
+
+
+def _library_paths() -> dict[str, Any]:
+    listing = {"type": "object"}
+    return {
+        "/api/library/conditions": _public_get("Conditions (?q= searches names and aliases, "
+                                               "?phase= pregnancy|postpartum|any)", listing),
+        "/api/library/conditions/{slug}": _public_get("One condition with its exercises", listing,
+                                                      slug=True),
+        "/api/library/exercises": _public_get("All exercises", listing),
+        "/api/library/exercises/{slug}": _public_get("One exercise with its demo poses", listing,
+                                                     slug=True),
+    }
+
+
 def document(server_url: str) -> dict[str, Any]:
     """The OpenAPI document for a server at this URL."""
     return {
@@ -101,6 +126,7 @@ def document(server_url: str) -> dict[str, Any]:
                 "get": {"summary": "This document", "security": [],
                         "responses": {"200": _ok("The OpenAPI document", {"type": "object"})}},
             },
+            **_library_paths(),
             "/api/visits": {
                 "post": {
                     "summary": "Create a visit and its two links",
