@@ -12,10 +12,11 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from server.app import BUS, CONFIG, ECHO, ROOMS, SIGNALING, VISITS
+from server.app import BUS, CONFIG, ECHO, LIBRARY, ROOMS, SIGNALING, VISITS
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie
 from server.errors import ApiError
+from server.library.loader import Library
 from server.request_json import read_json_object
 from server.visits import VisitService
 from signaling.bus import InProcessBus
@@ -48,8 +49,16 @@ async def authenticate_seat(request: web.Request) -> Seat:
 class RoomStore:
     """Room hooks that write to the database through the visit service."""
 
-    def __init__(self, visits: VisitService) -> None:
+    def __init__(self, visits: VisitService, library: Library) -> None:
         self.visits = visits
+        self.library = library
+
+    async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
+        if exercise not in self.library.exercises:
+            return False
+        await self.visits.record(visit_id, f"participant:{participant_id}", "demo.shown",
+                                 {"exercise": exercise})
+        return True
 
     async def admitted(self, visit_id: str, participant_id: str) -> None:
         await self.visits.record_admission(visit_id, participant_id, admitted=True)
@@ -82,7 +91,7 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
         use_loopback_candidates()
     ice = IceSettings(config.stun_urls, config.turn_urls, config.turn_secret)
     bus = InProcessBus()
-    rooms = RoomRegistry(bus, RoomStore(app[VISITS]))
+    rooms = RoomRegistry(bus, RoomStore(app[VISITS], app[LIBRARY]))
     settings = EndpointSettings(allowed_origin=config.origin,
                                 heartbeat_seconds=config.heartbeat_seconds,
                                 flood_rate=config.flood_rate, flood_burst=config.flood_rate * 2)

@@ -68,8 +68,9 @@ class VisitRequest:
     capacity: int
 
 
-def clean_name(value: Any, field: str, *, required: bool = True) -> str | None:
-    """A display name: text, trimmed, 1..100 characters, no control characters."""
+def clean_name(value: Any, field: str, *, required: bool = True,
+               max_length: int = MAX_NAME_LENGTH) -> str | None:
+    """A display name (or short text): trimmed, at most `max_length` characters, no control characters."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise VisitInputError(field, "is required")
@@ -77,8 +78,8 @@ def clean_name(value: Any, field: str, *, required: bool = True) -> str | None:
     if not isinstance(value, str):
         raise VisitInputError(field, "must be text")
     value = unicodedata.normalize("NFC", " ".join(value.split()))
-    if len(value) > MAX_NAME_LENGTH:
-        raise VisitInputError(field, f"must be at most {MAX_NAME_LENGTH} characters")
+    if len(value) > max_length:
+        raise VisitInputError(field, f"must be at most {max_length} characters")
     if any(unicodedata.category(ch).startswith("C") for ch in value):
         raise VisitInputError(field, "must not contain control characters")
     return value
@@ -274,6 +275,12 @@ class VisitService:
             await record_event(conn, actor="therapist", now=now, visit_id=visit_id,
                                action="participant.admitted" if admitted else "participant.denied",
                                detail={"participant": participant_id})
+
+    async def record(self, visit_id: str, actor: str, action: str, detail: dict[str, Any]) -> None:
+        """Write one audit event about a visit."""
+        async with self.db.transaction() as conn:
+            await record_event(conn, actor=actor, action=action, now=int(time.time()),
+                               visit_id=visit_id, detail=detail)
 
     async def mark_ended(self, visit_id: str, reason: str) -> None:
         """The call is over (the therapist ended it or its window closed)."""

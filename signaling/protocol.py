@@ -17,6 +17,8 @@ MAX_SDP_CHARS = 60 * 1024
 MAX_CANDIDATE_CHARS = 1024
 MAX_REASON_CHARS = 200
 PARTICIPANT_ID = re.compile(r"p_[A-Za-z0-9_-]{16}")
+EXERCISE_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+DEMO_ACTIONS = frozenset({"play", "pause", "step", "hide"})
 
 
 class ProtocolError(Exception):
@@ -96,9 +98,16 @@ INBOUND: dict[str, MessageSpec] = {
     "candidate": MessageSpec({"to": _participant, "candidate": _candidate}, {}, relayed=True),
     "restart": MessageSpec({"to": _participant}, {}, relayed=True),
     "end-visit": MessageSpec({}, {}, _THERAPIST),
+    "demo-show": MessageSpec({"exercise": lambda v: isinstance(v, str) and len(v) <= 80
+                              and EXERCISE_SLUG.fullmatch(v) is not None}, {}, _THERAPIST),
+    "demo-control": MessageSpec({"action": lambda v: v in DEMO_ACTIONS},
+                                {"frame": _small_int, "playing": lambda v: isinstance(v, bool)},
+                                _THERAPIST),
     "bye": MessageSpec({}, {"reason": _text(MAX_REASON_CHARS)}),
 }
 RELAYED = frozenset(t for t, spec in INBOUND.items() if spec.relayed)
+BROADCAST = frozenset({"demo-show", "demo-control"})
+"""Sent by the therapist to every other admitted participant present."""
 
 
 def decode(raw: str) -> dict[str, Any]:

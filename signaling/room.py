@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from signaling.bus import Bus, Delivery
-from signaling.protocol import RELAYED, Inbound, ProtocolError
+from signaling.protocol import BROADCAST, RELAYED, Inbound, ProtocolError
 
 CLOSE_ENDED = 4000
 CLOSE_REPLACED = 4001
@@ -53,6 +53,8 @@ class RoomHooks(Protocol):
 
     async def ended(self, visit_id: str, reason: str) -> None: ...
 
+    async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool: ...
+
 
 class NoHooks:
     """Hooks that do nothing (a room on its own, in tests or tools)."""
@@ -65,6 +67,9 @@ class NoHooks:
 
     async def ended(self, visit_id: str, reason: str) -> None:
         return None
+
+    async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
+        return True
 
 
 @dataclass
@@ -236,6 +241,8 @@ class Room:
             raise ProtocolError("not_in_room", "This connection is not in the room.")
         if message.type in RELAYED:
             await self._relay(member, message)
+        elif message.type in BROADCAST:
+            await self._broadcast(member, message)
         elif message.type == "admit":
             await self._admit(member, message["participant"])
         elif message.type == "deny":
@@ -256,6 +263,17 @@ class Room:
         out = {"type": message.type, "from": sender.id}
         out.update((k, v) for k, v in message.fields.items() if k != "to")
         await self._send(target, out)
+
+    async def _broadcast(self, sender: Member, message: Inbound) -> None:
+        if sender.status != "admitted":
+            raise ProtocolError("not_admitted", "Wait until you are admitted.")
+        if message.type == "demo-show" and not await self.hooks.demo_shown(
+                self.visit_id, sender.id, message["exercise"]):
+            raise ProtocolError("unknown_exercise", "That exercise is not in the library.")
+        out = {"type": message.type, "from": sender.id, **message.fields}
+        for member in self._present_admitted():
+            if member.id != sender.id:
+                await self._send(member, out)
 
     async def _admit(self, therapist: Member, participant_id: str) -> None:
         async with self._lock:

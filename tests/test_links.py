@@ -130,10 +130,21 @@ async def test_token_of_one_visit_on_another_visits_url_is_refused(client):
                    "belongs to a different visit")
 
 
-async def test_expired_link_is_refused(client):
-    long_ago = now() - hours(48)
+async def test_a_link_past_its_home_program_window_is_refused(client):
+    long_ago = now() - hours(24 * 91)  # the home program stays open 90 days after the visit
     visit = await make_visit(client, now=long_ago)
     await _refused(client, await link_of(client, visit), 401, "link no longer works")
+
+
+async def test_a_link_past_its_call_window_opens_only_the_home_program(client):
+    visit = await make_visit(client, now=now() - hours(48))
+    response = await client.get(await link_of(client, visit), allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == f"/visits/{visit.id}/program"
+    page = await client.get(f"/visits/{visit.id}", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"].endswith("/program")
+    program = await client.get(f"/visits/{visit.id}/program")
+    assert program.status == 200 and "Your home program" in await program.text()
 
 
 async def test_link_before_its_window_says_when_the_visit_opens(client):

@@ -369,3 +369,28 @@ async def test_without_ice_configuration_welcome_offers_host_candidates_only(liv
     visit = await live.visit()
     patient = await live.socket(await live.link(visit))
     assert (await patient.expect("welcome"))["ice_servers"] == []
+
+
+async def test_a_demo_shown_by_the_therapist_reaches_the_patient_and_is_audited(live):
+    visit, therapist, patient = await _in_call(live)
+    await therapist.send({"type": "demo-show", "exercise": "glute-bridge"})
+    shown = await patient.expect("demo-show")
+    assert shown == {"type": "demo-show", "from": visit.participant("therapist").id, "exercise": "glute-bridge"}
+    await therapist.send({"type": "demo-control", "action": "play", "frame": 1, "playing": True})
+    control = await patient.expect("demo-control")
+    assert control["action"] == "play" and control["frame"] == 1 and control["playing"] is True
+    row = await live.app[DB].fetchone(
+        "SELECT detail FROM events WHERE visit_id = ? AND action = 'demo.shown'", (visit.id,))
+    assert row is not None and "glute-bridge" in row[0]
+
+
+async def test_an_unknown_demo_or_a_patients_demo_is_refused(live):
+    visit, therapist, patient = await _in_call(live)
+    await therapist.send({"type": "demo-show", "exercise": "moonwalk"})
+    assert (await therapist.expect("error"))["code"] == "unknown_exercise"
+    await patient.send({"type": "demo-show", "exercise": "glute-bridge"})
+    assert (await patient.expect("error"))["code"] == "forbidden"
+    await therapist.send({"type": "demo-control", "action": "dance"})
+    assert (await therapist.expect("error"))["code"] == "bad_field"
+    assert await patient.alive()
+    assert not any(m["type"] == "demo-show" for m in patient.seen)

@@ -64,6 +64,8 @@ class LinkClaims:
     jti: str
     not_before: int
     expires_at: int
+    expired: bool = False
+    """Past `exp` but inside the grace the caller allowed (the home program)."""
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,12 @@ def sign_link(key: SigningKey, *, issuer: str, participant_id: str, visit_id: st
 
 
 async def verify_link(ring: KeyRing, token: str, *, issuer: str, visit_id: str,
-                      now: int | None = None) -> LinkClaims:
+                      now: int | None = None, expired_grace: int = 0) -> LinkClaims:
     """Check signature, algorithm, audience, issuer, visit and time window; raise LinkRefused.
 
-    Revocation and the visit's status are checked by the caller, which owns the database.
+    `expired_grace` accepts a link up to that many seconds past `exp` (marked `expired`):
+    the home program outlives the call. Revocation and the visit's status are checked by
+    the caller, which owns the database.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise LinkRefused(LinkProblem.MALFORMED)
@@ -195,9 +199,10 @@ async def verify_link(ring: KeyRing, token: str, *, issuer: str, visit_id: str,
         raise LinkRefused(LinkProblem.MALFORMED)
     if claims["vid"] != visit_id:
         raise LinkRefused(LinkProblem.WRONG_VISIT)
-    if now >= claims["exp"]:
+    expired = now >= claims["exp"]
+    if expired and now >= claims["exp"] + expired_grace:
         raise LinkRefused(LinkProblem.EXPIRED)
     if now < claims["nbf"]:
         raise LinkRefused(LinkProblem.NOT_YET_VALID, opens_at=claims["nbf"])
     return LinkClaims(claims["sub"], claims["vid"], claims["role"], claims["jti"],
-                      claims["nbf"], claims["exp"])
+                      claims["nbf"], claims["exp"], expired)

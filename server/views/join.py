@@ -63,15 +63,23 @@ async def join(request: web.Request) -> web.StreamResponse:
         return error_response(request, 400, "missing_token",
                               "This link is incomplete. Copy the whole link from your "
                               "invitation.", title="Link incomplete")
+    target = f"/visits/{visit_id}"
     try:
         visit, participant, claims = await check_link(request, visit_id, token)
     except LinkRefused as refused:
-        return refusal_page(request, refused)
+        if refused.problem is not LinkProblem.EXPIRED:
+            return refusal_page(request, refused)
+        # After the call window the same link still opens the home program.
+        try:
+            visit, participant, claims = await check_link(request, visit_id, token, program=True)
+        except LinkRefused as late:
+            return refusal_page(request, late)
+        target = f"/visits/{visit_id}/program"
     now = int(time.time())
     async with request.app[DB].transaction() as conn:
         await record_event(conn, actor=f"participant:{participant.id}", action="link.opened",
                            now=now, visit_id=visit.id, detail={"role": participant.role})
-    response = see_other(f"/visits/{visit.id}")
+    response = see_other(target)
     set_visit_cookie(request, response, visit.id, token, claims, now)
     return response
 
@@ -82,6 +90,8 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
     try:
         found = await participant_from_cookie(request, visit_id)
     except LinkRefused as refused:
+        if refused.problem is LinkProblem.EXPIRED:
+            return see_other(f"/visits/{visit_id}/program")
         return refusal_page(request, refused)
     if found is None:
         return error_response(
@@ -90,6 +100,8 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
             "reload this page.", title="Open your visit link")
     visit, participant, _claims = found
     if visit.status == "ended":
+        if participant.role != "therapist":
+            return see_other(f"/visits/{visit.id}/program")
         return render(request, "visit/ended.html", {"visit": visit})
     if participant.role == "therapist":
         patient = visit.participant("patient")

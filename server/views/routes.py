@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server import live
-from server.views import admin_accounts, admin_visits, api, health, join, library, login
+from server.views import admin_accounts, admin_visits, api, health, join, library, login, program
 
 VISIT = r"{visit_id:v_[A-Za-z0-9_-]{16}}"
 ROLE = "{role:patient|therapist}"
@@ -21,6 +21,10 @@ def register(app: web.Application) -> None:
         web.get(f"/visits/{VISIT}", join.visit_page),
         web.get(f"/visits/{VISIT}/ws", live.websocket),
         web.post(f"/visits/{VISIT}/echo", live.echo_check),
+        web.get(f"/visits/{VISIT}/program", program.program_page),
+        web.get(f"/visits/{VISIT}/assignments", program.list_assignments),
+        web.post(f"/visits/{VISIT}/assignments", program.create_assignment),
+        web.delete(f"/visits/{VISIT}/assignments/{{assignment_id:\\d{{1,12}}}}", program.delete_assignment),
         web.get("/login", login.login_form),
         web.post("/login", login.login),
         web.post("/logout", login.logout),

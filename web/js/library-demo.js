@@ -1,13 +1,11 @@
-// The exercise page: mount the live demo from the exercise's JSON.
+// Library and home-program pages: mount a live demo in every demo panel, and the print button.
 import { mountDemo } from "./demo.js";
 
-const panel = document.querySelector("[data-testid=demo-view]");
-if (panel) {
-  const slug = panel.dataset.exercise;
-  const response = await fetch(`/api/library/exercises/${slug}`, { headers: { Accept: "application/json" } });
-  if (response.ok) {
-    const exercise = await response.json();
-    mountDemo(panel, { poses: exercise.poses, exercise });
-    panel.dataset.ready = "true";
-  }
+for (const panel of document.querySelectorAll(".demo-panel[data-exercise]")) {
+  const response = await fetch(`/api/library/exercises/${panel.dataset.exercise}`, { headers: { Accept: "application/json" } });
+  if (!response.ok) continue;
+  const exercise = await response.json();
+  mountDemo(panel, { poses: exercise.poses, exercise });
+  panel.dataset.ready = "true";
 }
+document.getElementById("print-program")?.addEventListener("click", () => window.print());

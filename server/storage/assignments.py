@@ -1,0 +1,67 @@
+"""Home-program assignments."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiosqlite
+
+from server.storage.database import Database
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One exercise of a participant's home program, with its dosage and note."""
+
+    id: int
+    visit_id: str
+    participant_id: str
+    exercise: str
+    sets: int
+    reps: int
+    hold_seconds: int
+    per_day: int
+    per_week: int
+    note: str
+    created_at: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The assignment for the API."""
+        return asdict(self)
+
+
+_COLUMNS = ("id, visit_id, participant_id, exercise, sets, reps, hold_seconds, per_day, per_week,"
+            " note, created_at")
+
+
+async def add_assignment(conn: aiosqlite.Connection, *, visit_id: str, participant_id: str,
+                         exercise: str, sets: int, reps: int, hold_seconds: int, per_day: int,
+                         per_week: int, note: str, now: int, created_by: str) -> int:
+    """Store an assignment inside the caller's transaction; returns its id."""
+    cur = await conn.execute(
+        "INSERT INTO assignments (visit_id, participant_id, exercise, sets, reps, hold_seconds,"
+        " per_day, per_week, note, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (visit_id, participant_id, exercise, sets, reps, hold_seconds, per_day, per_week, note, now,
+         created_by),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def assignments_for(db: Database, visit_id: str, participant_id: str | None = None) -> list[Assignment]:
+    """A visit's assignments (one participant's when given), oldest first."""
+    if participant_id is None:
+        rows = await db.fetchall(f"SELECT {_COLUMNS} FROM assignments WHERE visit_id = ? ORDER BY id",
+                                 (visit_id,))
+    else:
+        rows = await db.fetchall(
+            f"SELECT {_COLUMNS} FROM assignments WHERE visit_id = ? AND participant_id = ? ORDER BY id",
+            (visit_id, participant_id))
+    return [Assignment(*row) for row in rows]
+
+
+async def remove_assignment(conn: aiosqlite.Connection, visit_id: str, assignment_id: int) -> bool:
+    """Delete an assignment of this visit; False when there is none."""
+    cur = await conn.execute("DELETE FROM assignments WHERE id = ? AND visit_id = ?",
+                             (assignment_id, visit_id))
+    return cur.rowcount > 0

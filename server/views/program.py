@@ -1,0 +1,106 @@
+"""Home programs: therapists assign exercises in or after the call; patients reopen them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server.app import CONFIG, DB, LIBRARY
+from server.auth.tokens import LinkRefused
+from server.auth.visit_session import participant_from_cookie
+from server.errors import ApiError
+from server.program import assign, parse_assignment, unassign
+from server.request_json import read_json_object
+from server.storage.assignments import assignments_for
+from server.storage.visits import Participant, Visit
+from server.templating import render
+from server.views.join import refusal_page
+from server.visits import VisitInputError
+
+
+async def _seat(request: web.Request, *, program: bool) -> tuple[Visit, Participant]:
+    try:
+        found = await participant_from_cookie(request, request.match_info["visit_id"], program=program)
+    except LinkRefused as refused:
+        raise ApiError(403, refused.problem.value, "This visit link no longer opens the visit.") from None
+    if found is None:
+        raise ApiError(401, "no_visit_session", "Open the visit link first.")
+    visit, participant, _claims = found
+    return visit, participant
+
+
+async def _therapist(request: web.Request) -> tuple[Visit, Participant]:
+    if request.headers.get("Origin") not in (None, request.app[CONFIG].origin):
+        raise ApiError(403, "bad_origin", "Only the clinic's own pages may change a program.")
+    visit, participant = await _seat(request, program=True)
+    if participant.role != "therapist":
+        raise ApiError(403, "forbidden", "Only the therapist can change the home program.")
+    return visit, participant
+
+
+def _patient_of(visit: Visit) -> Participant:
+    patient = visit.participant("patient")
+    if patient is None:
+        raise ApiError(409, "no_patient", "This visit has no patient.")
+    return patient
+
+
+async def list_assignments(request: web.Request) -> web.StreamResponse:
+    """GET /visits/{visit_id}/assignments: the patient's program (therapist or patient)."""
+    visit, participant = await _seat(request, program=True)
+    patient = participant if participant.role != "therapist" else _patient_of(visit)
+    items = await assignments_for(request.app[DB], visit.id, patient.id)
+    return web.json_response({"assignments": [a.as_json() for a in items]})
+
+
+async def create_assignment(request: web.Request) -> web.StreamResponse:
+    """POST /visits/{visit_id}/assignments: add an exercise to the patient's program."""
+    visit, therapist = await _therapist(request)
+    body = await read_json_object(request)
+    unknown = set(body) - {"exercise", "sets", "reps", "hold_seconds", "per_day", "per_week", "note"}
+    if unknown:
+        raise ApiError(422, "unknown_field", f"Unknown field: {sorted(unknown)[0]}")
+    try:
+        values = parse_assignment(body, request.app[LIBRARY])
+    except VisitInputError as exc:
+        raise ApiError(422, "invalid_field", f"{exc.field} {exc.message}") from None
+    item = await assign(request.app[DB], visit_id=visit.id, participant_id=_patient_of(visit).id,
+                        values=values, actor=f"participant:{therapist.id}")
+    return web.json_response(item.as_json(), status=201)
+
+
+async def delete_assignment(request: web.Request) -> web.StreamResponse:
+    """DELETE /visits/{visit_id}/assignments/{assignment_id}."""
+    visit, therapist = await _therapist(request)
+    removed = await unassign(request.app[DB], visit_id=visit.id,
+                             assignment_id=int(request.match_info["assignment_id"]),
+                             actor=f"participant:{therapist.id}")
+    if not removed:
+        raise ApiError(404, "not_found", "There is no such assignment in this visit.")
+    return web.Response(status=204)
+
+
+async def program_page(request: web.Request) -> web.StreamResponse:
+    """GET /visits/{visit_id}/program: "Your home program", printable."""
+    try:
+        found = await participant_from_cookie(request, request.match_info["visit_id"], program=True)
+    except LinkRefused as refused:
+        return refusal_page(request, refused)
+    if found is None:
+        raise ApiError(401, "no_visit_session", "Open the link from your invitation to see your program.")
+    visit, participant, _claims = found
+    patient = participant if participant.role != "therapist" else _patient_of(visit)
+    library = request.app[LIBRARY]
+    items: list[dict[str, Any]] = []
+    for a in await assignments_for(request.app[DB], visit.id, patient.id):
+        exercise = library.exercises.get(a.exercise)
+        if exercise is not None:
+            items.append({"assignment": a, "exercise": exercise})
+    therapist = visit.participant("therapist")
+    return render(request, "visit/program.html", {
+        "visit": visit, "items": items, "patient": patient,
+        "therapist_name": therapist.display_name if therapist else "your therapist",
+        "until": visit.ends_at + request.app[CONFIG].grace_minutes * 60
+        + request.app[CONFIG].program_days * 86400,
+    })
