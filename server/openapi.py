@@ -19,7 +19,7 @@ _ERROR = {
 _VISIT = {
     "type": "object",
     "required": ["visit_id", "status", "kind", "starts_at", "ends_at", "minutes", "capacity",
-                 "patient_url", "therapist_url", "participants"],
+                 "patient_url", "therapist_url", "participants", "assignments"],
     "properties": {
         "visit_id": {"type": "string", "pattern": "^v_[A-Za-z0-9_-]{16}$"},
         "status": {"enum": ["scheduled", "cancelled", "ended"]},
@@ -31,6 +31,17 @@ _VISIT = {
         "patient_url": {"type": "string", "format": "uri",
                         "description": "The patient's link; send it to her."},
         "therapist_url": {"type": "string", "format": "uri"},
+        "assignments": {
+            "type": "array",
+            "description": "The home program: exercises assigned to the patient.",
+            "items": {"type": "object", "required": ["id", "exercise", "sets", "reps"],
+                      "properties": {"id": {"type": "integer"}, "exercise": {"type": "string"},
+                                     "sets": {"type": "integer"}, "reps": {"type": "integer"},
+                                     "hold_seconds": {"type": "integer"},
+                                     "per_day": {"type": "integer"},
+                                     "per_week": {"type": "integer"},
+                                     "note": {"type": "string"}}},
+        },
         "participants": {
             "type": "array",
             "items": {

@@ -304,7 +304,10 @@ class VisitService:
 
     async def describe(self, visit: Visit) -> dict[str, Any]:
         """The visit as JSON for the API and `run.py create-visit --json`."""
+        from server.storage.assignments import assignments_for
+
         links = {p.id: await self.link(p) for p in visit.participants}
+        assignments = await assignments_for(self.db, visit.id)
         patient, therapist = visit.participant("patient"), visit.participant("therapist")
         return {
             "visit_id": visit.id,
@@ -320,4 +323,5 @@ class VisitService:
                 {"id": p.id, "role": p.role, "name": p.display_name, "url": links[p.id]}
                 for p in visit.participants
             ],
+            "assignments": [a.as_json() for a in assignments],
         }

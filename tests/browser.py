@@ -40,10 +40,11 @@ class Chromium:
             await self.browser.close()
         await self._pw.stop()
 
-    async def page(self, width: int = 1280, height: int = 800) -> Page:
+    async def page(self, width: int = 1280, height: int = 800, *,
+                   reduced_motion: str = "no-preference") -> Page:
         assert self.browser is not None
         context = await self.browser.new_context(
-            viewport={"width": width, "height": height},
+            viewport={"width": width, "height": height}, reduced_motion=reduced_motion,
             permissions=["camera", "microphone"] if self.grant_media else [])
         page = await context.new_page()
         page.set_default_timeout(15000)

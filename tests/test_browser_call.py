@@ -330,3 +330,47 @@ async def test_the_visit_page_works_by_keyboard_at_360_px(live):
         assert not await page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
         await screenshot(page, "call-patient-360")
         assert await page.locator("#announcer[aria-live=polite]").count() == 1
+
+
+async def test_the_therapist_shows_a_demo_and_the_patient_keeps_the_program(live):
+    async with Chromium() as chromium:
+        visit, therapist, patient = await _start_call(chromium, live)
+        panel = therapist.locator("[data-testid=library-panel]")
+        await panel.wait_for(state="visible")
+        await therapist.fill("#library-search", "upper butt")
+        await therapist.click("[data-condition=sacroiliac-joint-dysfunction]")
+        await therapist.click("[data-testid=demo-show-button][data-exercise=glute-bridge]")
+        view = "[data-testid=demo-view][data-exercise=glute-bridge]"
+        await patient.wait_for_selector(view, state="attached")
+        assert await patient.get_attribute(view, "data-step") == "1"
+        await therapist.click("#demo-area [data-demo=step]")
+        await patient.wait_for_selector(f"{view}[data-step='2'][data-playing=false]", state="attached")
+        await therapist.click("#demo-area [data-demo=play]")
+        await patient.wait_for_selector(f"{view}[data-playing=true]", state="attached")
+        await screenshot(patient, "demo-patient-1280")
+        await screenshot(therapist, "demo-therapist-1280")
+        await therapist.click("#demo-area [data-demo=play]")  # pause
+        await patient.wait_for_selector(f"{view}[data-playing=false]", state="attached")
+        await patient.click("#demo-minimise")
+        assert not await patient.locator(view).is_visible()
+        # Assign two exercises with a dosage and a note.
+        await therapist.click("[data-testid=assign-button][data-exercise=glute-bridge]")
+        await therapist.fill("#assign-form input[name=reps]", "12")
+        await therapist.fill("#assign-form input[name=note]", "Slowly on the way down")
+        await therapist.click("#assign-save")
+        await therapist.click("[data-testid=assign-button][data-exercise=clamshell]")
+        await therapist.click("#assign-save")
+        await therapist.wait_for_selector("[data-testid=assigned-list] li[data-exercise=clamshell]", state="attached")
+        await therapist.click("[data-testid=end-visit-button]")
+        await wait_state(patient, "ended")
+        await patient.click("[data-testid=program-link]")
+        await patient.wait_for_selector("[data-testid=home-program]")
+        items = patient.locator("[data-testid=program-item]")
+        assert await items.count() == 2
+        first = await items.first.inner_text()
+        assert "Glute bridge" in first and "2 × 12" in first and "Slowly on the way down" in first
+        await patient.wait_for_selector("[data-testid=program-demo][data-ready=true]", state="attached")
+        await screenshot(patient, "home-program-1280")
+        await patient.emulate_media(media="print")
+        await screenshot(patient, "home-program-print")
+        assert not await patient.locator("#print-program").is_visible()

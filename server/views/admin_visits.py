@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from server.app import CONFIG, DB, ROOMS, VISITS
+from server.app import CONFIG, DB, LIBRARY, ROOMS, VISITS
 from server.auth.csrf import require_csrf
 from server.auth.staff import require_staff
 from server.errors import ApiError
 from server.ics import visit_invite
+from server.storage.assignments import assignments_for
 from server.storage.events import events_for_visit
 from server.storage.users import User, list_therapists
 from server.storage.visits import Visit, list_visits
@@ -123,8 +124,10 @@ async def visit_detail(request: web.Request) -> web.StreamResponse:
     service = request.app[VISITS]
     links = {p.id: await service.link(p) for p in visit.participants}
     events = await events_for_visit(request.app[DB], visit.id)
+    library = request.app[LIBRARY]
+    program = [(a, library.exercises.get(a.exercise)) for a in await assignments_for(request.app[DB], visit.id)]
     return render(request, "admin/visit_detail.html",
-                  {"visit": visit, "links": links, "events": events,
+                  {"visit": visit, "links": links, "events": events, "program": program,
                    "notice": request.query.get("done")})
 
 

@@ -1,5 +1,7 @@
 // The visit page: device check, waiting room, call, leaving and ending. It wires the
 // modules together; each concern lives in its own module.
+import { CallDemo } from "./call-demo.js";
+import { LibraryPanel } from "./call-library.js";
 import { connectionCheck } from "./echo-check.js";
 import { LocalMedia } from "./devices.js";
 import { PeerSession } from "./negotiation.js";
@@ -29,7 +31,13 @@ const STATE_TEXT = {
   prejoin: "Getting ready", waiting: role === "therapist" ? "Waiting for your patient" : "In the waiting room",
   connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…", ended: "Visit ended",
 };
-const PANELS = ["prejoin", "waiting", "stage", "lobby", "controls", "left", "ended", "denied"];
+const PANELS = ["prejoin", "waiting", "stage", "lobby", "library", "controls", "left", "ended", "denied"];
+const demo = new CallDemo({ role, area: $("demo-area"), send: (msg) => signaling?.send(msg) });
+const library = $("library") ? new LibraryPanel({
+  root: $("library"), visitId, onShow: async (slug) => {
+    if (await demo.show(slug)) signaling?.send({ type: "demo-show", exercise: slug });
+  },
+}) : null;
 
 function announce(text) {
   const el = $("announcer");
@@ -38,7 +46,7 @@ function announce(text) {
 }
 
 function show(...visible) {
-  for (const id of PANELS) $(id).hidden = !visible.includes(id);
+  for (const id of PANELS) if ($(id)) $(id).hidden = !visible.includes(id);
 }
 
 function setState(state, { panel } = {}) {
@@ -48,7 +56,7 @@ function setState(state, { panel } = {}) {
   chip.textContent = STATE_TEXT[state];
   root.dataset.state = panel || state;
   if (panel) return;
-  const inCall = role === "therapist" ? ["stage", "lobby", "controls"] : ["stage", "controls"];
+  const inCall = role === "therapist" ? ["stage", "lobby", "library", "controls"] : ["stage", "controls"];
   if (state === "prejoin") show("prejoin");
   else if (state === "waiting" && !admitted) show("waiting");
   else if (state !== "ended") show(...inCall);
@@ -161,6 +169,8 @@ function onMessage(m) {
     case "offer": case "answer": case "candidate": case "restart":
       peers.get(m.from)?.session.onSignal(m);
       break;
+    case "demo-show": demo.show(m.exercise); announce("Your therapist is showing you an exercise."); break;
+    case "demo-control": demo.control(m); break;
     case "denied": finish("denied"); break;
     case "visit-ended": finish("ended", m.reason); break;
     case "bye": if (m.reason === "replaced") finish("ended", "replaced"); break;
@@ -314,6 +324,7 @@ function leave() {
 
 function finish(kind, reason) {
   stopCall();
+  demo.hide();
   sessionStorage.removeItem(rejoinKey);
   media.stop();
   showLocal();
@@ -377,5 +388,6 @@ wirePrejoin();
 window.visitroomCall = { dropSocket: () => signaling?.drop(), peers, trace };
 
 await startMedia();
+library?.load().catch((err) => console.warn("library:", err));
 root.dataset.ready = "true";
 if (sessionStorage.getItem(rejoinKey)) join();

@@ -1,0 +1,109 @@
+// The therapist's library panel in the call: find a condition, show an exercise to the
+// patient, and build the home program.
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.json();
+}
+
+function item(text, ...buttons) {
+  const li = document.createElement("li");
+  const label = document.createElement("span");
+  label.textContent = text;
+  li.append(label, ...buttons);
+  return li;
+}
+
+function button(text, attrs, onClick) {
+  const el = document.createElement("button");
+  el.type = "button";
+  el.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  el.addEventListener("click", onClick);
+  return el;
+}
+
+export class LibraryPanel {
+  constructor({ root, visitId, onShow }) {
+    this.root = root;
+    this.visitId = visitId;
+    this.onShow = onShow;
+    this.conditions = [];
+    this.assigning = null;
+    this.$ = (id) => root.querySelector(`#${id}`);
+    this.$("library-search").addEventListener("input", () => this.renderConditions());
+    this.$("library-back").addEventListener("click", () => { this.$("library-exercises").hidden = true; this.$("library-conditions").hidden = false; });
+    this.$("assign-cancel").addEventListener("click", () => { this.$("assign-form").hidden = true; });
+    this.$("assign-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveAssignment(); });
+  }
+
+  async load() {
+    this.conditions = (await getJSON("/api/library/conditions")).conditions;
+    this.renderConditions();
+    await this.refreshAssigned();
+  }
+
+  renderConditions() {
+    const q = this.$("library-search").value.trim().toLowerCase();
+    const list = this.conditions.filter((c) => !q || c.name.toLowerCase().includes(q) || c.aliases.some((a) => a.toLowerCase().includes(q)));
+    this.$("library-conditions").replaceChildren(...list.map((c) =>
+      item("", button(c.name, { class: "link-button", "data-condition": c.slug }, () => this.openCondition(c.slug)))));
+  }
+
+  async openCondition(slug) {
+    const condition = await getJSON(`/api/library/conditions/${slug}`);
+    this.$("library-condition-name").textContent = condition.name;
+    this.$("library-exercise-list").replaceChildren(...condition.exercises.map((e) => item(e.name,
+      button("Show to patient", { "data-testid": "demo-show-button", "data-exercise": e.slug, "aria-label": `Show ${e.name} to the patient` }, () => this.onShow(e.slug)),
+      button("Assign", { class: "secondary", "data-testid": "assign-button", "data-exercise": e.slug, "aria-label": `Assign ${e.name}` }, () => this.openAssign(e)))));
+    this.$("library-conditions").hidden = true;
+    this.$("library-exercises").hidden = false;
+  }
+
+  openAssign(exercise) {
+    this.assigning = exercise;
+    const form = this.$("assign-form");
+    this.$("assign-title").textContent = `Assign: ${exercise.name}`;
+    for (const field of ["sets", "reps", "hold_seconds", "per_day"]) form.elements[field].value = exercise.dosage[field];
+    form.elements.note.value = "";
+    this.$("assign-error").hidden = true;
+    form.hidden = false;
+    form.elements.sets.focus();
+  }
+
+  async saveAssignment() {
+    const form = this.$("assign-form");
+    const number = (name) => Number.parseInt(form.elements[name].value, 10);
+    const perDay = number("per_day");
+    const body = {
+      exercise: this.assigning.slug, sets: number("sets"), reps: number("reps"), hold_seconds: number("hold_seconds"),
+      per_day: perDay, per_week: perDay ? 0 : this.assigning.dosage.per_week || 3, note: form.elements.note.value,
+    };
+    const response = await fetch(`/visits/${this.visitId}/assignments`, {
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      this.$("assign-error").textContent = problem.error?.message || "Could not save.";
+      this.$("assign-error").hidden = false;
+      return;
+    }
+    form.hidden = true;
+    await this.refreshAssigned();
+  }
+
+  async refreshAssigned() {
+    const { assignments } = await getJSON(`/visits/${this.visitId}/assignments`);
+    this.$("assigned-list").replaceChildren(...assignments.map((a) => {
+      const li = item(`${a.exercise.replaceAll("-", " ")}: ${a.sets} × ${a.reps}${a.hold_seconds ? `, hold ${a.hold_seconds} s` : ""}`,
+        button("Remove", { class: "secondary small", "aria-label": `Remove ${a.exercise}` }, async () => {
+          await fetch(`/visits/${this.visitId}/assignments/${a.id}`, { method: "DELETE" });
+          await this.refreshAssigned();
+        }));
+      li.dataset.exercise = a.exercise;
+      return li;
+    }));
+    this.$("assigned-empty").hidden = assignments.length > 0;
+  }
+}
