@@ -173,8 +173,8 @@ async def test_the_therapist_ends_the_visit_for_both(live):
         await wait_state(therapist, "ended")
         assert await patient.locator("#ended:visible").inner_text()
         await screenshot(patient, "ended-1280")
-        await patient.reload()
-        await wait_state(patient, "ended")
+        await patient.reload()  # the visit page now leads to her home program
+        await patient.wait_for_selector("[data-testid=home-program]")
         assert "This visit has ended" in await patient.content()
 
 
