@@ -275,29 +275,21 @@ function setVideoBitrate(bps) {
   }
 }
 
-function toggleMute() {
-  muted = !muted;
-  const track = media.track("audio");
-  if (track) track.enabled = !muted;
-  for (const { session } of peers.values()) session.setOutgoing("audio", muted ? null : track);
-  const button = $("mute-button");
-  button.setAttribute("aria-pressed", String(muted));
-  button.textContent = muted ? "Unmute" : "Mute";
-  button.setAttribute("aria-label", muted ? "Unmute microphone" : "Mute microphone");
-  announce(muted ? "Microphone muted" : "Microphone on");
-}
-
-function toggleCamera() {
-  cameraOff = !cameraOff;
-  const track = media.track("video");
-  if (track) track.enabled = !cameraOff;
-  for (const { session } of peers.values()) session.setOutgoing("video", cameraOff ? null : track);
-  const button = $("camera-button");
-  button.setAttribute("aria-pressed", String(cameraOff));
-  button.textContent = cameraOff ? "Camera on" : "Camera off";
-  button.setAttribute("aria-label", cameraOff ? "Turn camera on" : "Turn camera off");
-  showLocal();
-  announce(cameraOff ? "Camera off" : "Camera on");
+// Mute or camera off: nothing is sent on that kind (replaceTrack(null)) until turned back on.
+function toggleOutgoing(kind) {
+  const off = kind === "audio" ? (muted = !muted) : (cameraOff = !cameraOff);
+  const track = media.track(kind);
+  if (track) track.enabled = !off;
+  for (const { session } of peers.values()) session.setOutgoing(kind, off ? null : track);
+  const [id, onText, offText, onLabel, offLabel, said] = kind === "audio"
+    ? ["mute-button", "Mute", "Unmute", "Mute microphone", "Unmute microphone", ["Microphone on", "Microphone muted"]]
+    : ["camera-button", "Camera off", "Camera on", "Turn camera off", "Turn camera on", ["Camera on", "Camera off"]];
+  const button = $(id);
+  button.setAttribute("aria-pressed", String(off));
+  button.textContent = off ? offText : onText;
+  button.setAttribute("aria-label", off ? offLabel : onLabel);
+  if (kind === "video") showLocal();
+  announce(said[off ? 1 : 0]);
 }
 
 async function switchCamera() {
@@ -378,8 +370,8 @@ function button(text, testid, who, onClick) {
 
 // -- start ---------------------------------------------------------------------------------
 
-$("mute-button").addEventListener("click", toggleMute);
-$("camera-button").addEventListener("click", toggleCamera);
+$("mute-button").addEventListener("click", () => toggleOutgoing("audio"));
+$("camera-button").addEventListener("click", () => toggleOutgoing("video"));
 $("switch-camera").addEventListener("click", switchCamera);
 $("leave-button").addEventListener("click", leave);
 $("end-visit-button")?.addEventListener("click", () => signaling?.send({ type: "end-visit" }));
