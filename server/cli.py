@@ -167,6 +167,12 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  therapist: {described['therapist_url']}")
         return 0
 
+    try:
+        import uvloop  # optional: a faster event loop where it is installed
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
     app = create_app(config)  # fails here, before anything is printed, on broken content
     _run(lambda: _with_services(config, prepare))
     web.run_app(app, host=config.host, port=config.port,

@@ -1,0 +1,148 @@
+"""What the benchmarks share: a server subprocess, its CPU and memory, visits to load it with."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """A server process started by a benchmark."""
+
+    process: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def use_uvloop() -> None:
+    """Run the generator on uvloop when it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pin(pid: int, core: int) -> None:
+    """Pin a process to one core when the machine has more than one."""
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
+        os.sched_setaffinity(pid, {core % os.cpu_count()})
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def raise_file_limit(wanted: int = 65536) -> None:
+    """Allow many sockets in this process (and the children it starts)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, wanted), hard), hard))
+
+
+def start_server(db: Path, port: int, *, extra_env: dict[str, str] | None = None, core: int = 0) -> Server:
+    """`run.py serve` on 127.0.0.1:port with this database, pinned to `core`."""
+    raise_file_limit()
+    env = {**os.environ, "VISITROOM_ADMIN_PASSWORD": "benchmark-admin-1", **(extra_env or {})}
+    process = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--db", str(db),
+                                "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server(process)
+    pin(server.pid, core)
+    return server
+
+
+def stop_server(server: Server) -> None:
+    """Stop a server process and wait for it."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGINT)
+        try:
+            server.process.wait(10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+async def wait_http(url: str, *, expect: tuple[int, ...] = (200,), timeout: float = 30.0) -> float:
+    """Poll a URL until it answers one of `expect`; returns the seconds it took."""
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status in expect:
+                        return time.perf_counter() - started
+            except aiohttp.ClientError:
+                pass
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"{url} did not answer within {timeout} s")
+            await asyncio.sleep(0.02)
+
+
+async def prepare_visits(db: Path, public_url: str, count: int, *,
+                         admitted: bool = True) -> list[tuple[str, str, str, str]]:
+    """Create visits (patients already admitted) in a fresh database, through the visit service.
+
+    Returns (visit id, patient link, therapist link, "patient id,therapist id") for each.
+    """
+    from server.auth.tokens import KeyRing
+    from server.bootstrap import ensure_admin
+    from server.config import Config
+    from server.storage import open_database
+    from server.storage.visits import mark_admitted
+    from server.visits import VisitService, parse_visit_request
+
+    config = Config(db=db, public_url=public_url, admin_password="benchmark-admin-1")
+    database = await open_database(db)
+    try:
+        ring = KeyRing(database)
+        await ring.load()
+        await ensure_admin(database, config)
+        service = VisitService(database, ring, config)
+        request = parse_visit_request({"patient_name": "Bench Patient", "kind": "evaluation",
+                                       "minutes": 240}, config)
+        out = []
+        for _ in range(count):
+            visit = await service.create(request, actor="bench")
+            patient, therapist = visit.participant("patient"), visit.participant("therapist")
+            if admitted:
+                async with database.transaction() as conn:
+                    await mark_admitted(conn, patient.id, int(time.time()))
+            out.append((visit.id, await service.link(patient), await service.link(therapist),
+                        f"{patient.id},{therapist.id}"))
+        return out
+    finally:
+        await database.close()

@@ -1,0 +1,265 @@
+"""Signaling load: relay throughput, latency and server CPU per message, against a bare relay.
+
+    python -m bench.signaling --visits 100 --seconds 10 [--rate 2000] [--json]
+
+Starts the real server in a subprocess on a fresh database (patients pre-admitted, as after
+a reload), opens 2N authenticated sockets, then every pair exchanges offer-sized (~3 KB)
+and candidate-sized (~200 B) messages for S seconds: closed loop by default (each message
+answered on arrival), open loop at R messages a second with --rate. The same load then
+runs against `bench/baseline_relay.py` (no auth, no validation). Server and generator are
+pinned to different cores when there are two. Every loop is bounded in count and time,
+and every socket is on 127.0.0.1.
+
+The flood limit is raised for the run (VISITROOM_FLOOD_RATE) since one benchmark socket
+sends far more than a person's browser would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.common import (ROOT, Server, cpu_seconds, free_port, pin, prepare_visits, rss_kb,
+                          start_server, stop_server, wait_http)
+
+OFFER_PAD = "a" * 3000
+CANDIDATE_PAD = "c" * 150
+SETUP_TIMEOUT = 600.0
+
+
+@dataclass
+class Pair:
+    """One visit's two sockets as the generator sees them."""
+
+    a: aiohttp.ClientWebSocketResponse
+    b: aiohttp.ClientWebSocketResponse
+    a_id: str
+    b_id: str
+
+
+@dataclass
+class Tally:
+    """What the generator measured."""
+
+    received: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+def _offer(to: str) -> str:
+    return json.dumps({"type": "offer", "to": to, "sdp": f"v=0 t={time.perf_counter():.9f} {OFFER_PAD}"})
+
+
+def _candidate(to: str) -> str:
+    return json.dumps({"type": "candidate", "to": to, "candidate": {
+        "candidate": f"candidate:1 1 udp 1 127.0.0.1 9 typ host t={time.perf_counter():.9f} {CANDIDATE_PAD}",
+        "sdpMid": "0", "sdpMLineIndex": 0}})
+
+
+def _sent_at(message: dict[str, Any]) -> float | None:
+    text = message.get("sdp") or (message.get("candidate") or {}).get("candidate") or ""
+    marker = text.find(" t=")
+    if marker < 0:
+        return None
+    return float(text[marker + 3:text.find(" ", marker + 3)])
+
+
+async def _reader(ws: aiohttp.ClientWebSocketResponse, me: str, peer: str, tally: Tally,
+                  stop: asyncio.Event, closed_loop: bool) -> None:
+    async for frame in ws:
+        if frame.type != aiohttp.WSMsgType.TEXT:
+            continue
+        message = json.loads(frame.data)
+        kind = message.get("type")
+        if kind in ("offer", "candidate"):
+            sent = _sent_at(message)
+            tally.received += 1
+            if sent is not None and len(tally.latencies) < 2_000_000:
+                tally.latencies.append((time.perf_counter() - sent) * 1000)
+            if closed_loop and not stop.is_set():
+                await ws.send_str(_candidate(peer) if kind == "offer" else _offer(peer))
+        elif kind == "error":
+            tally.errors += 1
+
+
+async def _open_visitroom_pairs(base: str, links: list[tuple[str, str, str, str]],
+                                tally: Tally) -> tuple[list[Pair], list[aiohttp.ClientSession]]:
+    sessions = [aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                      connector=aiohttp.TCPConnector(limit=0)) for _ in range(2)]
+    semaphore = asyncio.Semaphore(50)
+
+    async def open_one(session: aiohttp.ClientSession, link: str, visit_id: str) -> aiohttp.ClientWebSocketResponse:
+        async with semaphore:
+            async with session.get(link) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"link answered {response.status}")
+            ws = await session.ws_connect(f"{base}/visits/{visit_id}/ws", origin=base, heartbeat=None,
+                                          max_msg_size=0)
+            welcome = json.loads((await ws.receive()).data)
+            if welcome.get("type") != "welcome" or welcome.get("status") != "admitted":
+                tally.errors += 1
+            return ws
+
+    pairs = []
+    for start in range(0, len(links), 100):
+        batch = links[start:start + 100]
+        therapists = await asyncio.gather(*(open_one(sessions[0], t, v) for v, _, t, _ in batch))
+        patients = await asyncio.gather(*(open_one(sessions[1], p, v) for v, p, _, _ in batch))
+        for (visit_id, _, _, ids), ws_t, ws_p in zip(batch, therapists, patients):
+            patient_id, therapist_id = ids.split(",")
+            pairs.append(Pair(ws_p, ws_t, patient_id, therapist_id))
+    return pairs, sessions
+
+
+async def _open_baseline_pairs(base: str, count: int) -> tuple[list[Pair], list[aiohttp.ClientSession]]:
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    pairs = []
+    for start in range(0, count, 100):
+        async def one(i: int) -> Pair:
+            a = await session.ws_connect(f"{base}/ws?room=r{i}&peer=a{i}", heartbeat=None, max_msg_size=0)
+            b = await session.ws_connect(f"{base}/ws?room=r{i}&peer=b{i}", heartbeat=None, max_msg_size=0)
+            return Pair(a, b, f"a{i}", f"b{i}")
+        pairs.extend(await asyncio.gather(*(one(i) for i in range(start, min(count, start + 100)))))
+    return pairs, [session]
+
+
+async def _load(pairs: list[Pair], seconds: float, rate: float | None, tally: Tally) -> float:
+    stop = asyncio.Event()
+    closed_loop = rate is None
+    readers = []
+    for p in pairs:
+        readers.append(asyncio.ensure_future(_reader(p.a, p.a_id, p.b_id, tally, stop, closed_loop)))
+        readers.append(asyncio.ensure_future(_reader(p.b, p.b_id, p.a_id, tally, stop, closed_loop)))
+    started = time.perf_counter()
+    if closed_loop:
+        for p in pairs:
+            await p.a.send_str(_offer(p.b_id))
+        await asyncio.sleep(seconds)
+    else:
+        interval = 1.0 / rate
+        sent = 0
+        limit = int(rate * seconds)
+        while sent < limit:
+            target = started + sent * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            p = pairs[sent % len(pairs)]
+            if sent % 2:
+                await p.b.send_str(_candidate(p.a_id))
+            else:
+                await p.a.send_str(_offer(p.b_id))
+            sent += 1
+    stop.set()
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(0.5)  # let in-flight messages land
+    for task in readers:
+        task.cancel()
+    return elapsed
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+async def _measure(server: Server, open_pairs: Any, seconds: float, rate: float | None) -> dict[str, Any]:
+    tally = Tally()
+    rss_before = rss_kb(server.pid)
+    t0 = time.perf_counter()
+    pairs, sessions = await asyncio.wait_for(open_pairs(tally), SETUP_TIMEOUT)
+    connect_s = time.perf_counter() - t0
+    await asyncio.sleep(1.0)
+    rss_after = rss_kb(server.pid)
+    cpu0 = cpu_seconds(server.pid)
+    tally_load = Tally()
+    elapsed = await _load(pairs, seconds, rate, tally_load)
+    cpu1 = cpu_seconds(server.pid)
+    for session in sessions:
+        await session.close()
+    received = tally_load.received
+    return {
+        "sockets": len(pairs) * 2,
+        "connect_per_s": round(len(pairs) * 2 / connect_s, 1),
+        "msgs_per_s": round(received / elapsed, 1),
+        "relayed": received,
+        "p50_ms": _percentile(tally_load.latencies, 0.50),
+        "p95_ms": _percentile(tally_load.latencies, 0.95),
+        "p99_ms": _percentile(tally_load.latencies, 0.99),
+        "cpu_us_per_msg": round((cpu1 - cpu0) * 1e6 / received, 1) if received else None,
+        "server_cpu_pct": round(100 * (cpu1 - cpu0) / elapsed, 1),
+        "rss_kb_per_socket": round((rss_after - rss_before) / (len(pairs) * 2), 1),
+        "errors": tally.errors + tally_load.errors,
+    }
+
+
+async def run(visits: int, seconds: float, rate: float | None) -> dict[str, Any]:
+    """Both runs (Visitroom, then the bare relay) and their ratios."""
+    pin(os.getpid(), 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        links = await prepare_visits(Path(tmp) / "bench.db", base, visits)
+        server = start_server(Path(tmp) / "bench.db", port, extra_env={"VISITROOM_FLOOD_RATE": "1000000"})
+        try:
+            await wait_http(f"{base}/healthz")
+            ours = await _measure(server, lambda tally: _open_visitroom_pairs(base, links, tally), seconds, rate)
+        finally:
+            stop_server(server)
+    port = free_port()
+    baseline = Server(subprocess.Popen([sys.executable, "-m", "bench.baseline_relay", "--port", str(port)],
+                                       cwd=ROOT))
+    pin(baseline.pid, 0)
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/ws", expect=(400, 405, 426, 200))
+        base_fig = await _measure(baseline, lambda tally: _open_baseline_pairs(f"http://127.0.0.1:{port}", visits),
+                                  seconds, rate)
+    finally:
+        stop_server(baseline)
+    result = {"visits": visits, "seconds": seconds, "mode": "closed" if rate is None else f"open@{rate:g}/s",
+              **ours, "baseline_cpu_us_per_msg": base_fig["cpu_us_per_msg"],
+              "baseline_msgs_per_s": base_fig["msgs_per_s"], "baseline_p99_ms": base_fig["p99_ms"],
+              "baseline_rss_kb_per_socket": base_fig["rss_kb_per_socket"]}
+    if ours["cpu_us_per_msg"] and base_fig["cpu_us_per_msg"]:
+        result["cpu_ratio_to_baseline"] = round(ours["cpu_us_per_msg"] / base_fig["cpu_us_per_msg"], 2)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visits", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=None, help="open loop: messages per second in all")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    args = parser.parse_args()
+    if not 1 <= args.visits <= 5000 or not 1 <= args.seconds <= 600:
+        parser.error("--visits must be 1..5000 and --seconds 1..600")
+    from bench.common import use_uvloop
+
+    use_uvloop()
+    result = asyncio.run(run(args.visits, args.seconds, args.rate))
+    for key, value in result.items():
+        print(f"{key:28} {value}")
+    if "cpu_ratio_to_baseline" in result:
+        print(f"target cpu_ratio_to_baseline ≤ 1.5: {'met' if result['cpu_ratio_to_baseline'] <= 1.5 else 'MISSED'}")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
