@@ -19,7 +19,7 @@ ROOMS = web.AppKey("rooms", dict)
 
 async def relay(request: web.Request) -> web.StreamResponse:
     room_id, peer = request.query.get("room", ""), request.query.get("peer", "")
-    ws = web.WebSocketResponse(max_msg_size=256 * 1024)
+    ws = web.WebSocketResponse(max_msg_size=256 * 1024, compress=False)
     await ws.prepare(request)
     room = request.app[ROOMS].setdefault(room_id, {})
     room[peer] = ws

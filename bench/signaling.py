@@ -107,7 +107,7 @@ async def _open_visitroom_pairs(base: str, links: list[tuple[str, str, str, str]
                 if response.status != 200:
                     raise RuntimeError(f"link answered {response.status}")
             ws = await session.ws_connect(f"{base}/visits/{visit_id}/ws", origin=base, heartbeat=None,
-                                          max_msg_size=0)
+                                          max_msg_size=0, compress=0)
             welcome = json.loads((await ws.receive()).data)
             if welcome.get("type") != "welcome" or welcome.get("status") != "admitted":
                 tally.errors += 1
@@ -129,8 +129,10 @@ async def _open_baseline_pairs(base: str, count: int) -> tuple[list[Pair], list[
     pairs = []
     for start in range(0, count, 100):
         async def one(i: int) -> Pair:
-            a = await session.ws_connect(f"{base}/ws?room=r{i}&peer=a{i}", heartbeat=None, max_msg_size=0)
-            b = await session.ws_connect(f"{base}/ws?room=r{i}&peer=b{i}", heartbeat=None, max_msg_size=0)
+            a = await session.ws_connect(f"{base}/ws?room=r{i}&peer=a{i}", heartbeat=None,
+                                         max_msg_size=0, compress=0)
+            b = await session.ws_connect(f"{base}/ws?room=r{i}&peer=b{i}", heartbeat=None,
+                                         max_msg_size=0, compress=0)
             return Pair(a, b, f"a{i}", f"b{i}")
         pairs.extend(await asyncio.gather(*(one(i) for i in range(start, min(count, start + 100)))))
     return pairs, [session]

@@ -6,12 +6,10 @@ implements the same two calls, and room logic does not change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """One outbound message for one connection, and whether to close it afterwards."""
 
     message: dict[str, Any]
@@ -56,7 +54,13 @@ class InProcessBus:
 
     async def publish(self, channel: str, delivery: Delivery) -> None:
         """Hand the delivery to every handler on the channel (none: dropped)."""
-        for handler in list(self._channels.get(channel, ())):
+        handlers = self._channels.get(channel)
+        if not handlers:
+            return
+        if len(handlers) == 1:  # the usual case: one socket per connection id
+            await handlers[0](delivery)
+            return
+        for handler in list(handlers):
             await handler(delivery)
 
     def subscribe(self, channel: str, handler: Handler) -> Subscription:

@@ -48,7 +48,7 @@ class EndpointSettings:
     allowed_origin: str
     """The only Origin accepted (scheme://host[:port] of the public URL)."""
     heartbeat_seconds: float = 20.0
-    """Ping interval; a socket that does not answer within half of it is dropped."""
+    """A socket quiet this long is pinged; one silent for 1.5 times this is dropped."""
     flood_rate: float = 50.0
     """Messages per second a connection may send, sustained."""
     flood_burst: float = 100.0
@@ -75,14 +75,15 @@ class TokenBucket:
 
 
 class _Connection:
-    """Per-socket state the deliverer and the read loop share."""
+    """Per-socket state the deliverer, the read loop and the heartbeat share."""
 
-    __slots__ = ("ws", "reading", "close_code")
+    __slots__ = ("ws", "reading", "close_code", "last_seen")
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, now: float) -> None:
         self.ws = ws
         self.reading = False
         self.close_code: int | None = None
+        self.last_seen = now
 
 
 def _json_refusal(status: int, code: str, message: str) -> web.Response:
@@ -99,8 +100,39 @@ class SignalingEndpoint:
         self.authenticate = authenticate
         self.settings = settings
         self.welcome_extra = welcome_extra or (lambda seat: {})
-        self.connections = 0
+        self._open: dict[str, _Connection] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    @property
+    def connections(self) -> int:
+        """Open sockets."""
+        return len(self._open)
+
+    async def _beat(self) -> None:
+        # One sweep for every socket instead of a timer per socket: ping the quiet ones,
+        # drop those that stayed silent (no frame, not even a pong) for 1.5 intervals.
+        interval = self.settings.heartbeat_seconds
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval / 2)
+            now = loop.time()
+            for state in list(self._open.values()):
+                idle = now - state.last_seen
+                if state.ws.closed:
+                    continue
+                if idle > 1.5 * interval:
+                    self._spawn_close(state.ws, 1001)
+                elif idle >= interval:
+                    try:
+                        await state.ws.ping()
+                    except (ConnectionError, RuntimeError):
+                        self._spawn_close(state.ws, 1001)
+
+    def _spawn_close(self, ws: web.WebSocketResponse, code: int) -> None:
+        task = asyncio.ensure_future(ws.close(code=code))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp handler for GET /visits/{visit_id}/ws."""
@@ -110,15 +142,16 @@ class SignalingEndpoint:
             seat = await self.authenticate(request)
         except SeatRefused as refused:
             return _json_refusal(refused.status, refused.code, refused.message)
-        ws = web.WebSocketResponse(heartbeat=self.settings.heartbeat_seconds,
-                                   max_msg_size=HARD_FRAME_LIMIT, compress=False)
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=HARD_FRAME_LIMIT, compress=False)
         if not ws.can_prepare(request).ok:
             return _json_refusal(400, "not_websocket", "Open this address as a WebSocket.")
         await ws.prepare(request)
         conn = "c_" + secrets.token_urlsafe(9)
-        state = _Connection(ws)
+        state = _Connection(ws, asyncio.get_running_loop().time())
         subscription = self.bus.subscribe(conn, self._deliverer(state))
-        self.connections += 1
+        self._open[conn] = state
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.ensure_future(self._beat())
         log.info("socket open visit=%s participant=%s conn=%s", seat.visit_id,
                  seat.participant_id, conn)
         try:
@@ -129,10 +162,10 @@ class SignalingEndpoint:
                 await ws.close(code=state.close_code)
             else:
                 state.reading = True
-                await self._read(ws, seat, conn)
+                await self._read(ws, seat, conn, state)
         finally:
             subscription.cancel()
-            self.connections -= 1
+            self._open.pop(conn, None)
             await self.registry.leave(seat, conn)
             log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
         return ws
@@ -151,14 +184,19 @@ class SignalingEndpoint:
                 state.close_code = delivery.close_code
                 if state.reading:
                     # Closing waits for the peer's answer; never hold up the room for it.
-                    task = asyncio.ensure_future(ws.close(code=delivery.close_code))
-                    self._closing.add(task)
-                    task.add_done_callback(self._closing.discard)
+                    self._spawn_close(ws, delivery.close_code)
         return deliver
 
-    async def _read(self, ws: web.WebSocketResponse, seat: Seat, conn: str) -> None:
+    async def _read(self, ws: web.WebSocketResponse, seat: Seat, conn: str, state: _Connection) -> None:
         bucket = TokenBucket(self.settings.flood_rate, self.settings.flood_burst)
+        loop = asyncio.get_running_loop()
         async for frame in ws:
+            state.last_seen = loop.time()
+            if frame.type == WSMsgType.PONG:
+                continue
+            if frame.type == WSMsgType.PING:
+                await ws.pong(frame.data)
+                continue
             if not bucket.take():
                 log.warning("flood visit=%s conn=%s", seat.visit_id, conn)
                 await ws.send_str(encode(error("flood", "Too many messages; closing.")))
@@ -183,6 +221,8 @@ class SignalingEndpoint:
                     await ws.send_str(encode(error(exc.code, exc.message)))
 
     async def close(self) -> None:
-        """Wait for pending closes (server shutdown)."""
+        """Stop the heartbeat and pending closes (server shutdown)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         for task in list(self._closing):
             task.cancel()

@@ -112,7 +112,10 @@ BROADCAST = frozenset({"demo-show", "demo-control"})
 
 def decode(raw: str) -> dict[str, Any]:
     """The JSON object in a text frame; ProtocolError when it is not one."""
-    if len(raw) > MAX_MESSAGE_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+    # A character is at most 4 bytes in UTF-8, so short frames need no byte count.
+    if len(raw) > MAX_MESSAGE_BYTES // 4 and (
+            len(raw) > MAX_MESSAGE_BYTES
+            or len(raw.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES):
         raise ProtocolError("too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes.")
     try:
         data = json.loads(raw)
@@ -159,6 +162,9 @@ def error(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message, **extra}
 
 
+_encoder = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode(message: dict[str, Any]) -> str:
-    """Outbound messages as compact JSON."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    """Outbound messages as compact JSON (ASCII-escaped: the C encoder's fast path)."""
+    return _encoder.encode(message)

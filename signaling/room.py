@@ -260,9 +260,11 @@ class Room:
             raise ProtocolError("unknown_peer", "There is no such participant in this visit.")
         if target.status != "admitted" or target.conn is None:
             raise ProtocolError("peer_unavailable", "That participant is not in the call now.")
-        out = {"type": message.type, "from": sender.id}
-        out.update((k, v) for k, v in message.fields.items() if k != "to")
-        await self._send(target, out)
+        out = dict(message.fields)
+        del out["to"]
+        out["type"] = message.type
+        out["from"] = sender.id
+        await self.bus.publish(target.conn, Delivery(out))
 
     async def _broadcast(self, sender: Member, message: Inbound) -> None:
         if sender.status != "admitted":

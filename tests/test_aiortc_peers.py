@@ -91,10 +91,11 @@ def _bot(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 async def test_run_py_bot_joins_and_prints_its_figures(live):
     visit = await live.visit()
     loop = asyncio.get_running_loop()
+    # Both stay a moment after their call works, so neither leaves before the other has measured.
     patient = loop.run_in_executor(None, _bot, await live.link(visit, "patient"), "--json",
-                                   "--timeout", "30")
+                                   "--timeout", "30", "--stay", "2")
     therapist = loop.run_in_executor(None, _bot, await live.link(visit, "therapist"), "--admit",
-                                     "--json", "--timeout", "30", "--stay", "1")
+                                     "--json", "--timeout", "30", "--stay", "2")
     for result in await asyncio.gather(patient, therapist):
         assert result.returncode == 0, result.stderr
         figures = json.loads(result.stdout.strip().splitlines()[-1])
