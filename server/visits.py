@@ -302,12 +302,15 @@ class VisitService:
                           not_before=participant.not_before, expires_at=participant.expires_at)
         return f"{self.config.public_url}/join/{participant.visit_id}?token={token}"
 
-    async def describe(self, visit: Visit) -> dict[str, Any]:
-        """The visit as JSON for the API and `run.py create-visit --json`."""
+    async def describe(self, visit: Visit, *, fresh: bool = False) -> dict[str, Any]:
+        """The visit as JSON for the API and `run.py create-visit --json`.
+
+        `fresh` marks a visit created a moment ago, which has no assignments to look up.
+        """
         from server.storage.assignments import assignments_for
 
         links = {p.id: await self.link(p) for p in visit.participants}
-        assignments = await assignments_for(self.db, visit.id)
+        assignments = [] if fresh else await assignments_for(self.db, visit.id)
         patient, therapist = visit.participant("patient"), visit.participant("therapist")
         return {
             "visit_id": visit.id,

@@ -44,7 +44,7 @@ async def create_visit(request: web.Request) -> web.StreamResponse:
                                      actor=f"api_key:{key_id}")
     except VisitInputError as exc:
         raise _invalid(exc) from None
-    return web.json_response(await service.describe(visit), status=201)
+    return web.json_response(await service.describe(visit, fresh=True), status=201)
 
 
 def _time_param(request: web.Request, name: str) -> int | None:
