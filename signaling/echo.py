@@ -15,9 +15,11 @@ import logging
 import time
 from typing import Any
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaRelay
-from aiortc.mediastreams import MediaStreamTrack
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # aiortc is imported on the first check, not at server start
+    from aiortc import RTCDataChannel
+    from aiortc.mediastreams import MediaStreamTrack
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +58,23 @@ class EchoSession:
     """One participant's check."""
 
     def __init__(self, pool: "EchoPool", session_id: str) -> None:
+        from aiortc import RTCPeerConnection
+        from aiortc.contrib.media import MediaRelay
+
         self.pool = pool
         self.id = session_id
         self.pc = RTCPeerConnection()
         self.relay = MediaRelay()
-        self.channel: RTCDataChannel | None = None
+        self.channel: "RTCDataChannel | None" = None
         self.started = time.monotonic()
         self._tasks: list[asyncio.Task[Any]] = []
 
         @self.pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
+        def on_track(track: "MediaStreamTrack") -> None:
             self.pc.addTrack(self.relay.subscribe(track))
 
         @self.pc.on("datachannel")
-        def on_datachannel(channel: RTCDataChannel) -> None:
+        def on_datachannel(channel: "RTCDataChannel") -> None:
             self.channel = channel
 
             @channel.on("message")
@@ -83,6 +88,8 @@ class EchoSession:
 
     async def answer(self, offer_sdp: str) -> str:
         """Take the participant's offer and return the answer SDP."""
+        from aiortc import RTCSessionDescription
+
         if not offer_sdp.startswith("v=0") or "\nm=" not in offer_sdp:
             raise EchoOfferError("the offer has no media section")
         try:

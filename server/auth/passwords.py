@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,9 +11,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-# A hash of a random password, checked when the account does not exist so that a login
-# for an unknown email costs the same time as one for a known email.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # A hash of a random password, checked when the account does not exist so that a login
+    # for an unknown email costs the same time as one for a known email. Made on first use,
+    # not at import, to keep start-up fast.
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -23,7 +29,7 @@ def hash_password(password: str) -> str:
 def check_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; False for a missing account, in constant-ish time."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
