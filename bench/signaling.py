@@ -242,8 +242,34 @@ async def run(visits: int, seconds: float, rate: float | None) -> dict[str, Any]
     return result
 
 
+def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
+    """Throughput and p99 against the number of visits, Visitroom beside the bare relay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    visits = [r["visits"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    left.plot(visits, [r["msgs_per_s"] for r in rows], "o-", label="Visitroom")
+    left.plot(visits, [r["baseline_msgs_per_s"] for r in rows], "s--", label="bare relay")
+    left.set(xlabel="visits (2 sockets each)", ylabel="relayed messages / s", title="Throughput (closed loop)")
+    right.plot(visits, [r["p99_ms"] for r in rows], "o-", label="Visitroom")
+    right.plot(visits, [r["baseline_p99_ms"] for r in rows], "s--", label="bare relay")
+    right.set(xlabel="visits (2 sockets each)", ylabel="one-way latency p99 (ms)", title="Relay latency p99")
+    for axis in (left, right):
+        axis.set_xscale("log")
+        axis.grid(True, alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", help="comma-separated visit counts, e.g. 100,1000,3000: one closed-loop "
+                        "run each, a table, and a chart with --chart")
+    parser.add_argument("--chart", type=Path, help="where to write the sweep's PNG chart")
     parser.add_argument("--visits", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=None, help="open loop: messages per second in all")
@@ -254,6 +280,23 @@ def main() -> None:
     from bench.common import use_uvloop
 
     use_uvloop()
+    if args.sweep:
+        counts = [int(v) for v in args.sweep.split(",")]
+        if not all(1 <= v <= 5000 for v in counts):
+            parser.error("--sweep counts must be 1..5000")
+        rows = [asyncio.run(run(v, args.seconds, None)) for v in counts]
+        print("| visits | msgs/s | p50 ms | p99 ms | CPU µs/msg | relay CPU µs/msg | ratio | KB/socket | errors |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['visits']} | {r['msgs_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['cpu_us_per_msg']} | "
+                  f"{r['baseline_cpu_us_per_msg']} | {r.get('cpu_ratio_to_baseline')} | {r['rss_kb_per_socket']} | "
+                  f"{r['errors']} |")
+        if args.chart:
+            draw_chart(rows, args.chart)
+            print(f"chart written to {args.chart}")
+        if args.json:
+            print(json.dumps(rows))
+        return
     result = asyncio.run(run(args.visits, args.seconds, args.rate))
     for key, value in result.items():
         print(f"{key:28} {value}")

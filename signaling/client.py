@@ -105,6 +105,7 @@ class PeerLink:
         self.peer_id = peer_id
         self.polite = polite
         self.making_offer = False
+        self.closed = False
         self.pc = self._new_pc()
 
     def _new_pc(self) -> RTCPeerConnection:
@@ -182,8 +183,12 @@ class PeerLink:
             await self.offer()
 
     async def close(self) -> None:
-        """Close the connection."""
-        await self.pc.close()
+        """Close the connection (once: a peer can leave while the client is closing)."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(asyncio.InvalidStateError):
+            await self.pc.close()
 
 
 class VisitClient:
