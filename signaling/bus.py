@@ -12,7 +12,8 @@ from typing import Any, Awaitable, Callable, NamedTuple, Protocol
 class Delivery(NamedTuple):
     """One outbound message for one connection, and whether to close it afterwards."""
 
-    message: dict[str, Any]
+    message: dict[str, Any] | str
+    """The message, or its JSON text when the sender already has it."""
     close_code: int | None = None
     """WebSocket close code to close with after sending; None keeps the socket open."""
 

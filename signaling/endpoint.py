@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
 from signaling.bus import Bus, Delivery
-from signaling.protocol import ProtocolError, encode, error, parse_message
+from signaling.protocol import RELAYED, ProtocolError, encode, error, parse_message
 from signaling.room import Seat
 from signaling.rooms import RoomRegistry
 
@@ -60,12 +59,11 @@ class TokenBucket:
 
     __slots__ = ("rate", "burst", "tokens", "stamp")
 
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, time.monotonic()
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
 
-    def take(self) -> bool:
-        """Spend one token; False when the bucket is empty."""
-        now = time.monotonic()
+    def take(self, now: float) -> bool:
+        """Spend one token at `now` (a monotonic clock); False when the bucket is empty."""
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens < 1.0:
@@ -112,10 +110,11 @@ class SignalingEndpoint:
     async def _beat(self) -> None:
         # One sweep for every socket instead of a timer per socket: ping the quiet ones,
         # drop those that stayed silent (no frame, not even a pong) for 1.5 intervals.
+        # Sweeping every quarter interval puts at least one sweep, so one ping, between.
         interval = self.settings.heartbeat_seconds
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(interval / 2)
+            await asyncio.sleep(interval / 4)
             now = loop.time()
             for state in list(self._open.values()):
                 idle = now - state.last_seen
@@ -162,7 +161,9 @@ class SignalingEndpoint:
                 await ws.close(code=state.close_code)
             else:
                 state.reading = True
-                await self._read(ws, seat, conn, state)
+                # Read in a task of its own: waking it for each frame then resumes a
+                # short chain of coroutines, not the handler's middlewares as well.
+                await asyncio.ensure_future(self._read(ws, seat, conn, state))
         finally:
             subscription.cancel()
             self._open.pop(conn, None)
@@ -177,7 +178,8 @@ class SignalingEndpoint:
             if ws.closed or state.close_code is not None:
                 return
             try:
-                await ws.send_str(encode(delivery.message))
+                message = delivery.message
+                await ws.send_str(message if isinstance(message, str) else encode(message))
             except (ConnectionError, RuntimeError):
                 return
             if delivery.close_code is not None:
@@ -188,16 +190,16 @@ class SignalingEndpoint:
         return deliver
 
     async def _read(self, ws: web.WebSocketResponse, seat: Seat, conn: str, state: _Connection) -> None:
-        bucket = TokenBucket(self.settings.flood_rate, self.settings.flood_burst)
         loop = asyncio.get_running_loop()
+        bucket = TokenBucket(self.settings.flood_rate, self.settings.flood_burst, loop.time())
         async for frame in ws:
-            state.last_seen = loop.time()
+            state.last_seen = now = loop.time()
             if frame.type == WSMsgType.PONG:
                 continue
             if frame.type == WSMsgType.PING:
                 await ws.pong(frame.data)
                 continue
-            if not bucket.take():
+            if not bucket.take(now):
                 log.warning("flood visit=%s conn=%s", seat.visit_id, conn)
                 await ws.send_str(encode(error("flood", "Too many messages; closing.")))
                 await ws.close(code=CLOSE_POLICY, message=b"flood")
@@ -209,7 +211,18 @@ class SignalingEndpoint:
                 continue
             try:
                 message = parse_message(frame.data, seat.role)
-                if message.type == "ping":
+                if message.type in RELAYED:
+                    channel, text = self.registry.route(seat, conn, message)
+                    target = self._open.get(channel)
+                    if target is None:
+                        await self.bus.publish(channel, Delivery(text))
+                    elif not target.ws.closed and target.close_code is None:
+                        # The peer's socket is in this process: write to it, skipping the bus.
+                        try:
+                            await target.ws.send_str(text)
+                        except (ConnectionError, RuntimeError):
+                            pass
+                elif message.type == "ping":
                     await ws.send_str(encode({"type": "pong", "t": message["t"]}))
                 elif message.type == "bye":
                     await ws.close(code=1000)

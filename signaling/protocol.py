@@ -36,6 +36,8 @@ class Inbound:
 
     type: str
     fields: dict[str, Any]
+    raw: str = ""
+    """The text frame it came in (empty when built in code)."""
 
     def __getitem__(self, key: str) -> Any:
         return self.fields.get(key)
@@ -60,17 +62,22 @@ def _small_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1024
 
 
+_CANDIDATE_KEYS = frozenset({"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"})
+_candidate_line = _text(MAX_CANDIDATE_CHARS, empty=True)
+_candidate_mid = _opt(_text(64))
+_candidate_index = _opt(_small_int)
+_candidate_ufrag = _opt(_text(256))
+
+
 def _candidate(v: Any) -> bool:
     # `null` marks the end of candidates.
     if v is None:
         return True
-    if not isinstance(v, dict) or not set(v) <= {"candidate", "sdpMid", "sdpMLineIndex",
-                                                 "usernameFragment"}:
+    if not isinstance(v, dict) or not _CANDIDATE_KEYS.issuperset(v):
         return False
-    return (_text(MAX_CANDIDATE_CHARS, empty=True)(v.get("candidate"))
-            and _opt(_text(64))(v.get("sdpMid"))
-            and _opt(_small_int)(v.get("sdpMLineIndex"))
-            and _opt(_text(256))(v.get("usernameFragment")))
+    return (_candidate_line(v.get("candidate")) and _candidate_mid(v.get("sdpMid"))
+            and _candidate_index(v.get("sdpMLineIndex"))
+            and _candidate_ufrag(v.get("usernameFragment")))
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,11 @@ class MessageSpec:
     """Roles allowed to send it; None for everyone."""
     relayed: bool = False
     """Relayed to the participant named in `to` (both must be admitted)."""
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        """Every field the type may carry."""
+        return frozenset(self.required) | frozenset(self.optional)
 
 
 _EVERYONE = None
@@ -106,6 +118,7 @@ INBOUND: dict[str, MessageSpec] = {
     "bye": MessageSpec({}, {"reason": _text(MAX_REASON_CHARS)}),
 }
 RELAYED = frozenset(t for t, spec in INBOUND.items() if spec.relayed)
+_ALLOWED = {t: spec.allowed for t, spec in INBOUND.items()}
 BROADCAST = frozenset({"demo-show", "demo-control"})
 """Sent by the therapist to every other admitted participant present."""
 
@@ -118,7 +131,7 @@ def decode(raw: str) -> dict[str, Any]:
             or len(raw.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES):
         raise ProtocolError("too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes.")
     try:
-        data = json.loads(raw)
+        data = _decoder.decode(raw)
     except (ValueError, RecursionError):
         raise ProtocolError("bad_json", "The message is not valid JSON.") from None
     if not isinstance(data, dict):
@@ -126,7 +139,15 @@ def decode(raw: str) -> dict[str, Any]:
     return data
 
 
-def validate(data: dict[str, Any], role: str) -> Inbound:
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; browsers could not parse a message relayed with them.
+    raise ValueError(name)
+
+
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def validate(data: dict[str, Any], role: str, raw: str = "") -> Inbound:
     """Check a decoded message against its spec and the sender's role."""
     kind = data.get("type")
     if not isinstance(kind, str):
@@ -134,11 +155,12 @@ def validate(data: dict[str, Any], role: str) -> Inbound:
     spec = INBOUND.get(kind)
     if spec is None:
         raise ProtocolError("unknown_type", f"Unknown message type: {kind[:40]!r}.")
-    fields = {k: v for k, v in data.items() if k != "type"}
-    allowed = spec.required.keys() | spec.optional.keys()
-    extra = [k for k in fields if k not in allowed]
-    if extra:
-        raise ProtocolError("bad_field", f"'{kind}' does not take the field {str(extra[0])[:40]!r}.")
+    fields = dict(data)
+    del fields["type"]
+    allowed = _ALLOWED[kind]
+    if not allowed.issuperset(fields):
+        extra = next(k for k in fields if k not in allowed)
+        raise ProtocolError("bad_field", f"'{kind}' does not take the field {str(extra)[:40]!r}.")
     for name, check in spec.required.items():
         if name not in fields:
             raise ProtocolError("bad_field", f"'{kind}' needs the field '{name}'.")
@@ -149,12 +171,26 @@ def validate(data: dict[str, Any], role: str) -> Inbound:
             raise ProtocolError("bad_field", f"The field '{name}' of '{kind}' is not valid.")
     if spec.roles is not None and role not in spec.roles:
         raise ProtocolError("forbidden", f"Only the therapist may send '{kind}'.")
-    return Inbound(kind, fields)
+    return Inbound(kind, fields, raw)
 
 
 def parse_message(raw: str, role: str) -> Inbound:
     """Decode and validate one text frame from a participant of this role."""
-    return validate(decode(raw), role)
+    return validate(decode(raw), role, raw)
+
+
+def relayed_text(message: Inbound, sender_id: str) -> str:
+    """A relayed message as its receiver gets it: as sent, plus `from`.
+
+    A validated frame is forwarded as it came, with `"from"` spliced in before its closing
+    brace, so the hot path neither rebuilds nor re-encodes a 3 KB description. Validation
+    has already refused a `from` of the sender's own and anything not JSON.
+    """
+    raw = message.raw.rstrip()
+    sender = _encoder.encode(sender_id)
+    if raw.endswith("}") and len(message.fields) > 0:
+        return f'{raw[:-1]},"from":{sender}}}'
+    return encode({"type": message.type, **message.fields, "from": sender_id})
 
 
 def error(code: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from signaling.bus import Bus, Delivery
-from signaling.protocol import BROADCAST, RELAYED, Inbound, ProtocolError
+from signaling.protocol import BROADCAST, RELAYED, Inbound, ProtocolError, relayed_text
 
 CLOSE_ENDED = 4000
 CLOSE_REPLACED = 4001
@@ -253,6 +253,14 @@ class Room:
             raise ProtocolError("unknown_type", f"'{message.type}' is not handled by rooms.")
 
     async def _relay(self, sender: Member, message: Inbound) -> None:
+        channel, text = self.route(sender.id, sender.conn or "", message)
+        await self.bus.publish(channel, Delivery(text))
+
+    def route(self, participant_id: str, conn: str, message: Inbound) -> tuple[str, str]:
+        """Where a relayed message goes and what its receiver gets (the hot path: no awaits)."""
+        sender = self.members.get(participant_id)
+        if sender is None or sender.conn != conn or self.ended:
+            raise ProtocolError("not_in_room", "This connection is not in the room.")
         if sender.status != "admitted":
             raise ProtocolError("not_admitted", "Wait until you are admitted.")
         target = self.members.get(message["to"])
@@ -260,11 +268,7 @@ class Room:
             raise ProtocolError("unknown_peer", "There is no such participant in this visit.")
         if target.status != "admitted" or target.conn is None:
             raise ProtocolError("peer_unavailable", "That participant is not in the call now.")
-        out = dict(message.fields)
-        del out["to"]
-        out["type"] = message.type
-        out["from"] = sender.id
-        await self.bus.publish(target.conn, Delivery(out))
+        return target.conn, relayed_text(message, sender.id)
 
     async def _broadcast(self, sender: Member, message: Inbound) -> None:
         if sender.status != "admitted":

@@ -52,6 +52,13 @@ class RoomRegistry:
         if room.ended:
             self._drop(room)
 
+    def route(self, seat: Seat, conn: str, message: Inbound) -> tuple[str, str]:
+        """The channel and text of a relayed message (see `Room.route`)."""
+        room = self.rooms.get(seat.visit_id)
+        if room is None:
+            raise ProtocolError("not_in_room", "This connection is not in the room.")
+        return room.route(seat.participant_id, conn, message)
+
     async def end_visit(self, visit_id: str, reason: str) -> None:
         """End a visit's room (cancelled, ended, or its window closed)."""
         room = self.rooms.get(visit_id)

@@ -100,7 +100,8 @@ async def test_relay_reaches_only_the_named_peer_with_the_senders_id(live):
     visit, therapist, patient = await _in_call(live)
     await patient.send({"type": "offer", "to": visit.participant("therapist").id, "sdp": "v=0 test"})
     offer = await therapist.expect("offer")
-    assert offer == {"type": "offer", "from": visit.participant("patient").id, "sdp": "v=0 test"}
+    assert offer == {"type": "offer", "to": visit.participant("therapist").id,
+                     "from": visit.participant("patient").id, "sdp": "v=0 test"}
     candidate = {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host",
                  "sdpMid": "0", "sdpMLineIndex": 0}
     await therapist.send({"type": "candidate", "to": visit.participant("patient").id,
@@ -257,6 +258,9 @@ async def test_the_therapist_ends_the_visit_for_both(live):
     ('{"type": "offer", "to": "p_AAAAAAAAAAAAAAAA"}', "bad_field"),
     ('{"type": "offer", "to": "nobody", "sdp": "v=0"}', "bad_field"),
     ('{"type": "ping", "extra": 1}', "bad_field"),
+    ('{"type": "ping", "t": NaN}', "bad_json"),
+    ('{"type": "offer", "to": "p_AAAAAAAAAAAAAAAA", "sdp": "v=0", "from": "p_BBBBBBBBBBBBBBBB"}',
+     "bad_field"),
     ('{"type": "candidate", "to": "p_AAAAAAAAAAAAAAAA", "candidate": {"candidate": 5}}', "bad_field"),
 ])
 async def test_malformed_messages_get_an_error_and_the_socket_stays_open(live, raw, code):
