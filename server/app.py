@@ -44,7 +44,7 @@ LIBRARY = web.AppKey("library", Library)
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     from server.bootstrap import ensure_admin
 
-    db = await open_database(app[CONFIG].db)
+    db = await open_database(app[CONFIG].db, app[CONFIG].db_busy_seconds)
     ring = KeyRing(db)
     await ring.load()
     await ensure_admin(db, app[CONFIG])

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import logging
+import ssl
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
@@ -15,7 +16,7 @@ from server.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
 from server.visits import KIND_MINUTES, VisitInputError
 
-COMMANDS = ("serve", "create-visit", "rotate-key", "bot")
+COMMANDS = ("serve", "create-visit", "rotate-key", "bot", "backup")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stun", help="STUN URLs, comma-separated (VISITROOM_STUN)")
     serve.add_argument("--turn-url", help="TURN URLs, comma-separated (VISITROOM_TURN_URL)")
     serve.add_argument("--turn-secret", help="coturn static-auth-secret (VISITROOM_TURN_SECRET)")
+    serve.add_argument("--certfile", help="PEM certificate chain: serve HTTPS directly "
+                       "(VISITROOM_CERTFILE; needs --keyfile)")
+    serve.add_argument("--keyfile", help="PEM private key of the certificate (VISITROOM_KEYFILE)")
     serve.add_argument("--demo", action="store_true",
                        help="also create a visit that starts now and print its two links")
 
@@ -61,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Add a signing key. New links are signed with it; links "
                             "signed with older keys keep working until they expire.")
     _common(rotate)
+    backup = sub.add_parser("backup", help="copy the database while the server runs",
+                            description="Write a consistent copy of the database to PATH "
+                                        "through SQLite's online backup API.")
+    _common(backup)
+    backup.add_argument("path", type=Path, help="new file to write the backup to")
     bot = sub.add_parser("bot", help="join a visit as a Python WebRTC participant",
                          description="Open a visit link as a browser does, join the call with "
                          "aiortc, and exit 0 once media and data have flowed both ways.")
@@ -79,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    names = ("db", "public_url", "host", "port", "stun", "turn_url", "turn_secret")
+    names = ("db", "public_url", "host", "port", "stun", "turn_url", "turn_secret", "certfile",
+             "keyfile")
     return config_from_env(**{name: getattr(args, name, None) for name in names})
 
 
@@ -149,6 +159,19 @@ def _settle_memory() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
+def _tls_context(config: Config) -> ssl.SSLContext | None:
+    """The server's TLS settings when it serves HTTPS itself (TLS 1.2 at least)."""
+    if not config.tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.certfile, config.keyfile)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"cannot use {config.certfile} with {config.keyfile}: {exc.reason}") from None
+    return context
+
+
 def serve(args: argparse.Namespace) -> int:
     """`run.py serve`: prepare the database, print how to get in, run until stopped."""
     from aiohttp import web
@@ -184,15 +207,18 @@ def serve(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     app = create_app(config)  # fails here, before anything is printed, on broken content
+    tls = _tls_context(config)
     _run(lambda: _with_services(config, prepare))
     _settle_memory()
-    web.run_app(app, host=config.host, port=config.port,
+    web.run_app(app, host=config.host, port=config.port, ssl_context=tls,
                 access_log_class=AccessLogger, print=lambda *_: None)
     return 0
 
 
 _FLAGS = {"starts_at": "--starts-at", "therapist_email": "--therapist", "minutes": "--minutes",
           "patient_name": "--patient-name", "therapist_name": "--therapist-name", "kind": "--kind"}
+
+
 def bot(args: argparse.Namespace) -> int:
     """`run.py bot LINK`: exit 0 when the call worked, 1 with one line when it did not."""
     from signaling.client import VisitClientError, run_bot
@@ -215,7 +241,18 @@ def bot(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_key, "bot": bot}
+def backup(args: argparse.Namespace) -> int:
+    """`run.py backup PATH`: a consistent copy of the database, safe while the server runs."""
+    from server.storage.backup import backup_database
+
+    config = _config(args)
+    size = backup_database(config.db, args.path)
+    print(f"Backed up {config.db} to {args.path} ({size // 1024} KiB).")
+    return 0
+
+
+HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_key, "bot": bot,
+            "backup": backup}
 
 
 def main(argv: Sequence[str]) -> int:

@@ -25,6 +25,8 @@ class Config:
     """TCP port the HTTP server listens on."""
     db: Path = Path("var/visitroom.db")
     """SQLite database file; created with its folder on first start."""
+    db_busy_seconds: int = 5
+    """How long a request waits for a database lock another process holds (then 503)."""
     public_url: str = ""
     """Base URL patients and therapists reach the server at; defaults to http://host:port."""
     issuer: str = "visitroom"
@@ -65,10 +67,17 @@ class Config:
     """How long after a visit the patient can reopen her home program."""
     ice_loopback: bool = False
     """The server's aiortc peers offer only 127.0.0.1 (when every peer runs on this machine)."""
+    certfile: str = ""
+    """PEM certificate chain: serve HTTPS directly (no reverse proxy) when set with keyfile."""
+    keyfile: str = field(default="", repr=False)
+    """PEM private key of that certificate."""
 
     def __post_init__(self) -> None:
+        if bool(self.certfile) != bool(self.keyfile):
+            raise ConfigError("certfile and keyfile go together: give both or neither")
         if not self.public_url:
-            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
+            scheme = "https" if self.certfile else "http"
+            object.__setattr__(self, "public_url", f"{scheme}://{self.host}:{self.port}")
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         object.__setattr__(self, "db", Path(self.db))
         object.__setattr__(self, "library_dir", Path(self.library_dir))
@@ -81,7 +90,7 @@ class Config:
                      "program_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
-        for name in ("heartbeat_seconds", "flood_rate", "echo_seconds"):
+        for name in ("heartbeat_seconds", "flood_rate", "echo_seconds", "db_busy_seconds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         for url in self.stun_urls:
@@ -94,6 +103,11 @@ class Config:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"unknown time zone {self.timezone!r}") from exc
+
+    @property
+    def tls(self) -> bool:
+        """The server itself speaks HTTPS."""
+        return bool(self.certfile)
 
     @property
     def secure_cookies(self) -> bool:

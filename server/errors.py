@@ -47,4 +47,5 @@ _TITLES = {
     413: "Too large",
     422: "Please check the form",
     500: "Something went wrong",
+    503: "Busy for a moment",
 }

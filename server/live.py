@@ -8,7 +8,8 @@ cancelled visits and revoked links.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator
+from contextlib import contextmanager
+from typing import Any, AsyncIterator, Iterator
 
 from aiohttp import web
 
@@ -18,12 +19,13 @@ from server.auth.visit_session import participant_from_cookie
 from server.errors import ApiError
 from server.library.loader import Library
 from server.request_json import read_json_object
+from server.storage import DatabaseBusy
 from server.visits import VisitService
 from signaling.bus import InProcessBus
 from signaling.echo import EchoBusy, EchoOfferError, EchoPool
 from signaling.endpoint import EndpointSettings, SeatRefused, SignalingEndpoint
 from signaling.ice import IceSettings, ice_servers_for, use_loopback_candidates
-from signaling.protocol import MAX_SDP_CHARS
+from signaling.protocol import MAX_SDP_CHARS, ProtocolError
 from signaling.room import Seat
 from signaling.rooms import RoomRegistry
 
@@ -56,19 +58,36 @@ class RoomStore:
     async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
         if exercise not in self.library.exercises:
             return False
-        await self.visits.record(visit_id, f"participant:{participant_id}", "demo.shown",
-                                 {"exercise": exercise})
+        with _busy_as_protocol_error():
+            await self.visits.record(visit_id, f"participant:{participant_id}", "demo.shown",
+                                     {"exercise": exercise})
         return True
 
     async def admitted(self, visit_id: str, participant_id: str) -> None:
-        await self.visits.record_admission(visit_id, participant_id, admitted=True)
+        with _busy_as_protocol_error():
+            await self.visits.record_admission(visit_id, participant_id, admitted=True)
 
     async def denied(self, visit_id: str, participant_id: str) -> None:
-        await self.visits.record_admission(visit_id, participant_id, admitted=False)
+        with _busy_as_protocol_error():
+            await self.visits.record_admission(visit_id, participant_id, admitted=False)
 
     async def ended(self, visit_id: str, reason: str) -> None:
-        if reason != "cancelled":
+        if reason == "cancelled":
+            return
+        try:
             await self.visits.mark_ended(visit_id, reason)
+        except DatabaseBusy:
+            # The call still ends for everyone; the visit's end-of-window ends it in storage.
+            log.warning("visit end not stored (database busy) visit=%s", visit_id)
+
+
+@contextmanager
+def _busy_as_protocol_error() -> Iterator[None]:
+    """A locked database answers the sender with `error` code `busy`; nothing changes."""
+    try:
+        yield
+    except DatabaseBusy:
+        raise ProtocolError("busy", "The server is busy for a moment; try again.") from None
 
 
 class RoomsFollowVisits:

@@ -10,6 +10,7 @@ from aiohttp import web
 from server.app import CONFIG
 from server.auth.csrf import attach_new_token
 from server.errors import ApiError, error_response
+from server.storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -40,7 +41,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = PERMISSIONS_POLICY
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if request.app[CONFIG].secure_cookies:
+    if request.app[CONFIG].secure_cookies or request.secure:
         headers["Strict-Transport-Security"] = "max-age=31536000"
     if "Cache-Control" not in headers and not request.path.startswith("/static/"):
         headers["Cache-Control"] = "no-store"
@@ -58,6 +59,11 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         code = exc.reason.lower().replace(" ", "_")
         return error_response(request, exc.status, code, _plain_message(exc.status))
+    except DatabaseBusy:
+        response = error_response(request, 503, "busy", "The server is busy for a moment. "
+                                  "Please try again in a few seconds.")
+        response.headers["Retry-After"] = "5"
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.rel_url.path)
         return error_response(request, 500, "internal_error",

@@ -117,7 +117,7 @@ def _whole_number(value: Any, field: str) -> int:
 def parse_visit_request(data: Mapping[str, Any], config: Config) -> VisitRequest:
     """Validate a create-visit request from any front (CLI, form, JSON)."""
     kind = data.get("kind") or "follow-up"
-    if kind not in KIND_MINUTES:
+    if not isinstance(kind, str) or kind not in KIND_MINUTES:
         raise VisitInputError("kind", "must be one of intro, evaluation, follow-up")
     minutes_raw = data.get("minutes")
     minutes = KIND_MINUTES[kind] if minutes_raw in (None, "") else _whole_number(minutes_raw, "minutes")

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 DATA_CHANNEL = "visitroom"
 
 
+RECONNECT_SECONDS = 30.0
+"""How long a dropped visit socket is tried again before the bot gives up."""
+
+
 class VisitClientError(Exception):
     """The visit could not be joined or the call did not complete; the text is for people."""
 
@@ -51,6 +55,10 @@ class CallFigures:
     audio_frames: int = 0
     data_messages: int = 0
     peers: list[str] = field(default_factory=list)
+    reconnects: int = 0
+    """Times the visit socket dropped and was opened again."""
+    connections: int = 0
+    """Peer connections that reached ICE completed (a renegotiation adds one)."""
 
     @property
     def complete(self) -> bool:
@@ -128,9 +136,11 @@ class PeerLink:
 
         @pc.on("iceconnectionstatechange")
         def on_ice() -> None:
-            if pc.iceConnectionState == "completed" and client.figures.connected_ms is None:
-                client.figures.connected_ms = client._elapsed_ms()
-                client._check_done()
+            if pc.iceConnectionState == "completed":
+                client.figures.connections += 1
+                if client.figures.connected_ms is None:
+                    client.figures.connected_ms = client._elapsed_ms()
+                    client._check_done()
             elif pc.iceConnectionState == "failed":
                 client._spawn(self.restart())
 
@@ -318,15 +328,43 @@ class VisitClient:
     # -- signaling -------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        assert self.ws is not None
-        async for frame in self.ws:
-            if frame.type != aiohttp.WSMsgType.TEXT:
-                continue
-            message = json.loads(frame.data)
-            self.messages.append(message)
-            await self._on_message(message)
+        while True:
+            assert self.ws is not None
+            async for frame in self.ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                message = json.loads(frame.data)
+                self.messages.append(message)
+                await self._on_message(message)
+            if self._ended is not None or not await self._reconnect():
+                break
         if not self.done.is_set() and self._ended is None:
             self._ended = f"The server closed the visit socket (code {self.ws.close_code})."
+
+    async def _reconnect(self) -> bool:
+        """The socket dropped while the visit goes on (a server restart, a network change):
+        open it again with the visit cookie, backing off, for up to RECONNECT_SECONDS.
+        The welcome that follows makes every peer connection start afresh."""
+        assert self._session is not None and self.figures.visit_id
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        delay = 0.1
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            try:
+                self.ws = await self._session.ws_connect(
+                    f"{self.origin}/visits/{self.figures.visit_id}/ws", origin=self.origin,
+                    heartbeat=None)
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in (401, 403, 404):  # the link no longer opens the visit
+                    return False
+            except (aiohttp.ClientError, OSError):
+                continue
+            else:
+                self.figures.reconnects += 1
+                log.info("visit socket reopened visit=%s", self.figures.visit_id)
+                return True
+        return False
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")

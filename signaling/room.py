@@ -289,8 +289,8 @@ class Room:
             if self._full(member):
                 raise ProtocolError("room_full",
                                     f"The visit already has {self.capacity} participants.")
+            await self.hooks.admitted(self.visit_id, member.id)  # stored first: it may refuse
             member.status = "admitted"
-            await self.hooks.admitted(self.visit_id, member.id)
             await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
             await self._announce(member)
             await self._tell_therapists(self._lobby())
@@ -300,8 +300,8 @@ class Room:
             member = self.members.get(participant_id)
             if member is None or member.status != "waiting" or member.role == "therapist":
                 raise ProtocolError("not_waiting", "That participant is not waiting.")
-            member.status = "denied"
             await self.hooks.denied(self.visit_id, member.id)
+            member.status = "denied"
             await self._send(member, {"type": "denied", "reason": reason or "denied"},
                              CLOSE_DENIED)
             member.conn = None

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import Config
-from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_api_key
 
 
 @pytest.fixture
@@ -30,6 +30,13 @@ async def admin(client: TestClient) -> TestClient:
     """The same client, signed in as the clinic admin."""
     await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     return client
+
+
+@pytest.fixture
+async def api(admin):
+    """A client and the Authorization header of a live API key."""
+    key = await make_api_key(admin)
+    return admin, {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture

@@ -48,6 +48,13 @@ async def post_form(client: TestClient, page: str, action: str, data: dict[str, 
                              allow_redirects=False, **kwargs)
 
 
+async def add_therapist(admin: TestClient, name: str, email: str,
+                        password: str = "therapist-pass-1") -> Any:
+    """Create a therapist account through the admin form."""
+    return await post_form(admin, "/admin/therapists", "/admin/therapists",
+                           {"name": name, "email": email, "password": password})
+
+
 async def make_visit(client: TestClient, *, now: int | None = None, **fields: Any) -> Visit:
     """Create a visit through the service the API and CLI use."""
     app = client.server.app

@@ -122,3 +122,19 @@ async def start_live_server(config: Config) -> LiveServer:
     site = web.TCPSite(runner, "127.0.0.1", config.port)
     await site.start()
     return LiveServer(runner, config.public_url)
+
+
+async def in_call(live: Any, **fields: Any) -> tuple[Any, "Socket", "Socket"]:
+    """A visit with the therapist present and the patient admitted."""
+    visit = await live.visit(**fields)
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    patient = await live.socket(await live.link(visit, "patient"))
+    await patient.expect("waiting")
+    lobby = await therapist.expect("lobby")
+    while not lobby["waiting"]:
+        lobby = await therapist.expect("lobby")
+    await therapist.send({"type": "admit", "participant": visit.participant("patient").id})
+    await patient.expect("admitted")
+    await therapist.expect("peer-joined")
+    return visit, therapist, patient

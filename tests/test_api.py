@@ -6,14 +6,7 @@ import re
 
 import pytest
 
-from tests.helpers import count_rows, make_api_key, make_visit
-
-
-@pytest.fixture
-async def api(admin):
-    """A client and the Authorization header of a live API key."""
-    key = await make_api_key(admin)
-    return admin, {"Authorization": f"Bearer {key}"}
+from tests.helpers import count_rows, make_visit
 
 
 async def test_create_visit_returns_201_with_the_cli_fields(api):
@@ -50,6 +43,7 @@ async def test_api_creation_is_audited_with_the_key_id(api):
     ({"patient_name": "A", "minutes": True}, 422, "invalid_field"),
     ({"patient_name": "A", "starts_at": "tomorrow"}, 422, "invalid_field"),
     ({"patient_name": "A", "kind": "party"}, 422, "invalid_field"),
+    ({"patient_name": "A", "kind": [None, None]}, 422, "invalid_field"),  # found by the fuzzer
     ({"patient_name": "A", "capacity": 9}, 422, "invalid_field"),
     ({"patient_name": "A", "therapist_email": "nobody@clinic.test"}, 422, "invalid_field"),
     ({"patient_name": "A", "therapist_name": "B", "therapist_email": "b@c.d"}, 422, "invalid_field"),
@@ -66,38 +60,6 @@ async def test_bad_visit_bodies_are_422_and_store_nothing(api, body, status, cod
     assert payload["error"]["code"] == code
     assert payload["error"]["message"]
     assert await count_rows(client, "visits") == 0
-
-
-async def test_malformed_json_is_400(api):
-    client, auth = api
-    for raw in (b"{not json", b"[1, 2]", b"\xff\xfe"):
-        response = await client.post("/api/visits", data=raw,
-                                     headers={**auth, "Content-Type": "application/json"})
-        assert response.status == 400
-        assert (await response.json())["error"]["code"] == "malformed_json"
-    assert await count_rows(client, "visits") == 0
-
-
-async def test_wrong_content_type_is_415(api):
-    client, auth = api
-    response = await client.post("/api/visits", data="patient_name=A", headers=auth)
-    assert response.status == 415
-
-
-async def test_oversized_body_is_413_json(api):
-    client, auth = api
-    response = await client.post("/api/visits", data=b"{" + b" " * 200_000 + b"}",
-                                 headers={**auth, "Content-Type": "application/json"})
-    assert response.status == 413
-    assert "error" in await response.json()
-
-
-@pytest.mark.parametrize("header", [None, "Bearer", "Bearer nope", "Basic abc", "Bearer vr_" + "x" * 43])
-async def test_missing_or_bad_api_key_is_401(client, header):
-    headers = {"Authorization": header} if header else {}
-    response = await client.get("/api/visits", headers=headers)
-    assert response.status == 401
-    assert (await response.json())["error"]["code"] == "unauthorized"
 
 
 async def test_list_filters_by_time_and_status(api):

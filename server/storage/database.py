@@ -9,18 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-_BUSY_TIMEOUT_MS = 5000
+BUSY_ATTEMPTS = 3
+"""Tries at taking a lock another process holds (a backup, a maintenance script)."""
+
+
+class DatabaseBusy(Exception):
+    """The database stayed locked by another process past the wait allowed; try again later."""
 
 
 def migration_files() -> list[tuple[int, str]]:
@@ -40,8 +47,10 @@ def migration_files() -> list[tuple[int, str]]:
 class Database:
     """An open Visitroom database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_seconds: float = 5.0) -> None:
         self.path = Path(path)
+        # SQLite's own busy handler waits out a lock within each try.
+        self._busy_timeout_ms = max(1, int(busy_seconds * 1000 / BUSY_ATTEMPTS))
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -58,7 +67,7 @@ class Database:
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
-        await conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        await conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA synchronous = NORMAL")
         return conn
@@ -89,24 +98,47 @@ class Database:
         row = await self.fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
 
+    async def _patiently(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work`, trying again while another process holds the lock; then DatabaseBusy."""
+        for attempt in range(BUSY_ATTEMPTS):
+            try:
+                return await work()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                log.warning("database busy, try %d of %d", attempt + 1, BUSY_ATTEMPTS)
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise DatabaseBusy()
+
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         """One row of a read query, or None."""
-        assert self._reader is not None, "database is not open"
-        async with self._reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        reader = self._reader
+        assert reader is not None, "database is not open"
+
+        async def read() -> aiosqlite.Row | None:
+            async with reader.execute(sql, params) as cur:
+                return await cur.fetchone()
+        return await self._patiently(read)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         """All rows of a read query."""
-        assert self._reader is not None, "database is not open"
-        async with self._reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        reader = self._reader
+        assert reader is not None, "database is not open"
+
+        async def read() -> list[aiosqlite.Row]:
+            async with reader.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        return await self._patiently(read)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: everything inside commits together or not at all."""
         assert self._writer is not None, "database is not open"
+        writer = self._writer
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            # The lock is taken here, at BEGIN IMMEDIATE: once it is held, nothing that
+            # follows in the transaction waits for another process.
+            await self._patiently(lambda: writer.execute("BEGIN IMMEDIATE"))
             try:
                 yield self._writer
             except BaseException:
@@ -122,6 +154,12 @@ class Database:
             return cur.lastrowid or 0
 
 
-async def open_database(path: Path) -> Database:
-    """Open (and migrate) the database at `path`."""
-    return await Database(path).open()
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "database is locked" in text or "database is busy" in text
+
+
+async def open_database(path: Path, busy_seconds: float = 5.0) -> Database:
+    """Open (and migrate) the database at `path`; a lock held longer than `busy_seconds`
+    by another process makes a call raise DatabaseBusy."""
+    return await Database(path, busy_seconds).open()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+from urllib.parse import urlencode
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from server.app import DB, KEYRING, VISITS
 from server.auth.tokens import add_signing_key, sign_link
@@ -188,12 +192,43 @@ async def test_unknown_kid_is_refused(client):
     await _refused(client, f"/join/{visit.id}?token={token}", 401, "not issued by this clinic")
 
 
-@pytest.mark.parametrize("token", ["", "abc", "a.b.c", "x" * 5000])
-async def test_garbage_tokens_are_refused(client, token):
+@pytest.mark.parametrize("token, status, phrase", [
+    ("", 400, "link is incomplete"),
+    ("abc", 401, "damaged or incomplete"),
+    ("a.b.c", 401, "damaged or incomplete"),
+    ("x" * 5000, 401, "damaged or incomplete"),  # oversized: refused before any parsing
+])
+async def test_garbage_tokens_are_refused(client, token, status, phrase):
     visit = await make_visit(client)
-    response = await client.get(f"/join/{visit.id}", params={"token": token}, allow_redirects=False)
-    assert response.status in (400, 401)
-    assert "Set-Cookie" not in response.headers or "visitroom_visit" not in response.headers["Set-Cookie"]
+    await _refused(client, f"/join/{visit.id}?{urlencode({'token': token})}", status, phrase)
+
+
+async def test_an_oversized_signed_token_is_refused_unread(client):
+    visit = await make_visit(client)
+    token = await _forged(client, visit, padding="p" * 4000)
+    await _refused(client, f"/join/{visit.id}?token={token}", 401, "damaged or incomplete")
+
+
+async def test_hs256_signed_with_the_public_key_is_refused(client):
+    """Algorithm confusion: an HMAC keyed with the (public) verification key."""
+    visit = await make_visit(client)
+    key = await client.server.app[KEYRING].newest()
+    public = key.public.public_bytes(serialization.Encoding.PEM,
+                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+    claims = json.loads(base64.urlsafe_b64decode(_token(await link_of(client, visit)).split(".")[1] + "=="))
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}.{_b64(claims)}"
+    mac = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    await _refused(client, f"/join/{visit.id}?token={forged}", 401, "altered")
+
+
+@pytest.mark.parametrize("kid", ["' OR '1'='1", "../../../etc/passwd", "k1\u0000", "k" * 65,
+                                 "http://attacker.example/jwks.json"])
+async def test_injected_kid_is_refused(client, kid):
+    visit = await make_visit(client)
+    token = await _forged(client, visit, kid=kid)
+    await _refused(client, f"/join/{visit.id}?{urlencode({'token': token})}", 401,
+                   "not issued by this clinic")
 
 
 async def test_links_signed_with_an_older_key_keep_working_after_rotation(client):
