@@ -2,7 +2,9 @@
 
     python -m bench.idle [--visits 5000] [--seconds 60] [--json]
 
-Opens 2 sockets per visit (therapist and pre-admitted patient), waits, then measures the
+Opens 2 sockets per visit (therapist and pre-admitted patient), each after loading the call
+page the way a browser does (page on its own connection, WebSocket on a fresh one), waits,
+then measures the
 server's resident memory per socket and the CPU the heartbeat costs while nothing else
 happens. Targets at 10,000 sockets: ≤ 30 KB per socket, heartbeats under 5% of a core.
 """
@@ -36,8 +38,13 @@ async def run(visits: int, seconds: float, heartbeat: int) -> dict[str, Any]:
         links = await prepare_visits(db, base, visits)
         server = start_server(db, port, extra_env={"VISITROOM_HEARTBEAT_SECONDS": str(heartbeat)})
         sockets: list[aiohttp.ClientWebSocketResponse] = []
-        sessions = [aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                          connector=aiohttp.TCPConnector(limit=0)) for _ in range(2)]
+        # Like a browser, each participant loads her page on HTTP connections of its own and
+        # opens the WebSocket on a fresh connection (browsers do not upgrade a pooled one).
+        jars = [aiohttp.CookieJar(unsafe=True) for _ in range(2)]
+        pages = [aiohttp.ClientSession(cookie_jar=jar, connector=aiohttp.TCPConnector(
+            force_close=True)) for jar in jars]
+        sessions = [aiohttp.ClientSession(cookie_jar=jar, connector=aiohttp.TCPConnector(limit=0))
+                    for jar in jars]
         errors = 0
         try:
             await wait_http(f"{base}/healthz")
@@ -45,11 +52,12 @@ async def run(visits: int, seconds: float, heartbeat: int) -> dict[str, Any]:
             rss_before = rss_kb(server.pid)
             semaphore = asyncio.Semaphore(64)
 
-            async def open_one(session: aiohttp.ClientSession, link: str, visit_id: str) -> None:
+            async def open_one(i: int, link: str, visit_id: str) -> None:
                 nonlocal errors
+                session = sessions[i]
                 async with semaphore:
                     try:
-                        async with session.get(link) as r:
+                        async with pages[i].get(link) as r:
                             await r.read()
                         ws = await session.ws_connect(f"{base}/visits/{visit_id}/ws", origin=base,
                                                       heartbeat=None, compress=0)
@@ -59,7 +67,7 @@ async def run(visits: int, seconds: float, heartbeat: int) -> dict[str, Any]:
                         errors += 1
 
             started = time.perf_counter()
-            await asyncio.gather(*(open_one(sessions[i], link, v) for v, p, t, _ in links
+            await asyncio.gather(*(open_one(i, link, v) for v, p, t, _ in links
                                    for i, link in ((0, t), (1, p))))
             connect_s = time.perf_counter() - started
             # The generator answers pings by itself (aiohttp autoping) while it waits.
@@ -71,7 +79,7 @@ async def run(visits: int, seconds: float, heartbeat: int) -> dict[str, Any]:
         finally:
             for ws in sockets:
                 await ws.close()
-            for session in sessions:
+            for session in sessions + pages:
                 await session.close()
             stop_server(server)
     return {"sockets": len(sockets), "connect_per_s": round(len(sockets) / connect_s, 1),

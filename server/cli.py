@@ -1,4 +1,4 @@
-"""The `run.py` command line: serve (the default), create-visit, rotate-key."""
+"""The `run.py` command line: serve (the default), create-visit, rotate-key, backup, bot."""
 
 from __future__ import annotations
 

@@ -28,6 +28,10 @@ PERMISSIONS_POLICY = (
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Add the security headers every response carries."""
+    if response.status == 101:
+        # A WebSocket upgrade renders nothing these headers govern, and the socket keeps
+        # its upgrade response alive: ten thousand sockets would hold 4 KB each of them.
+        return
     config_csp = CSP
     host = request.host
     if host:

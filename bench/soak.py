@@ -1,0 +1,250 @@
+"""Soak: a long clinic day compressed — many visits joining, leaving, reloading, dropping.
+
+    python -m bench.soak [--visits 500] [--seconds 120] [--seed 7] [--json]
+
+Starts the real server on a fresh database with N visits whose patients must be admitted.
+Every visit then cycles until the time is up: the therapist and the patient open their
+links (page, then WebSocket, as a browser does), the therapist admits the patient, they
+exchange offer, answer and candidate-sized messages, then one of them reloads the page,
+leaves and comes back, or drops the connection without a goodbye (a phone losing signal)
+and reconnects. Every wait is bounded in time; everything stays on 127.0.0.1.
+
+Reported: cycles completed, errors (refused connections, protocol `error` messages,
+expected messages that never came), the server's resident memory after the warm-up and at
+the end (growth target < 10%), and the server's asyncio tasks and open sockets before,
+during and after the run (back to the baseline at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.common import (free_port, pin, prepare_visits, raise_file_limit, rss_kb, start_server,
+                          stop_server, use_uvloop, wait_http)
+
+WAIT = 10.0
+"""Longest wait for any one expected message."""
+PAD = "s" * 2000
+
+
+class Failure(Exception):
+    """Something a participant expected did not happen."""
+
+
+class Participant:
+    """One side of a visit as a browser would drive it."""
+
+    def __init__(self, base: str, link: str, visit_id: str) -> None:
+        self.base, self.link, self.visit_id = base, link, visit_id
+        self.jar = aiohttp.CookieJar(unsafe=True)
+        self.session = aiohttp.ClientSession(cookie_jar=self.jar)
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.reader: asyncio.Task[None] | None = None
+        self.id = ""
+
+    async def join(self) -> dict[str, Any]:
+        """Load the page (its own connection), open the socket, return the welcome."""
+        async with aiohttp.ClientSession(cookie_jar=self.jar,
+                                         connector=aiohttp.TCPConnector(force_close=True)) as page:
+            async with page.get(self.link) as response:
+                await response.read()
+                if response.status != 200:
+                    raise Failure(f"page answered {response.status}")
+        self.ws = await self.session.ws_connect(f"{self.base}/visits/{self.visit_id}/ws",
+                                                origin=self.base, heartbeat=None, compress=0)
+        self.inbox = asyncio.Queue()
+        self.reader = asyncio.ensure_future(self._read(self.ws, self.inbox))
+        welcome = await self.expect("welcome")
+        self.id = welcome["you"]["id"]
+        return welcome
+
+    @staticmethod
+    async def _read(ws: aiohttp.ClientWebSocketResponse, inbox: asyncio.Queue[dict[str, Any]]) -> None:
+        async for frame in ws:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                inbox.put_nowait(json.loads(frame.data))
+
+    async def expect(self, kind: str) -> dict[str, Any]:
+        """The next message of this type; Failure on an `error` or after WAIT seconds."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                message = await asyncio.wait_for(self.inbox.get(), deadline - time.monotonic())
+            except (asyncio.TimeoutError, ValueError):
+                raise Failure(f"no {kind} within {WAIT:g} s") from None
+            if message["type"] == kind:
+                return message
+            if message["type"] == "error":
+                raise Failure(f"error {message.get('code')} while waiting for {kind}")
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send_str(json.dumps(message))
+
+    async def leave(self, how: str) -> None:
+        """Close the socket: `bye` and a clean close, or `drop` with no goodbye at all."""
+        if self.ws is not None and not self.ws.closed:
+            if how == "drop":
+                connection = self.ws._conn  # aiohttp keeps no public handle on the socket
+                transport = connection.transport if connection is not None else None
+                if transport is not None:
+                    transport.abort()
+            else:
+                await self.send({"type": "bye"})
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+        self.ws = None
+
+    async def close(self) -> None:
+        await self.leave("bye")
+        await self.session.close()
+
+
+async def _visit_day(base: str, visit: tuple[str, str, str, str], deadline: float,
+                     rng: random.Random, tally: dict[str, int]) -> None:
+    visit_id, patient_link, therapist_link, _ = visit
+    therapist = Participant(base, therapist_link, visit_id)
+    patient = Participant(base, patient_link, visit_id)
+    try:
+        await therapist.join()
+        while time.monotonic() < deadline:
+            try:
+                await _one_cycle(therapist, patient, rng)
+                tally["cycles"] += 1
+            except (Failure, aiohttp.ClientError, ConnectionError) as exc:
+                tally["errors"] += 1
+                tally.setdefault("first_error", str(exc))  # type: ignore[arg-type]
+                await patient.leave("bye")
+                await therapist.leave("bye")
+                await asyncio.sleep(1)
+                await therapist.join()
+    finally:
+        await patient.close()
+        await therapist.close()
+
+
+async def _one_cycle(therapist: Participant, patient: Participant, rng: random.Random) -> None:
+    welcome = await patient.join()
+    if welcome["status"] == "waiting":
+        await therapist.send({"type": "admit", "participant": patient.id})
+        await patient.expect("admitted")
+    await therapist.expect("peer-joined")
+    for _ in range(3):
+        await patient.send({"type": "offer", "to": therapist.id, "sdp": f"v=0 {PAD}"})
+        await therapist.expect("offer")
+        await therapist.send({"type": "answer", "to": patient.id, "sdp": f"v=0 {PAD}"})
+        await patient.expect("answer")
+        await therapist.send({"type": "candidate", "to": patient.id,
+                              "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host",
+                                            "sdpMid": "0", "sdpMLineIndex": 0}})
+        await patient.expect("candidate")
+    await asyncio.sleep(rng.uniform(0.2, 1.5))
+    action = rng.choice(("reload", "drop", "therapist-leaves"))
+    if action == "therapist-leaves":
+        await therapist.leave("bye")
+        await patient.expect("peer-left")
+        await therapist.join()
+        await patient.expect("peer-joined")
+        await patient.leave("bye")
+    else:
+        await patient.leave("drop" if action == "drop" else "bye")
+    await therapist.expect("peer-left")
+
+
+async def _health(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
+    async with session.get(f"{base}/healthz") as response:
+        return dict(await response.json())
+
+
+async def run(visits: int, seconds: float, seed: int) -> dict[str, Any]:
+    """One soak run; every figure it measured."""
+    raise_file_limit()
+    pin(os.getpid(), 1)
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        db, port = Path(tmp) / "soak.db", free_port()
+        base = f"http://127.0.0.1:{port}"
+        links = await prepare_visits(db, base, visits + 1, admitted=False)
+        warm_visit = links.pop()
+        server = start_server(db, port, extra_env={"VISITROOM_HEARTBEAT_SECONDS": "5"})
+        try:
+            await wait_http(f"{base}/healthz")
+            async with aiohttp.ClientSession() as monitor:
+                # The baseline is the server at rest after one socket came and went: the
+                # heartbeat sweep it started runs for the life of the process.
+                first = Participant(base, warm_visit[2], warm_visit[0])
+                await first.join()
+                await first.close()
+                await asyncio.sleep(1)
+                baseline = await _health(monitor, base)
+                tally: dict[str, int] = {"cycles": 0, "errors": 0}
+                started = time.monotonic()
+                deadline = started + seconds
+                days = [asyncio.ensure_future(_visit_day(base, link, deadline, random.Random(rng.random()), tally))
+                        for link in links]
+                warmup_at, rss_warm, peak = started + seconds * 0.25, 0, baseline
+                samples = []
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(5)
+                    health = await _health(monitor, base)
+                    samples.append((round(time.monotonic() - started), rss_kb(server.pid),
+                                    health["sockets"], health["tasks"]))
+                    if not rss_warm and time.monotonic() >= warmup_at:
+                        rss_warm = rss_kb(server.pid)
+                    if health["tasks"] > peak["tasks"]:
+                        peak = health
+                await asyncio.wait_for(asyncio.gather(*days), WAIT * 4)
+                rss_end = rss_kb(server.pid)
+                settle = time.monotonic() + 15
+                final = await _health(monitor, base)
+                while time.monotonic() < settle and (final["sockets"] or final["tasks"] > baseline["tasks"]):
+                    await asyncio.sleep(0.5)
+                    final = await _health(monitor, base)
+        finally:
+            stop_server(server)
+    growth = (rss_end - rss_warm) / rss_warm * 100 if rss_warm else None
+    return {"visits": visits, "seconds": seconds, "cycles": tally["cycles"], "errors": tally["errors"],
+            "first_error": tally.get("first_error"),
+            "rss_mb_after_warmup": round(rss_warm / 1024, 1), "rss_mb_end": round(rss_end / 1024, 1),
+            "rss_growth_pct": round(growth, 1) if growth is not None else None,
+            "tasks_baseline": baseline["tasks"], "tasks_peak": peak["tasks"],
+            "tasks_end": final["tasks"], "sockets_peak": max(s[2] for s in samples) if samples else 0,
+            "sockets_end": final["sockets"], "samples": samples}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visits", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+    use_uvloop()
+    result = asyncio.run(run(args.visits, args.seconds, args.seed))
+    for key, value in result.items():
+        if key != "samples":
+            print(f"{key:<22} {value}")
+    print("samples (s, rss KB, sockets, tasks):", result["samples"])
+    met = (result["errors"] == 0 and result["rss_growth_pct"] is not None
+           and result["rss_growth_pct"] < 10 and result["tasks_end"] <= result["tasks_baseline"]
+           and result["sockets_end"] == 0)
+    print(f"targets (0 errors, growth < 10%, tasks and sockets back to baseline): "
+          f"{'met' if met else 'MISSED'}")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
