@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -146,3 +148,20 @@ async def prepare_visits(db: Path, public_url: str, count: int, *,
         return out
     finally:
         await database.close()
+
+
+def report(result: dict[str, Any], verdict: str, as_json: bool) -> None:
+    """Print a benchmark's figures one a line, then its verdict on the targets, then (with
+    --json) the whole result as the last line."""
+    width = max(len(key) for key in result) + 1
+    for key, value in result.items():
+        if key != "samples":
+            print(f"{key:<{width}} {value}")
+    print(verdict)
+    if as_json:
+        print(json.dumps(result))
+
+
+def verdict(met: bool) -> str:
+    """'met' or 'MISSED'."""
+    return "met" if met else "MISSED"

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import free_port, prepare_visits, start_server, stop_server, wait_http
+from bench.common import (free_port, prepare_visits, report, start_server, stop_server, verdict,
+                          wait_http)
 
 TARGET_P50_MS, TARGET_P95_MS = 150.0, 300.0
 
@@ -134,12 +134,10 @@ def main() -> None:
     if not 1 <= args.runs <= 200 or not 0 <= args.browser <= 50:
         parser.error("--runs must be 1..200 and --browser 0..50")
     result = asyncio.run(run(args.runs, args.browser))
-    for k, v in result.items():
-        print(f"{k:20} {v}")
-    print(f"targets p50 ≤ {TARGET_P50_MS:g} ms: {'met' if result['connected_p50_ms'] <= TARGET_P50_MS else 'MISSED'}, "
-          f"p95 ≤ {TARGET_P95_MS:g} ms: {'met' if result['connected_p95_ms'] <= TARGET_P95_MS else 'MISSED'}")
-    if args.json:
-        print(json.dumps(result))
+    report(result, f"targets p50 ≤ {TARGET_P50_MS:g} ms: "
+                   f"{verdict(result['connected_p50_ms'] <= TARGET_P50_MS)}, "
+                   f"p95 ≤ {TARGET_P95_MS:g} ms: {verdict(result['connected_p95_ms'] <= TARGET_P95_MS)}",
+           args.json)
 
 
 if __name__ == "__main__":

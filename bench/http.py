@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -19,7 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import free_port, pin, prepare_visits, start_server, stop_server, use_uvloop, wait_http
+from bench.common import (free_port, pin, prepare_visits, report, start_server, stop_server,
+                          use_uvloop, verdict, wait_http)
 
 TARGET_CREATE_PER_S = 500
 
@@ -111,12 +111,8 @@ def main() -> None:
         parser.error("--visits must be 1..20000 and --concurrency 1..200")
     use_uvloop()
     result = asyncio.run(run(args.visits, args.concurrency, min(args.opens, args.visits)))
-    for k, v in result.items():
-        print(f"{k:22} {v}")
-    print(f"target create_per_s ≥ {TARGET_CREATE_PER_S}: "
-          f"{'met' if result['create_per_s'] >= TARGET_CREATE_PER_S else 'MISSED'}")
-    if args.json:
-        print(json.dumps(result))
+    report(result, f"target create_per_s ≥ {TARGET_CREATE_PER_S}: "
+                   f"{verdict(result['create_per_s'] >= TARGET_CREATE_PER_S)}", args.json)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -22,8 +21,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import (cpu_seconds, free_port, pin, prepare_visits, raise_file_limit, rss_kb,
-                          start_server, stop_server, use_uvloop, wait_http)
+from bench.common import (cpu_seconds, free_port, pin, prepare_visits, raise_file_limit, report,
+                          rss_kb, start_server, stop_server, use_uvloop, verdict, wait_http)
 
 TARGET_KB, TARGET_CPU_PCT = 30.0, 5.0
 
@@ -100,13 +99,9 @@ def main() -> None:
         parser.error("--visits must be 1..10000 and --seconds 5..600")
     use_uvloop()
     result = asyncio.run(run(args.visits, args.seconds, args.heartbeat))
-    for k, v in result.items():
-        print(f"{k:22} {v}")
-    print(f"targets ≤ {TARGET_KB:g} KB/socket: {'met' if result['rss_kb_per_socket'] <= TARGET_KB else 'MISSED'}, "
-          f"heartbeat < {TARGET_CPU_PCT:g}% of a core: "
-          f"{'met' if result['idle_cpu_pct_of_core'] < TARGET_CPU_PCT else 'MISSED'}")
-    if args.json:
-        print(json.dumps(result))
+    report(result, f"targets ≤ {TARGET_KB:g} KB/socket: {verdict(result['rss_kb_per_socket'] <= TARGET_KB)}, "
+                   f"heartbeat < {TARGET_CPU_PCT:g}% of a core: "
+                   f"{verdict(result['idle_cpu_pct_of_core'] < TARGET_CPU_PCT)}", args.json)
 
 
 if __name__ == "__main__":

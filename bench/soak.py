@@ -29,8 +29,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import (free_port, pin, prepare_visits, raise_file_limit, rss_kb, start_server,
-                          stop_server, use_uvloop, wait_http)
+from bench.common import (free_port, pin, prepare_visits, raise_file_limit, report, rss_kb,
+                          start_server, stop_server, use_uvloop, verdict, wait_http)
 
 WAIT = 10.0
 """Longest wait for any one expected message."""
@@ -231,19 +231,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
+    if not 1 <= args.visits <= 2000 or not 10 <= args.seconds <= 3600:
+        parser.error("--visits must be 1..2000 and --seconds 10..3600")
     use_uvloop()
     result = asyncio.run(run(args.visits, args.seconds, args.seed))
-    for key, value in result.items():
-        if key != "samples":
-            print(f"{key:<22} {value}")
     print("samples (s, rss KB, sockets, tasks):", result["samples"])
     met = (result["errors"] == 0 and result["rss_growth_pct"] is not None
            and result["rss_growth_pct"] < 10 and result["tasks_end"] <= result["tasks_baseline"]
            and result["sockets_end"] == 0)
-    print(f"targets (0 errors, growth < 10%, tasks and sockets back to baseline): "
-          f"{'met' if met else 'MISSED'}")
-    if args.json:
-        print(json.dumps(result))
+    report(result, "targets (0 errors, growth < 10%, tasks and sockets back to baseline): "
+                   f"{verdict(met)}", args.json)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import free_port, prepare_visits, start_server, stop_server, wait_http
+from bench.common import (free_port, prepare_visits, report, start_server, stop_server, verdict,
+                          wait_http)
 
 TARGET_S = 1.0
 
@@ -49,11 +49,8 @@ def main() -> None:
     if not 0 <= args.visits <= 100000 or not 1 <= args.runs <= 20:
         parser.error("--visits must be 0..100000 and --runs 1..20")
     result = asyncio.run(run(args.visits, args.runs))
-    for k, v in result.items():
-        print(f"{k:18} {v}")
-    print(f"target startup ≤ {TARGET_S} s: {'met' if result['startup_s_median'] <= TARGET_S else 'MISSED'}")
-    if args.json:
-        print(json.dumps(result))
+    report(result, f"target startup ≤ {TARGET_S} s: {verdict(result['startup_s_median'] <= TARGET_S)}",
+           args.json)
 
 
 if __name__ == "__main__":

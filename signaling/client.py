@@ -27,6 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from signaling.media import SyntheticAudioTrack, SyntheticVideoTrack
+from signaling.room import CLOSE_DENIED, CLOSE_ENDED, CLOSE_REPLACED, CLOSE_REVOKED
 
 log = logging.getLogger(__name__)
 DATA_CHANNEL = "visitroom"
@@ -34,6 +35,8 @@ DATA_CHANNEL = "visitroom"
 
 RECONNECT_SECONDS = 30.0
 """How long a dropped visit socket is tried again before the bot gives up."""
+FINAL_CLOSE_CODES = frozenset({1008, CLOSE_ENDED, CLOSE_REPLACED, CLOSE_DENIED, CLOSE_REVOKED})
+"""Closes that mean "do not come back": flood, visit over, replaced by a newer tab, denied, link revoked."""
 
 
 class VisitClientError(Exception):
@@ -336,7 +339,8 @@ class VisitClient:
                 message = json.loads(frame.data)
                 self.messages.append(message)
                 await self._on_message(message)
-            if self._ended is not None or not await self._reconnect():
+            if (self._ended is not None or self.ws.close_code in FINAL_CLOSE_CODES
+                    or not await self._reconnect()):
                 break
         if not self.done.is_set() and self._ended is None:
             self._ended = f"The server closed the visit socket (code {self.ws.close_code})."
