@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +20,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True,
                           text=True, timeout=60, cwd=ROOT, env=env)
+
+
+def serve(db: Path, port: int, *args: str, output: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """`run.py serve` in a process of its own, as a clinic runs it (stop it with .terminate())."""
+    env = {**os.environ, "VISITROOM_ADMIN_PASSWORD": "process-test-admin-1"}
+    return subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--db", str(db),
+                             "--port", str(port), *args], cwd=ROOT, env=env, stdout=output,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def wait_healthy(url: str, server: subprocess.Popen[str], context: Any = None) -> dict[str, Any]:
+    """Poll /healthz until it answers (30 s at most, and only while the server lives)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", context=context, timeout=5) as response:
+                return {"headers": response.headers, "body": json.loads(response.read())}
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
 
 
 def visits_in(db: Path) -> int:

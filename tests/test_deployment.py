@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import socket
 import ssl
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from cryptography import x509
@@ -19,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from server.app import create_app
-from tests.test_cli import ROOT, run, visits_in
+from tests.live import free_port
+from tests.test_cli import run, serve, visits_in, wait_healthy
 
 
 async def test_a_backup_restores_to_a_working_server(tmp_path, aiohttp_client, config):
@@ -71,35 +67,17 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     return certfile, keyfile
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_speaks_https_with_hsts_when_given_a_certificate(tmp_path):
     certfile, keyfile = _self_signed(tmp_path)
-    port = _free_port()
-    env = {**os.environ, "VISITROOM_ADMIN_PASSWORD": "deployment-test-1"}
-    server = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--db",
-                               str(tmp_path / "v.db"), "--port", str(port), "--certfile",
-                               str(certfile), "--keyfile", str(keyfile)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port = free_port()
+    server = serve(tmp_path / "v.db", port, "--certfile", str(certfile), "--keyfile", str(keyfile),
+                   output=subprocess.PIPE)
     context = ssl.create_default_context(cafile=str(certfile))
     context.check_hostname = False
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=context,
-                                            timeout=5) as response:
-                    assert response.status == 200
-                    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
-                    assert json.loads(response.read())["status"] == "ok"
-                break
-            except (ConnectionError, urllib.error.URLError):
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+        health = wait_healthy(f"https://127.0.0.1:{port}", server, context)
+        assert health["body"]["status"] == "ok"
+        assert health["headers"]["Strict-Transport-Security"] == "max-age=31536000"
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=10)

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bench.common import free_port
 from server.app import create_app
 from signaling.client import VisitClient
 from signaling.ice import use_loopback_candidates
 from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, count_rows, link_of, login, make_api_key,
                            make_visit)
-from tests.test_cli import ROOT, run
+from tests.live import free_port
+from tests.test_cli import run, serve
 
 
 @pytest.fixture
@@ -77,13 +74,6 @@ def _rows(db: Path) -> dict[str, set[tuple]]:
                 for table in ("visits", "participants", "assignments", "events", "signing_keys")}
 
 
-def _start(db: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "VISITROOM_ADMIN_PASSWORD": "fault-test-admin-1"}
-    return subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--db", str(db),
-                             "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 async def _serving(base: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
@@ -112,7 +102,7 @@ async def test_a_server_killed_mid_call_restarts_intact_and_both_peers_reconnect
     created = run("create-visit", "--db", str(db), "--patient-name", "Maya Lopez",
                   "--therapist-name", "Sam Lee", "--public-url", base, "--json")
     visit = json.loads(created.stdout)
-    server = _start(db, port)
+    server = serve(db, port)
     patient = VisitClient(visit["patient_url"])
     therapist = VisitClient(visit["therapist_url"], admit=True)
     calls: list[asyncio.Future] = []
@@ -131,7 +121,7 @@ async def test_a_server_killed_mid_call_restarts_intact_and_both_peers_reconnect
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         restarted = time.monotonic()
-        server = _start(db, port)
+        server = serve(db, port)
         await _serving(base)
         await _until(lambda: (patient.figures.connections > connections[0]
                               and therapist.figures.connections > connections[1]), 10)
