@@ -88,7 +88,9 @@ def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 _VISIT_REF = {"$ref": "#/components/schemas/Visit"}
 _VISIT_ID = {"name": "visit_id", "in": "path", "required": True,
              "schema": {"type": "string", "pattern": "^v_[A-Za-z0-9_-]{16}$"}}
-_AUTH_ERRORS = {"401": _error("Missing, unknown or revoked API key.")}
+_AUTH_ERRORS = {"401": _error("Missing, unknown or revoked API key."),
+                "503": _error("The database is locked by another process for a moment; "
+                              "retry after Retry-After seconds.")}
 
 
 def _public_get(summary: str, schema: dict[str, Any], *, slug: bool = False) -> dict[str, Any]:
