@@ -4,9 +4,8 @@
 
 Opens 2 sockets per visit (therapist and pre-admitted patient), each after loading the call
 page the way a browser does (page on its own connection, WebSocket on a fresh one), waits,
-then measures the
-server's resident memory per socket and the CPU the heartbeat costs while nothing else
-happens. Targets at 10,000 sockets: ≤ 30 KB per socket, heartbeats under 5% of a core.
+then measures the server's resident memory per socket and the CPU the heartbeat costs while
+nothing else happens. Targets at 10,000 sockets: ≤ 30 KB per socket, heartbeats under 5% of a core.
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ class RoomStore:
         try:
             await self.visits.mark_ended(visit_id, reason)
         except DatabaseBusy:
-            # The call still ends for everyone; the visit's end-of-window ends it in storage.
+            # The call still ends for everyone; the stored visit keeps its status, and its
+            # links stop at the end of their window as every link does.
             log.warning("visit end not stored (database busy) visit=%s", visit_id)
 
 

@@ -171,16 +171,23 @@ class SignalingEndpoint:
             log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
         return ws
 
+    @staticmethod
+    async def _write(state: _Connection, text: str) -> bool:
+        """Send a text frame unless the socket is closing; False when nothing was sent."""
+        if state.ws.closed or state.close_code is not None:
+            return False
+        try:
+            await state.ws.send_str(text)
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
     def _deliverer(self, state: "_Connection") -> Callable[[Delivery], Awaitable[None]]:
         ws = state.ws
 
         async def deliver(delivery: Delivery) -> None:
-            if ws.closed or state.close_code is not None:
-                return
-            try:
-                message = delivery.message
-                await ws.send_str(message if isinstance(message, str) else encode(message))
-            except (ConnectionError, RuntimeError):
+            message = delivery.message
+            if not await self._write(state, message if isinstance(message, str) else encode(message)):
                 return
             if delivery.close_code is not None:
                 state.close_code = delivery.close_code
@@ -216,12 +223,8 @@ class SignalingEndpoint:
                     target = self._open.get(channel)
                     if target is None:
                         await self.bus.publish(channel, Delivery(text))
-                    elif not target.ws.closed and target.close_code is None:
-                        # The peer's socket is in this process: write to it, skipping the bus.
-                        try:
-                            await target.ws.send_str(text)
-                        except (ConnectionError, RuntimeError):
-                            pass
+                    else:  # the peer's socket is in this process: write to it, skipping the bus
+                        await self._write(target, text)
                 elif message.type == "ping":
                     await ws.send_str(encode({"type": "pong", "t": message["t"]}))
                 elif message.type == "bye":

@@ -236,11 +236,10 @@ class Room:
 
     async def handle(self, participant_id: str, conn: str, message: Inbound) -> None:
         """Act on a validated message from the member's live connection."""
-        member = self.members.get(participant_id)
-        if member is None or member.conn != conn or self.ended:
-            raise ProtocolError("not_in_room", "This connection is not in the room.")
+        member = self._member_at(participant_id, conn)
         if message.type in RELAYED:
-            await self._relay(member, message)
+            channel, text = self._relayed(member, message)
+            await self.bus.publish(channel, Delivery(text))
         elif message.type in BROADCAST:
             await self._broadcast(member, message)
         elif message.type == "admit":
@@ -252,15 +251,18 @@ class Room:
         else:
             raise ProtocolError("unknown_type", f"'{message.type}' is not handled by rooms.")
 
-    async def _relay(self, sender: Member, message: Inbound) -> None:
-        channel, text = self.route(sender.id, sender.conn or "", message)
-        await self.bus.publish(channel, Delivery(text))
-
     def route(self, participant_id: str, conn: str, message: Inbound) -> tuple[str, str]:
         """Where a relayed message goes and what its receiver gets (the hot path: no awaits)."""
-        sender = self.members.get(participant_id)
-        if sender is None or sender.conn != conn or self.ended:
+        return self._relayed(self._member_at(participant_id, conn), message)
+
+    def _member_at(self, participant_id: str, conn: str) -> Member:
+        """The member whose live connection this is; not_in_room otherwise."""
+        member = self.members.get(participant_id)
+        if member is None or member.conn != conn or self.ended:
             raise ProtocolError("not_in_room", "This connection is not in the room.")
+        return member
+
+    def _relayed(self, sender: Member, message: Inbound) -> tuple[str, str]:
         if sender.status != "admitted":
             raise ProtocolError("not_admitted", "Wait until you are admitted.")
         target = self.members.get(message["to"])

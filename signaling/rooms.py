@@ -45,19 +45,20 @@ class RoomRegistry:
 
     async def handle(self, seat: Seat, conn: str, message: Inbound) -> None:
         """Pass a validated message to the sender's room."""
-        room = self.rooms.get(seat.visit_id)
-        if room is None:
-            raise ProtocolError("not_in_room", "This connection is not in the room.")
+        room = self._room_of(seat)
         await room.handle(seat.participant_id, conn, message)
         if room.ended:
             self._drop(room)
 
     def route(self, seat: Seat, conn: str, message: Inbound) -> tuple[str, str]:
         """The channel and text of a relayed message (see `Room.route`)."""
+        return self._room_of(seat).route(seat.participant_id, conn, message)
+
+    def _room_of(self, seat: Seat) -> Room:
         room = self.rooms.get(seat.visit_id)
         if room is None:
             raise ProtocolError("not_in_room", "This connection is not in the room.")
-        return room.route(seat.participant_id, conn, message)
+        return room
 
     async def end_visit(self, visit_id: str, reason: str) -> None:
         """End a visit's room (cancelled, ended, or its window closed)."""
