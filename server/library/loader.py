@@ -23,6 +23,19 @@ SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PHASES = ("pregnancy", "postpartum", "any")
 HIGHLIGHTS = ("", "pelvic_floor", "abdomen", "glutes", "back", "inner_thighs", "chest", "neck", "wrist")
 POSE_LIMBS = ("arm", "far_arm", "leg", "far_leg")
+SUPINE_POSES = frozenset({
+    "hook_lying", "hook_lying_tilt", "bridge", "supine", "heel_slide_out", "tabletop_legs", "heel_tap",
+    "knee_chest", "figure_four", "hook_lying_arms_up", "hook_lying_arms_back",
+})
+"""Demo poses that lie on the back; an exercise shown mostly in them is done lying on the back."""
+SUPINE_IN_PREGNANCY = (
+    "Pregnant, especially after about 16 weeks: do not stay flat on your back for long. The weight of "
+    "the bump can press on the large vein that carries blood back to the heart and make you feel faint. "
+    "Do it propped up on pillows, on your side, sitting or standing instead, and turn onto your side if "
+    "you feel dizzy, sick or short of breath."
+)
+"""The one rule for lying on the back in pregnancy (NHS, Exercise in pregnancy), added by the loader
+to every exercise done lying on the back so no content file has to repeat it."""
 
 
 class LibraryError(ValueError):
@@ -38,30 +51,52 @@ class LibraryError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """A reference the content rests on."""
+    """A reference the content rests on.
+
+    A paper, guideline or dated leaflet carries its publication `year`; a web page that shows
+    no date carries the year it was `accessed` instead, as citations of undated pages do.
+    """
 
     title: str
     publisher: str
     url: str
+    year: int = 0
+    accessed: int = 0
+
+    def when(self) -> str:
+        """The date part of the citation: '2019' or 'accessed 2026'."""
+        return str(self.year) if self.year else f"accessed {self.accessed}"
+
+
+SUPINE_SOURCE = Source("Exercise in pregnancy", "NHS", "https://www.nhs.uk/pregnancy/keeping-well/exercise/",
+                       accessed=2026)
+"""Where the rule for lying on the back in pregnancy comes from."""
 
 
 @dataclass(frozen=True)
 class Dosage:
-    """How much of an exercise: sets × reps, holds, and how often."""
+    """How much of an exercise: sets × reps, holds, and how often.
+
+    A movement strategy done once at a time (one set of one) says when to use it in `when`
+    ("each time you get out of bed"); the numbers stay as the home program's defaults.
+    """
 
     sets: int
     reps: int
     hold_seconds: int
     per_day: int
     per_week: int
+    when: str = ""
 
     def text(self) -> str:
         """The dosage in plain words."""
+        if self.when:
+            return self.when[0].upper() + self.when[1:]
         parts = [f"{self.sets} × {self.reps}" if self.sets > 1 else f"{self.reps} times"]
         if self.hold_seconds:
             parts.append(f"hold {self.hold_seconds} s")
         if self.per_day:
-            parts.append(f"{self.per_day}× a day")
+            parts.append({1: "once a day", 2: "twice a day"}.get(self.per_day, f"{self.per_day} times a day"))
         elif self.per_week:
             parts.append(f"{self.per_week} days a week")
         return ", ".join(parts)
@@ -93,6 +128,8 @@ class Exercise:
     mistakes: tuple[str, ...]
     avoid_when: tuple[str, ...]
     demo: tuple[Keyframe, ...]
+    supine: bool = False
+    """Done lying on the back; `avoid_when` then starts with the pregnancy rule."""
 
     def as_json(self) -> dict[str, Any]:
         """The exercise for the API and the demo renderer."""
@@ -243,8 +280,12 @@ def _read_exercise(path: Path, index: int, raw: Any, poses: dict[str, Any]) -> E
     per_week = int(d.number("per_week", 0, 7, default=0, whole=True))
     if not per_day and not per_week:
         raise d.fail("per_day", "give per_day (1..10) or per_week (1..7)")
-    dosage = Dosage(int(d.number("sets", 1, 10, whole=True)), int(d.number("reps", 1, 50, whole=True)),
-                    int(d.number("hold_seconds", 0, 120, default=0, whole=True)), per_day, per_week)
+    sets, reps = int(d.number("sets", 1, 10, whole=True)), int(d.number("reps", 1, 50, whole=True))
+    when = d.text("when", max_len=120, optional=True)
+    if sets == 1 and reps == 1 and not when:
+        raise d.fail("when", "a strategy done once at a time says when, e.g. 'each time you get out of bed'")
+    dosage = Dosage(sets, reps, int(d.number("hold_seconds", 0, 120, default=0, whole=True)), per_day,
+                    per_week, when)
     demo_raw = raw.get("demo")
     if not isinstance(demo_raw, list) or len(demo_raw) < 2:
         raise r.fail("demo", "needs at least two keyframes")
@@ -260,11 +301,19 @@ def _read_exercise(path: Path, index: int, raw: Any, poses: dict[str, Any]) -> E
         step = int(f.number("step", 1, len(steps), default=1, whole=True))
         frames.append(Keyframe(pose, float(f.number("seconds", 0.2, 10, default=1.0)),
                                float(f.number("hold", 0, 60, default=0)), step, highlight))
+    avoid_when = r.texts("avoid_when")
+    supine = 2 * sum(f.pose in SUPINE_POSES for f in frames) >= len(frames)
+    if supine:
+        for i, item in enumerate(avoid_when):
+            if "16 weeks" in item or "later pregnancy" in item or "late pregnancy" in item.lower():
+                raise r.fail(f"avoid_when[{i}]", "the rule for lying on the back in pregnancy is added by "
+                             "the loader; do not repeat it")
+        avoid_when = (SUPINE_IN_PREGNANCY, *avoid_when)
     return Exercise(
         slug=slug, name=r.text("name", max_len=80), summary=r.text("summary", max_len=300),
         position=r.text("position", max_len=400), steps=steps, dosage=dosage,
-        cues=r.texts("cues"), mistakes=r.texts("mistakes"), avoid_when=r.texts("avoid_when"),
-        demo=tuple(frames),
+        cues=r.texts("cues"), mistakes=r.texts("mistakes"), avoid_when=avoid_when,
+        demo=tuple(frames), supine=supine,
     )
 
 
@@ -283,7 +332,13 @@ def _read_condition(path: Path, raw: dict[str, Any]) -> Condition:
         url = sr.text("url", max_len=500)
         if not url.startswith("https://"):
             raise sr.fail("url", "must be an https:// address")
-        sources.append(Source(sr.text("title", max_len=300), sr.text("publisher", max_len=200), url))
+        if ("year" in s) == ("accessed" in s):
+            raise sr.fail("year", "give the publication year, or for an undated web page the year "
+                          "it was accessed (one of the two)")
+        year = int(sr.number("year", 1900, 2100, whole=True)) if "year" in s else 0
+        accessed = int(sr.number("accessed", 1990, 2100, whole=True)) if "accessed" in s else 0
+        sources.append(Source(sr.text("title", max_len=300), sr.text("publisher", max_len=200), url,
+                              year, accessed))
     exercises = raw.get("exercises")
     if not isinstance(exercises, list) or len(exercises) < 4 or not all(
             isinstance(e, str) and SLUG.fullmatch(e) for e in exercises):

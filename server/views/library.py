@@ -8,7 +8,7 @@ from aiohttp import web
 
 from server.app import LIBRARY
 from server.errors import ApiError
-from server.library.loader import PHASES, Exercise, Library
+from server.library.loader import PHASES, SUPINE_SOURCE, Exercise, Library
 from server.library.quiz import QUESTIONS, assess
 from server.templating import render
 
@@ -89,7 +89,8 @@ async def exercise_page(request: web.Request) -> web.StreamResponse:
     """GET /library/exercises/{slug}: the exercise with its live demo."""
     exercise = _exercise(request)
     return render(request, "library/exercise.html",
-                  {"exercise": exercise, "conditions": request.app[LIBRARY].conditions_for(exercise.slug)})
+                  {"exercise": exercise, "conditions": request.app[LIBRARY].conditions_for(exercise.slug),
+                   "supine_source": SUPINE_SOURCE})
 
 
 async def quiz(request: web.Request) -> web.StreamResponse:
