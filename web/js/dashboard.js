@@ -28,5 +28,15 @@ async function refresh() {
 }
 
 for (const [, cell] of cells) cell.dataset.state = cell.className.replace(/.*status-/, "");
-setInterval(refresh, 4000);
-refresh();
+// Poll only while the tab is shown; a tab shown again refreshes at once.
+const POLL_MS = 4000;
+let poller = null;
+function follow() {
+  clearInterval(poller);
+  poller = null;
+  if (document.visibilityState === "hidden") return;
+  refresh();
+  poller = setInterval(refresh, POLL_MS);
+}
+document.addEventListener("visibilitychange", follow);
+follow();

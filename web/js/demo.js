@@ -47,6 +47,10 @@ function el(name, attrs, parent) {
   return node;
 }
 
+// Players whose animation loop runs now (one per visible demo; a test counts them).
+const running = new Set();
+export const runningLoops = () => running.size;
+
 export class DemoPlayer extends EventTarget {
   constructor(container, { poses, exercise, reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches }) {
     super();
@@ -61,6 +65,8 @@ export class DemoPlayer extends EventTarget {
     this.rep = 1;
     this.phaseStart = 0;
     this.raf = null;
+    // Listeners on the panel's controls live as long as this player (see mountDemo).
+    this.listeners = new AbortController();
     this.build();
     this.draw(this.poses[this.frames[0].pose], this.frames[0].highlight);
     this.report();
@@ -109,6 +115,8 @@ export class DemoPlayer extends EventTarget {
   play() {
     if (this.playing) return;
     this.playing = true;
+    running.add(this);
+    cancelAnimationFrame(this.raf);
     this.phaseStart = performance.now();
     this.tick();
     this.report();
@@ -116,6 +124,7 @@ export class DemoPlayer extends EventTarget {
 
   pause() {
     this.playing = false;
+    running.delete(this);
     cancelAnimationFrame(this.raf);
     this.report();
   }
@@ -176,6 +185,7 @@ export class DemoPlayer extends EventTarget {
 
   destroy() {
     this.pause();
+    this.listeners.abort();
     this.container.replaceChildren();
   }
 }
@@ -197,13 +207,15 @@ export function mountDemo(panel, { poses, exercise, onControl }) {
   };
   player.addEventListener("change", (e) => show(e.detail));
   show(player.status);
+  // The buttons outlive the player (the next demo reuses them): its listeners go with it.
+  const { signal } = player.listeners;
   panel.querySelector("[data-demo=play]")?.addEventListener("click", () => {
     if (player.playing) player.pause(); else player.play();
     onControl?.(player.playing ? "play" : "pause", player.status);
-  });
+  }, { signal });
   panel.querySelector("[data-demo=step]")?.addEventListener("click", () => {
     player.step();
     onControl?.("step", player.status);
-  });
+  }, { signal });
   return player;
 }

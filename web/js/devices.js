@@ -7,6 +7,7 @@ export class LocalMedia extends EventTarget {
     this.error = null;
     this.audioContext = null;
     this.meterTimer = null;
+    this.meterSource = null;
     this.facing = "user";
   }
 
@@ -89,7 +90,7 @@ export class LocalMedia extends EventTarget {
 
   // Show the microphone's level (0..1) in a <meter> ten times a second.
   meter(element) {
-    clearInterval(this.meterTimer);
+    this.stopMeter();
     const track = this.track("audio");
     if (!track || !element) return;
     const ctx = this.context();
@@ -97,6 +98,7 @@ export class LocalMedia extends EventTarget {
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 512;
     source.connect(analyser);
+    this.meterSource = source;
     const samples = new Float32Array(analyser.fftSize);
     this.meterTimer = setInterval(() => {
       analyser.getFloatTimeDomainData(samples);
@@ -104,6 +106,13 @@ export class LocalMedia extends EventTarget {
       for (const s of samples) sum += s * s;
       element.value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
     }, 100);
+  }
+
+  // A new device gets a new meter: the old one's source lets go of its track.
+  stopMeter() {
+    clearInterval(this.meterTimer);
+    this.meterSource?.disconnect();
+    this.meterSource = null;
   }
 
   // Play a short two-note chime through the chosen speaker.
@@ -139,7 +148,7 @@ export class LocalMedia extends EventTarget {
   }
 
   stop() {
-    clearInterval(this.meterTimer);
+    this.stopMeter();
     if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
     this.stream = null;
   }

@@ -4,6 +4,7 @@ import { grade } from "./quality.js";
 export async function connectionCheck(visitId, stream, seconds = 4) {
   const pc = new RTCPeerConnection();
   const result = { rttMs: null, lossPct: null, grade: "unknown" };
+  let pinger = null;
   try {
     if (stream) stream.getTracks().forEach((t) => pc.addTrack(t, stream));
     else pc.addTransceiver("audio", { direction: "recvonly" });
@@ -12,7 +13,7 @@ export async function connectionCheck(visitId, stream, seconds = 4) {
     channel.addEventListener("open", () => {
       const tick = () => channel.readyState === "open" && channel.send(JSON.stringify({ type: "ping", t: performance.now() }));
       tick();
-      channel.timer = setInterval(tick, 500);
+      pinger = setInterval(tick, 500);
     });
     channel.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
@@ -34,13 +35,14 @@ export async function connectionCheck(visitId, stream, seconds = 4) {
     if (!response.ok) return { ...result, error: body.error?.message || "The check is not available." };
     await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-    clearInterval(channel.timer);
     if (rtts.length) result.rttMs = rtts.sort((a, b) => a - b)[Math.floor(rtts.length / 2)];
     result.grade = grade(result);
     return result;
   } catch (err) {
     return { ...result, error: "The check could not run on this network." };
   } finally {
+    // Every path (success, refusal, failure, timeout) stops the pings.
+    clearInterval(pinger);
     pc.close();
   }
 }

@@ -1,12 +1,10 @@
 // One RTCPeerConnection per remote participant, negotiated with the W3C perfect-negotiation
-// pattern: the polite side rolls back on a colliding offer, the impolite side ignores it.
-// A failed or long-disconnected connection restarts ICE.
+// pattern as written in webrtc/samples: both sides offer whenever they need to; on a
+// collision the polite side rolls back and the impolite side ignores the other's offer
+// (makingOffer, ignoreOffer, isSettingRemoteAnswerPending). There is one ICE-restart
+// path: restartIce(), whose renegotiation goes through the same pattern.
 
 const DISCONNECT_GRACE_MS = 4000;
-// The impolite side makes the first offer. If the polite side offered too, a colliding
-// offer would be rolled back, and Chrome may then answer without sending candidates;
-// so the polite side waits for that first offer, and offers itself only if none comes.
-const FIRST_OFFER_WAIT_MS = 3000;
 
 export class PeerSession extends EventTarget {
   constructor({ peerId, polite, iceServers, stream, send }) {
@@ -16,18 +14,11 @@ export class PeerSession extends EventTarget {
     this.send = send;
     this.makingOffer = false;
     this.ignoreOffer = false;
+    this.isSettingRemoteAnswerPending = false;
     this.remoteStream = new MediaStream();
     this.pc = new RTCPeerConnection({ iceServers });
     this.senders = {};
     this.disconnectTimer = null;
-    this.negotiated = !polite;
-    if (polite) {
-      this.firstOfferTimer = setTimeout(() => {
-        if (this.negotiated) return;
-        this.negotiated = true;
-        this.makeOffer();
-      }, FIRST_OFFER_WAIT_MS);
-    }
     for (const kind of ["audio", "video"]) {
       const track = stream && stream.getTracks().find((t) => t.kind === kind);
       // addTrack transceivers are reused by the answerer; a missing device still receives.
@@ -49,7 +40,6 @@ export class PeerSession extends EventTarget {
   }
 
   async makeOffer() {
-    if (!this.negotiated) return;
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
@@ -66,12 +56,15 @@ export class PeerSession extends EventTarget {
     try {
       if (message.type === "offer" || message.type === "answer") {
         const description = { type: message.type, sdp: message.sdp };
-        const collision = description.type === "offer" &&
-          (this.makingOffer || pc.signalingState !== "stable");
-        this.ignoreOffer = !this.polite && collision;
+        // An answer may be applied while our own earlier answer is still being set.
+        const readyForOffer = !this.makingOffer &&
+          (pc.signalingState === "stable" || this.isSettingRemoteAnswerPending);
+        const offerCollision = description.type === "offer" && !readyForOffer;
+        this.ignoreOffer = !this.polite && offerCollision;
         if (this.ignoreOffer) return;
+        this.isSettingRemoteAnswerPending = description.type === "answer";
         await pc.setRemoteDescription(description); // rolls back our offer when polite
-        this.negotiated = true;
+        this.isSettingRemoteAnswerPending = false;
         if (description.type === "offer") {
           await pc.setLocalDescription();
           this.send({ type: "answer", to: this.peerId, sdp: pc.localDescription.sdp });
@@ -83,7 +76,8 @@ export class PeerSession extends EventTarget {
           if (!this.ignoreOffer) throw err;
         }
       } else if (message.type === "restart") {
-        pc.restartIce();
+        // A peer that cannot restart ICE itself (the Python participant) asks us to.
+        this.restart();
       }
     } catch (err) {
       console.warn("negotiation error", err);
@@ -101,10 +95,11 @@ export class PeerSession extends EventTarget {
     this.emit("state", state);
   }
 
+  // The one ICE-restart path: restartIce() fires negotiationneeded, and the new offer
+  // goes through the pattern above (so both sides restarting at once is just glare).
   restart() {
     if (this.pc.connectionState === "closed") return;
     this.pc.restartIce();
-    if (this.polite) this.send({ type: "restart", to: this.peerId });
   }
 
   // Send nothing on this kind (mute, camera off) or a track again.
@@ -122,7 +117,6 @@ export class PeerSession extends EventTarget {
 
   close() {
     clearTimeout(this.disconnectTimer);
-    clearTimeout(this.firstOfferTimer);
     this.pc.close();
   }
 

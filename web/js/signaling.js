@@ -16,6 +16,7 @@ export class SignalingClient extends EventTarget {
 
   connect() {
     this.stopped = false;
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) return;
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.addEventListener("open", () => {
@@ -25,6 +26,9 @@ export class SignalingClient extends EventTarget {
       this.pingTimer = setInterval(() => this.send({ type: "ping", t: Date.now() }), 15000);
     });
     ws.addEventListener("message", (event) => {
+      // Only the current socket speaks for the page: a late "bye replaced" on the socket
+      // this page itself replaced (a reconnect) must not end the visit.
+      if (ws !== this.ws) return;
       let message;
       try { message = JSON.parse(event.data); } catch { return; }
       this.emit("message", message);

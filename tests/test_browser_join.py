@@ -1,0 +1,169 @@
+"""Joining and negotiating in real Chromium: Join pressed at any moment joins exactly once,
+both sides offering at once still meet, and a dropped network restarts ICE."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import pytest
+
+from tests.browser import Chromium, remote_video_playing, wait_state, wait_until
+
+# The browser's permission prompt, held open for a moment: getUserMedia answers late.
+SLOW_PERMISSION = """(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => new Promise((ok, no) =>
+    setTimeout(() => real(c).then(ok, no), 1200));
+})();"""
+
+
+async def _open_and_press_join_at_once(chromium, link):
+    """Open a link and press Join as soon as it can be pressed, twice, before media starts."""
+    page = await chromium.page()
+    await page.add_init_script(SLOW_PERMISSION)
+    page.sockets = []  # type: ignore[attr-defined]
+    page.on("websocket", lambda ws: page.sockets.append(ws))  # type: ignore[attr-defined]
+    await page.goto(link, wait_until="commit")
+    await wait_until(page, "!!window.visitroomCall", timeout=10)
+    assert await page.get_attribute("#call-root", "data-ready") is None  # media not started yet
+    join = page.locator("[data-testid=join-button]")
+    await join.click()
+    if await join.is_visible():  # pressed twice in a row
+        await join.click(timeout=1000)
+    return page
+
+
+async def _settled_on_one_socket(page, state: str) -> None:
+    await wait_state(page, state)
+    await asyncio.sleep(0.4)  # a second socket, if any, would have replaced the first by now
+    assert len(page.sockets) == 1, [ws.url for ws in page.sockets]
+    assert await page.get_attribute("[data-testid=call-state]", "data-state") == state
+    assert page.errors == []
+
+
+async def test_join_pressed_before_the_camera_starts_joins_once_for_both_roles(live):
+    visit = await live.visit()
+    therapist_link = await live.link(visit, "therapist")
+    patient_link = await live.link(visit, "patient")
+    patient_id = visit.participant("patient").id
+    async with Chromium() as chromium:
+        for attempt in range(10):
+            therapist = await _open_and_press_join_at_once(chromium, therapist_link)
+            await _settled_on_one_socket(therapist, "waiting")
+            patient = await _open_and_press_join_at_once(chromium, patient_link)
+            await _settled_on_one_socket(patient, "waiting")
+            await therapist.wait_for_selector(
+                f"[data-testid=admit-button][data-participant={patient_id}]", state="attached")
+            if attempt < 9:
+                await therapist.context.close()
+                await patient.context.close()
+        # The last round runs the whole visit.
+        await therapist.click(f"[data-testid=admit-button][data-participant={patient_id}]")
+        await wait_state(patient, "connected")
+        await wait_state(therapist, "connected")
+        assert await remote_video_playing(patient)
+        assert await remote_video_playing(therapist)
+        await therapist.click("[data-testid=end-visit-button]")
+        await wait_state(patient, "ended")
+        await wait_state(therapist, "ended")
+        assert len(patient.sockets) == 1 and len(therapist.sockets) == 1
+
+
+async def test_join_pressed_after_a_reload_joins_once(live):
+    visit = await live.visit()
+    async with Chromium() as chromium:
+        page = await chromium.page()
+        page.sockets = []  # type: ignore[attr-defined]
+        page.on("websocket", lambda ws: page.sockets.append(ws))  # type: ignore[attr-defined]
+        await page.add_init_script(SLOW_PERMISSION)
+        await page.goto(await live.link(visit, "patient"))
+        await wait_until(page, "!!window.visitroomCall", timeout=10)
+        await page.click("[data-testid=join-button]")
+        await wait_state(page, "waiting")
+        page.sockets.clear()
+        await page.reload(wait_until="commit")
+        await wait_until(page, "!!window.visitroomCall", timeout=10)
+        if await page.locator("[data-testid=join-button]").is_visible():
+            await page.click("[data-testid=join-button]")  # the page rejoins by itself too
+        await _settled_on_one_socket(page, "waiting")
+
+
+async def _both_offered_and_met(chromium, live) -> tuple:
+    visit = await live.visit()
+    therapist = await chromium.page()
+    patient = await chromium.page()
+    for page, role in ((therapist, "therapist"), (patient, "patient")):
+        await page.goto(await live.link(visit, role))
+        await page.wait_for_selector("#call-root[data-ready=true]", state="attached")
+        await page.click("[data-testid=join-button]")
+    await wait_state(patient, "waiting")
+    await therapist.click("[data-testid=admit-button]")
+    await wait_state(patient, "connected")
+    await wait_state(therapist, "connected")
+    return therapist, patient
+
+
+async def test_both_sides_offering_at_once_still_meet(live):
+    async with Chromium() as chromium:
+        for _ in range(3):
+            therapist, patient = await _both_offered_and_met(chromium, live)
+            # Each side made an offer of its own when it met the other: a collision that the
+            # polite side (the patient) resolved by rolling back.
+            for page in (therapist, patient):
+                trace = await page.evaluate("window.visitroomCall.trace")
+                assert any(line.endswith("out offer") for line in trace), trace
+            assert await remote_video_playing(patient)
+            assert await remote_video_playing(therapist)
+            await therapist.context.close()
+            await patient.context.close()
+
+
+async def _offers_made(*pages) -> int:
+    traces = [await page.evaluate("window.visitroomCall.trace") for page in pages]
+    return sum(line.endswith("out offer") for trace in traces for line in trace)
+
+
+def _loopback(up: bool) -> None:
+    subprocess.run(["ip", "link", "set", "lo", "up" if up else "down"], check=True)
+
+
+def _in_own_network_namespace() -> bool:
+    """tests/run.sh runs the suite in a namespace of its own (loopback only) where it may
+    take lo down; outside one, taking lo down would cut the machine off."""
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return links.count("\n") == 1 and ": lo:" in links
+
+
+@pytest.fixture
+def long_heartbeat(live_config):
+    return live_config.with_overrides(heartbeat_seconds=30)
+
+
+async def test_a_network_drop_restarts_ice_on_the_same_connection(long_heartbeat):
+    from tests.live import start_live_server
+
+    if not _in_own_network_namespace():
+        pytest.fail("run through tests/run.sh: this test takes the namespace's loopback down")
+    live = await start_live_server(long_heartbeat)
+    try:
+        async with Chromium() as chromium:
+            therapist, patient = await _both_offered_and_met(chromium, live)
+            await patient.evaluate("window.firstPc = [...window.visitroomCall.peers.values()][0].session.pc")
+            offers_before = await _offers_made(therapist, patient)
+            _loopback(False)
+            try:
+                await wait_until(patient, "window.firstPc.connectionState !== 'connected'", timeout=15)
+                await asyncio.sleep(5)  # past the disconnect grace: ICE restarts while down
+            finally:
+                _loopback(True)
+            await wait_until(patient, "window.firstPc.connectionState === 'connected'", timeout=30)
+            same = await patient.evaluate(
+                "[...window.visitroomCall.peers.values()][0].session.pc === window.firstPc")
+            assert same  # the call came back on the same connection...
+            assert await _offers_made(therapist, patient) > offers_before  # ...by an ICE restart
+            assert await remote_video_playing(patient)
+            assert await remote_video_playing(therapist)
+    finally:
+        _loopback(True)
+        await live.close()
