@@ -18,26 +18,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.library.clinical import (CLINICAL_KINDS, MIN_SOURCES, POSTNATAL_RED_FLAGS, POSTNATAL_TOPICS,
+                                     SOURCE_KINDS, SUPINE_IN_PREGNANCY, SUPINE_POSITION, Source)
+from server.library.figure import (Figure, PoseError, PoseFieldError, check_placement, check_ranges, inherit,
+                                   load_figure, parse_pose, parse_props, placed_props)
+
 LIBRARY_DIR = Path(__file__).resolve().parent
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PHASES = ("pregnancy", "postpartum", "any")
-HIGHLIGHTS = ("", "pelvic_floor", "abdomen", "glutes", "back", "inner_thighs", "chest", "neck", "wrist")
-POSE_LIMBS = ("arm", "far_arm", "leg", "far_leg")
+HIGHLIGHTS = ("", "pelvic_floor", "abdomen", "glutes", "back", "inner_thighs", "chest", "neck", "wrist",
+              "thighs", "hamstrings", "calves", "hip_flexors", "shoulders", "arms", "thumb")
+"""Muscle groups a demo step may light up (drawn by web/js/demo-figure.js)."""
 SUPINE_POSES = frozenset({
     "hook_lying", "hook_lying_tilt", "bridge", "supine", "heel_slide_out", "tabletop_legs", "heel_tap",
-    "knee_chest", "figure_four", "hook_lying_arms_up", "hook_lying_arms_back",
+    "knee_chest", "figure_four", "hook_lying_arms_up", "hook_lying_arms_back", "hook_lying_squeeze",
+    "head_lift", "curl_up", "figure_four_pull", "single_bridge_start", "single_bridge",
 })
 """Demo poses that lie on the back; an exercise shown mostly in them is done lying on the back."""
-SUPINE_IN_PREGNANCY = (
-    "Pregnant, especially after about 16 weeks: do not stay flat on your back for long. The weight of "
-    "the bump can press on the large vein that carries blood back to the heart and make you feel faint. "
-    "Do it propped up on pillows, on your side, sitting or standing instead, and turn onto your side if "
-    "you feel dizzy, sick or short of breath."
-)
-"""The one rule for lying on the back in pregnancy (NHS, Exercise in pregnancy), added by the loader
-to every exercise done lying on the back so no content file has to repeat it."""
-
-
 class LibraryError(ValueError):
     """A content file is wrong; the message names the file and the field."""
 
@@ -47,30 +44,6 @@ class LibraryError(ValueError):
         except ValueError:
             shown = path
         super().__init__(f"{shown}: {where}: {message}")
-
-
-@dataclass(frozen=True)
-class Source:
-    """A reference the content rests on.
-
-    A paper, guideline or dated leaflet carries its publication `year`; a web page that shows
-    no date carries the year it was `accessed` instead, as citations of undated pages do.
-    """
-
-    title: str
-    publisher: str
-    url: str
-    year: int = 0
-    accessed: int = 0
-
-    def when(self) -> str:
-        """The date part of the citation: '2019' or 'accessed 2026'."""
-        return str(self.year) if self.year else f"accessed {self.accessed}"
-
-
-SUPINE_SOURCE = Source("Exercise in pregnancy", "NHS", "https://www.nhs.uk/pregnancy/keeping-well/exercise/",
-                       accessed=2026)
-"""Where the rule for lying on the back in pregnancy comes from."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +85,8 @@ class Keyframe:
     step: int
     """The step (1-based) whose text shows while this keyframe plays."""
     highlight: str
+    view: str = ""
+    """A view for this keyframe only (figure.toml [views]); empty: the exercise's view."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +104,10 @@ class Exercise:
     avoid_when: tuple[str, ...]
     demo: tuple[Keyframe, ...]
     supine: bool = False
+    view: str = "side"
+    """The view the demo is drawn from (figure.toml [views])."""
+    props: tuple[dict[str, Any], ...] = ()
+    """Props on the stage, placed: {name, dx, dy, dz} (geometry in figure.toml)."""
     """Done lying on the back; `avoid_when` then starts with the pregnancy rule."""
 
     def as_json(self) -> dict[str, Any]:
@@ -156,10 +135,16 @@ class Condition:
     red_flags: tuple[str, ...]
     sources: tuple[Source, ...]
     exercises: tuple[str, ...]
+    postnatal_red_flags: tuple[str, ...] = ()
+    """The shared warning signs after birth; every postpartum condition carries them."""
 
     def as_json(self) -> dict[str, Any]:
         """The condition for the API."""
         return asdict(self)
+
+    def all_red_flags(self) -> tuple[str, ...]:
+        """The condition's own warning signs, then the shared postnatal ones."""
+        return self.red_flags + self.postnatal_red_flags
 
     def matches(self, query: str) -> bool:
         """Whether a search query hits the name or an alias."""
@@ -176,6 +161,7 @@ class Library:
     exercises: dict[str, Exercise]
     etag: str = ""
     files: list[Path] = field(default_factory=list)
+    figure: Figure | None = None
 
     def ordered_conditions(self) -> list[Condition]:
         """Conditions in their set order (sacroiliac joint dysfunction first)."""
@@ -244,32 +230,38 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise LibraryError(path, "syntax", str(exc)) from None
 
 
-def _read_poses(path: Path) -> dict[str, dict[str, Any]]:
+def _read_poses(path: Path, figure: Figure) -> dict[str, dict[str, Any]]:
     data = _load_toml(path)
     poses: dict[str, dict[str, Any]] = {}
     for name, raw in data.items():
         if not SLUG.fullmatch(name.replace("_", "-")):
             raise LibraryError(path, f"pose '{name}'", "pose names are lowercase words")
-        r = _Reader(path, f"pose '{name}'", raw)
-        hip = raw.get("hip")
-        if (not isinstance(hip, list) or len(hip) != 2
-                or not all(isinstance(v, (int, float)) and 0 <= v <= 240 for v in hip)):
-            raise r.fail("hip", "must be [x, y] inside the 240 × 160 stage")
-        pose: dict[str, Any] = {"hip": hip, "head": r.number("head", -360, 360)}
-        for limb in ("trunk", *POSE_LIMBS):
-            value = raw.get(limb)
-            if (not isinstance(value, list) or len(value) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                               and -360 <= v <= 360 for v in value)):
-                raise r.fail(limb, "must be two angles in degrees, each -360..360")
-            pose[limb] = value
-        poses[name] = pose
+        try:
+            poses[name] = parse_pose(inherit(raw, data), figure)
+        except PoseFieldError as exc:
+            raise LibraryError(path, f"pose '{name}' field '{exc.field}'", str(exc)) from None
     if not poses:
         raise LibraryError(path, "poses", "at least one pose is needed")
     return poses
 
 
-def _read_exercise(path: Path, index: int, raw: Any, poses: dict[str, Any]) -> Exercise:
+def _check_demo(path: Path, slug: str, frames: list[Keyframe], poses: dict[str, Any], figure: Figure,
+                props: list[dict[str, Any]]) -> None:
+    """Every pose of a demo within human ranges, on the floor or its props, reaching what it holds."""
+    placed = placed_props(props, figure)
+    checked: set[str] = set()
+    for i, frame in enumerate(frames):
+        if frame.pose in checked:
+            continue
+        checked.add(frame.pose)
+        try:
+            check_ranges(poses[frame.pose], figure)
+            check_placement(poses[frame.pose], figure, placed)
+        except PoseError as exc:
+            raise LibraryError(path, f"exercise '{slug}' demo[{i}] pose '{frame.pose}'", str(exc)) from None
+
+
+def _read_exercise(path: Path, index: int, raw: Any, poses: dict[str, Any], figure: Figure) -> Exercise:
     r = _Reader(path, f"exercise #{index + 1}", raw)
     slug = r.slug("slug")
     r.where = f"exercise '{slug}'"
@@ -299,10 +291,28 @@ def _read_exercise(path: Path, index: int, raw: Any, poses: dict[str, Any]) -> E
         if highlight not in HIGHLIGHTS:
             raise f.fail("highlight", f"must be one of {', '.join(h for h in HIGHLIGHTS if h)}")
         step = int(f.number("step", 1, len(steps), default=1, whole=True))
+        frame_view = f.data.get("view", "")
+        if frame_view and frame_view not in figure.views:
+            raise f.fail("view", f"must be one of {', '.join(figure.views)}")
         frames.append(Keyframe(pose, float(f.number("seconds", 0.2, 10, default=1.0)),
-                               float(f.number("hold", 0, 60, default=0)), step, highlight))
+                               float(f.number("hold", 0, 60, default=0)), step, highlight, frame_view))
+    view = raw.get("view", "side")
+    if view not in figure.views:
+        raise r.fail("view", f"must be one of {', '.join(figure.views)}")
+    try:
+        props = parse_props(raw.get("props"), figure)
+    except PoseFieldError as exc:
+        raise r.fail(exc.field, str(exc)) from None
+    # A pose that holds a prop (a chair, the wall) brings it, where the exercise does not place it.
+    for frame in frames:
+        for prop in poses[frame.pose].get("touch", {}).values():
+            if prop not in {p["name"] for p in props}:
+                props.append({"name": prop})
+    _check_demo(path, slug, frames, poses, figure, props)
     avoid_when = r.texts("avoid_when")
-    supine = 2 * sum(f.pose in SUPINE_POSES for f in frames) >= len(frames)
+    position = r.text("position", max_len=400)
+    supine = (2 * sum(f.pose in SUPINE_POSES for f in frames) >= len(frames)
+              or bool(SUPINE_POSITION.match(position)))
     if supine:
         for i, item in enumerate(avoid_when):
             if "16 weeks" in item or "later pregnancy" in item or "late pregnancy" in item.lower():
@@ -311,9 +321,9 @@ def _read_exercise(path: Path, index: int, raw: Any, poses: dict[str, Any]) -> E
         avoid_when = (SUPINE_IN_PREGNANCY, *avoid_when)
     return Exercise(
         slug=slug, name=r.text("name", max_len=80), summary=r.text("summary", max_len=300),
-        position=r.text("position", max_len=400), steps=steps, dosage=dosage,
+        position=position, steps=steps, dosage=dosage,
         cues=r.texts("cues"), mistakes=r.texts("mistakes"), avoid_when=avoid_when,
-        demo=tuple(frames), supine=supine,
+        demo=tuple(frames), supine=supine, view=view, props=tuple(props),
     )
 
 
@@ -324,8 +334,8 @@ def _read_condition(path: Path, raw: dict[str, Any]) -> Condition:
     if phase not in PHASES:
         raise r.fail("phase", f"must be one of {', '.join(PHASES)}")
     sources_raw = raw.get("sources")
-    if not isinstance(sources_raw, list) or not sources_raw:
-        raise r.fail("sources", "at least one source is needed")
+    if not isinstance(sources_raw, list) or len(sources_raw) < MIN_SOURCES:
+        raise r.fail("sources", f"at least {MIN_SOURCES} sources are needed")
     sources = []
     for i, s in enumerate(sources_raw):
         sr = _Reader(path, f"condition source[{i}]", s)
@@ -337,8 +347,20 @@ def _read_condition(path: Path, raw: dict[str, Any]) -> Condition:
                           "it was accessed (one of the two)")
         year = int(sr.number("year", 1900, 2100, whole=True)) if "year" in s else 0
         accessed = int(sr.number("accessed", 1990, 2100, whole=True)) if "accessed" in s else 0
+        kind = s.get("kind")
+        if kind not in SOURCE_KINDS:
+            raise sr.fail("kind", f"must be one of {', '.join(SOURCE_KINDS)}")
         sources.append(Source(sr.text("title", max_len=300), sr.text("publisher", max_len=200), url,
-                              year, accessed))
+                              year, accessed, kind))
+    if not any(source.kind in CLINICAL_KINDS for source in sources):
+        raise r.fail("sources", "at least one source must be a clinical guideline or a peer-reviewed paper "
+                     "(kind = \"guideline\" or \"paper\")")
+    red_flags = r.texts("red_flags")
+    if phase == "postpartum":
+        for i, item in enumerate(red_flags):
+            if POSTNATAL_TOPICS.search(item):
+                raise r.fail(f"red_flags[{i}]", "the warning signs after birth (bleeding, fever, a painful leg, "
+                             "wound infection, severe headache) are added by the loader; do not repeat them")
     exercises = raw.get("exercises")
     if not isinstance(exercises, list) or len(exercises) < 4 or not all(
             isinstance(e, str) and SLUG.fullmatch(e) for e in exercises):
@@ -347,8 +369,9 @@ def _read_condition(path: Path, raw: dict[str, Any]) -> Condition:
         slug=slug, name=r.text("name", max_len=100), order=int(r.number("order", 0, 1000, whole=True)),
         aliases=r.texts("aliases", max_len=100), phase=phase, gist=r.text("gist"),
         anatomy=r.text("anatomy"), who_and_when=r.text("who_and_when"), approach=r.text("approach"),
-        how_long=r.text("how_long"), outlook=r.text("outlook"), red_flags=r.texts("red_flags"),
+        how_long=r.text("how_long"), outlook=r.text("outlook"), red_flags=red_flags,
         sources=tuple(sources), exercises=tuple(exercises),
+        postnatal_red_flags=POSTNATAL_RED_FLAGS if phase == "postpartum" else (),
     )
 
 
@@ -357,8 +380,12 @@ def load_library(root: Path = LIBRARY_DIR) -> Library:
     poses_path = root / "poses.toml"
     if not poses_path.exists():
         raise LibraryError(poses_path, "file", "is missing")
-    poses = _read_poses(poses_path)
-    files = [poses_path]
+    figure_path = root / "figure.toml"
+    if not figure_path.exists():
+        raise LibraryError(figure_path, "file", "is missing")
+    figure = load_figure(figure_path)
+    poses = _read_poses(poses_path, figure)
+    files = [poses_path, figure_path]
     exercises: dict[str, Exercise] = {}
     for path in sorted((root / "exercises").glob("*.toml")):
         files.append(path)
@@ -367,7 +394,7 @@ def load_library(root: Path = LIBRARY_DIR) -> Library:
         if not isinstance(items, list) or not items:
             raise LibraryError(path, "exercise", "the file needs [[exercise]] tables")
         for i, raw in enumerate(items):
-            exercise = _read_exercise(path, i, raw, poses)
+            exercise = _read_exercise(path, i, raw, poses, figure)
             if exercise.slug in exercises:
                 raise LibraryError(path, f"exercise '{exercise.slug}' field 'slug'", "is used twice")
             exercises[exercise.slug] = exercise
@@ -386,7 +413,14 @@ def load_library(root: Path = LIBRARY_DIR) -> Library:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.read_bytes())
-    return Library(poses, conditions, exercises, digest.hexdigest()[:20], files)
+    used = {f.pose for e in exercises.values() for f in e.demo}
+    for name in sorted(set(poses) - used):
+        try:
+            check_ranges(poses[name], figure)
+            check_placement({**poses[name], "airborne": True}, figure, {})
+        except PoseError as exc:
+            raise LibraryError(poses_path, f"pose '{name}'", str(exc)) from None
+    return Library(poses, conditions, exercises, digest.hexdigest()[:20], files, figure)
 
 
 def library_json(library: Library) -> str:

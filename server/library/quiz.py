@@ -2,7 +2,8 @@
 
 The questions follow the symptoms the NHS and the International Consultation on
 Incontinence list for pelvic floor problems: leaking with effort, urgency, heaviness,
-pain, and trouble emptying.
+pain, and trouble emptying. Each question names the library conditions that explain it, so a
+result can send the reader to the right pages.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ class Question:
 
     key: str
     text: str
+    conditions: tuple[str, ...]
+    """Library conditions (slugs) that explain this symptom; the result links to them."""
     urgent: bool = False
     """A symptom that deserves a visit soon even when it happens only sometimes."""
 
@@ -33,14 +36,30 @@ class QuizResult:
 
 
 QUESTIONS = (
-    Question("leak_effort", "Do you leak urine when you cough, sneeze, laugh, lift or exercise?"),
-    Question("urgency", "Do you have sudden, strong urges to pass urine, or leak before you reach the toilet?"),
-    Question("wind", "Do you have trouble holding in wind or stool?"),
-    Question("heaviness", "Do you feel heaviness, dragging or a bulge in the vagina?", urgent=True),
-    Question("pain", "Do you have pain in the pelvis, the vagina or during sex?", urgent=True),
-    Question("emptying", "Is it hard to empty your bladder or bowel completely?"),
-    Question("back_pelvis", "Do you have low back, tailbone or pelvic joint pain that limits daily life?"),
+    Question("leak_effort", "Do you leak urine when you cough, sneeze, laugh, lift or exercise?",
+             ("stress-urinary-incontinence",)),
+    Question("urgency", "Do you have sudden, strong urges to pass urine, or leak before you reach the toilet?",
+             ("overactive-bladder",)),
+    Question("wind", "Do you have trouble holding in wind or stool?",
+             ("pelvic-floor-dysfunction", "perineal-tear-recovery")),
+    Question("heaviness", "Do you feel heaviness, dragging or a bulge in the vagina?", ("pelvic-organ-prolapse",),
+             urgent=True),
+    Question("pain", "Do you have pain in the pelvis, the vagina or during sex?", ("painful-sex-and-pelvic-pain",),
+             urgent=True),
+    Question("emptying", "Is it hard to empty your bladder or bowel completely?",
+             ("constipation-and-toilet-habits", "pelvic-floor-dysfunction")),
+    Question("back_pelvis", "Do you have low back, tailbone or pelvic joint pain that limits daily life?",
+             ("low-back-pain", "coccydynia", "pelvic-girdle-pain")),
 )
+
+
+def related_conditions(answers: dict[str, str]) -> list[str]:
+    """Slugs of the library conditions that explain the symptoms answered 'sometimes' or 'often', in order."""
+    slugs: list[str] = []
+    for q in QUESTIONS:
+        if answers.get(q.key) in ("sometimes", "often"):
+            slugs += [slug for slug in q.conditions if slug not in slugs]
+    return slugs
 
 
 def assess(answers: dict[str, str]) -> QuizResult:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 
 from server.app import LIBRARY
 from server.errors import ApiError
-from server.library.loader import PHASES, SUPINE_SOURCE, Exercise, Library
-from server.library.quiz import QUESTIONS, assess
-from server.templating import render
+from server.library.clinical import POSTNATAL_SOURCES, SUPINE_SOURCE
+from server.library.loader import PHASES, Exercise, Library
+from server.library.quiz import QUESTIONS, assess, related_conditions
+from server.templating import COMPRESS_ON_LOOP_BELOW, render
 
 CACHE = "public, max-age=300"
 
@@ -21,7 +23,8 @@ def _cached_json(request: web.Request, body: Any) -> web.StreamResponse:
     headers = {"ETag": etag, "Cache-Control": CACHE}
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)
-    response = web.json_response(body, headers=headers)
+    response = web.Response(text=json.dumps(body), headers=headers, content_type="application/json",
+                            zlib_executor_size=COMPRESS_ON_LOOP_BELOW)
     response.enable_compression()
     return response
 
@@ -30,6 +33,9 @@ def exercise_json(library: Library, exercise: Exercise) -> dict[str, Any]:
     """An exercise with the poses its demo needs, for the renderer."""
     data = exercise.as_json()
     data["poses"] = {f.pose: library.poses[f.pose] for f in exercise.demo}
+    if library.figure is not None:  # the figure's sizes and views, and each prop's shape where it stands
+        data["figure"] = {k: v for k, v in library.figure.as_json().items() if k != "props"}
+        data["props"] = [{**library.figure.props[p["name"]], **p} for p in exercise.props]
     data["conditions"] = [c.slug for c in library.conditions_for(exercise.slug)]
     return data
 
@@ -75,7 +81,8 @@ async def condition_page(request: web.Request) -> web.StreamResponse:
     condition = _condition(request)
     library = request.app[LIBRARY]
     return render(request, "library/condition.html",
-                  {"condition": condition, "exercises": [library.exercises[s] for s in condition.exercises]})
+                  {"condition": condition, "exercises": [library.exercises[s] for s in condition.exercises],
+                   "postnatal_sources": POSTNATAL_SOURCES})
 
 
 async def exercises_page(request: web.Request) -> web.StreamResponse:
@@ -97,8 +104,10 @@ async def quiz(request: web.Request) -> web.StreamResponse:
     """GET /library/quiz: the self-check form, or its result when answers are given."""
     answers = {q.key: request.query.get(q.key, "") for q in QUESTIONS}
     result = assess(answers) if any(answers.values()) else None
+    conditions = request.app[LIBRARY].conditions
+    related = [conditions[s] for s in related_conditions(answers) if s in conditions] if result else []
     return render(request, "library/quiz.html",
-                  {"questions": QUESTIONS, "answers": answers, "result": result})
+                  {"questions": QUESTIONS, "answers": answers, "result": result, "related": related})
 
 
 async def api_conditions(request: web.Request) -> web.StreamResponse:

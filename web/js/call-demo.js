@@ -24,7 +24,7 @@ export class CallDemo {
     this.slug = slug;
     this.area.querySelector("#demo-title").textContent = exercise.name;
     const onControl = this.role === "therapist"
-      ? (action, status) => this.send({ type: "demo-control", action, frame: status.frame, playing: status.playing })
+      ? (action, status) => this.send({ type: "demo-control", action, frame: status.frame, playing: status.playing, speed: status.speed })
       : null;
     this.player = mountDemo(this.panel, { poses: exercise.poses, exercise, onControl });
     this.area.hidden = false;
@@ -33,9 +33,9 @@ export class CallDemo {
   }
 
   // A demo-control message from the therapist.
-  control({ action, frame = 0, playing = false }) {
+  control({ action, frame = 0, playing = false, speed }) {
     if (action === "hide") { this.hide(); return; }
-    this.player?.apply({ frame, playing });
+    this.player?.apply({ frame, playing, speed });
   }
 
   toggleMinimised() {

@@ -1,108 +1,69 @@
-// Exercise demos: an articulated SVG figure moved between named poses.
-// An exercise is data only (keyframes naming poses); this module draws any of them.
-// With prefers-reduced-motion the figure shows each pose as a still step.
+// Exercise demos: a figure moved between named poses, seen from the view each step needs.
+// An exercise is data only (keyframes naming poses, a view, props); this module plays any of
+// them. With prefers-reduced-motion the figure shows each pose as a still step.
+import { blend, complete, frameBox, scene } from "./demo-figure.js";
+import { Voice } from "./demo-voice.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const LENGTHS = { trunk: [25, 25], arm: [26, 24], leg: [34, 34], head: 12 };
-const HIGHLIGHT_AT = {
-  pelvic_floor: (j) => j.hip, glutes: (j) => j.hip, abdomen: (j) => mid(j.hip, j.mid),
-  back: (j) => j.mid, inner_thighs: (j) => j.knee, chest: (j) => mid(j.mid, j.neck),
-  neck: (j) => j.neck, wrist: (j) => j.hand,
-};
-
-const rad = (deg) => (deg * Math.PI) / 180;
-const mid = (a, b) => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
-const from = (p, deg, len) => [p[0] + len * Math.cos(rad(deg)), p[1] + len * Math.sin(rad(deg))];
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - (-2 * t + 2) ** 2 / 2);
-
-// Interpolate two poses; angles take the short way round.
-export function blend(a, b, t) {
-  const angle = (x, y) => { let d = ((y - x + 540) % 360) - 180; return x + d * t; };
-  const out = { hip: [a.hip[0] + (b.hip[0] - a.hip[0]) * t, a.hip[1] + (b.hip[1] - a.hip[1]) * t], head: angle(a.head, b.head) };
-  for (const key of ["trunk", "arm", "far_arm", "leg", "far_leg"]) out[key] = [angle(a[key][0], b[key][0]), angle(a[key][1], b[key][1])];
-  return out;
-}
-
-// Joint positions of a pose.
-export function joints(pose) {
-  const hip = pose.hip;
-  const midBack = from(hip, pose.trunk[0], LENGTHS.trunk[0]);
-  const neck = from(midBack, pose.trunk[1], LENGTHS.trunk[1]);
-  const limb = (start, [a, b], [l1, l2]) => { const j = from(start, a, l1); return [start, j, from(j, b, l2)]; };
-  const arm = limb(neck, pose.arm, LENGTHS.arm);
-  const leg = limb(hip, pose.leg, LENGTHS.leg);
-  return {
-    hip, mid: midBack, neck, head: from(neck, pose.head, LENGTHS.head),
-    arm, farArm: limb(neck, pose.far_arm, LENGTHS.arm), leg, farLeg: limb(hip, pose.far_leg, LENGTHS.leg),
-    knee: leg[1], hand: arm[2],
-  };
-}
-
-const points = (list) => list.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(" ");
-
-function el(name, attrs, parent) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  parent?.append(node);
-  return node;
-}
+export const SPEEDS = [1, 0.5];
 
 // Players whose animation loop runs now (one per visible demo; a test counts them).
 const running = new Set();
 export const runningLoops = () => running.size;
 
+// One still drawing of a pose: an <svg> string for a view.
+export function still(exercise, frame, { mirror = false } = {}) {
+  const view = frame.view || exercise.view;
+  const s = scene(complete(exercise.poses[frame.pose]), exercise.figure, { view, props: exercise.props, highlight: frame.highlight });
+  return svgOf(frameBox([s.box], view), s, mirror, "");
+}
+
+function svgOf(box, s, mirror, label) {
+  const flip = mirror ? ` transform="translate(${2 * box[0] + box[2]} 0) scale(-1 1)"` : "";
+  return `<svg xmlns="${SVG}" viewBox="${box.join(" ")}" class="demo-figure"${label}>${s.floor}<g${flip} class="demo-scene">${s.behind}<g class="demo-body">${s.body}</g>${s.front}<g class="demo-glow">${s.glow}</g></g></svg>`;
+}
+
 export class DemoPlayer extends EventTarget {
   constructor(container, { poses, exercise, reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches }) {
     super();
     this.container = container;
-    this.poses = poses;
     this.exercise = exercise;
+    this.poses = Object.fromEntries(Object.entries(poses).map(([k, v]) => [k, complete(v)]));
     this.frames = exercise.demo;
     this.reducedMotion = reducedMotion;
     this.loop = true;
     this.playing = false;
     this.frame = 0;
     this.rep = 1;
+    this.speed = 1;
+    this.mirror = false;
     this.phaseStart = 0;
     this.raf = null;
     // Listeners on the panel's controls live as long as this player (see mountDemo).
     this.listeners = new AbortController();
-    this.build();
-    this.draw(this.poses[this.frames[0].pose], this.frames[0].highlight);
-    this.report();
+    // One window per view, fitted around every keyframe seen from it, so the figure never jumps.
+    const boxes = {};
+    for (const f of this.frames) (boxes[this.viewOf(f)] ??= []).push(this.sceneOf(this.poses[f.pose], f).box);
+    this.boxes = Object.fromEntries(Object.entries(boxes).map(([v, list]) => [v, frameBox(list, v)]));
+    this.goTo(0, { playing: false });
   }
 
-  build() {
-    this.container.replaceChildren();
-    const svg = el("svg", { viewBox: "0 0 240 160", role: "img", "aria-label": `Demonstration: ${this.exercise.name}`, class: "demo-figure" }, this.container);
-    el("line", { x1: 0, y1: 151, x2: 240, y2: 151, class: "demo-floor" }, svg);
-    this.glow = el("circle", { r: 11, class: "demo-highlight", opacity: 0 }, svg);
-    this.farArm = el("polyline", { class: "demo-limb demo-far" }, svg);
-    this.farLeg = el("polyline", { class: "demo-limb demo-far" }, svg);
-    this.trunk = el("polyline", { class: "demo-limb demo-trunk" }, svg);
-    this.head = el("circle", { r: 9, class: "demo-head" }, svg);
-    this.leg = el("polyline", { class: "demo-limb" }, svg);
-    this.arm = el("polyline", { class: "demo-limb" }, svg);
+  viewOf(f) { return f.view || this.exercise.view || "side"; }
+
+  sceneOf(pose, f) { return scene(pose, this.exercise.figure, { view: this.viewOf(f), props: this.exercise.props, highlight: f.highlight }); }
+
+  draw(pose, f) {
+    const view = this.viewOf(f);
+    this.container.innerHTML = svgOf(this.boxes[view], this.sceneOf(pose, f), this.mirror, ` role="img" aria-label="${view} view"`);
+    this.container.dataset.view = view;
   }
 
-  draw(pose, highlight) {
-    const j = joints(pose);
-    this.trunk.setAttribute("points", points([j.hip, j.mid, j.neck]));
-    this.head.setAttribute("cx", j.head[0]);
-    this.head.setAttribute("cy", j.head[1]);
-    this.arm.setAttribute("points", points(j.arm));
-    this.farArm.setAttribute("points", points(j.farArm));
-    this.leg.setAttribute("points", points(j.leg));
-    this.farLeg.setAttribute("points", points(j.farLeg));
-    const at = HIGHLIGHT_AT[highlight];
-    this.glow.setAttribute("opacity", at ? 0.55 : 0);
-    if (at) { const p = at(j); this.glow.setAttribute("cx", p[0]); this.glow.setAttribute("cy", p[1]); }
-  }
-
-  // Where the demo is: {frame, step, playing, rep, holdLeft}.
+  // Where the demo is: {frame, step, playing, rep, holdLeft, speed, mirror, view}.
   get status() {
     const f = this.frames[this.frame];
-    return { frame: this.frame, step: f.step, playing: this.playing, rep: this.rep, holdLeft: this.holdLeft ?? 0 };
+    return { frame: this.frame, step: f.step, playing: this.playing, rep: this.rep, holdLeft: this.holdLeft ?? 0,
+      speed: this.speed, mirror: this.mirror, view: this.viewOf(f) };
   }
 
   report() {
@@ -135,17 +96,37 @@ export class DemoPlayer extends EventTarget {
     this.goTo((this.frame + 1) % this.frames.length);
   }
 
+  setSpeed(speed) {
+    if (!SPEEDS.includes(speed) || speed === this.speed) return;
+    // Keep the place in the current movement when the clock changes pace.
+    const now = performance.now();
+    this.phaseStart = now - ((now - this.phaseStart) * this.speed) / speed;
+    this.speed = speed;
+    this.report();
+  }
+
+  setMirror(on) {
+    this.mirror = Boolean(on);
+    const f = this.frames[this.frame];
+    this.draw(this.poses[f.pose], f);
+    this.drawnStill = false;
+    this.report();
+  }
+
   goTo(index, { playing = this.playing } = {}) {
     if (index === 0 && this.frame === this.frames.length - 1) this.rep = (this.rep % this.exercise.dosage.reps) + 1;
     this.frame = Math.max(0, Math.min(this.frames.length - 1, index));
     const f = this.frames[this.frame];
-    this.draw(this.poses[f.pose], f.highlight);
+    this.draw(this.poses[f.pose], f);
     this.holdLeft = 0;
+    this.drawnStill = false;
     if (playing) { this.playing = false; this.play(); } else this.report();
   }
 
   // Follow another player's state (the patient follows the therapist).
-  apply({ frame, playing }) {
+  apply({ frame, playing, speed }) {
+    if (speed) this.setSpeed(speed);
+    if (frame === this.frame && playing === this.playing) return;
     this.pause();
     this.goTo(frame, { playing });
   }
@@ -154,11 +135,14 @@ export class DemoPlayer extends EventTarget {
     const f = this.frames[this.frame];
     const prev = this.frames[(this.frame - 1 + this.frames.length) % this.frames.length];
     const elapsed = (performance.now() - this.phaseStart) / 1000;
-    const moving = this.reducedMotion ? 0 : f.seconds;
+    // Speed slows the movement; a hold stays as many real seconds as the exercise says.
+    const moving = this.reducedMotion ? 0 : f.seconds / this.speed;
     if (elapsed < moving) {
-      this.draw(blend(this.poses[prev.pose], this.poses[f.pose], ease(elapsed / moving)), f.highlight);
+      const from = this.viewOf(prev) === this.viewOf(f) ? this.poses[prev.pose] : this.poses[f.pose];
+      this.draw(blend(from, this.poses[f.pose], ease(elapsed / moving)), f);
     } else {
-      this.draw(this.poses[f.pose], f.highlight);
+      if (!this.drawnStill) this.draw(this.poses[f.pose], f);
+      this.drawnStill = true;
       const held = elapsed - moving;
       const holdFor = Math.max(f.hold, this.reducedMotion ? f.seconds : 0);
       const left = Math.ceil(f.hold - held);
@@ -176,6 +160,7 @@ export class DemoPlayer extends EventTarget {
         }
         this.frame = next;
         this.holdLeft = 0;
+        this.drawnStill = false;
         this.phaseStart = performance.now();
         this.report();
       }
@@ -190,32 +175,78 @@ export class DemoPlayer extends EventTarget {
   }
 }
 
-// Fill a demo panel: figure, step text, rep/hold counter and controls.
+const VIEW_WORDS = { side: "from the side", front: "from the front", above: "from above",
+  three_quarter: "from the side and above, at an angle" };
+
+// What the demo shows, in words, for screen readers (and anyone who prefers reading).
+export function describe(exercise) {
+  const views = [...new Set([exercise.view, ...exercise.demo.map((f) => f.view).filter(Boolean)])];
+  const props = exercise.props.map((p) => p.name.replace("_", " "));
+  return `Drawn figure demonstrating ${exercise.name}, seen ${views.map((v) => VIEW_WORDS[v] ?? v).join(" and ")}`
+    + `${props.length ? ` with ${props.join(", ")}` : ""}. Starting position: ${exercise.position} `
+    + exercise.steps.map((s, i) => `Step ${i + 1}: ${s}`).join(" ");
+}
+
+// Fill a demo panel: figure, step text, counter, description, still steps and controls.
 export function mountDemo(panel, { poses, exercise, onControl }) {
   const figure = panel.querySelector(".demo-stage");
   const stepText = panel.querySelector(".demo-step");
   const counter = panel.querySelector(".demo-counter");
   const player = new DemoPlayer(figure, { poses, exercise });
   panel.dataset.exercise = exercise.slug;
+  const $ = (name) => panel.querySelector(`[data-demo=${name}]`);
+  const description = panel.querySelector(".demo-description");
+  if (description) description.textContent = describe(exercise);
+  const stills = panel.querySelector(".demo-stills");
+  if (stills) {
+    // One still per step (its last keyframe), with the step's words: the demo without motion.
+    const last = new Map(exercise.demo.map((f) => [f.step, f]));
+    stills.innerHTML = [...last.entries()].sort((a, b) => a[0] - b[0])
+      .map(([n, f]) => `<li>${still(exercise, f)}<p></p></li>`).join("");
+    [...last.keys()].sort((a, b) => a - b).forEach((n, i) => { stills.children[i].querySelector("p").textContent = `${n}. ${exercise.steps[n - 1]}`; });
+  }
+  const voice = new Voice(exercise);
+  let last = {};
   const show = (s) => {
     panel.dataset.step = String(s.step);
     panel.dataset.playing = String(s.playing);
+    panel.dataset.speed = String(s.speed);
+    panel.dataset.mirror = String(s.mirror);
+    panel.dataset.view = s.view;
     stepText.textContent = `Step ${s.step} of ${exercise.steps.length}: ${exercise.steps[s.step - 1]}`;
     counter.textContent = `Rep ${s.rep} of ${exercise.dosage.reps}` + (s.holdLeft ? ` · hold ${s.holdLeft} s` : "");
-    const play = panel.querySelector("[data-demo=play]");
+    const play = $("play");
     if (play) { play.textContent = s.playing ? "Pause" : "Play"; play.setAttribute("aria-pressed", String(s.playing)); }
+    const speed = $("speed");
+    if (speed) speed.textContent = `Speed ${s.speed === 1 ? "1" : "0.5"}×`;
+    $("mirror")?.setAttribute("aria-pressed", String(s.mirror));
+    voice.follow(last, s);
+    last = s;
   };
   player.addEventListener("change", (e) => show(e.detail));
   show(player.status);
   // The buttons outlive the player (the next demo reuses them): its listeners go with it.
   const { signal } = player.listeners;
-  panel.querySelector("[data-demo=play]")?.addEventListener("click", () => {
+  signal.addEventListener("abort", () => voice.stop());
+  $("play")?.addEventListener("click", () => {
     if (player.playing) player.pause(); else player.play();
     onControl?.(player.playing ? "play" : "pause", player.status);
   }, { signal });
-  panel.querySelector("[data-demo=step]")?.addEventListener("click", () => {
+  $("step")?.addEventListener("click", () => {
     player.step();
     onControl?.("step", player.status);
   }, { signal });
+  $("speed")?.addEventListener("click", () => {
+    player.setSpeed(player.speed === 1 ? 0.5 : 1);
+    onControl?.(player.playing ? "play" : "pause", player.status);
+  }, { signal });
+  $("mirror")?.addEventListener("click", () => player.setMirror(!player.mirror), { signal });
+  const voiceButton = $("voice");
+  if (voiceButton) {
+    const label = () => { voiceButton.setAttribute("aria-pressed", String(voice.on)); voiceButton.textContent = voice.on ? "Voice on" : "Voice off"; };
+    voiceButton.hidden = !voice.available;
+    label();
+    voiceButton.addEventListener("click", () => { voice.toggle(player.status); label(); }, { signal });
+  }
   return player;
 }

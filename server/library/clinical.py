@@ -1,0 +1,77 @@
+"""Clinical rules of the library, written once: how sources are cited, the rule for lying on the
+back in pregnancy, and the warning signs after birth that every postpartum condition carries.
+
+The loader applies them to the content files; the pages show them with their sources.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """A reference the content rests on.
+
+    A paper, guideline or dated leaflet carries its publication `year`; a web page that shows
+    no date carries the year it was `accessed` instead, as citations of undated pages do.
+    """
+
+    title: str
+    publisher: str
+    url: str
+    year: int = 0
+    accessed: int = 0
+    kind: str = "patient-information"
+    """One of SOURCE_KINDS: guideline, paper, patient-information or reference."""
+
+    def when(self) -> str:
+        """The date part of the citation: '2019' or 'accessed 2026'."""
+        return str(self.year) if self.year else f"accessed {self.accessed}"
+
+
+SUPINE_SOURCE = Source("Exercise in pregnancy", "NHS", "https://www.nhs.uk/pregnancy/keeping-well/exercise/",
+                       accessed=2026, kind="patient-information")
+"""Where the rule for lying on the back in pregnancy comes from."""
+POSTNATAL_SOURCES = (
+    Source("Recognizing urgent pregnancy-related warning signs (Hear Her campaign)",
+           "Centers for Disease Control and Prevention (CDC)",
+           "https://www.cdc.gov/hearher/resources/news-media/recognizing-urgent-warning-signs.html",
+           accessed=2026, kind="patient-information"),
+    Source("Important symptoms", "Milton Keynes University Hospital NHS Foundation Trust",
+           "https://www.mkuh.nhs.uk/maternity-services/your-pregnancy-journey/postnatal-care/important-symptoms",
+           accessed=2026, kind="patient-information"),
+)
+"""Where the postnatal warning signs come from."""
+
+
+SUPINE_IN_PREGNANCY = (
+    "Pregnant, especially after about 16 weeks: do not stay flat on your back for long. The weight of "
+    "the bump can press on the large vein that carries blood back to the heart and make you feel faint. "
+    "Do it propped up on pillows, on your side, sitting or standing instead, and turn onto your side if "
+    "you feel dizzy, sick or short of breath."
+)
+"""The one rule for lying on the back in pregnancy (NHS, Exercise in pregnancy), added by the loader
+to every exercise done lying on the back so no content file has to repeat it."""
+SUPINE_POSITION = re.compile(r"^(lying|lie) (on|flat on) your back", re.IGNORECASE)
+"""A starting position that says the exercise is done lying on the back, whatever the demo shows."""
+SOURCE_KINDS = ("guideline", "paper", "patient-information", "reference")
+"""guideline: a clinical guideline or committee opinion; paper: a peer-reviewed article or review;
+patient-information: a leaflet or web page for patients; reference: a clinicians' reference wiki."""
+CLINICAL_KINDS = frozenset({"guideline", "paper"})
+MIN_SOURCES = 2
+POSTNATAL_RED_FLAGS = (
+    ("Heavy bleeding from the vagina, bleeding that suddenly gets heavier, large clots or discharge that smells "
+     "bad, especially with feeling faint, dizzy or a racing heart: get emergency help."),
+    "A temperature of 38 °C or higher, shivering, or feeling very unwell.",
+    ("Pain, swelling, warmth or redness in one leg (often the calf), or trouble breathing or chest pain: get "
+     "emergency help now (possible blood clot)."),
+    ("A caesarean wound or the stitches of a tear that become red, swollen, more painful, leak or smell bad "
+     "(possible infection)."),
+    "A severe headache that will not go away or keeps getting worse, especially with changes in your eyesight.",
+)
+"""Warning signs after birth, added by the loader to every postpartum condition so each page carries
+the same, sourced list and no content file repeats it."""
+POSTNATAL_TOPICS = re.compile(r"\bcalf\b|headache|heavy (vaginal )?bleeding|\bwound\b", re.IGNORECASE)
+"""Words that show a content file repeating the postnatal warning signs."""
