@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from playwright.async_api import Browser, Page, async_playwright
 
@@ -24,15 +24,27 @@ GRANTING_FLAGS = BASE_FLAGS + ["--use-fake-ui-for-media-stream"]
 class Chromium:
     """A running browser; `page()` opens a fresh context (its own cookies) at a width."""
 
-    def __init__(self, *, grant_media: bool = True) -> None:
+    def __init__(self, *, grant_media: bool = True, autoplay_needs_gesture: bool = False,
+                 args: Sequence[str] = ()) -> None:
+        """`autoplay_needs_gesture` makes Chromium refuse audible playback until a tap, as
+        browsers do for pages the user has not interacted with; `args` are extra flags."""
         self.grant_media = grant_media
+        self.autoplay_needs_gesture = autoplay_needs_gesture
+        self.args = list(args)
         self._pw: Any = None
         self.browser: Browser | None = None
 
+    def flags(self) -> list[str]:
+        """The command-line flags this browser starts with."""
+        flags = GRANTING_FLAGS if self.grant_media else BASE_FLAGS
+        if self.autoplay_needs_gesture:
+            flags = [f for f in flags if not f.startswith("--autoplay-policy=")]
+            flags.append("--autoplay-policy=user-gesture-required")
+        return flags + self.args
+
     async def __aenter__(self) -> "Chromium":
         self._pw = await async_playwright().start()
-        self.browser = await self._pw.chromium.launch(
-            executable_path=CHROMIUM, args=GRANTING_FLAGS if self.grant_media else BASE_FLAGS)
+        self.browser = await self._pw.chromium.launch(executable_path=CHROMIUM, args=self.flags())
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -89,39 +89,54 @@ async def test_join_pressed_after_a_reload_joins_once(live):
         await _settled_on_one_socket(page, "waiting")
 
 
-async def _both_offered_and_met(chromium, live) -> tuple:
+async def _meet(therapist_browser, patient_browser, live) -> tuple:
+    """A therapist and a patient, each in her own browser, admitted and connected."""
     visit = await live.visit()
-    therapist = await chromium.page()
-    patient = await chromium.page()
+    therapist = await therapist_browser.page()
+    patient = await patient_browser.page()
     for page, role in ((therapist, "therapist"), (patient, "patient")):
         await page.goto(await live.link(visit, role))
         await page.wait_for_selector("#call-root[data-ready=true]", state="attached")
         await page.click("[data-testid=join-button]")
     await wait_state(patient, "waiting")
     await therapist.click("[data-testid=admit-button]")
-    await wait_state(patient, "connected")
-    await wait_state(therapist, "connected")
+    await wait_state(patient, "connected", timeout=10000)
+    await wait_state(therapist, "connected", timeout=10000)
     return therapist, patient
 
 
-async def test_both_sides_offering_at_once_still_meet(live):
-    async with Chromium() as chromium:
-        for _ in range(3):
-            therapist, patient = await _both_offered_and_met(chromium, live)
-            # Each side made an offer of its own when it met the other: a collision that the
-            # polite side (the patient) resolved by rolling back.
-            for page in (therapist, patient):
-                trace = await page.evaluate("window.visitroomCall.trace")
-                assert any(line.endswith("out offer") for line in trace), trace
-            assert await remote_video_playing(patient)
-            assert await remote_video_playing(therapist)
+async def test_every_call_connects_between_two_browsers(live):
+    # Two browser processes, as two people have: with the perfect-negotiation pattern
+    # alone, about one call in five never connected here (see FIRST_OFFER_WAIT_MS in
+    # web/js/negotiation.js).
+    async with Chromium() as one, Chromium() as other:
+        for _ in range(12):
+            therapist, patient = await _meet(one, other, live)
             await therapist.context.close()
             await patient.context.close()
 
 
+async def test_both_sides_offering_at_once_still_meet(live):
+    async with Chromium() as one, Chromium() as other:
+        therapist, patient = await _meet(one, other, live)
+        for _ in range(3):
+            before = await _offers_made(therapist, patient)
+            # Both renegotiate in the same instant (an ICE restart each): the offers cross,
+            # the therapist ignores the patient's, the patient rolls hers back and answers.
+            await asyncio.gather(*(page.evaluate(
+                "(() => { const s = [...window.visitroomCall.peers.values()][0].session;"
+                " s.pc.restartIce(); return s.makeOffer(); })()")
+                for page in (therapist, patient)))
+            await asyncio.sleep(1.5)
+            assert await _offers_made(therapist, patient) == before + 2  # both offered
+            await wait_state(patient, "connected")
+            await wait_state(therapist, "connected")
+            assert await remote_video_playing(patient)
+            assert await remote_video_playing(therapist)
+
+
 async def _offers_made(*pages) -> int:
-    traces = [await page.evaluate("window.visitroomCall.trace") for page in pages]
-    return sum(line.endswith("out offer") for trace in traces for line in trace)
+    return sum([await page.evaluate("window.visitroomCall.sent.offer || 0") for page in pages])
 
 
 def _loopback(up: bool) -> None:
@@ -147,8 +162,8 @@ async def test_a_network_drop_restarts_ice_on_the_same_connection(long_heartbeat
         pytest.fail("run through tests/run.sh: this test takes the namespace's loopback down")
     live = await start_live_server(long_heartbeat)
     try:
-        async with Chromium() as chromium:
-            therapist, patient = await _both_offered_and_met(chromium, live)
+        async with Chromium() as one, Chromium() as other:
+            therapist, patient = await _meet(one, other, live)
             await patient.evaluate("window.firstPc = [...window.visitroomCall.peers.values()][0].session.pc")
             offers_before = await _offers_made(therapist, patient)
             _loopback(False)

@@ -2,6 +2,7 @@
 // modules together; each concern lives in its own module.
 import { CallDemo } from "./call-demo.js";
 import { LibraryPanel } from "./call-library.js";
+import { runningLoops } from "./demo.js";
 import { connectionCheck } from "./echo-check.js";
 import { LocalMedia } from "./devices.js";
 import { PeerSession } from "./negotiation.js";
@@ -45,8 +46,11 @@ function announce(text) {
   setTimeout(() => { el.textContent = text; }, 50);
 }
 
+// Show these panels and hide the rest; data-view names the layout the stylesheet applies
+// (the call's layout whenever the video stage is up, else the one panel shown).
 function show(...visible) {
   for (const id of PANELS) if ($(id)) $(id).hidden = !visible.includes(id);
+  root.dataset.view = visible.includes("stage") ? "call" : visible[0] || "none";
 }
 
 function setState(state, { panel } = {}) {
@@ -80,8 +84,12 @@ async function startMedia(options = {}) {
   const cams = await media.fillPickers({ camera: $("pick-camera"), microphone: $("pick-microphone"), speaker: $("pick-speaker") });
   $("switch-camera").hidden = cams < 2;
   const problem = media.problem();
+  // Opened over plain http from another device, the page is no secure context and the
+  // browser offers no camera at all: no permission step helps, only an https link.
+  const insecure = !!problem && !window.isSecureContext;
+  $("insecure-help").hidden = !insecure;
   const help = $("permission-help");
-  help.hidden = !problem;
+  help.hidden = !problem || insecure;
   const join = $("join-button");
   if (!problem) {
     join.textContent = "Join visit";
@@ -129,10 +137,23 @@ function wirePrejoin() {
 
 // -- joining and signaling -----------------------------------------------------------------
 
+// Join may be pressed at any moment: before the camera has started, while the browser's
+// permission prompt is open, twice in a row. The page holds at most one signaling client,
+// and its socket opens once the devices have settled (so peers carry the tracks).
+let joining = null;
 function join() {
-  sessionStorage.setItem(rejoinKey, "1");
-  admitted = false;
-  setState("connecting");
+  if (signaling && !signaling.stopped) return joining;
+  joining ??= (async () => {
+    sessionStorage.setItem(rejoinKey, "1");
+    admitted = false;
+    setState("connecting");
+    await mediaReady;
+    openSignaling();
+  })().finally(() => { joining = null; });
+  return joining;
+}
+
+function openSignaling() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   signaling = new SignalingClient(`${scheme}//${location.host}/visits/${visitId}/ws`);
   signaling.addEventListener("message", (e) => onMessage(e.detail));
@@ -143,9 +164,11 @@ function join() {
 }
 
 const trace = [];
+const sent = {};
 function note(direction, type) {
   trace.push(`${Math.round(performance.now())} ${direction} ${type}`);
   if (trace.length > 60) trace.shift();
+  if (direction === "out") sent[type] = (sent[type] || 0) + 1;
 }
 
 function onMessage(m) {
@@ -172,13 +195,29 @@ function onMessage(m) {
     case "demo-show": demo.show(m.exercise); announce("Your therapist is showing you an exercise."); break;
     case "demo-control": demo.control(m); break;
     case "denied": finish("denied"); break;
+    case "opened-elsewhere":
+      notice("call-notice", "Your visit link was just opened on another device. It waits until your therapist lets it in. If that was not you, tell your therapist.");
+      break;
+    case "removed":
+      for (const id of [...peers.keys()]) removePeer(id);
+      admitted = false;
+      notice("waiting-notice", "Your therapist moved you to the waiting room. They can let you back in.");
+      break;
     case "visit-ended": finish("ended", m.reason); break;
     case "bye": if (m.reason === "replaced") finish("ended", "replaced"); break;
     case "error": console.warn("signaling:", m.code, m.message); if (m.code === "room_full") announce(m.message); break;
   }
 }
 
+function notice(id, text) {
+  const el = $(id);
+  el.textContent = text;
+  el.hidden = false;
+  announce(text);
+}
+
 function onAdmitted(list) {
+  $("waiting-notice").hidden = true;
   admitted = true;
   for (const peer of list) addPeer(peer);
   updateState();
@@ -193,13 +232,28 @@ function addPeer(peer) {
   video.dataset.peer = peer.id;
   video.setAttribute("aria-label", `Video of ${peer.name}`);
   setSink(video);
-  session.addEventListener("media", () => video.play().catch(() => {}));
+  session.addEventListener("media", () => playRemote(video));
   session.addEventListener("state", updateState);
   $("remotes").append(video);
   peers.set(peer.id, { session, video, monitor: new QualityMonitor(session.pc), name: peer.name });
   if (muted) session.setOutgoing("audio", null);
   if (cameraOff) session.setOutgoing("video", null);
 }
+
+// A browser that blocks audible autoplay (no recent tap) refuses play(): then one large
+// control over the video asks for the tap, and that tap starts every remote stream.
+function playRemote(video) {
+  video.play().then(() => {
+    if (![...peers.values()].some((p) => p.video.paused)) $("unblock-media").hidden = true;
+  }, (err) => {
+    if (err.name === "NotAllowedError" && video.isConnected) $("unblock-media").hidden = false;
+  });
+}
+
+$("unblock-media").addEventListener("click", () => {
+  for (const { video } of peers.values()) playRemote(video);
+  $("unblock-media").hidden = true;
+});
 
 function setSink(video) {
   const sink = $("pick-speaker").value;
@@ -217,6 +271,7 @@ function removePeer(id) {
 function updateState() {
   if (!signaling || signaling.stopped) return;
   $("alone").hidden = peers.size > 0;
+  if ($("remove-button")) $("remove-button").hidden = peers.size === 0;
   if (!admitted) return;
   const states = [...peers.values()].map((p) => p.session.pc.connectionState);
   let state = "waiting";
@@ -303,6 +358,8 @@ function stopCall() {
   clearInterval(elapsedTimer);
   clearInterval(qualityTimer);
   connectedSince = null;
+  poorSamples = 0;
+  $("quality-warning").hidden = true;
   if (signaling) signaling.close();
 }
 
@@ -340,7 +397,11 @@ function renderLobby(waiting) {
   list.replaceChildren(...waiting.map((w) => {
     const item = document.createElement("li");
     const name = document.createElement("span");
-    name.textContent = `${w.name} (${w.role}) since ${new Date(w.since * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+    // Someone admitted earlier whose link opened on another browser: a leaked link, or
+    // her second device. The therapist decides; the device in the call keeps it till then.
+    const who = w.new_device ? `${w.name} from a new device` : w.name;
+    name.textContent = `${who} (${w.role}) since ${new Date(w.since * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+    if (w.new_device) item.dataset.newDevice = "true";
     const admit = button("Admit", "admit-button", w, () => signaling.send({ type: "admit", participant: w.id }));
     const deny = button("Deny", "deny-button", w, () => signaling.send({ type: "deny", participant: w.id }));
     deny.classList.add("secondary");
@@ -348,12 +409,12 @@ function renderLobby(waiting) {
     return item;
   }));
   $("lobby-empty").hidden = waiting.length > 0;
-  const badge = $("lobby-badge");
-  badge.hidden = waiting.length === 0;
-  badge.textContent = String(waiting.length);
+  // Always a badge with the count; the stylesheet opens the list when the count is not 0.
+  $("lobby").dataset.count = String(waiting.length);
+  $("lobby-badge").textContent = String(waiting.length);
   if (arrived.length) {
     media.chime();
-    announce(`${arrived.map((w) => w.name).join(", ")} is waiting to be let in.`);
+    announce(`${arrived.map((w) => (w.new_device ? `${w.name} from a new device` : w.name)).join(", ")} is waiting to be let in.`);
   }
 }
 
@@ -375,11 +436,37 @@ $("camera-button").addEventListener("click", () => toggleOutgoing("video"));
 $("switch-camera").addEventListener("click", switchCamera);
 $("leave-button").addEventListener("click", leave);
 $("end-visit-button")?.addEventListener("click", () => signaling?.send({ type: "end-visit" }));
+$("remove-button")?.addEventListener("click", openRemoveDialog);
+
+// The therapist takes someone out of the call: back to the waiting room, or with her
+// link revoked (a leaked link, someone who should not be there).
+function openRemoveDialog() {
+  const dialog = $("remove-dialog");
+  $("remove-list").replaceChildren(...[...peers.entries()].map(([id, peer]) => {
+    const item = document.createElement("li");
+    const name = document.createElement("strong");
+    name.textContent = peer.name;
+    const who = { id, name: peer.name };
+    const send = (revoke) => () => {
+      signaling.send({ type: "remove", participant: id, revoke });
+      dialog.close();
+    };
+    const back = button("Back to waiting room", "remove-to-waiting", who, send(false));
+    back.setAttribute("aria-label", `Move ${peer.name} back to the waiting room`);
+    const revoke = button("Remove and revoke link", "remove-revoke", who, send(true));
+    revoke.classList.add("danger");
+    revoke.setAttribute("aria-label", `Remove ${peer.name} and revoke their link`);
+    item.append(name, back, revoke);
+    return item;
+  }));
+  dialog.showModal();
+}
 wirePrejoin();
 // A handle for diagnostics and tests: the signaling trace (types only) and the peers.
-window.visitroomCall = { dropSocket: () => signaling?.drop(), peers, trace };
+window.visitroomCall = { dropSocket: () => signaling?.drop(), peers, trace, sent, demoLoops: runningLoops };
 
-await startMedia();
+const mediaReady = startMedia().catch((err) => console.warn("media:", err));
+await mediaReady;
 library?.load().catch((err) => console.warn("library:", err));
 root.dataset.ready = "true";
 if (sessionStorage.getItem(rejoinKey)) join();

@@ -2,9 +2,19 @@
 // pattern as written in webrtc/samples: both sides offer whenever they need to; on a
 // collision the polite side rolls back and the impolite side ignores the other's offer
 // (makingOffer, ignoreOffer, isSettingRemoteAnswerPending). There is one ICE-restart
-// path: restartIce(), whose renegotiation goes through the same pattern.
+// path: restartIce(), whose renegotiation goes through the same pattern. The first offer
+// of a connection is the impolite side's (see FIRST_OFFER_WAIT_MS).
 
 const DISCONNECT_GRACE_MS = 4000;
+// The one departure from the pattern: the first offer of a new connection comes from the
+// impolite side. When the polite side's very first offer collides and is rolled back,
+// Chromium sometimes gathers no candidate at all afterwards, not even after an ICE
+// restart, and the call stays "new" for good; test_every_call_connects_between_two_
+// browsers in tests/test_browser_join.py fails about one call in five without this. The
+// impolite side always offers as soon as it meets a peer, so the polite one waits for
+// that offer (and offers itself only if none comes). Later collisions (renegotiation, two
+// ICE restarts at once) go through the pattern untouched.
+const FIRST_OFFER_WAIT_MS = 3000;
 
 export class PeerSession extends EventTarget {
   constructor({ peerId, polite, iceServers, stream, send }) {
@@ -19,6 +29,9 @@ export class PeerSession extends EventTarget {
     this.pc = new RTCPeerConnection({ iceServers });
     this.senders = {};
     this.disconnectTimer = null;
+    this.firstOfferTimer = polite
+      ? setTimeout(() => { this.firstOfferTimer = null; this.makeOffer(); }, FIRST_OFFER_WAIT_MS)
+      : null;
     for (const kind of ["audio", "video"]) {
       const track = stream && stream.getTracks().find((t) => t.kind === kind);
       // addTrack transceivers are reused by the answerer; a missing device still receives.
@@ -40,6 +53,7 @@ export class PeerSession extends EventTarget {
   }
 
   async makeOffer() {
+    if (this.firstOfferTimer) return; // polite, and the impolite side's first offer is due
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
@@ -62,6 +76,10 @@ export class PeerSession extends EventTarget {
         const offerCollision = description.type === "offer" && !readyForOffer;
         this.ignoreOffer = !this.polite && offerCollision;
         if (this.ignoreOffer) return;
+        if (description.type === "offer" && this.firstOfferTimer) {
+          clearTimeout(this.firstOfferTimer);
+          this.firstOfferTimer = null;
+        }
         this.isSettingRemoteAnswerPending = description.type === "answer";
         await pc.setRemoteDescription(description); // rolls back our offer when polite
         this.isSettingRemoteAnswerPending = false;
@@ -117,6 +135,7 @@ export class PeerSession extends EventTarget {
 
   close() {
     clearTimeout(this.disconnectTimer);
+    clearTimeout(this.firstOfferTimer);
     this.pc.close();
   }
 
