@@ -142,7 +142,7 @@ async def prepare_visits(db: Path, public_url: str, count: int, *,
             patient, therapist = visit.participant("patient"), visit.participant("therapist")
             if admitted:
                 async with database.transaction() as conn:
-                    await mark_admitted(conn, patient.id, int(time.time()))
+                    await mark_admitted(conn, patient.id, int(time.time()), None)
             out.append((visit.id, await service.link(patient), await service.link(therapist),
                         f"{patient.id},{therapist.id}"))
         return out

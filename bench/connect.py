@@ -3,7 +3,7 @@
     python -m bench.connect --runs 20 [--json]
 
 Each run creates a visit, starts the therapist (who admits) and the patient as
-`signaling.client.VisitClient`, the code behind `run.py bot`, and records `connected_ms`
+`signaling.bot.VisitClient`, the code behind `run.py bot`, and records `connected_ms`
 (socket open to ICE connected) and `first_frame_ms` of both. The floor is two aiortc
 peers wired directly in one process, with no server. Everything stays on 127.0.0.1.
 With --browser N, N more visits are admitted in headless Chromium (Debian's, with fake
@@ -88,7 +88,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def run(runs: int, browser_runs: int = 0) -> dict[str, Any]:
-    from signaling.client import VisitClient
+    from signaling.bot import VisitClient
     from signaling.ice import use_loopback_candidates
 
     use_loopback_candidates()

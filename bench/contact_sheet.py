@@ -21,7 +21,8 @@ from typing import Any
 
 from playwright.async_api import Route, async_playwright
 
-from server.library.loader import LIBRARY_DIR, Library, load_library
+from server.library.loader import LIBRARY_DIR, load_library
+from server.library.model import Library
 from server.views.library import exercise_json
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,10 @@ from typing import Any, Awaitable, Callable, Sequence
 
 from server.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
+from server.logs import configure_logging
 from server.visits import KIND_MINUTES, VisitInputError
 
-COMMANDS = ("serve", "create-visit", "rotate-key", "bot", "backup")
+COMMANDS = ("serve", "create-visit", "rotate-key", "bot", "backup", "unlock")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", help="PEM certificate chain: serve HTTPS directly "
                        "(VISITROOM_CERTFILE; needs --keyfile)")
     serve.add_argument("--keyfile", help="PEM private key of the certificate (VISITROOM_KEYFILE)")
+    serve.add_argument("--self-signed", action="store_true",
+                       help="for trying Visitroom on a local network: make a self-signed "
+                       "certificate for the public URL's host (kept beside the database) and "
+                       "serve https with it")
     serve.add_argument("--demo", action="store_true",
                        help="also create a visit that starts now and print its two links")
 
@@ -70,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "through SQLite's online backup API.")
     _common(backup)
     backup.add_argument("path", type=Path, help="new file to write the backup to")
+    unlock = sub.add_parser("unlock", help="lift a staff account's sign-in lock",
+                            description="Lift the lock that failed sign-ins put on a staff "
+                            "account (the admin's included) and forget its failures.")
+    _common(unlock)
+    unlock.add_argument("email", help="the account's email")
     bot = sub.add_parser("bot", help="join a visit as a Python WebRTC participant",
                          description="Open a visit link as a browser does, join the call with "
                          "aiortc, and exit 0 once media and data have flowed both ways.")
@@ -172,6 +182,42 @@ def _tls_context(config: Config) -> ssl.SSLContext | None:
     return context
 
 
+def _use_self_signed(config: Config) -> Config:
+    """The config serving https with a self-signed certificate for the public URL's host."""
+    from server.self_signed import ensure_certificate
+
+    if config.certfile:
+        raise ConfigError("--self-signed makes its own certificate: leave out --certfile and --keyfile")
+    public_url = config.public_url
+    if public_url.startswith("http://"):
+        public_url = "https://" + public_url.removeprefix("http://")
+    host = config.with_overrides(public_url=public_url).public_host
+    if host in ("0.0.0.0", "::", ""):
+        raise ConfigError("--self-signed needs the address other devices use: give --public-url, "
+                          "e.g. https://192.168.1.20:8080")
+    made = ensure_certificate(config.db.parent / "tls", host)
+    print(f"Serving https with a self-signed certificate for {host} "
+          f"({'made now' if made.created else 'kept from before'}: {made.certfile})")
+    print(f"  SHA-256 fingerprint {made.fingerprint}")
+    print("  Browsers warn about it once on each device: open the address below on the phone or "
+          "laptop, check the fingerprint if you wish, and accept the warning (Chrome: Advanced, "
+          "then Proceed; Safari: Show Details, then visit this website; Firefox: Advanced, then "
+          "Accept the Risk and Continue). Then the visit links work there, camera included.")
+    print("  This is for trying Visitroom out; for real visits use a certificate from a "
+          "certificate authority (docs/deployment.md).")
+    return config.with_overrides(public_url=public_url, certfile=str(made.certfile),
+                                 keyfile=str(made.keyfile))
+
+
+def _warn_plain_http(config: Config) -> None:
+    if config.camera_needs_https:
+        print(f"warning: {config.public_url} is plain http on a host other than this machine. "
+              "Browsers allow the camera and microphone only on https pages (or on localhost), so "
+              "people opening visit links from other devices cannot be seen or heard. Serve https "
+              "(--certfile and --keyfile, or a reverse proxy: docs/deployment.md), or try it out "
+              "with --self-signed.", file=sys.stderr)
+
+
 def serve(args: argparse.Namespace) -> int:
     """`run.py serve`: prepare the database, print how to get in, run until stopped."""
     from aiohttp import web
@@ -182,11 +228,14 @@ def serve(args: argparse.Namespace) -> int:
     from server.visits import parse_visit_request
 
     config = _config(args)
+    if args.self_signed:
+        config = _use_self_signed(config)
 
     async def prepare(service: Any) -> int:
         password = await ensure_admin(service.db, config)
         print(f"Visitroom at {config.public_url}  (database {config.db})")
         print(f"Staff sign in: {config.public_url}/login")
+        _warn_plain_http(config)
         if password:
             print(f"  Admin account created: {config.admin_email} / {password}")
             print("  This password is shown once. Set VISITROOM_ADMIN_PASSWORD to choose it.")
@@ -221,7 +270,7 @@ _FLAGS = {"starts_at": "--starts-at", "therapist_email": "--therapist", "minutes
 
 def bot(args: argparse.Namespace) -> int:
     """`run.py bot LINK`: exit 0 when the call worked, 1 with one line when it did not."""
-    from signaling.client import VisitClientError, run_bot
+    from signaling.bot import VisitClientError, run_bot
     from signaling.ice import use_loopback_candidates
 
     if args.loopback:
@@ -251,8 +300,32 @@ def backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def unlock(args: argparse.Namespace) -> int:
+    """`run.py unlock EMAIL`: lift an account's sign-in lock (audited as the CLI)."""
+    import time
+
+    from server.storage.events import record_event
+    from server.storage.users import unlock_user
+
+    config = _config(args)
+
+    async def work(service: Any) -> int:
+        async with service.db.transaction() as conn:
+            user_id = await unlock_user(conn, args.email.strip())
+            if user_id is not None:
+                await record_event(conn, actor="cli", action="account.unlocked",
+                                   now=int(time.time()), detail={"user": user_id})
+        if user_id is None:
+            print("error: no account has this email", file=sys.stderr)
+            return 1
+        print(f"Unlocked account user:{user_id}: it can sign in again.")
+        return 0
+
+    return _run(lambda: _with_services(config, work))
+
+
 HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_key, "bot": bot,
-            "backup": backup}
+            "backup": backup, "unlock": unlock}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -261,10 +334,7 @@ def main(argv: Sequence[str]) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "serve")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiosqlite's debug lines quote SQL parameters, which include names.
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    configure_logging(logging.INFO if args.command == "serve" else logging.WARNING)
     try:
         return HANDLERS[args.command](args)
     except VisitInputError as exc:

@@ -1,4 +1,4 @@
-"""Error answers: JSON `{"error": {"code", "message"}}` under /api/, a readable page elsewhere."""
+"""Errors as the API answers them: `{"error": {"code", "message"}}` (pages: server.error_pages)."""
 
 from __future__ import annotations
 
@@ -24,28 +24,3 @@ def wants_json(request: web.Request) -> bool:
 def json_error(status: int, code: str, message: str) -> web.Response:
     """A JSON error body."""
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
-
-
-def error_response(request: web.Request, status: int, code: str, message: str,
-                   title: str | None = None) -> web.Response:
-    """The error as JSON or as an HTML page, by route."""
-    if wants_json(request):
-        return json_error(status, code, message)
-    from server.templating import render
-
-    return render(request, "error.html", {"title": title or _TITLES.get(status, "Error"),
-                                          "message": message, "status": status}, status=status)
-
-
-_TITLES = {
-    400: "That did not work",
-    401: "Please sign in",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed",
-    409: "That cannot be done now",
-    413: "Too large",
-    422: "Please check the form",
-    500: "Something went wrong",
-    503: "Busy for a moment",
-}

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from server.app import CONFIG
+from server.access_log import SERVER_HEADER
 from server.auth.csrf import attach_new_token
-from server.errors import ApiError, error_response
+from server.config import Config
+from server.error_pages import error_response
+from server.errors import ApiError
+from server.keys import CONFIG
 from server.storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
@@ -26,20 +30,25 @@ PERMISSIONS_POLICY = (
 )
 
 
+@lru_cache(maxsize=4)
+def _policy(config: Config) -> str:
+    # Older browsers do not match ws:/wss: against 'self'; name the socket origin too. It
+    # comes from the configured public URL, never from the request's Host header, which
+    # the client writes (and could fill with "; report-uri ...").
+    scheme, host = config.origin.split("://", 1)
+    socket_origin = f"{'wss' if scheme == 'https' else 'ws'}://{host}"
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {socket_origin}")
+
+
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Add the security headers every response carries."""
+    response.headers["Server"] = SERVER_HEADER
     if response.status == 101:
         # A WebSocket upgrade renders nothing these headers govern, and the socket keeps
         # its upgrade response alive: ten thousand sockets would hold 4 KB each of them.
         return
-    config_csp = CSP
-    host = request.host
-    if host:
-        # Older browsers do not match ws:/wss: against 'self'; name the socket origin too.
-        scheme = "wss" if request.secure or request.app[CONFIG].secure_cookies else "ws"
-        config_csp = CSP.replace("connect-src 'self'", f"connect-src 'self' {scheme}://{host}")
     headers = response.headers
-    headers["Content-Security-Policy"] = config_csp
+    headers["Content-Security-Policy"] = _policy(request.app[CONFIG])
     headers["Referrer-Policy"] = "no-referrer"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"

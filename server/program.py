@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from server.library.loader import Library
+from server.library.model import Library
 from server.storage import Database
-from server.storage.assignments import Assignment, add_assignment, assignments_for, remove_assignment
+from server.storage.assignments import (
+    Assignment,
+    add_assignment,
+    assignments_for,
+    remove_assignment,
+)
 from server.storage.events import record_event
 from server.visits import VisitInputError, clean_name
 

@@ -2,8 +2,8 @@
 
 Before the upgrade: the Origin must be the public URL's and the authenticator (given by
 the server, which owns cookies and links) must name a seat. After it: every text frame is
-rate-limited, validated and passed to the room; the room's answers come back through the
-bus on the connection's own channel.
+rate-limited, validated and handed to the router; whatever the room answers comes back,
+whenever it comes, through the connection's sink (a bounded send queue).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from signaling.bus import Bus, Delivery
-from signaling.protocol import RELAYED, ProtocolError, encode, error, parse_message
-from signaling.room import Seat
-from signaling.rooms import RoomRegistry
+from signaling.closes import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY
+from signaling.protocol import ProtocolError, encode, error, parse_message
+from signaling.router import Router
+from signaling.seat import Seat
+from signaling.sink import SocketSink
 
 log = logging.getLogger(__name__)
 
 # Frames above the protocol limit but below this get an `error`; larger ones close the socket.
 HARD_FRAME_LIMIT = 256 * 1024
-CLOSE_POLICY = 1008
 
 
 class SeatRefused(Exception):
@@ -73,14 +73,12 @@ class TokenBucket:
 
 
 class _Connection:
-    """Per-socket state the deliverer, the read loop and the heartbeat share."""
+    """Per-socket state the read loop and the heartbeat share."""
 
-    __slots__ = ("ws", "reading", "close_code", "last_seen")
+    __slots__ = ("ws", "last_seen")
 
     def __init__(self, ws: web.WebSocketResponse, now: float) -> None:
         self.ws = ws
-        self.reading = False
-        self.close_code: int | None = None
         self.last_seen = now
 
 
@@ -91,10 +89,9 @@ def _json_refusal(status: int, code: str, message: str) -> web.Response:
 class SignalingEndpoint:
     """Serves the visit WebSocket for one application."""
 
-    def __init__(self, registry: RoomRegistry, bus: Bus, authenticate: Authenticator,
+    def __init__(self, router: Router, authenticate: Authenticator,
                  settings: EndpointSettings, welcome_extra: WelcomeExtra | None = None) -> None:
-        self.registry = registry
-        self.bus = bus
+        self.router = router
         self.authenticate = authenticate
         self.settings = settings
         self.welcome_extra = welcome_extra or (lambda seat: {})
@@ -121,15 +118,17 @@ class SignalingEndpoint:
                 if state.ws.closed:
                     continue
                 if idle > 1.5 * interval:
-                    self._spawn_close(state.ws, 1001)
+                    self._spawn_close(state.ws, CLOSE_GOING_AWAY)
                 elif idle >= interval:
                     try:
                         await state.ws.ping()
                     except (ConnectionError, RuntimeError):
-                        self._spawn_close(state.ws, 1001)
+                        self._spawn_close(state.ws, CLOSE_GOING_AWAY)
 
     def _spawn_close(self, ws: web.WebSocketResponse, code: int) -> None:
-        task = asyncio.ensure_future(ws.close(code=code))
+        self._track(asyncio.ensure_future(ws.close(code=code)))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -145,56 +144,35 @@ class SignalingEndpoint:
         if not ws.can_prepare(request).ok:
             return _json_refusal(400, "not_websocket", "Open this address as a WebSocket.")
         await ws.prepare(request)
-        conn = "c_" + secrets.token_urlsafe(9)
+        conn = self.new_conn_id()
         state = _Connection(ws, asyncio.get_running_loop().time())
-        subscription = self.bus.subscribe(conn, self._deliverer(state))
+        self.router.attach(conn, SocketSink(ws, conn, on_close=self._track))
         self._open[conn] = state
         if self._heartbeat is None:
             self._heartbeat = asyncio.ensure_future(self._beat())
         log.info("socket open visit=%s participant=%s conn=%s", seat.visit_id,
                  seat.participant_id, conn)
+        # Read in a task of its own, started before the join: whatever the room answers,
+        # and whenever (a denial may close the socket at once), the reader is there to
+        # see the socket close. Waking it for each frame then resumes a short chain of
+        # coroutines, not the handler's middlewares as well.
+        reader = asyncio.ensure_future(self._read(ws, seat, conn, state))
         try:
-            await self.registry.join(seat, conn, {
+            await self.router.join(seat, conn, {
                 "heartbeat_s": self.settings.heartbeat_seconds, **self.welcome_extra(seat)})
-            if state.close_code is not None:
-                # The room turned the connection away while seating it (ended, denied).
-                await ws.close(code=state.close_code)
-            else:
-                state.reading = True
-                # Read in a task of its own: waking it for each frame then resumes a
-                # short chain of coroutines, not the handler's middlewares as well.
-                await asyncio.ensure_future(self._read(ws, seat, conn, state))
+            await reader
         finally:
-            subscription.cancel()
+            reader.cancel()
             self._open.pop(conn, None)
-            await self.registry.leave(seat, conn)
+            await self.router.leave(seat, conn)
+            self.router.detach(conn)
             log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
         return ws
 
-    @staticmethod
-    async def _write(state: _Connection, text: str) -> bool:
-        """Send a text frame unless the socket is closing; False when nothing was sent."""
-        if state.ws.closed or state.close_code is not None:
-            return False
-        try:
-            await state.ws.send_str(text)
-        except (ConnectionError, RuntimeError):
-            return False
-        return True
-
-    def _deliverer(self, state: "_Connection") -> Callable[[Delivery], Awaitable[None]]:
-        ws = state.ws
-
-        async def deliver(delivery: Delivery) -> None:
-            message = delivery.message
-            if not await self._write(state, message if isinstance(message, str) else encode(message)):
-                return
-            if delivery.close_code is not None:
-                state.close_code = delivery.close_code
-                if state.reading:
-                    # Closing waits for the peer's answer; never hold up the room for it.
-                    self._spawn_close(ws, delivery.close_code)
-        return deliver
+    def new_conn_id(self) -> str:
+        """A connection id; the router may prefix it with its process's id."""
+        prefix = getattr(self.router, "conn_prefix", "")
+        return f"{prefix}c_{secrets.token_urlsafe(9)}"
 
     async def _read(self, ws: web.WebSocketResponse, seat: Seat, conn: str, state: _Connection) -> None:
         loop = asyncio.get_running_loop()
@@ -218,20 +196,13 @@ class SignalingEndpoint:
                 continue
             try:
                 message = parse_message(frame.data, seat.role)
-                if message.type in RELAYED:
-                    channel, text = self.registry.route(seat, conn, message)
-                    target = self._open.get(channel)
-                    if target is None:
-                        await self.bus.publish(channel, Delivery(text))
-                    else:  # the peer's socket is in this process: write to it, skipping the bus
-                        await self._write(target, text)
-                elif message.type == "ping":
+                if message.type == "ping":
                     await ws.send_str(encode({"type": "pong", "t": message["t"]}))
                 elif message.type == "bye":
-                    await ws.close(code=1000)
+                    await ws.close(code=CLOSE_NORMAL)
                     return
                 else:
-                    await self.registry.handle(seat, conn, message)
+                    await self.router.inbound(seat, conn, message)
             except ProtocolError as exc:
                 if not ws.closed:
                     await ws.send_str(encode(error(exc.code, exc.message)))

@@ -16,60 +16,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from signaling.bus import Bus, Delivery
-from signaling.protocol import BROADCAST, RELAYED, Inbound, ProtocolError, relayed_text
-
-CLOSE_ENDED = 4000
-CLOSE_REPLACED = 4001
-CLOSE_DENIED = 4003
-CLOSE_REVOKED = 4004
-
-
-@dataclass(frozen=True)
-class Seat:
-    """Who a connection speaks for, as established by authentication."""
-
-    visit_id: str
-    participant_id: str
-    role: str
-    """'patient', 'therapist' or 'guest'."""
-    name: str
-    capacity: int
-    expires_at: int
-    """Unix time at which the visit's links stop working (end of the grace window)."""
-    admitted: bool = False
-    """Admitted earlier (kept by the server across restarts)."""
-    visit_ended: bool = False
-
-
-class RoomHooks(Protocol):
-    """What the room tells its owner (the server stores admissions and endings)."""
-
-    async def admitted(self, visit_id: str, participant_id: str) -> None: ...
-
-    async def denied(self, visit_id: str, participant_id: str) -> None: ...
-
-    async def ended(self, visit_id: str, reason: str) -> None: ...
-
-    async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool: ...
-
-
-class NoHooks:
-    """Hooks that do nothing (a room on its own, in tests or tools)."""
-
-    async def admitted(self, visit_id: str, participant_id: str) -> None:
-        return None
-
-    async def denied(self, visit_id: str, participant_id: str) -> None:
-        return None
-
-    async def ended(self, visit_id: str, reason: str) -> None:
-        return None
-
-    async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
-        return True
+from signaling.closes import CLOSE_DENIED, CLOSE_ENDED, CLOSE_REPLACED, CLOSE_REVOKED
+from signaling.protocol import BROADCAST, Inbound, ProtocolError, relayed_text
+from signaling.seat import NoHooks, RoomHooks, Seat
 
 
 @dataclass
@@ -84,6 +36,10 @@ class Member:
     conn: str | None = None
     """The live connection's id; None while disconnected."""
     since: float = field(default_factory=time.time)
+    device: str | None = None
+    """The browser of the live (or last) connection."""
+    new_device: bool = False
+    """Waiting on a device other than the one she was admitted on."""
 
 
 def _polite(me: Member, peer: Member) -> bool:
@@ -105,6 +61,8 @@ class Room:
         self.bus = bus
         self.hooks = hooks or NoHooks()
         self.members: dict[str, Member] = {}
+        self.claims: dict[str, Member] = {}
+        """A second device waiting for an admitted member's seat, by participant id."""
         self.ended = False
         self.opened = False
         self._lock = asyncio.Lock()
@@ -128,14 +86,14 @@ class Room:
     @property
     def empty(self) -> bool:
         """Nobody is connected."""
-        return all(m.conn is None for m in self.members.values())
+        return all(m.conn is None for m in (*self.members.values(), *self.claims.values()))
 
     def _present_admitted(self) -> list[Member]:
         return [m for m in self.members.values() if m.status == "admitted" and m.conn]
 
     def _waiting(self) -> list[Member]:
-        return sorted((m for m in self.members.values() if m.status == "waiting" and m.conn),
-                      key=lambda m: m.since)
+        waiting = [m for m in self.members.values() if m.status == "waiting" and m.conn]
+        return sorted(waiting + [c for c in self.claims.values() if c.conn], key=lambda m: m.since)
 
     def _peer(self, me: Member, peer: Member) -> dict[str, Any]:
         return {"id": peer.id, "role": peer.role, "name": peer.name, "polite": _polite(me, peer)}
@@ -145,7 +103,8 @@ class Room:
 
     def _lobby(self) -> dict[str, Any]:
         return {"type": "lobby", "waiting": [
-            {"id": m.id, "role": m.role, "name": m.name, "since": int(m.since)}
+            {"id": m.id, "role": m.role, "name": m.name, "since": int(m.since),
+             "new_device": m.new_device}
             for m in self._waiting()]}
 
     # -- sending -------------------------------------------------------------------------
@@ -182,9 +141,15 @@ class Room:
                 return
             member = self.members.get(seat.participant_id)
             if member is None:
-                status = "admitted" if seat.role == "therapist" or seat.admitted else "waiting"
-                member = Member(seat.participant_id, seat.role, seat.name, status)
+                status = ("admitted" if seat.role == "therapist" or seat.admitted
+                          else "denied" if seat.denied else "waiting")
+                member = Member(seat.participant_id, seat.role, seat.name, status,
+                                device=seat.device, new_device=seat.other_device)
                 self.members[member.id] = member
+            elif (member.status == "admitted" and member.role != "therapist"
+                  and seat.device != member.device):
+                await self._claim(member, seat, conn, welcome_extra)
+                return
             elif member.conn:
                 old, member.conn = member.conn, None
                 await self._send_conn(old, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
@@ -195,19 +160,12 @@ class Room:
             if member.status == "admitted" and member.role != "therapist" and self._full(member):
                 member.status = "waiting"
             member.conn = conn
+            member.device = seat.device
             if member.status == "waiting":
                 member.since = time.time()
             if member.role == "therapist":
                 self.opened = True
-            await self._send(member, {
-                "type": "welcome",
-                "you": {"id": member.id, "role": member.role, "name": member.name},
-                "visit": {"id": self.visit_id, "state": self.state, "capacity": self.capacity,
-                          "expires_at": self.expires_at},
-                "status": member.status,
-                "peers": self._peers_of(member) if member.status == "admitted" else [],
-                **welcome_extra,
-            })
+            await self._welcome(member, welcome_extra)
             if member.status == "waiting":
                 await self._send(member, {"type": "waiting"})
                 await self._tell_therapists(self._lobby())
@@ -216,6 +174,32 @@ class Room:
                     await self._send(member, self._lobby())
                 await self._announce(member)
 
+    async def _welcome(self, member: Member, welcome_extra: dict[str, Any]) -> None:
+        await self._send(member, {
+            "type": "welcome",
+            "you": {"id": member.id, "role": member.role, "name": member.name},
+            "visit": {"id": self.visit_id, "state": self.state, "capacity": self.capacity,
+                      "expires_at": self.expires_at},
+            "status": member.status,
+            "peers": self._peers_of(member) if member.status == "admitted" else [],
+            **welcome_extra,
+        })
+
+    async def _claim(self, member: Member, seat: Seat, conn: str,
+                     welcome_extra: dict[str, Any]) -> None:
+        """An admitted member's link opened on another device: that device waits, marked new,
+        and the device in the call is told (a leaked link never walks past the waiting room)."""
+        old = self.claims.pop(member.id, None)
+        if old is not None and old.conn:
+            await self._send(old, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
+        claim = Member(member.id, member.role, member.name, "waiting", conn=conn,
+                       device=seat.device, new_device=True)
+        self.claims[member.id] = claim
+        await self._welcome(claim, welcome_extra)
+        await self._send(claim, {"type": "waiting"})
+        await self._send(member, {"type": "opened-elsewhere"})
+        await self._tell_therapists(self._lobby())
+
     def _full(self, newcomer: Member) -> bool:
         present = [m for m in self._present_admitted() if m.id != newcomer.id]
         return len(present) >= self.capacity
@@ -223,6 +207,11 @@ class Room:
     async def leave(self, participant_id: str, conn: str) -> None:
         """A connection closed; if it was the member's live one, the member is away."""
         async with self._lock:
+            claim = self.claims.get(participant_id)
+            if claim is not None and claim.conn == conn:
+                del self.claims[participant_id]
+                await self._tell_therapists(self._lobby())
+                return
             member = self.members.get(participant_id)
             if member is None or member.conn != conn:
                 return
@@ -235,17 +224,17 @@ class Room:
     # -- messages ------------------------------------------------------------------------
 
     async def handle(self, participant_id: str, conn: str, message: Inbound) -> None:
-        """Act on a validated message from the member's live connection."""
+        """Act on a validated message from the member's live connection (relays take
+        `route`, the router's synchronous hot path)."""
         member = self._member_at(participant_id, conn)
-        if message.type in RELAYED:
-            channel, text = self._relayed(member, message)
-            await self.bus.publish(channel, Delivery(text))
-        elif message.type in BROADCAST:
+        if message.type in BROADCAST:
             await self._broadcast(member, message)
         elif message.type == "admit":
             await self._admit(member, message["participant"])
         elif message.type == "deny":
             await self._deny(member, message["participant"], message["reason"])
+        elif message.type == "remove":
+            await self._remove(member, message["participant"], bool(message["revoke"]))
         elif message.type == "end-visit":
             await self.end("ended_by_therapist")
         else:
@@ -285,20 +274,44 @@ class Room:
 
     async def _admit(self, therapist: Member, participant_id: str) -> None:
         async with self._lock:
+            claim = self.claims.get(participant_id)
+            if claim is not None and claim.conn:
+                await self._admit_claim(claim)
+                return
             member = self.members.get(participant_id)
             if member is None or member.status != "waiting" or member.conn is None:
                 raise ProtocolError("not_waiting", "That participant is not waiting.")
             if self._full(member):
                 raise ProtocolError("room_full",
                                     f"The visit already has {self.capacity} participants.")
-            await self.hooks.admitted(self.visit_id, member.id)  # stored first: it may refuse
+            await self.hooks.admitted(self.visit_id, member.id, member.device)  # stored first
             member.status = "admitted"
             await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
             await self._announce(member)
             await self._tell_therapists(self._lobby())
 
+    async def _admit_claim(self, claim: Member) -> None:
+        """The new device takes the seat; the device that held it is told and closed."""
+        member = self.members[claim.id]
+        await self.hooks.admitted(self.visit_id, member.id, claim.device)
+        del self.claims[claim.id]
+        if member.conn:
+            await self._announce_left(member, "replaced")
+            await self._send(member, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
+        member.conn, member.device, member.new_device = claim.conn, claim.device, False
+        await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
+        await self._announce(member)
+        await self._tell_therapists(self._lobby())
+
     async def _deny(self, therapist: Member, participant_id: str, reason: str | None) -> None:
         async with self._lock:
+            claim = self.claims.pop(participant_id, None)
+            if claim is not None:
+                # Only the new device is turned away; the seat stays with the device in the call.
+                await self._send(claim, {"type": "denied", "reason": reason or "denied"},
+                                 CLOSE_DENIED)
+                await self._tell_therapists(self._lobby())
+                return
             member = self.members.get(participant_id)
             if member is None or member.status != "waiting" or member.role == "therapist":
                 raise ProtocolError("not_waiting", "That participant is not waiting.")
@@ -307,6 +320,25 @@ class Room:
             await self._send(member, {"type": "denied", "reason": reason or "denied"},
                              CLOSE_DENIED)
             member.conn = None
+            await self._tell_therapists(self._lobby())
+
+    async def _remove(self, therapist: Member, participant_id: str, revoke: bool) -> None:
+        """The therapist takes someone out of the call: back to the waiting room, or, with
+        `revoke`, out of the visit with her link revoked."""
+        member = self.members.get(participant_id)
+        if member is None or member.status != "admitted" or member.role == "therapist":
+            raise ProtocolError("not_admitted", "That participant is not in the call.")
+        if revoke:
+            # The revoked link ejects her through the visit's listeners (which take the lock).
+            await self.hooks.removed(self.visit_id, member.id, True)
+            return
+        async with self._lock:
+            await self.hooks.removed(self.visit_id, member.id, False)
+            member.status = "waiting"
+            member.since = time.time()
+            await self._announce_left(member, "removed")
+            await self._send(member, {"type": "removed"})
+            await self._send(member, {"type": "waiting"})
             await self._tell_therapists(self._lobby())
 
     # -- ending --------------------------------------------------------------------------
@@ -319,13 +351,16 @@ class Room:
             self.ended = True
             # Stored before anyone is told, so a page that reloads at once sees the end.
             await self.hooks.ended(self.visit_id, reason)
-            for member in self.members.values():
+            for member in (*self.members.values(), *self.claims.values()):
                 await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_ENDED)
                 member.conn = None
 
     async def eject(self, participant_id: str, reason: str) -> None:
         """End the visit for one participant (her link was revoked)."""
         async with self._lock:
+            claim = self.claims.pop(participant_id, None)
+            if claim is not None:
+                await self._send(claim, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
             member = self.members.pop(participant_id, None)
             if member is None:
                 return

@@ -8,7 +8,8 @@ from typing import Any
 
 from signaling.bus import Bus
 from signaling.protocol import Inbound, ProtocolError
-from signaling.room import Room, RoomHooks, Seat
+from signaling.room import Room
+from signaling.seat import RoomHooks, Seat
 
 
 class RoomRegistry:

@@ -49,7 +49,7 @@ def live_config(tmp_path: Path) -> Config:
     port = free_port()
     return Config(db=tmp_path / "live.db", admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD,
                   port=port, public_url=f"http://127.0.0.1:{port}", heartbeat_seconds=2,
-                  echo_max_sessions=1, echo_seconds=20)
+                  echo_max_sessions=1, echo_seconds=20, ice_loopback=True)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.app import CONFIG, DB, VISITS
+from server.keys import CONFIG, DB, VISITS
 from server.storage.visits import Visit
 from server.visits import parse_visit_request
 

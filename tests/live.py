@@ -47,21 +47,27 @@ class LiveServer:
         participant = next(p for p in visit.participants if p.role == role)
         return await self.app[VISITS].link(participant)
 
-    async def session_for(self, link: str) -> aiohttp.ClientSession:
-        """A browser-like session that has opened the link (and holds its cookie)."""
-        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.sessions.append(session)
+    async def session_for(self, link: str,
+                          session: aiohttp.ClientSession | None = None) -> aiohttp.ClientSession:
+        """A browser-like session that has opened the link (and holds its cookies).
+
+        A new session is a new device; pass an existing one to act as the same browser.
+        """
+        if session is None:
+            session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+            self.sessions.append(session)
         async with session.get(link) as response:
             assert response.status == 200, await response.text()
         return session
 
-    async def socket(self, link: str, *, origin: str | None = None, **kwargs: Any) -> "Socket":
-        """Open the link, then its visit WebSocket."""
-        session = await self.session_for(link)
+    async def socket(self, link: str, *, origin: str | None = None,
+                     session: aiohttp.ClientSession | None = None, **kwargs: Any) -> "Socket":
+        """Open the link, then its visit WebSocket (on `session`'s device when given)."""
+        session = await self.session_for(link, session)
         visit_id = link.split("/join/")[1].split("?")[0]
         ws = await session.ws_connect(f"{self.base}/visits/{visit_id}/ws",
                                       origin=origin or self.base, **kwargs)
-        return Socket(ws)
+        return Socket(ws, session)
 
     async def close(self) -> None:
         for session in self.sessions:
@@ -72,8 +78,11 @@ class LiveServer:
 class Socket:
     """A participant's WebSocket with helpers to wait for message types."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse,
+                 session: aiohttp.ClientSession | None = None) -> None:
         self.ws = ws
+        self.session = session
+        """The browser-like session (the device) the socket was opened from."""
         self.seen: list[dict[str, Any]] = []
 
     async def send(self, message: dict[str, Any] | str) -> None:

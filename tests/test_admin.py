@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from server.app import DB, VISITS
+from server.keys import DB, VISITS
 from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, add_therapist, count_rows, csrf_from, login,
                            make_visit, page_csrf, post_form)
 

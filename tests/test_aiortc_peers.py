@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from server.app import ECHO
-from signaling.client import VisitClient, VisitClientError, run_echo_check
+from server.keys import ECHO
+from signaling.bot import VisitClient, VisitClientError, run_echo_check
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,12 +39,12 @@ async def test_a_bot_that_is_never_admitted_times_out_waiting(live):
 
 
 async def test_a_bot_with_a_revoked_link_gets_a_readable_error(live):
-    from server.app import VISITS
+    from server.keys import VISITS
 
     visit = await live.visit()
     link = await live.link(visit, "patient")
     await live.app[VISITS].reissue(visit, "patient", actor="test")
-    with pytest.raises(VisitClientError, match="403.*replaced by a newer one"):
+    with pytest.raises(VisitClientError, match="403.*replaced by a newer one or withdrawn"):
         await VisitClient(link).run(timeout=5)
 
 
@@ -58,13 +58,14 @@ async def test_the_echo_check_returns_round_trip_and_loss(live):
 
 
 async def test_the_echo_check_answers_busy_past_its_limit(live):
-    # live_config allows one echo session at a time.
+    # live_config allows one echo session at a time; a second check by the same patient
+    # would replace her first, so the second comes from another visit's patient.
     visit = await live.visit()
     link = await live.link(visit, "patient")
     first = asyncio.ensure_future(run_echo_check(link, seconds=3))
     await asyncio.sleep(1.0)
     with pytest.raises(VisitClientError, match="503.*busy"):
-        await run_echo_check(link, seconds=0.1)
+        await run_echo_check(await live.link(await live.visit(), "patient"), seconds=0.1)
     assert (await first).rtt_ms is not None
 
 

@@ -277,7 +277,7 @@ async def test_screenshots_of_every_page(live, width):
 
 
 async def test_the_therapist_dashboard_shows_live_status_and_opens_the_call(live):
-    from server.app import DB
+    from server.keys import DB
     from server.auth.passwords import hash_password
     from server.storage.users import create_user
 

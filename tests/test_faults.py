@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from server.app import create_app
-from signaling.client import VisitClient
+from signaling.bot import VisitClient
 from signaling.ice import use_loopback_candidates
 from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, count_rows, link_of, login, make_api_key,
                            make_visit)
@@ -141,5 +141,67 @@ async def test_a_server_killed_mid_call_restarts_intact_and_both_peers_reconnect
         for call in calls:
             call.cancel()
         await asyncio.gather(*calls, return_exceptions=True)
+        server.kill()
+        server.wait(10)
+
+
+async def test_a_denied_patient_stays_denied_after_a_kill_9_until_her_link_is_reissued(tmp_path):
+    from server.keys import VISITS
+    from server.config import Config
+    from tests.live import Socket, start_live_server
+
+    db, port = tmp_path / "v.db", free_port()
+    base = f"http://127.0.0.1:{port}"
+    created = run("create-visit", "--db", str(db), "--patient-name", "Maya Lopez",
+                  "--therapist-name", "Sam Lee", "--public-url", base, "--json")
+    visit = json.loads(created.stdout)
+    vid = visit["visit_id"]
+    server = serve(db, port)
+    jar = aiohttp.CookieJar(unsafe=True)
+    try:
+        await _serving(base)
+        async with aiohttp.ClientSession(cookie_jar=jar) as patient_http, \
+                aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as therapist_http:
+            for http, url in ((patient_http, visit["patient_url"]),
+                              (therapist_http, visit["therapist_url"])):
+                async with http.get(url) as response:
+                    assert response.status == 200
+            therapist = Socket(await therapist_http.ws_connect(f"{base}/visits/{vid}/ws", origin=base))
+            await therapist.expect("welcome")
+            patient = Socket(await patient_http.ws_connect(f"{base}/visits/{vid}/ws", origin=base))
+            await patient.expect("waiting")
+            pid = patient.seen[0]["you"]["id"]  # the welcome before "waiting"
+            await therapist.send({"type": "deny", "participant": pid})
+            assert await patient.closed_with() == 4003
+
+            server.send_signal(signal.SIGKILL)
+            server.wait(10)
+            server = serve(db, port)
+            await _serving(base)
+
+            again = Socket(await patient_http.ws_connect(f"{base}/visits/{vid}/ws", origin=base))
+            assert (await again.expect("denied"))["reason"] == "not_admitted"
+            assert await again.closed_with() == 4003
+            with sqlite3.connect(db) as conn:
+                denied_at = conn.execute("SELECT denied_at FROM participants WHERE id = ?",
+                                         (pid,)).fetchone()[0]
+            assert denied_at is not None
+
+        server.kill()
+        server.wait(10)
+        # Re-issuing her link (here through the service of a server on the same file) lets
+        # the holder of the new link wait again.
+        live = await start_live_server(Config(db=db, port=port, public_url=base,
+                                              admin_password=ADMIN_PASSWORD))
+        try:
+            service = live.app[VISITS]
+            stored = await service.get(vid)
+            assert stored is not None
+            stored = await service.reissue(stored, "patient", actor="test")
+            waiting = await live.socket(await live.link(stored, "patient"))
+            assert (await waiting.expect("welcome"))["status"] == "waiting"
+        finally:
+            await live.close()
+    finally:
         server.kill()
         server.wait(10)

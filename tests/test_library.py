@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from server.app import create_app
-from server.library.loader import (LIBRARY_DIR, SUPINE_IN_PREGNANCY, SUPINE_POSES, Dosage, LibraryError,
-                                   load_library)
+from server.library.clinical import SUPINE_IN_PREGNANCY
+from server.library.loader import LIBRARY_DIR, SUPINE_POSES, LibraryError, load_library
+from server.library.model import Dosage
 from server.library.quiz import QUESTIONS, assess
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ async def test_visit_and_links_work_after_a_restart(aiohttp_client, config):
 
 
 async def test_restart_does_not_create_a_second_admin_or_key(aiohttp_client, config):
-    from server.app import DB
+    from server.keys import DB
 
     for _ in range(2):
         client = await aiohttp_client(create_app(config))
@@ -40,7 +40,7 @@ async def test_logs_carry_ids_not_names_or_tokens(config, caplog):
     from aiohttp import web
 
     from server.access_log import AccessLogger
-    from server.app import CONFIG, VISITS
+    from server.keys import CONFIG, VISITS
     from server.visits import parse_visit_request
 
     caplog.set_level(logging.INFO)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from server.app import DB, VISITS
+import aiohttp
+
+from server.keys import DB, VISITS
 from server.visits import MIN_CAPACITY
 from tests.live import in_call
 
@@ -21,7 +23,8 @@ async def test_patient_waits_and_the_therapist_sees_who_knocks(live):
     assert welcome["status"] == "admitted" and welcome["visit"]["state"] == "open"
     lobby = await therapist.expect("lobby")
     assert lobby["waiting"] == [{"id": visit.participant("patient").id, "role": "patient",
-                                 "name": "Maya Lopez", "since": lobby["waiting"][0]["since"]}]
+                                 "name": "Maya Lopez", "since": lobby["waiting"][0]["since"],
+                                 "new_device": False}]
 
 
 async def test_admit_lets_the_two_meet(live):
@@ -102,7 +105,7 @@ async def test_capacity_three_admits_a_guest_into_a_mesh(live):
 
 async def test_a_newer_socket_replaces_the_older_one(live):
     visit, therapist, patient = await in_call(live)
-    second = await live.socket(await live.link(visit, "patient"))
+    second = await live.socket(await live.link(visit, "patient"), session=patient.session)  # a tab
     welcome = await second.expect("welcome")
     assert welcome["status"] == "admitted"
     bye = await patient.expect("bye")
@@ -118,7 +121,7 @@ async def test_an_admitted_patient_who_reloads_does_not_wait_again(live):
     await patient.close()
     left = await therapist.expect("peer-left")
     assert left["peer"] == visit.participant("patient").id
-    again = await live.socket(await live.link(visit, "patient"))
+    again = await live.socket(await live.link(visit, "patient"), session=patient.session)
     welcome = await again.expect("welcome")
     assert welcome["status"] == "admitted"
     assert [p["id"] for p in welcome["peers"]] == [visit.participant("therapist").id]
@@ -146,14 +149,24 @@ async def test_admission_survives_a_server_restart(live_config):
     from tests.live import start_live_server
 
     live = await start_live_server(live_config)
-    visit, therapist, patient = await in_call(live)
-    await live.close()
-    live = await start_live_server(live_config)
+    device = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:
-        again = await live.socket(await live.link(visit, "patient"))
+        visit = await live.visit()
+        therapist = await live.socket(await live.link(visit, "therapist"))
+        await therapist.expect("welcome")
+        patient = await live.socket(await live.link(visit, "patient"), session=device)
+        await patient.expect("waiting")
+        await therapist.send({"type": "admit", "participant": visit.participant("patient").id})
+        await patient.expect("admitted")
+        await live.close()
+        live = await start_live_server(live_config)
+        again = await live.socket(await live.link(visit, "patient"), session=device)
         assert (await again.expect("welcome"))["status"] == "admitted"
+        elsewhere = await live.socket(await live.link(visit, "patient"))  # another device
+        assert (await elsewhere.expect("welcome"))["status"] == "waiting"
     finally:
         await live.close()
+        await device.close()
 
 
 async def test_cancelling_the_visit_ends_it_for_everyone(live):

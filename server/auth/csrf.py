@@ -11,6 +11,8 @@ import secrets
 from aiohttp import web
 
 from server.auth.secrets_util import same_secret
+from server.errors import ApiError
+from server.keys import CONFIG
 
 COOKIE = "visitroom_csrf"
 FIELD = "csrf_token"
@@ -36,8 +38,6 @@ def attach_new_token(request: web.Request, response: web.StreamResponse) -> None
     """Set the cookie on the response when this request created a token."""
     token = request.get(_NEW)
     if token and not response.prepared:
-        from server.app import CONFIG
-
         response.set_cookie(COOKIE, token, path="/", httponly=True, samesite="Strict",
                             secure=request.app[CONFIG].secure_cookies)
 
@@ -51,8 +51,6 @@ def csrf_ok(request: web.Request, submitted: object) -> bool:
 
 async def require_csrf(request: web.Request) -> dict[str, str]:
     """Read a posted form and refuse it (403) when its CSRF token is missing or wrong."""
-    from server.errors import ApiError
-
     form = await request.post()
     if not csrf_ok(request, form.get(FIELD)):
         raise ApiError(403, "csrf_failed", "This form has expired or was sent from another site. "

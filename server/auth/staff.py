@@ -9,6 +9,7 @@ from aiohttp import web
 
 from server.auth.secrets_util import sha256_hex
 from server.errors import ApiError
+from server.keys import CONFIG, DB
 from server.storage.users import User, create_session, delete_session, user_for_session
 
 COOKIE = "visitroom_staff"
@@ -21,8 +22,6 @@ async def load_user(request: web.Request) -> User | None:
     cached = request.get(_USER, _MISSING)
     if cached is not _MISSING:
         return cached  # type: ignore[return-value]
-    from server.app import DB
-
     user = None
     value = request.cookies.get(COOKIE)
     if value and len(value) <= 100:
@@ -61,8 +60,6 @@ async def require_staff(request: web.Request, role: str | None = None) -> User:
 
 async def start_session(request: web.Request, response: web.StreamResponse, user: User) -> None:
     """Sign the user in with a brand-new session id (never one the browser brought)."""
-    from server.app import CONFIG, DB
-
     config = request.app[CONFIG]
     old = request.cookies.get(COOKIE)
     if old:
@@ -73,14 +70,14 @@ async def start_session(request: web.Request, response: web.StreamResponse, user
     async with request.app[DB].transaction() as conn:
         await create_session(conn, id_hash=sha256_hex(value), user_id=user.id, now=now,
                              expires_at=now + lifetime)
-    response.set_cookie(COOKIE, value, path="/", httponly=True, samesite="Lax",
+    # Strict: a link to a staff page from another site (an email, a chat) arrives signed
+    # out and goes through the login page; a cross-site request never carries the session.
+    response.set_cookie(COOKIE, value, path="/", httponly=True, samesite="Strict",
                         secure=config.secure_cookies, max_age=lifetime)
 
 
 async def end_session(request: web.Request, response: web.StreamResponse) -> None:
     """Sign out: forget the session on the server and in the browser."""
-    from server.app import DB
-
     value = request.cookies.get(COOKIE)
     if value:
         await delete_session(request.app[DB], sha256_hex(value))

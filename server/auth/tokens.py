@@ -16,16 +16,19 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from server.storage import Database
 from server.storage.signing_keys import all_signing_keys, insert_signing_key
+from signaling.ids import ROLES
 
 ALGORITHM = "EdDSA"
 AUDIENCE = "visit"
 MAX_TOKEN_LENGTH = 2048
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "vid", "role", "nbf", "exp", "iat", "jti"]
-_ROLES = {"patient", "therapist", "guest"}
 _RELOAD_INTERVAL = 5.0
 
 
@@ -42,6 +45,7 @@ class LinkProblem(Enum):
     NOT_YET_VALID = "not_yet_valid"
     REVOKED = "revoked"
     CANCELLED = "cancelled"
+    ACCOUNT_INACTIVE = "account_inactive"
 
 
 class LinkRefused(Exception):
@@ -193,7 +197,7 @@ async def verify_link(ring: KeyRing, token: str, *, issuer: str, visit_id: str,
     fields_ok = (
         all(isinstance(claims.get(k), str) for k in ("sub", "vid", "role", "jti"))
         and all(isinstance(claims.get(k), int) for k in ("nbf", "exp", "iat"))
-        and claims["role"] in _ROLES
+        and claims["role"] in ROLES
     )
     if not fields_ok:
         raise LinkRefused(LinkProblem.MALFORMED)

@@ -10,9 +10,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.auth.tokens import LinkClaims, LinkProblem, LinkRefused, verify_link
+from server.keys import CONFIG, DB, KEYRING, VISITS
 from server.storage.visits import Participant, Visit, is_revoked
 
 COOKIE = "visitroom_visit"
+PROGRAM_ROLES = frozenset({"patient", "therapist"})
+"""Roles whose link reopens the home program after the call (the patient reads it, the
+therapist may still change it); a guest's does not."""
 
 
 def cookie_path(visit_id: str) -> str:
@@ -27,12 +31,13 @@ async def check_link(request: web.Request, visit_id: str, token: str, *,
     With `program`, a link past its call window still opens the home program for
     `program_days` more days (`claims.expired` is then true).
     """
-    from server.app import CONFIG, DB, KEYRING, VISITS
-
     config = request.app[CONFIG]
     claims = await verify_link(request.app[KEYRING], token, issuer=config.issuer,
                                visit_id=visit_id,
                                expired_grace=config.program_days * 86400 if program else 0)
+    if claims.expired and claims.role not in PROGRAM_ROLES:
+        # A guest has no home program: past the call window her link opens nothing.
+        raise LinkRefused(LinkProblem.EXPIRED)
     visit = await request.app[VISITS].get(visit_id)
     if visit is None:
         raise LinkRefused(LinkProblem.WRONG_VISIT)
@@ -43,6 +48,8 @@ async def check_link(request: web.Request, visit_id: str, token: str, *,
     participant = next((p for p in visit.participants if p.id == claims.participant_id), None)
     if participant is None or participant.jti != claims.jti or participant.role != claims.role:
         raise LinkRefused(LinkProblem.REVOKED)
+    if participant.role == "therapist" and not await request.app[VISITS].therapist_active(visit):
+        raise LinkRefused(LinkProblem.ACCOUNT_INACTIVE)
     return visit, participant, claims
 
 
@@ -58,15 +65,21 @@ async def participant_from_cookie(request: web.Request, visit_id: str, *,
     return await check_link(request, visit_id, token, program=program)
 
 
+def program_seconds(program_days: int, role: str) -> int:
+    """How long after its call window a link of this role still opens its home program."""
+    return program_days * 86400 if role in PROGRAM_ROLES else 0
+
+
 def set_visit_cookie(request: web.Request, response: web.StreamResponse, visit_id: str,
                      token: str, claims: LinkClaims, now: int) -> None:
-    """Store the link's token in the visit cookie until the link expires."""
-    from server.app import CONFIG
+    """Store the link's token in the visit cookie for as long as the link opens anything.
 
+    That is the call window, then the home program window (`program_days`) for the patient
+    and the therapist; a guest's cookie ends with the call window. Each request re-checks
+    the link (revoked, cancelled, past its window), so the cookie never outlives it in effect.
+    """
     config = request.app[CONFIG]
-    # The cookie lasts as long as the home program can be opened; each request re-checks
-    # whether it still opens the call.
-    until = claims.expires_at + config.program_days * 86400
+    until = claims.expires_at + program_seconds(config.program_days, claims.role)
     response.set_cookie(COOKIE, token, path=cookie_path(visit_id), httponly=True,
                         samesite="Strict", secure=config.secure_cookies,
                         max_age=max(0, until - now))

@@ -39,12 +39,18 @@ async def list_api_keys(db: Database) -> list[ApiKey]:
                    r["last_used_at"]) for r in rows]
 
 
-async def live_key_id(db: Database, key_hash: str) -> int | None:
-    """The id of the unrevoked key with this hash, or None."""
+async def live_key(db: Database, key_hash: str) -> tuple[int, int | None] | None:
+    """(id, last_used_at) of the unrevoked key with this hash, or None."""
     row = await db.fetchone(
-        "SELECT id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
+        "SELECT id, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        (key_hash,)
     )
-    return int(row[0]) if row else None
+    return (int(row[0]), row[1]) if row else None
+
+
+async def mark_key_used(conn: aiosqlite.Connection, key_id: int, now: int) -> None:
+    """Record when a key was last used."""
+    await conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key_id))
 
 
 async def revoke_api_key(conn: aiosqlite.Connection, key_id: int, now: int) -> bool:

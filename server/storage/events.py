@@ -10,6 +10,12 @@ import aiosqlite
 
 from server.storage.database import Database
 
+COLLAPSE_SECONDS = 60
+"""Repeats of a collapsible event by one actor within this time add to the first row."""
+COLLAPSED_ACTIONS = frozenset({"link.opened"})
+"""Events a reload or a flaky connection repeats many times a minute; collapsed so that
+they cannot push everything else out of sight."""
+
 
 @dataclass(frozen=True)
 class Event:
@@ -18,16 +24,50 @@ class Event:
     id: int
     at: int
     actor: str
-    """Who acted: 'user:3', 'api_key:2', 'cli', 'system', 'participant:<id>'."""
+    """Who acted: 'user:3', 'api_key:2', 'cli', 'system', 'participant:<id>', 'anonymous'
+    (a sign-in attempt for an email without an account)."""
     action: str
     """What happened, e.g. 'visit.created', 'link.reissued', 'login.failed'."""
     visit_id: str | None
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class EventQuery:
+    """Which events to list; every field narrows the list, None leaves it open."""
+
+    visit_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: int | None = None
+    """Unix time, inclusive."""
+    until: int | None = None
+    """Unix time, exclusive."""
+    before_id: int | None = None
+    """Only events older than this one (the next page)."""
+
+
 async def record_event(conn: aiosqlite.Connection, *, actor: str, action: str, now: int,
                        visit_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
-    """Append an event inside the caller's transaction. Detail holds ids and codes, never names."""
+    """Append an event inside the caller's transaction. Detail holds ids and codes, never names.
+
+    A collapsible action repeated by the same actor on the same visit within a minute of its
+    first row counts in that row (`repeats`, `last_at`) instead of adding one.
+    """
+    if action in COLLAPSED_ACTIONS:
+        async with conn.execute(
+            "SELECT id, detail FROM events WHERE visit_id IS ? AND actor = ? AND action = ?"
+            " AND at >= ? ORDER BY id DESC LIMIT 1",
+            (visit_id, actor, action, now - COLLAPSE_SECONDS),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            merged = json.loads(row[1])
+            merged["repeats"] = int(merged.get("repeats", 1)) + 1
+            merged["last_at"] = now
+            await conn.execute("UPDATE events SET detail = ? WHERE id = ?",
+                               (json.dumps(merged, separators=(",", ":")), row[0]))
+            return
     await conn.execute(
         "INSERT INTO events (at, actor, action, visit_id, detail) VALUES (?, ?, ?, ?, ?)",
         (now, actor, action, visit_id, json.dumps(detail or {}, separators=(",", ":"))),
@@ -42,10 +82,27 @@ async def events_for_visit(db: Database, visit_id: str) -> list[Event]:
     return [_event(r) for r in rows]
 
 
-async def recent_events(db: Database, limit: int = 200) -> list[Event]:
-    """The newest events across the clinic, newest first."""
-    rows = await db.fetchall("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
-    return [_event(r) for r in rows]
+async def find_events(db: Database, query: EventQuery, limit: int) -> tuple[list[Event], bool]:
+    """One page of events matching the query, newest first, and whether older ones follow."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("visit_id = ?", query.visit_id), ("actor = ?", query.actor),
+                          ("action = ?", query.action), ("at >= ?", query.since),
+                          ("at < ?", query.until), ("id < ?", query.before_id)):
+        if value is not None:
+            clauses.append(column)
+            params.append(value)
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    # Only the fixed fragments above go into the text; every value is a parameter.
+    rows = await db.fetchall(f"SELECT * FROM events {where}ORDER BY id DESC LIMIT ?",
+                             (*params, limit + 1))
+    return [_event(r) for r in rows[:limit]], len(rows) > limit
+
+
+async def event_actions(db: Database) -> list[str]:
+    """Every action the log holds, for the filter form."""
+    rows = await db.fetchall("SELECT DISTINCT action FROM events ORDER BY action")
+    return [r[0] for r in rows]
 
 
 def _event(row: aiosqlite.Row) -> Event:

@@ -74,23 +74,69 @@ async def set_active(conn: aiosqlite.Connection, user_id: int, active: bool) -> 
         await conn.execute("DELETE FROM staff_sessions WHERE user_id = ?", (user_id,))
 
 
-async def record_login_failure(db: Database, user_id: int, *, now: int, max_failures: int,
-                               lockout_seconds: int) -> bool:
-    """Count a failed login; lock the account when the limit is reached. True when it locked."""
+async def reserve_login_attempt(db: Database, user_id: int, *, now: int,
+                                max_failures: int) -> int | None:
+    """Reserve one password check before hashing, in one statement so concurrent attempts
+    cannot overrun the limit. None when reserved; otherwise the account's `locked_until`
+    (at or before `now` when the limit is taken up by attempts still being checked)."""
     async with db.transaction() as conn:
-        await conn.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?", (user_id,))
-        async with conn.execute("SELECT failed_logins FROM users WHERE id = ?", (user_id,)) as cur:
-            row = await cur.fetchone()
-        if row and row[0] >= max_failures:
-            await conn.execute("UPDATE users SET locked_until = ?, failed_logins = 0 WHERE id = ?",
-                               (now + lockout_seconds, user_id))
-            return True
-    return False
+        cur = await conn.execute(
+            "UPDATE users SET failed_logins = failed_logins + 1"
+            " WHERE id = ? AND locked_until <= ? AND failed_logins < ?",
+            (user_id, now, max_failures))
+        if cur.rowcount > 0:
+            return None
+        async with conn.execute("SELECT locked_until FROM users WHERE id = ?", (user_id,)) as rows:
+            row = await rows.fetchone()
+    return int(row[0]) if row else 0
 
 
-async def clear_login_failures(conn: aiosqlite.Connection, user_id: int) -> None:
-    """Forget failed logins after a successful one."""
-    await conn.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", (user_id,))
+async def fail_login_attempt(db: Database, user_id: int, *, now: int, max_failures: int,
+                             lockout_seconds: int) -> bool:
+    """The reserved check failed: lock the account when the limit is reached. True when it
+    locked now. Reservations still being checked count, so a burst locks early, never late."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE users SET locked_until = ?, failed_logins = 0"
+            " WHERE id = ? AND failed_logins >= ? AND locked_until <= ?",
+            (now + lockout_seconds, user_id, max_failures, now))
+        return cur.rowcount > 0
+
+
+async def succeed_login_attempt(conn: aiosqlite.Connection, user_id: int, *, now: int) -> bool:
+    """The reserved check passed: forget the failures, unless a lock is in force (then False:
+    a right password never lifts a lock another attempt set meanwhile)."""
+    cur = await conn.execute(
+        "UPDATE users SET failed_logins = 0 WHERE id = ? AND locked_until <= ?", (user_id, now))
+    return cur.rowcount > 0
+
+
+async def unlock_user(conn: aiosqlite.Connection, email: str) -> int | None:
+    """Lift an account's lock and forget its failures; its id, or None when there is none."""
+    async with conn.execute("SELECT id FROM users WHERE email = ?", (email,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    await conn.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?",
+                       (row[0],))
+    return int(row[0])
+
+
+async def remember_login_address(conn: aiosqlite.Connection, user_id: int, address_tag: str,
+                                 now: int) -> None:
+    """Note that the account signed in from this (tagged) address."""
+    await conn.execute(
+        "INSERT INTO login_addresses (user_id, address_tag, last_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (user_id, address_tag) DO UPDATE SET last_at = excluded.last_at",
+        (user_id, address_tag, now))
+
+
+async def signed_in_from(db: Database, user_id: int, address_tag: str, since: int) -> bool:
+    """Whether the account signed in from this (tagged) address since then."""
+    row = await db.fetchone(
+        "SELECT 1 FROM login_addresses WHERE user_id = ? AND address_tag = ? AND last_at >= ?",
+        (user_id, address_tag, since))
+    return row is not None
 
 
 async def create_session(conn: aiosqlite.Connection, *, id_hash: str, user_id: int, now: int,
@@ -115,3 +161,9 @@ async def user_for_session(db: Database, id_hash: str, now: int) -> User | None:
 async def delete_session(db: Database, id_hash: str) -> None:
     """End a login session."""
     await db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
+
+
+async def purge_expired_sessions(conn: aiosqlite.Connection, now: int) -> int:
+    """Forget staff logins that have expired; returns how many."""
+    cursor = await conn.execute("DELETE FROM staff_sessions WHERE expires_at <= ?", (now,))
+    return cursor.rowcount

@@ -26,13 +26,17 @@ class Participant:
     expires_at: int
     admitted_at: int | None = None
     """When the therapist first admitted her; she does not wait again after that."""
+    denied_at: int | None = None
+    """When the therapist turned her away; she stays away until her link is re-issued."""
+    admitted_device: str | None = None
+    """The device her admission was given to; another device opening her link waits."""
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> "Participant":
         """Build from a `participants` row."""
         return cls(row["id"], row["visit_id"], row["role"], row["display_name"], row["jti"],
                    row["kid"], row["issued_at"], row["not_before"], row["expires_at"],
-                   row["admitted_at"])
+                   row["admitted_at"], row["denied_at"], row["admitted_device"])
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,28 @@ async def insert_participant(conn: aiosqlite.Connection, p: Participant) -> None
     )
 
 
-async def mark_admitted(conn: aiosqlite.Connection, participant_id: str, now: int) -> None:
-    """Remember that a participant was admitted (first time only)."""
+async def mark_admitted(conn: aiosqlite.Connection, participant_id: str, now: int,
+                        device: str | None) -> None:
+    """Remember that a participant was admitted (first time only), on which device."""
     await conn.execute(
-        "UPDATE participants SET admitted_at = COALESCE(admitted_at, ?) WHERE id = ?",
+        "UPDATE participants SET admitted_at = COALESCE(admitted_at, ?), admitted_device = ?,"
+        " denied_at = NULL WHERE id = ?",
+        (now, device, participant_id),
+    )
+
+
+async def clear_admission(conn: aiosqlite.Connection, participant_id: str) -> None:
+    """Forget a participant's admission: she waits to be let in again."""
+    await conn.execute(
+        "UPDATE participants SET admitted_at = NULL, admitted_device = NULL WHERE id = ?",
+        (participant_id,))
+
+
+async def mark_denied(conn: aiosqlite.Connection, participant_id: str, now: int) -> None:
+    """Remember that a participant was turned away; her admission, if any, is gone."""
+    await conn.execute(
+        "UPDATE participants SET denied_at = ?, admitted_at = NULL, admitted_device = NULL"
+        " WHERE id = ?",
         (now, participant_id),
     )
 
@@ -159,9 +181,10 @@ async def end_visit(conn: aiosqlite.Connection, visit_id: str) -> None:
 
 async def replace_link(conn: aiosqlite.Connection, participant_id: str, *, jti: str, kid: str,
                        issued_at: int) -> None:
-    """Point a participant at a newly minted link."""
+    """Point a participant at a newly minted link; its holder waits to be admitted again."""
     await conn.execute(
-        "UPDATE participants SET jti = ?, kid = ?, issued_at = ? WHERE id = ?",
+        "UPDATE participants SET jti = ?, kid = ?, issued_at = ?, admitted_at = NULL,"
+        " admitted_device = NULL, denied_at = NULL WHERE id = ?",
         (jti, kid, issued_at, participant_id),
     )
 
@@ -178,3 +201,24 @@ async def revoke(conn: aiosqlite.Connection, *, jti: str, visit_id: str, now: in
 async def is_revoked(db: Database, jti: str) -> bool:
     """Whether a link id was revoked."""
     return await db.fetchone("SELECT 1 FROM revocations WHERE jti = ?", (jti,)) is not None
+
+
+async def account_active(db: Database, user_id: int) -> bool:
+    """Whether a staff account exists and is active."""
+    row = await db.fetchone("SELECT active FROM users WHERE id = ?", (user_id,))
+    return row is not None and bool(row["active"])
+
+
+async def therapist_seats(db: Database, user_id: int) -> list[tuple[str, str]]:
+    """(visit id, participant id) of the therapist seat in every open visit booked with her."""
+    rows = await db.fetchall(
+        "SELECT p.visit_id, p.id FROM participants p JOIN visits v ON v.id = p.visit_id"
+        " WHERE v.therapist_id = ? AND p.role = 'therapist' AND v.status = 'scheduled'",
+        (user_id,))
+    return [(r["visit_id"], r["id"]) for r in rows]
+
+
+async def purge_revocations(conn: aiosqlite.Connection, before: int) -> int:
+    """Forget revoked link ids whose links could not open anything after `before` anyway."""
+    cursor = await conn.execute("DELETE FROM revocations WHERE expires_at < ?", (before,))
+    return cursor.rowcount

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server.app import DB
 from server.auth.api_keys import new_api_key
 from server.auth.csrf import require_csrf
-from server.auth.passwords import generate_password, hash_password, password_problem
+from server.auth.passwords import PoolBusy, generate_password, password_problem
 from server.auth.staff import require_staff
 from server.errors import ApiError
+from server.keys import CONFIG, DB, PASSWORDS, VISITS
 from server.storage.api_keys import create_api_key, list_api_keys, revoke_api_key
-from server.storage.events import record_event, recent_events
-from server.storage.users import create_user, list_therapists, set_active, user_by_email, user_by_id
+from server.storage.events import EventQuery, event_actions, find_events, record_event
+from server.storage.users import (
+    create_user,
+    list_therapists,
+    set_active,
+    user_by_email,
+    user_by_id,
+)
 from server.templating import render, see_other
 from server.visits import VisitInputError, clean_name
+from signaling.ids import VISIT_ID
 
 
 def _whole_id(request: web.Request, name: str) -> int:
@@ -65,10 +75,14 @@ async def create_therapist(request: web.Request) -> web.StreamResponse:
     if await user_by_email(db, email) is not None:
         return await _therapists_page(request, error="An account with this email exists already.",
                                       values=form, status=409)
+    try:
+        password_hash = await request.app[PASSWORDS].hash(password)
+    except PoolBusy:
+        raise ApiError(503, "busy", "The server is busy for a moment. Please try again.") from None
     now = int(time.time())
     async with db.transaction() as conn:
         user_id = await create_user(conn, email=email, name=name, role="therapist",
-                                    password_hash=hash_password(password), now=now)
+                                    password_hash=password_hash, now=now)
         await record_event(conn, actor=f"user:{admin.id}", action="account.created", now=now,
                            detail={"user": user_id, "role": "therapist"})
     return await _therapists_page(request, created={"email": email, "password": shown or ""},
@@ -89,6 +103,8 @@ async def set_therapist_active(request: web.Request) -> web.StreamResponse:
         await record_event(conn, actor=f"user:{admin.id}",
                            action="account.activated" if active else "account.deactivated",
                            now=now, detail={"user": user.id})
+    if not active:
+        await request.app[VISITS].therapist_deactivated(user.id)
     return see_other("/admin/therapists")
 
 
@@ -137,7 +153,56 @@ async def revoke_key(request: web.Request) -> web.StreamResponse:
     return see_other("/admin/api-keys")
 
 
+AUDIT_PAGE_SIZE = 100
+_ACTOR = re.compile(r"[a-z_]{1,20}(:[A-Za-z0-9_-]{1,40})?")
+_ACTION = re.compile(r"[a-z_]{1,30}(\.[a-z_]{1,30}){0,3}")
+
+
+def _audit_filter(request: web.Request, name: str, pattern: re.Pattern[str], what: str) -> str | None:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return None
+    if not pattern.fullmatch(raw):
+        raise ApiError(400, "bad_parameter", f"{what} is not valid.")
+    return raw
+
+
+def _audit_time(request: web.Request, name: str, *, end_of_day: bool) -> int | None:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, "bad_parameter", f"'{name}' must be a date (2030-05-06) or a date "
+                       "and time (2030-05-06T10:00).") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=request.app[CONFIG].tz)
+    if end_of_day and len(raw) == 10:  # a whole day: up to its end
+        parsed += timedelta(days=1)
+    return int(parsed.timestamp())
+
+
 async def audit_log(request: web.Request) -> web.StreamResponse:
-    """GET /admin/events: the newest audit events."""
+    """GET /admin/events?visit=&actor=&action=&from=&to=&before=: the audit log, a page at a time."""
     await require_staff(request, "admin")
-    return render(request, "admin/events.html", {"events": await recent_events(request.app[DB])})
+    before = request.query.get("before", "").strip()
+    if before and (not before.isdigit() or len(before) > 12):
+        raise ApiError(400, "bad_parameter", "'before' must be an event number.")
+    query = EventQuery(
+        visit_id=_audit_filter(request, "visit", VISIT_ID, "The visit id"),
+        actor=_audit_filter(request, "actor", _ACTOR, "The actor (such as user:3 or api_key:2)"),
+        action=_audit_filter(request, "action", _ACTION, "The action"),
+        since=_audit_time(request, "from", end_of_day=False),
+        until=_audit_time(request, "to", end_of_day=True),
+        before_id=int(before) if before else None)
+    db = request.app[DB]
+    events, more = await find_events(db, query, AUDIT_PAGE_SIZE)
+    filters = {k: request.query.get(k, "").strip() for k in ("visit", "actor", "action", "from", "to")}
+    shown = {k: v for k, v in filters.items() if v}
+    older = (f"/admin/events?{urlencode({**shown, 'before': events[-1].id})}"
+             if more and events else None)
+    return render(request, "admin/events.html", {
+        "events": events, "filters": filters, "actions": await event_actions(db),
+        "older": older, "newest": f"/admin/events?{urlencode(shown)}" if before else None,
+        "page_size": AUDIT_PAGE_SIZE})

@@ -7,17 +7,22 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from server.app import CONFIG, DB, LIBRARY, ROOMS, VISITS
 from server.auth.csrf import require_csrf
 from server.auth.staff import require_staff
 from server.errors import ApiError
 from server.ics import visit_invite
+from server.keys import CONFIG, DB, LIBRARY, ROUTER, VISITS
 from server.storage.assignments import assignments_for
 from server.storage.events import events_for_visit
 from server.storage.users import User, list_therapists
-from server.storage.visits import Visit, list_visits
+from server.storage.visits import Visit, is_revoked, list_visits
 from server.templating import render, see_other
-from server.visits import KIND_MINUTES, VisitInputError, VisitStateError, parse_visit_request
+from server.visits import (
+    KIND_MINUTES,
+    VisitInputError,
+    VisitStateError,
+    parse_visit_request,
+)
 
 PAST_DAYS = 30
 
@@ -28,18 +33,18 @@ def _day_bounds(request: web.Request, now: int) -> tuple[int, int]:
     return int(today.timestamp()), int((today + timedelta(days=1)).timestamp())
 
 
-def live_status(request: web.Request, visit: Visit) -> str:
-    """What is happening now: scheduled, waiting (someone knocks), in_call, ended, cancelled."""
-    if visit.status != "scheduled":
-        return visit.status
-    room = request.app[ROOMS].room(visit.id)
-    if room is None:
-        return "scheduled"
-    if room.state == "ended":
-        return "ended"
-    if room.waiting_count:
-        return "waiting"
-    return "in_call" if room.state == "in_call" else "scheduled"
+async def live_statuses(request: web.Request, visits: list[Visit]) -> dict[str, str]:
+    """What is happening now, by visit id: scheduled, waiting (someone knocks), in_call,
+    ended, cancelled; the rooms may live in other processes, so the router answers."""
+    rooms = await request.app[ROUTER].live_states([v.id for v in visits if v.status == "scheduled"])
+
+    def shown(visit: Visit) -> str:
+        if visit.status != "scheduled":
+            return visit.status
+        state = rooms.get(visit.id, "idle")
+        return "scheduled" if state == "idle" else state
+
+    return {v.id: shown(v) for v in visits}
 
 
 async def _today(request: web.Request, user: User) -> list[Visit]:
@@ -51,9 +56,10 @@ async def _today(request: web.Request, user: User) -> list[Visit]:
 async def live_json(request: web.Request) -> web.StreamResponse:
     """GET /admin/live.json: today's visits with their live status, for the dashboard."""
     user = await require_staff(request)
+    visits = await _today(request, user)
+    live = await live_statuses(request, visits)
     return web.json_response({"visits": [
-        {"id": v.id, "status": v.status, "live": live_status(request, v)}
-        for v in await _today(request, user)]})
+        {"id": v.id, "status": v.status, "live": live[v.id]} for v in visits]})
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -78,7 +84,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     ]
     return render(request, "admin/dashboard.html",
                   {"sections": sections, "now": now, "call_links": call_links,
-                   "live": {v.id: live_status(request, v) for v in today}})
+                   "live": await live_statuses(request, today)})
 
 
 async def _visit_for(request: web.Request, user: User) -> Visit:
@@ -123,11 +129,13 @@ async def visit_detail(request: web.Request) -> web.StreamResponse:
     visit = await _visit_for(request, user)
     service = request.app[VISITS]
     links = {p.id: await service.link(p) for p in visit.participants}
+    revoked = {p.id for p in visit.participants if await is_revoked(request.app[DB], p.jti)}
     events = await events_for_visit(request.app[DB], visit.id)
     library = request.app[LIBRARY]
     program = [(a, library.exercises.get(a.exercise)) for a in await assignments_for(request.app[DB], visit.id)]
     return render(request, "admin/visit_detail.html",
-                  {"visit": visit, "links": links, "events": events, "program": program,
+                  {"visit": visit, "links": links, "revoked": revoked, "events": events,
+                   "program": program,
                    "notice": request.query.get("done")})
 
 
@@ -144,16 +152,28 @@ async def cancel_visit(request: web.Request) -> web.StreamResponse:
 
 
 async def reissue_link(request: web.Request) -> web.StreamResponse:
-    """POST /admin/visits/{visit_id}/participants/{role}/reissue."""
+    """POST /admin/visits/{visit_id}/participants/{participant}/reissue."""
+    return await _change_link(request, "reissued")
+
+
+async def revoke_link(request: web.Request) -> web.StreamResponse:
+    """POST /admin/visits/{visit_id}/participants/{participant}/revoke."""
+    return await _change_link(request, "revoked")
+
+
+async def _change_link(request: web.Request, done: str) -> web.StreamResponse:
     user = await require_staff(request, "admin")
     await require_csrf(request)
     visit = await _visit_for(request, user)
+    service = request.app[VISITS]
+    change = service.reissue if done == "reissued" else service.revoke
     try:
-        await request.app[VISITS].reissue(visit, request.match_info["role"],
-                                          actor=f"user:{user.id}")
+        await change(visit, request.match_info["participant"], actor=f"user:{user.id}")
+    except VisitInputError:
+        raise ApiError(404, "not_found", "There is no such participant in this visit.") from None
     except VisitStateError as exc:
-        raise ApiError(409, "conflict", f"This link cannot be re-issued: {exc}.") from None
-    return see_other(f"/admin/visits/{visit.id}?done=reissued")
+        raise ApiError(409, "conflict", f"This link cannot be changed: {exc}.") from None
+    return see_other(f"/admin/visits/{visit.id}?done={done}")
 
 
 async def invite(request: web.Request) -> web.StreamResponse:

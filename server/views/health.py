@@ -6,23 +6,29 @@ import asyncio
 
 from aiohttp import web
 
-from server.app import DB, SIGNALING
+from server.auth.client_address import is_local_request
+from server.auth.staff import load_user
+from server.keys import DB, ROUTER
 from server.templating import render
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
     """GET /healthz: 200 with the database status, 503 when the database does not answer.
 
-    `sockets` (open visit WebSockets) and `tasks` (asyncio tasks) let monitoring and the
-    soak benchmark see that what a day of visits starts, it also ends.
+    `schema_version`, `sockets` (open visit WebSockets) and `tasks` (asyncio tasks) let
+    monitoring and the soak benchmark see that what a day of visits starts, it also ends.
+    They describe how busy the clinic is, so only a request from this machine (not through
+    a proxy) or a signed-in staff member sees them; anyone else gets the status alone.
     """
     try:
         version = await request.app[DB].schema_version()
     except Exception:  # any database failure is reported, not raised
         return web.json_response({"status": "error", "database": "unavailable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok", "schema_version": version,
-                              "sockets": request.app[SIGNALING].connections,
-                              "tasks": len(asyncio.all_tasks())})
+    body: dict[str, object] = {"status": "ok", "database": "ok"}
+    if is_local_request(request) or await load_user(request) is not None:
+        body.update({"schema_version": version, "sockets": request.app[ROUTER].counts()["sockets"],
+                     "tasks": len(asyncio.all_tasks())})
+    return web.json_response(body)
 
 
 async def home(request: web.Request) -> web.StreamResponse:

@@ -6,10 +6,16 @@ import time
 
 from aiohttp import web
 
-from server.app import CONFIG, DB
+from server.auth.device import ensure_device_cookie
 from server.auth.tokens import LinkProblem, LinkRefused
-from server.auth.visit_session import check_link, participant_from_cookie, set_visit_cookie
-from server.errors import error_response
+from server.auth.visit_session import COOKIE as VISIT_COOKIE
+from server.auth.visit_session import (
+    check_link,
+    participant_from_cookie,
+    set_visit_cookie,
+)
+from server.error_pages import error_response
+from server.keys import CONFIG, DB
 from server.storage.events import record_event
 from server.templating import render, see_other
 
@@ -32,11 +38,14 @@ _REFUSALS: dict[LinkProblem, tuple[int, str, str]] = {
     LinkProblem.EXPIRED: (401, "Link expired",
                           "This visit is over and its link no longer works. Contact the clinic "
                           "if you need a new appointment."),
-    LinkProblem.REVOKED: (403, "Link replaced",
-                          "This link was replaced by a newer one. Use the most recent link the "
-                          "clinic sent you."),
+    LinkProblem.REVOKED: (403, "Link no longer valid",
+                          "This link was replaced by a newer one or withdrawn by the clinic. "
+                          "Use the most recent link the clinic sent you."),
     LinkProblem.CANCELLED: (403, "Visit cancelled",
                             "This visit was cancelled. Contact the clinic to book a new time."),
+    LinkProblem.ACCOUNT_INACTIVE: (403, "Account not active",
+                                   "The staff account this link belongs to is no longer active. "
+                                   "Ask the clinic's admin."),
 }
 
 
@@ -81,6 +90,9 @@ async def join(request: web.Request) -> web.StreamResponse:
                            now=now, visit_id=visit.id, detail={"role": participant.role})
     response = see_other(target)
     set_visit_cookie(request, response, visit.id, token, claims, now)
+    visit_cookie = response.cookies[VISIT_COOKIE]
+    ensure_device_cookie(request, response, max_age=int(visit_cookie["max-age"]),
+                         secure=bool(visit_cookie["secure"]))
     return response
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from server.app import LIBRARY
 from server.errors import ApiError
+from server.keys import LIBRARY
 from server.library.clinical import POSTNATAL_SOURCES, SUPINE_SOURCE
-from server.library.loader import PHASES, Exercise, Library
+from server.library.loader import PHASES
+from server.library.model import Exercise, Library
 from server.library.quiz import QUESTIONS, assess, related_conditions
 from server.templating import COMPRESS_ON_LOOP_BELOW, render
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from server.app import CONFIG, DB, LIBRARY
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie
 from server.errors import ApiError
+from server.keys import CONFIG, DB, LIBRARY
 from server.program import assign, parse_assignment, unassign
 from server.request_json import read_json_object
 from server.storage.assignments import assignments_for

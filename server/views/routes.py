@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import live
-from server.views import admin_accounts, admin_visits, api, health, join, library, login, program
+from server.views import (
+    admin_accounts,
+    admin_visits,
+    api,
+    health,
+    join,
+    library,
+    live,
+    login,
+    program,
+)
+from signaling.ids import NAMED_ROLES, PARTICIPANT_ID_PATTERN, VISIT_ID_PATTERN
 
-VISIT = r"{visit_id:v_[A-Za-z0-9_-]{16}}"
-ROLE = "{role:patient|therapist}"
+VISIT = f"{{visit_id:{VISIT_ID_PATTERN}}}"
+# A seat in a visit: its role for the patient and the therapist, its id for a guest.
+SEAT = f"{{participant:{'|'.join(NAMED_ROLES)}|{PARTICIPANT_ID_PATTERN}}}"
 SLUG = "{slug:[a-z0-9-]{1,80}}"
 
 
@@ -34,7 +45,8 @@ def register(app: web.Application) -> None:
         web.post("/admin/visits", admin_visits.create_visit),
         web.get(f"/admin/visits/{VISIT}", admin_visits.visit_detail),
         web.post(f"/admin/visits/{VISIT}/cancel", admin_visits.cancel_visit),
-        web.post(f"/admin/visits/{VISIT}/participants/{ROLE}/reissue", admin_visits.reissue_link),
+        web.post(f"/admin/visits/{VISIT}/participants/{SEAT}/reissue", admin_visits.reissue_link),
+        web.post(f"/admin/visits/{VISIT}/participants/{SEAT}/revoke", admin_visits.revoke_link),
         web.get(f"/admin/visits/{VISIT}/invite.ics", admin_visits.invite),
         web.get("/admin/therapists", admin_accounts.therapists),
         web.post("/admin/therapists", admin_accounts.create_therapist),
@@ -59,5 +71,6 @@ def register(app: web.Application) -> None:
         web.get(f"/api/visits/{VISIT}", api.get_visit),
         web.post(f"/api/visits/{VISIT}/cancel", api.cancel_visit),
         web.post(f"/api/visits/{VISIT}/participants", api.add_guest),
-        web.post(f"/api/visits/{VISIT}/participants/{{role}}/reissue", api.reissue_link),
+        web.post(f"/api/visits/{VISIT}/participants/{{participant}}/reissue", api.reissue_link),
+        web.post(f"/api/visits/{VISIT}/participants/{{participant}}/revoke", api.revoke_link),
     ])

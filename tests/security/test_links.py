@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from server.app import DB, KEYRING, VISITS
+from server.keys import DB, KEYRING, VISITS
 from server.auth.tokens import add_signing_key, sign_link
 from tests.helpers import count_rows, hours, link_of, make_visit, now
 
@@ -165,7 +165,7 @@ async def test_reissued_link_revokes_the_old_one_at_once(client):
     visit = await make_visit(client)
     old = await link_of(client, visit)
     updated = await client.server.app[VISITS].reissue(visit, "patient", actor="test")
-    await _refused(client, old, 403, "replaced by a newer one")
+    await _refused(client, old, 403, "replaced by a newer one or withdrawn")
     response = await client.get(await link_of(client, updated), allow_redirects=False)
     assert response.status == 303
 

@@ -176,6 +176,7 @@ function onMessage(m) {
   switch (m.type) {
     case "welcome":
       iceServers = m.ice_servers || [];
+      signaling.keepAlive(m.heartbeat_s);
       for (const id of [...peers.keys()]) removePeer(id);
       if (m.status === "admitted") onAdmitted(m.peers);
       else setState("waiting");

@@ -1,7 +1,10 @@
 // The visit WebSocket: JSON messages in and out, reconnection with backoff, keep-alive.
 // Emits "message" (detail: the message) and "status" (detail: "open" | "reconnecting" | "closed").
 
+// Closes after which the page must not reconnect by itself (signaling/closes.py FINAL;
+// tests/test_structure.py checks that the two lists agree).
 const FINAL_CODES = new Set([1008, 4000, 4001, 4003, 4004]);
+const DEFAULT_KEEPALIVE_MS = 15000;
 
 export class SignalingClient extends EventTarget {
   constructor(url) {
@@ -12,6 +15,19 @@ export class SignalingClient extends EventTarget {
     this.stopped = false;
     this.closeCode = null;
     this.pingTimer = null;
+    this.keepAliveMs = DEFAULT_KEEPALIVE_MS;
+  }
+
+  // Ping as often as the server's heartbeat (welcome.heartbeat_s) asks, a little sooner.
+  keepAlive(heartbeatSeconds) {
+    if (!(heartbeatSeconds > 0)) return;
+    this.keepAliveMs = Math.max(1000, heartbeatSeconds * 750);
+    this.startPinging();
+  }
+
+  startPinging() {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.send({ type: "ping", t: Date.now() }), this.keepAliveMs);
   }
 
   connect() {
@@ -22,8 +38,7 @@ export class SignalingClient extends EventTarget {
     ws.addEventListener("open", () => {
       this.attempt = 0;
       this.emit("status", "open");
-      clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.send({ type: "ping", t: Date.now() }), 15000);
+      this.startPinging();
     });
     ws.addEventListener("message", (event) => {
       // Only the current socket speaks for the page: a late "bye replaced" on the socket

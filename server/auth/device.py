@@ -1,0 +1,38 @@
+"""The device cookie: which browser holds a visit seat.
+
+An admission belongs to the device it was given to. Opening the same link on another
+device (a second phone, or a link that leaked) gets a new device cookie, so that device
+waits to be let in and the therapist sees it is a new one. The cookie is random and
+HttpOnly; the database keeps only its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from aiohttp import web
+
+COOKIE = "visitroom_device"
+
+
+def _value(request: web.Request) -> str | None:
+    value = request.cookies.get(COOKIE, "")
+    return value if 20 <= len(value) <= 64 else None
+
+
+def device_of(request: web.Request) -> str | None:
+    """The hash of the request's device cookie, or None when it has none."""
+    value = _value(request)
+    return hashlib.sha256(value.encode()).hexdigest()[:32] if value else None
+
+
+def ensure_device_cookie(request: web.Request, response: web.StreamResponse, *,
+                         max_age: int, secure: bool) -> None:
+    """Give a browser opening a visit link its device cookie (kept as long as the visit's).
+
+    One cookie per browser, for the whole site: the link itself (`/join/…`) and the visit's
+    pages must see the same device.
+    """
+    response.set_cookie(COOKIE, _value(request) or secrets.token_urlsafe(24), path="/",
+                        httponly=True, samesite="Strict", secure=secure, max_age=max_age)

@@ -1,0 +1,41 @@
+"""Every shared service of the application, as a typed key on the aiohttp Application.
+
+This module is a leaf: it imports nothing of Visitroom at run time (the types are for
+the type checker only), so any module can name the services it needs without importing
+the factory, and no import cycles can start here. `server.app.create_app` fills them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from server.auth.login_throttle import LoginThrottle
+    from server.auth.passwords import PasswordPool
+    from server.auth.tokens import KeyRing
+    from server.config import Config
+    from server.library.model import Library
+    from server.static_files import StaticFiles
+    from server.storage import Database
+    from server.visits import VisitService
+    from signaling.echo import EchoPool
+    from signaling.endpoint import SignalingEndpoint
+    from signaling.router import Router
+
+CONFIG: web.AppKey[Config] = web.AppKey("config")
+DB: web.AppKey[Database] = web.AppKey("db")
+KEYRING: web.AppKey[KeyRing] = web.AppKey("keyring")
+VISITS: web.AppKey[VisitService] = web.AppKey("visits")
+TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates")
+ROUTER: web.AppKey[Router] = web.AppKey("router")
+SIGNALING: web.AppKey[SignalingEndpoint] = web.AppKey("signaling")
+ECHO: web.AppKey[EchoPool] = web.AppKey("echo")
+STATIC: web.AppKey[StaticFiles] = web.AppKey("static")
+LIBRARY: web.AppKey[Library] = web.AppKey("library")
+PASSWORDS: web.AppKey[PasswordPool] = web.AppKey("passwords")
+LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
+AUDIT_SECRET: web.AppKey[str] = web.AppKey("audit_secret")

@@ -1,0 +1,131 @@
+"""One RTCPeerConnection of the bot with one remote participant (perfect negotiation:
+a polite bot that meets a colliding offer starts its connection again, since aiortc
+cannot roll back a local offer)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from signaling.bot.loops import make_tracks
+
+if TYPE_CHECKING:
+    from signaling.bot.client import VisitClient
+
+log = logging.getLogger(__name__)
+DATA_CHANNEL = "visitroom"
+
+
+def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """The aiortc configuration for the ICE servers in `welcome`."""
+    return RTCConfiguration([
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+        for s in servers
+    ])
+
+
+class PeerLink:
+    """One RTCPeerConnection with one remote participant."""
+
+    def __init__(self, client: "VisitClient", peer_id: str, polite: bool) -> None:
+        self.client = client
+        self.peer_id = peer_id
+        self.polite = polite
+        self.making_offer = False
+        self.closed = False
+        self.pc = self._new_pc()
+
+    def _new_pc(self) -> RTCPeerConnection:
+        client = self.client
+        pc = RTCPeerConnection(ice_configuration(client.ice_servers))
+        tracks = make_tracks(client.media)
+        for track in tracks:
+            pc.addTrack(track)
+        kinds = {t.kind for t in tracks}
+        for kind in ("audio", "video"):
+            if kind not in kinds:
+                pc.addTransceiver(kind, direction="recvonly")
+        client._owned_tracks.extend(tracks)
+        # Browsers and bots both open the same pre-negotiated channel (id 0).
+        client._wire_channel(pc.createDataChannel(DATA_CHANNEL, negotiated=True, id=0))
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            client._spawn(client._consume(track))
+
+        @pc.on("iceconnectionstatechange")
+        def on_ice() -> None:
+            if pc.iceConnectionState == "completed":
+                client.figures.connections += 1
+                if client.figures.connected_ms is None:
+                    client.figures.connected_ms = client._elapsed_ms()
+                    client._check_done()
+            elif pc.iceConnectionState == "failed":
+                client._spawn(self.restart())
+
+        return pc
+
+    async def offer(self) -> None:
+        """Create and send an offer (the impolite side starts)."""
+        self.making_offer = True
+        try:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        finally:
+            self.making_offer = False
+        await self.client.send({"type": "offer", "to": self.peer_id, "sdp": self.pc.localDescription.sdp})
+
+    async def on_offer(self, sdp: str) -> None:
+        """Answer an offer, resolving a collision the perfect-negotiation way."""
+        collision = self.making_offer or self.pc.signalingState != "stable"
+        if collision and not self.polite:
+            return
+        if collision:
+            await self.pc.close()
+            self.pc = self._new_pc()
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.client.send({"type": "answer", "to": self.peer_id, "sdp": self.pc.localDescription.sdp})
+
+    async def on_answer(self, sdp: str) -> None:
+        """Apply the peer's answer to our offer."""
+        if self.pc.signalingState == "have-local-offer":
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def on_candidate(self, candidate: dict[str, Any] | None) -> None:
+        """Add a trickled candidate from a browser (aiortc's own are in its SDP)."""
+        if not candidate or not candidate.get("candidate"):
+            return
+        line = candidate["candidate"]
+        parsed = candidate_from_sdp(line.split(":", 1)[1] if line.startswith("candidate:") else line)
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        with contextlib.suppress(Exception):  # a candidate for a closed or replaced connection
+            await self.pc.addIceCandidate(parsed)
+
+    async def restart(self) -> None:
+        """Start over with a fresh connection (aiortc has no ICE restart of its own)."""
+        await self.pc.close()
+        self.pc = self._new_pc()
+        if self.polite:
+            await self.client.send({"type": "restart", "to": self.peer_id})
+        else:
+            await self.offer()
+
+    async def close(self) -> None:
+        """Close the connection (once: a peer can leave while the client is closing)."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(asyncio.InvalidStateError):
+            await self.pc.close()

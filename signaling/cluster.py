@@ -1,0 +1,359 @@
+"""Rooms across processes: each visit's room has one owner; the others forward to it.
+
+`ClusterRouter` is a `Router` for one process (a node) of several. A socket may be held by
+any node; the room lives on the node that claimed the visit first. The socket's node
+forwards what it sends to the owner's inbox, in order; the owner's rooms deliver back to
+the socket's node inbox (a connection id starts with the id of the node that holds it).
+Ownership is a record with a time to live that the owner renews; when an owner
+disappears its record lapses, and every node holding sockets of that visit seats them
+again through a new owner (each gets a new `welcome`: the client resyncs).
+
+What carries messages and ownership is a `ClusterBus`: Redis in production
+(`signaling.redis_bus`), or `MemoryCluster` in one process for the contract tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import asdict
+from typing import Any, Awaitable, Callable, Protocol, Sequence
+
+from signaling.bus import Delivery
+from signaling.protocol import Inbound, ProtocolError, error
+from signaling.router import LocalRouter, Sink, room_live_state
+from signaling.seat import RoomHooks, Seat
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Reseat = Callable[[Seat], Awaitable[Seat]]
+"""Reads a seat again from the database (admitted or denied since the socket opened)."""
+
+
+class ClusterBus(Protocol):
+    """Messages between nodes and the ownership of rooms."""
+
+    node_id: str
+
+    async def start(self, handler: Handler) -> None:
+        """Begin receiving this node's inbox; `handler` gets each message in order."""
+
+    async def close(self) -> None: ...
+
+    async def send(self, node: str, message: dict[str, Any]) -> None:
+        """Put a message in a node's inbox (in order per sender and inbox)."""
+
+    async def claim(self, visit_id: str, ttl: float) -> str:
+        """Become the owner of a visit's room unless another node is; returns the owner."""
+
+    async def owner(self, visit_id: str) -> str | None: ...
+
+    async def renew(self, visit_ids: Sequence[str], ttl: float) -> None:
+        """Extend this node's ownership of these rooms."""
+
+    async def release(self, visit_id: str) -> None:
+        """Give up a room this node owns (it emptied)."""
+
+    async def set_live(self, visit_id: str, state: str | None) -> None:
+        """Publish a room's live state for every node's dashboard (None: no room)."""
+
+    async def live(self, visit_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+OWNER_TTL = 10.0
+"""Seconds an owner's record lasts without renewal; a dead owner's rooms move within it."""
+
+
+class ClusterRouter:
+    """A node's router: owned rooms are served here, the rest forwarded to their owner."""
+
+    def __init__(self, bus: ClusterBus, hooks: RoomHooks | None = None, *,
+                 reseat: Reseat | None = None, ttl: float = OWNER_TTL) -> None:
+        self.bus = bus
+        self.ttl = ttl
+        self.reseat = reseat
+        self.conn_prefix = f"{bus.node_id}."
+        self.local = LocalRouter(hooks, remote=self._deliver_remote)
+        self.seats: dict[str, Seat] = {}
+        """The seat of every socket this node holds, by connection id."""
+        self.extras: dict[str, dict[str, Any]] = {}
+        """What each of those sockets' welcome carries besides the room (ICE servers)."""
+        self.owners: dict[str, str] = {}
+        """The owner known for each visit this node holds sockets of."""
+        self._watch: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.bus.start(self._on_message)
+        self._watch = asyncio.ensure_future(self._keep_watch())
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        for visit_id in list(self.local.registry.rooms):
+            await self.bus.release(visit_id)
+        await self.local.close()
+        await self.bus.close()
+
+    # -- sockets of this node ----------------------------------------------------------
+
+    def attach(self, conn: str, sink: Sink) -> None:
+        self.local.attach(conn, sink)
+
+    def detach(self, conn: str) -> None:
+        self.local.detach(conn)
+
+    async def join(self, seat: Seat, conn: str, welcome_extra: dict[str, Any]) -> None:
+        self.seats[conn] = seat
+        self.extras[conn] = welcome_extra
+        owner = await self._owner_for(seat.visit_id)
+        await self._join_at(owner, seat, conn, welcome_extra)
+
+    async def leave(self, seat: Seat, conn: str) -> None:
+        self.seats.pop(conn, None)
+        self.extras.pop(conn, None)
+        owner = self.owners.get(seat.visit_id)
+        if not any(s.visit_id == seat.visit_id for s in self.seats.values()):
+            self.owners.pop(seat.visit_id, None)
+        if owner == self.bus.node_id:
+            await self._leave_here(seat, conn)
+        elif owner is not None:
+            await self.bus.send(owner, {"op": "leave", "seat": asdict(seat), "conn": conn})
+
+    async def inbound(self, seat: Seat, conn: str, message: Inbound) -> None:
+        owner = self.owners.get(seat.visit_id)
+        if owner == self.bus.node_id:
+            await self._inbound_here(seat, conn, message)
+        elif owner is not None:
+            await self.bus.send(owner, {"op": "in", "seat": asdict(seat), "conn": conn,
+                                        "type": message.type, "fields": message.fields,
+                                        "raw": message.raw})
+        else:
+            raise ProtocolError("not_in_room", "This connection is not in the room.")
+
+    # -- control and queries (from anywhere) -----------------------------------------------
+
+    async def end_visit(self, visit_id: str, reason: str) -> None:
+        await self._to_owner(visit_id, {"op": "end", "visit": visit_id, "reason": reason})
+
+    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
+        await self._to_owner(visit_id, {"op": "eject", "visit": visit_id,
+                                        "participant": participant_id, "reason": reason})
+
+    async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        return await self.bus.live(visit_ids)
+
+    def counts(self) -> dict[str, int]:
+        return {"sockets": len(self.seats), "rooms": len(self.local.registry.rooms)}
+
+    # -- the owner's side ------------------------------------------------------------------
+
+    async def _owner_for(self, visit_id: str) -> str:
+        owner = await self.bus.claim(visit_id, self.ttl)
+        self.owners[visit_id] = owner
+        return owner
+
+    async def _join_at(self, owner: str, seat: Seat, conn: str,
+                       welcome_extra: dict[str, Any]) -> None:
+        if owner == self.bus.node_id:
+            await self.local.join(seat, conn, welcome_extra)
+            await self._publish_live(seat.visit_id)
+        else:
+            await self.bus.send(owner, {"op": "join", "seat": asdict(seat), "conn": conn,
+                                        "extra": welcome_extra})
+
+    async def _leave_here(self, seat: Seat, conn: str) -> None:
+        await self.local.leave(seat, conn)
+        await self._publish_live(seat.visit_id)
+
+    async def _inbound_here(self, seat: Seat, conn: str, message: Inbound) -> None:
+        await self.local.inbound(seat, conn, message)
+        if message.type not in ("offer", "answer", "candidate", "restart"):
+            await self._publish_live(seat.visit_id)
+
+    async def _publish_live(self, visit_id: str) -> None:
+        room = self.local.registry.room(visit_id)
+        if room is None:
+            await self.bus.set_live(visit_id, None)
+            await self.bus.release(visit_id)
+        else:
+            await self.bus.set_live(visit_id, room_live_state(room))
+
+    async def _to_owner(self, visit_id: str, message: dict[str, Any]) -> None:
+        owner = await self.bus.owner(visit_id)
+        if owner == self.bus.node_id:
+            await self._on_message(message)
+        elif owner is not None:
+            await self.bus.send(owner, message)
+
+    async def _deliver_remote(self, conn: str, delivery: Delivery) -> None:
+        node = conn.split(".", 1)[0]
+        await self.bus.send(node, {"op": "deliver", "conn": conn, "message": delivery.message,
+                                   "close": delivery.close_code})
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        """One message from this node's inbox."""
+        op = message["op"]
+        if op == "deliver":
+            sink = self.local.sinks.get(message["conn"])
+            if sink is not None:
+                sink.deliver(Delivery(message["message"], message["close"]))
+            return
+        if op in ("end", "eject"):
+            if op == "end":
+                await self.local.end_visit(message["visit"], message["reason"])
+            else:
+                await self.local.eject(message["visit"], message["participant"], message["reason"])
+            await self._publish_live(message["visit"])
+            return
+        seat = Seat(**message["seat"])
+        conn = message["conn"]
+        if op == "join":
+            owner = await self._owner_for(seat.visit_id)
+            if owner != self.bus.node_id:  # ownership moved meanwhile: pass it on
+                await self.bus.send(owner, message)
+                return
+            await self._join_at(owner, seat, conn, message["extra"])
+        elif op == "leave":
+            await self._leave_here(seat, conn)
+        elif op == "in":
+            try:
+                await self._inbound_here(
+                    seat, conn, Inbound(message["type"], message["fields"], message["raw"]))
+            except ProtocolError as exc:
+                await self.local.bus.publish(conn, Delivery(error(exc.code, exc.message)))
+
+    # -- noticing owners that disappear ------------------------------------------------
+
+    async def _keep_watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await self._watch_once()
+            except Exception:  # a failed round is retried on the next; never stop watching
+                log.exception("cluster watch round failed node=%s", self.bus.node_id)
+
+    async def _watch_once(self) -> None:
+        await self.bus.renew(list(self.local.registry.rooms), self.ttl)
+        for visit_id, known in list(self.owners.items()):
+            if known == self.bus.node_id:
+                continue
+            owner = await self.bus.owner(visit_id)
+            if owner == known:
+                continue
+            # The owner is gone (or changed): seat this node's sockets again through the
+            # owner there is now, as the database has them now (the lost room may have
+            # admitted someone since her socket opened); each gets a fresh welcome.
+            log.warning("room owner gone visit=%s node=%s", visit_id, self.bus.node_id)
+            owner = await self._owner_for(visit_id)
+            for conn, seat in list(self.seats.items()):
+                if seat.visit_id == visit_id:
+                    if self.reseat is not None:
+                        seat = self.seats[conn] = await self.reseat(seat)
+                    await self._join_at(owner, seat, conn, self.extras[conn])
+
+
+class MemoryCluster:
+    """Several nodes in one process: inboxes with random delays, ownership with expiry.
+
+    Deliveries are asynchronous (nothing runs inline) and keep their order per inbox, as
+    Redis pub/sub keeps order per publisher; the delays shake out any reliance on timing.
+    """
+
+    def __init__(self, *, max_delay: float = 0.005, seed: int = 7) -> None:
+        self.max_delay = max_delay
+        self.random = random.Random(seed)
+        self.inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self.owners: dict[str, tuple[str, float]] = {}
+        self.states: dict[str, str] = {}
+        self.down: set[str] = set()
+
+    def node(self, node_id: str) -> "MemoryNode":
+        """The bus of one node."""
+        return MemoryNode(self, node_id)
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def current_owner(self, visit_id: str) -> str | None:
+        record = self.owners.get(visit_id)
+        if record is None or record[1] < self.now():
+            return None
+        return record[0]
+
+
+class MemoryNode:
+    """One node's view of a `MemoryCluster`."""
+
+    def __init__(self, cluster: MemoryCluster, node_id: str) -> None:
+        self.cluster = cluster
+        self.node_id = node_id
+        self._consumer: asyncio.Task[None] | None = None
+
+    async def start(self, handler: Handler) -> None:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.cluster.inboxes[self.node_id] = inbox
+        self.cluster.down.discard(self.node_id)
+
+        async def consume() -> None:
+            while True:
+                message = await inbox.get()
+                await asyncio.sleep(self.cluster.random.uniform(0, self.cluster.max_delay))
+                try:
+                    await handler(message)
+                except Exception:
+                    log.exception("inbox message failed node=%s", self.node_id)
+
+        self._consumer = asyncio.ensure_future(consume())
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.cancel()
+        self.cluster.inboxes.pop(self.node_id, None)
+
+    def crash(self) -> None:
+        """Vanish without a word, as a killed process does: no release, no more renewals."""
+        if self._consumer is not None:
+            self._consumer.cancel()
+        self.cluster.inboxes.pop(self.node_id, None)
+        self.cluster.down.add(self.node_id)
+
+    async def send(self, node: str, message: dict[str, Any]) -> None:
+        if self.node_id in self.cluster.down:
+            return
+        inbox = self.cluster.inboxes.get(node)
+        if inbox is not None:
+            inbox.put_nowait(message)
+
+    async def claim(self, visit_id: str, ttl: float) -> str:
+        owner = self.cluster.current_owner(visit_id)
+        if owner is None:
+            self.cluster.owners[visit_id] = (self.node_id, self.cluster.now() + ttl)
+            return self.node_id
+        return owner
+
+    async def owner(self, visit_id: str) -> str | None:
+        return self.cluster.current_owner(visit_id)
+
+    async def renew(self, visit_ids: Sequence[str], ttl: float) -> None:
+        if self.node_id in self.cluster.down:
+            return
+        for visit_id in visit_ids:
+            if self.cluster.current_owner(visit_id) == self.node_id:
+                self.cluster.owners[visit_id] = (self.node_id, self.cluster.now() + ttl)
+
+    async def release(self, visit_id: str) -> None:
+        if self.cluster.current_owner(visit_id) == self.node_id:
+            del self.cluster.owners[visit_id]
+
+    async def set_live(self, visit_id: str, state: str | None) -> None:
+        if state is None:
+            self.cluster.states.pop(visit_id, None)
+        else:
+            self.cluster.states[visit_id] = state
+
+    async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        return {v: self.cluster.states[v] for v in visit_ids if v in self.cluster.states}

@@ -1,0 +1,146 @@
+"""The router: the one thing the WebSocket endpoint and the server talk to about rooms.
+
+After LiveKit's `pkg/routing`: the endpoint attaches sockets and hands over what they
+send; the server ends visits, ejects participants and asks what is live. Where a room
+lives is the router's business. `LocalRouter` keeps every room in this process;
+`signaling.cluster.ClusterRouter` gives each room one owner among several processes and
+forwards to it (over Redis, or in memory in the contract tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+from signaling.bus import Delivery
+from signaling.protocol import RELAYED, Inbound
+from signaling.rooms import RoomRegistry
+from signaling.seat import RoomHooks, Seat
+
+
+class Sink(Protocol):
+    """A socket's outbound side (`signaling.sink.SocketSink`); `deliver` never waits."""
+
+    def deliver(self, delivery: Delivery) -> None: ...
+
+
+LIVE_STATES = ("idle", "waiting", "in_call", "ended")
+"""What a visit's room is doing, for the dashboard: nobody waiting or in a call yet,
+someone waiting to be let in, a call in progress, the call ended."""
+
+
+class Router(Protocol):
+    """Rooms as the endpoint and the server see them."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def attach(self, conn: str, sink: Sink) -> None:
+        """A socket of this process opened (before it joins)."""
+
+    def detach(self, conn: str) -> None:
+        """A socket of this process closed (after it left)."""
+
+    async def join(self, seat: Seat, conn: str, welcome_extra: dict[str, Any]) -> None:
+        """Seat a connection in its visit's room; the answers come through its sink."""
+
+    async def leave(self, seat: Seat, conn: str) -> None:
+        """A connection closed."""
+
+    async def inbound(self, seat: Seat, conn: str, message: Inbound) -> None:
+        """A validated message from a connection (ProtocolError when refused here)."""
+
+    async def end_visit(self, visit_id: str, reason: str) -> None:
+        """End a visit for everyone (cancelled, or its window closed elsewhere)."""
+
+    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
+        """Close one participant's connection (her link was revoked)."""
+
+    async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        """The live state (one of LIVE_STATES) of each visit with a room; others are absent."""
+
+    def counts(self) -> dict[str, int]:
+        """Sockets held and rooms owned by this process (for /healthz)."""
+
+
+class _SinkBus:
+    """The bus rooms of this process publish on: deliveries go straight to the sink."""
+
+    def __init__(self, sinks: dict[str, Sink], remote: "RemoteDelivery | None" = None) -> None:
+        self.sinks = sinks
+        self.remote = remote
+
+    async def publish(self, channel: str, delivery: Delivery) -> None:
+        sink = self.sinks.get(channel)
+        if sink is not None:
+            sink.deliver(delivery)
+        elif self.remote is not None:
+            await self.remote(channel, delivery)
+
+
+class RemoteDelivery(Protocol):
+    """Carries a delivery to a connection held by another process."""
+
+    async def __call__(self, conn: str, delivery: Delivery) -> None: ...
+
+
+def room_live_state(room: Any) -> str:
+    """A room's state as the dashboard shows it."""
+    if room.state == "ended":
+        return "ended"
+    if room.waiting_count:
+        return "waiting"
+    return "in_call" if room.state == "in_call" else "idle"
+
+
+class LocalRouter:
+    """Every room in this process: one server, or the rooms a cluster node owns."""
+
+    def __init__(self, hooks: RoomHooks | None = None,
+                 remote: RemoteDelivery | None = None) -> None:
+        self.sinks: dict[str, Sink] = {}
+        self.bus = _SinkBus(self.sinks, remote)
+        self.registry = RoomRegistry(self.bus, hooks)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.registry.close()
+
+    def attach(self, conn: str, sink: Sink) -> None:
+        self.sinks[conn] = sink
+
+    def detach(self, conn: str) -> None:
+        self.sinks.pop(conn, None)
+
+    async def join(self, seat: Seat, conn: str, welcome_extra: dict[str, Any]) -> None:
+        await self.registry.join(seat, conn, welcome_extra)
+
+    async def leave(self, seat: Seat, conn: str) -> None:
+        await self.registry.leave(seat, conn)
+
+    async def inbound(self, seat: Seat, conn: str, message: Inbound) -> None:
+        if message.type in RELAYED:
+            # The hot path: resolve and write without awaiting anything but a remote hop.
+            channel, text = self.registry.route(seat, conn, message)
+            await self.bus.publish(channel, Delivery(text))
+        else:
+            await self.registry.handle(seat, conn, message)
+
+    async def end_visit(self, visit_id: str, reason: str) -> None:
+        await self.registry.end_visit(visit_id, reason)
+
+    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
+        await self.registry.eject(visit_id, participant_id, reason)
+
+    async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        states = {}
+        for visit_id in visit_ids:
+            room = self.registry.room(visit_id)
+            if room is not None:
+                states[visit_id] = room_live_state(room)
+        return states
+
+    def counts(self) -> dict[str, int]:
+        return {"sockets": len(self.sinks), "rooms": len(self.registry.rooms)}

@@ -1,0 +1,134 @@
+"""The audit trail cannot be hidden: paging and filters, collapsed link opens, audited API
+reads, API keys' last use, failed logins for unknown emails (by keyed tag, never the text)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from server.keys import DB
+from server.storage.events import record_event
+from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, link_of, login, make_api_key, make_visit,
+                           now)
+
+OLDER = re.compile(r'<a class="button" href="([^"]+)" rel="next">Older events</a>')
+
+
+def actions_on(page: str) -> list[str]:
+    """The action column of an audit log page, top to bottom."""
+    return re.findall(r"</code></td><td>([a-z_.]+)</td>", page)
+
+
+async def test_two_hundred_opens_of_one_link_do_not_push_an_api_key_creation_out_of_sight(admin):
+    await make_api_key(admin)
+    visit = await make_visit(admin)
+    link = await link_of(admin, visit)
+    for _ in range(200):
+        assert (await admin.get(link, allow_redirects=False)).status == 303
+    page = await (await admin.get("/admin/events")).text()
+    assert "api_key.created" in actions_on(page)
+    assert actions_on(page).count("link.opened") == 1
+    assert "repeats=200" in page
+
+
+async def test_link_opens_a_minute_apart_are_separate_rows(admin):
+    visit = await make_visit(admin)
+    participant = visit.participant("patient")
+    db = admin.server.app[DB]
+    start = now()
+    for at in (start, start + 30, start + 61):
+        async with db.transaction() as conn:
+            await record_event(conn, actor=f"participant:{participant.id}", action="link.opened",
+                               now=at, visit_id=visit.id, detail={"role": "patient"})
+    rows = await db.fetchall("SELECT at, detail FROM events WHERE action = 'link.opened' ORDER BY id")
+    assert [(r[0], json.loads(r[1])) for r in rows] == [
+        (start, {"role": "patient", "repeats": 2, "last_at": start + 30}),
+        (start + 61, {"role": "patient"})]
+
+
+async def test_the_audit_log_pages_back_to_its_first_event(admin):
+    db = admin.server.app[DB]
+    async with db.transaction() as conn:
+        for n in range(250):
+            await record_event(conn, actor=f"api_key:{n}", action="visit.read", now=now())
+    total = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
+    seen, path, pages = [], "/admin/events", 0
+    while path:
+        page = await (await admin.get(path.replace("&amp;", "&"))).text()
+        seen += actions_on(page)
+        match = OLDER.search(page)
+        path = match.group(1) if match else ""
+        pages += 1
+    assert len(seen) == total and pages == -(-total // 100)
+    assert seen[-1] == "account.created"  # the admin's account, the very first event
+
+
+async def test_the_audit_log_filters_by_visit_actor_action_and_time(admin):
+    key = await make_api_key(admin)
+    auth = {"Authorization": f"Bearer {key}"}
+    first, second = await make_visit(admin), await make_visit(admin)
+    await admin.get(f"/api/visits/{first.id}", headers=auth)
+    db = admin.server.app[DB]
+    async with db.transaction() as conn:
+        await record_event(conn, actor="cli", action="visit.created", now=86400 * 365 * 20,
+                           visit_id=second.id)  # 1989-12-27: outside any recent day
+
+    async def rows(query: str) -> list[str]:
+        response = await admin.get(f"/admin/events?{query}")
+        assert response.status == 200, await response.text()
+        return actions_on(await response.text())
+
+    assert set(await rows(f"visit={first.id}")) == {"visit.created", "visit.read"}
+    assert await rows("actor=api_key:1") == ["visit.read"]
+    assert await rows("action=api_key.created") == ["api_key.created"]
+    assert await rows("action=visit.created&to=1990-01-01") == ["visit.created"]
+    assert "visit.created" not in await rows("action=visit.created&from=1990-01-01&to=1990-12-31")
+    assert len(await rows("action=visit.created&from=2000-01-01")) == 2
+
+
+async def test_bad_audit_filters_are_a_readable_400(admin):
+    for query in ("actor=%27%3B+DROP+TABLE+events", "visit=nope", "from=yesterday",
+                  "before=12abc", "action=<script>"):
+        response = await admin.get(f"/admin/events?{query}")
+        body = await response.text()
+        assert response.status == 400, query
+        assert "not valid" in body or "must be" in body
+        assert "Traceback" not in body and "<script>" not in body
+
+
+async def test_reading_visits_through_the_api_is_audited_and_marks_the_key_used(api):
+    client, auth = api
+    visit = await make_visit(client)
+    db = client.server.app[DB]
+    assert (await db.fetchone("SELECT last_used_at FROM api_keys"))[0] is None
+    assert (await client.get("/api/visits", headers=auth, params={"status": "scheduled"})).status == 200
+    assert (await client.get(f"/api/visits/{visit.id}", headers=auth)).status == 200
+    rows = await db.fetchall("SELECT actor, action, visit_id, detail FROM events"
+                             " WHERE action IN ('visits.listed', 'visit.read') ORDER BY id")
+    assert [tuple(r)[:3] for r in rows] == [("api_key:1", "visits.listed", None),
+                                            ("api_key:1", "visit.read", visit.id)]
+    assert json.loads(rows[0][3]) == {"count": 1, "status": "scheduled"}
+    last_used = (await db.fetchone("SELECT last_used_at FROM api_keys"))[0]
+    assert last_used is not None and abs(last_used - now()) <= 5
+
+
+async def test_a_failed_login_for_an_unknown_email_is_recorded_by_tag_never_by_text(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.WARNING, logger="aiosqlite")  # as run.py sets it: it quotes SQL
+    typed = ["Nobody@Clinic.test", "nobody@clinic.test", "my-Secret-Passw0rd"]
+    for email in typed:
+        await login(client, email, "whatever-it-is", expect=401)
+    rows = await client.server.app[DB].fetchall(
+        "SELECT actor, action, detail FROM events WHERE actor = 'anonymous' ORDER BY id")
+    assert [(r[0], r[1]) for r in rows] == [("anonymous", "login.failed")] * 3
+    tags = [json.loads(r[2])["email_tag"] for r in rows]
+    assert tags[0] == tags[1] != tags[2] and all(re.fullmatch(r"[0-9a-f]{16}", t) for t in tags)
+    everything = json.dumps([tuple(r) for r in await client.server.app[DB].fetchall(
+        "SELECT * FROM events")])
+    for email in typed:
+        assert email.lower() not in everything.lower()
+        assert email.lower() not in caplog.text.lower()
+    await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page = await (await client.get("/admin/events?actor=anonymous")).text()
+    assert actions_on(page) == ["login.failed"] * 3 and tags[2] in page
