@@ -39,8 +39,9 @@ POSTNATAL_SOURCES = (
            "Centers for Disease Control and Prevention (CDC)",
            "https://www.cdc.gov/hearher/resources/news-media/recognizing-urgent-warning-signs.html",
            accessed=2026, kind="patient-information"),
-    Source("Important symptoms", "Milton Keynes University Hospital NHS Foundation Trust",
-           "https://www.mkuh.nhs.uk/maternity-services/your-pregnancy-journey/postnatal-care/important-symptoms",
+    Source("Postnatal information for patients", "The Rotherham NHS Foundation Trust",
+           "https://www.therotherhamft.nhs.uk/patients-and-visitors/patient-information/"
+           "postnatal-information-for-parents",
            accessed=2026, kind="patient-information"),
 )
 """Where the postnatal warning signs come from."""
@@ -64,12 +65,15 @@ MIN_SOURCES = 2
 POSTNATAL_RED_FLAGS = (
     ("Heavy bleeding from the vagina, bleeding that suddenly gets heavier, large clots or discharge that smells "
      "bad, especially with feeling faint, dizzy or a racing heart: get emergency help."),
-    "A temperature of 38 °C or higher, shivering, or feeling very unwell.",
+    "A temperature of 38 °C or higher, shivering, or feeling very unwell: contact your midwife or GP the same day.",
     ("Pain, swelling, warmth or redness in one leg (often the calf), or trouble breathing or chest pain: get "
      "emergency help now (possible blood clot)."),
     ("A caesarean wound or the stitches of a tear that become red, swollen, more painful, leak or smell bad "
-     "(possible infection)."),
-    "A severe headache that will not go away or keeps getting worse, especially with changes in your eyesight.",
+     "(possible infection): contact your midwife or GP the same day."),
+    ("A severe headache that will not go away or keeps getting worse, especially with changes in your eyesight: "
+     "get medical help straight away."),
+    ("Thoughts of harming yourself or your baby, or feeling confused, very agitated or not like yourself: get "
+     "help straight away from your GP, midwife or an emergency department."),
 )
 """Warning signs after birth, added by the loader to every postpartum condition so each page carries
 the same, sourced list and no content file repeats it."""

@@ -49,7 +49,7 @@ HIGHLIGHTS = ("", "pelvic_floor", "abdomen", "glutes", "back", "inner_thighs", "
 SUPINE_POSES = frozenset({
     "hook_lying", "hook_lying_tilt", "bridge", "supine", "heel_slide_out", "tabletop_legs", "heel_tap",
     "knee_chest", "figure_four", "hook_lying_arms_up", "hook_lying_arms_back", "hook_lying_squeeze",
-    "head_lift", "curl_up", "figure_four_pull", "single_bridge_start", "single_bridge",
+    "head_lift", "curl_up", "figure_four_pull", "single_bridge_start", "single_bridge", "hook_lying_hands_on_belly",
 })
 """Demo poses that lie on the back; an exercise shown mostly in them is done lying on the back."""
 class LibraryError(ValueError):
