@@ -125,7 +125,8 @@ async def prepare_visits(db: Path, public_url: str, count: int, *,
     from server.config import Config
     from server.storage import open_database
     from server.storage.visits import mark_admitted
-    from server.visits import VisitService, parse_visit_request
+    from server.visit_input import parse_visit_request
+    from server.visits import VisitService
 
     config = Config(db=db, public_url=public_url, admin_password="benchmark-admin-1")
     database = await open_database(db)

@@ -21,8 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (free_port, prepare_visits, report, start_server, stop_server, verdict,
-                          wait_http)
+from bench.common import (
+    free_port,
+    prepare_visits,
+    report,
+    start_server,
+    stop_server,
+    verdict,
+    wait_http,
+)
 
 TARGET_P50_MS, TARGET_P95_MS = 150.0, 300.0
 

@@ -18,8 +18,17 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import (free_port, pin, prepare_visits, report, start_server, stop_server,
-                          use_uvloop, verdict, wait_http)
+from bench.common import (
+    free_port,
+    pin,
+    prepare_visits,
+    report,
+    start_server,
+    stop_server,
+    use_uvloop,
+    verdict,
+    wait_http,
+)
 
 TARGET_CREATE_PER_S = 500
 

@@ -20,8 +20,20 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import (cpu_seconds, free_port, pin, prepare_visits, raise_file_limit, report,
-                          rss_kb, start_server, stop_server, use_uvloop, verdict, wait_http)
+from bench.common import (
+    cpu_seconds,
+    free_port,
+    pin,
+    prepare_visits,
+    raise_file_limit,
+    report,
+    rss_kb,
+    start_server,
+    stop_server,
+    use_uvloop,
+    verdict,
+    wait_http,
+)
 
 TARGET_KB, TARGET_CPU_PCT = 30.0, 5.0
 

@@ -31,8 +31,18 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import (ROOT, Server, cpu_seconds, free_port, pin, prepare_visits, rss_kb,
-                          start_server, stop_server, wait_http)
+from bench.common import (
+    ROOT,
+    Server,
+    cpu_seconds,
+    free_port,
+    pin,
+    prepare_visits,
+    rss_kb,
+    start_server,
+    stop_server,
+    wait_http,
+)
 
 OFFER_PAD = "a" * 3000
 CANDIDATE_PAD = "c" * 150

@@ -13,8 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import (free_port, prepare_visits, report, start_server, stop_server, verdict,
-                          wait_http)
+from bench.common import (
+    free_port,
+    prepare_visits,
+    report,
+    start_server,
+    stop_server,
+    verdict,
+    wait_http,
+)
 
 TARGET_S = 1.0
 

@@ -1,13 +1,16 @@
 """Serving the call page's CSS and JS: requests a second, latency and server CPU per request.
 
-    python -m bench.static [--seconds 10] [--concurrency 20] [--json]
+    python -m bench.static [--seconds 10] [--concurrency 20] [--implementation aiohttp] [--json]
 
 Starts `run.py serve` on a fresh database, opens a patient's link, collects every stylesheet
 and ES module the call page loads (as `bench.page_weight` does), then requests them round
 robin from `--concurrency` connections, as a browser with an empty cache does (gzip
 accepted) and then as one revalidating (`If-None-Match`, answered 304). Server and load
 generator are pinned to different cores; the figure that compares implementations is the
-server's CPU time per request. No target: the figures are reported.
+server's CPU time per request (requests a second and p99 on a shared machine also follow
+how long the server waited for a core, printed as `server_waited_for_a_core_s`). `--implementation aiohttp` serves the same files through
+aiohttp's `FileResponse` with pre-compressed siblings instead (`bench/static_aiohttp.py`),
+for comparison. No target: the figures are reported.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import asyncio
 import itertools
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +30,54 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import (cpu_seconds, free_port, pin, prepare_visits, report, start_server,
-                          stop_server, use_uvloop, wait_http)
+from bench.common import (
+    ROOT,
+    Server,
+    cpu_seconds,
+    free_port,
+    pin,
+    prepare_visits,
+    raise_file_limit,
+    report,
+    start_server,
+    stop_server,
+    use_uvloop,
+    wait_http,
+)
 from bench.page_weight import _ASSET, _IMPORT
 
 _CALL_ASSET = re.compile(r"\.(?:js|css)(?:\?|$)")
+
+
+def _run_queue_wait_s(pid: int) -> float:
+    """Seconds the process's threads have waited for a core (the machine busy elsewhere)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            pass
+    return total / 1e9
+
+
+def _ready_ms(implementation: str) -> float:
+    """Milliseconds to have every file of web/ ready to serve (median of 5): at start for
+    `aiohttp` (copy and gzip siblings), at first use for `visitroom` (read, gzip, keep)."""
+    from bench.static_aiohttp import AiohttpStatic
+    from server.app import WEB_DIR
+    from server.static_files import StaticFiles
+
+    rels = [p.relative_to(WEB_DIR).as_posix() for p in sorted(WEB_DIR.rglob("*")) if p.is_file()]
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        files = StaticFiles(WEB_DIR) if implementation == "visitroom" else AiohttpStatic(WEB_DIR)
+        for rel in rels:
+            files.url(rel)
+        times.append((time.perf_counter() - started) * 1000)
+        if isinstance(files, AiohttpStatic):
+            shutil.rmtree(files.root)
+    return round(sorted(times)[2], 1)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -79,23 +128,38 @@ async def _load(session: aiohttp.ClientSession, base: str, urls: list[str], pid:
             sent += len(body)
             errors += r.status != expected
 
-    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    cpu0, wait0, t0 = cpu_seconds(pid), _run_queue_wait_s(pid), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    waited = _run_queue_wait_s(pid) - wait0
     return {"per_s": round(len(latencies) / elapsed, 1), "p50_ms": _pct(latencies, 0.5),
             "p99_ms": _pct(latencies, 0.99),
             "server_us_per_request": round(cpu / len(latencies) * 1e6, 1),
-            "body_bytes_per_request": round(sent / len(latencies)), "errors": errors}
+            "body_bytes_per_request": round(sent / len(latencies)),
+            "server_waited_for_a_core_s": round(waited, 2), "errors": errors}
 
 
-async def run(seconds: float, concurrency: int) -> dict[str, Any]:
+def _start(db: Path, port: int, implementation: str) -> Server:
+    if implementation == "visitroom":
+        return start_server(db, port)
+    raise_file_limit()
+    env = {**os.environ, "VISITROOM_ADMIN_PASSWORD": "benchmark-admin-1"}
+    process = subprocess.Popen([sys.executable, "-m", "bench.static_aiohttp", "--db", str(db),
+                                "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server(process)
+    pin(server.pid, 0)
+    return server
+
+
+async def run(seconds: float, concurrency: int, implementation: str) -> dict[str, Any]:
     pin(os.getpid(), 1)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         [(_, patient_link, _, _)] = await prepare_visits(db, base, 1, admitted=False)
-        server = start_server(db, port)
+        server = _start(db, port, implementation)
         try:
             await wait_http(f"{base}/healthz")
             jar = aiohttp.CookieJar(unsafe=True)
@@ -113,7 +177,9 @@ async def run(seconds: float, concurrency: int) -> dict[str, Any]:
                                          etags)
         finally:
             stop_server(server)
-    result: dict[str, Any] = {"files": len(urls), "concurrency": concurrency}
+    result: dict[str, Any] = {"implementation": implementation, "files": len(urls),
+                              "concurrency": concurrency,
+                              "all_files_ready_ms": _ready_ms(implementation)}
     result.update({f"full_{k}": v for k, v in full.items()})
     result.update({f"304_{k}": v for k, v in revalidate.items() if k != "body_bytes_per_request"})
     return result
@@ -123,12 +189,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--implementation", choices=("visitroom", "aiohttp"), default="visitroom",
+                        help="visitroom: server/static_files.py; aiohttp: FileResponse with "
+                             ".gz siblings (bench/static_aiohttp.py)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 1 <= args.seconds <= 120 or not 1 <= args.concurrency <= 200:
         parser.error("--seconds must be 1..120 and --concurrency 1..200")
     use_uvloop()
-    result = asyncio.run(run(args.seconds, args.concurrency))
+    result = asyncio.run(run(args.seconds, args.concurrency, args.implementation))
     report(result, "no target: figures reported in docs/performance.md", args.json)
 
 

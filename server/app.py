@@ -1,7 +1,8 @@
-"""The application factory and every shared service key.
+"""The application factory.
 
-`create_app(config)` builds the aiohttp application; resources open and close in
-`cleanup_ctx` generators. Nothing else creates shared state.
+`create_app(config)` builds the aiohttp application and fills the service keys of
+`server.keys`; resources open and close in `cleanup_ctx` generators. Nothing else creates
+shared state.
 """
 
 from __future__ import annotations
@@ -9,41 +10,44 @@ from __future__ import annotations
 from pathlib import Path
 from typing import AsyncIterator
 
-import jinja2
 from aiohttp import web
 
+from server import access_log, middleware, templating
+from server.auth.login_throttle import LoginThrottle
+from server.auth.passwords import PasswordPool
 from server.auth.tokens import KeyRing
+from server.bootstrap import ensure_admin
 from server.config import Config
-from server.library.loader import Library, load_library
+from server.housekeeping import housekeeping_ctx
+from server.keys import (
+    AUDIT_SECRET,
+    CONFIG,
+    DB,
+    KEYRING,
+    LIBRARY,
+    LOGIN_THROTTLE,
+    PASSWORDS,
+    STATIC,
+    TEMPLATES,
+    VISITS,
+)
+from server.library.loader import load_library
+from server.memory import memory_release_ctx
+from server.signaling_wiring import signaling_ctx
 from server.static_files import StaticFiles
-from server.storage import Database, open_database
+from server.storage import open_database
+from server.storage.server_secrets import audit_tag_secret
+from server.views import routes
 from server.visits import VisitService
-from signaling.bus import Bus
-from signaling.echo import EchoPool
-from signaling.endpoint import SignalingEndpoint
-from signaling.rooms import RoomRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
 TEMPLATES_DIR = ROOT / "templates"
 MAX_BODY_BYTES = 64 * 1024
 
-CONFIG = web.AppKey("config", Config)
-DB = web.AppKey("db", Database)
-KEYRING = web.AppKey("keyring", KeyRing)
-VISITS = web.AppKey("visits", VisitService)
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
-BUS = web.AppKey("bus", Bus)
-ROOMS = web.AppKey("rooms", RoomRegistry)
-SIGNALING = web.AppKey("signaling", SignalingEndpoint)
-ECHO = web.AppKey("echo", EchoPool)
-STATIC = web.AppKey("static", StaticFiles)
-LIBRARY = web.AppKey("library", Library)
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
-    from server.bootstrap import ensure_admin
-
     db = await open_database(app[CONFIG].db, app[CONFIG].db_busy_seconds)
     ring = KeyRing(db)
     await ring.load()
@@ -55,11 +59,22 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     await db.close()
 
 
+async def _login_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[AUDIT_SECRET] = await audit_tag_secret(app[DB])
+    app[LOGIN_THROTTLE] = LoginThrottle(
+        address_failures=config.login_address_failures,
+        window_seconds=config.login_lockout_minutes * 60,
+        global_per_minute=config.login_global_per_minute,
+        max_failures=config.login_max_failures,
+        lockout_seconds=config.login_lockout_minutes * 60)
+    pool = app[PASSWORDS] = PasswordPool(config.password_threads)
+    yield
+    pool.close()
+
+
 def create_app(config: Config) -> web.Application:
     """Build the Visitroom web application for these settings."""
-    from server import live, middleware, templating
-    from server.views import routes
-
     app = web.Application(
         middlewares=[middleware.error_pages, middleware.csrf_cookie],
         client_max_size=MAX_BODY_BYTES,
@@ -70,8 +85,12 @@ def create_app(config: Config) -> web.Application:
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
     app[STATIC] = StaticFiles(WEB_DIR)
     app.cleanup_ctx.append(_database_ctx)
-    app.cleanup_ctx.append(live.signaling_ctx)
+    app.cleanup_ctx.append(_login_ctx)
+    app.cleanup_ctx.append(signaling_ctx)
+    app.cleanup_ctx.append(housekeeping_ctx)
+    app.cleanup_ctx.append(memory_release_ctx)
     app.on_response_prepare.append(middleware.security_headers)
+    app.on_startup.append(access_log.quiet_protocol_errors)
     routes.register(app)
     app.router.add_get("/static/{path:.+}", app[STATIC].handle)
     return app

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable, Sequence
 from server.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
 from server.logs import configure_logging
-from server.visits import KIND_MINUTES, VisitInputError
+from server.visit_input import KIND_MINUTES, VisitInputError
 
 COMMANDS = ("serve", "create-visit", "rotate-key", "bot", "backup", "unlock")
 
@@ -123,7 +123,7 @@ async def _with_services(config: Config, work: Callable[[Any], Awaitable[int]]) 
 
 def create_visit(args: argparse.Namespace) -> int:
     """`run.py create-visit`."""
-    from server.visits import parse_visit_request
+    from server.visit_input import parse_visit_request
 
     config = _config(args)
     request = parse_visit_request({
@@ -225,7 +225,7 @@ def serve(args: argparse.Namespace) -> int:
     from server.access_log import AccessLogger
     from server.app import create_app
     from server.bootstrap import ensure_admin
-    from server.visits import parse_visit_request
+    from server.visit_input import parse_visit_request
 
     config = _config(args)
     if args.self_signed:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_address
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, get_type_hints
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+
 ENV_PREFIX = "VISITROOM_"
+BUSES = ("local", "redis")
+"""Router implementations the server can run (see signaling.router)."""
 
 
 class ConfigError(ValueError):
@@ -41,10 +47,19 @@ class Config:
     """Login of the admin account created on first start."""
     admin_password: str = field(default="", repr=False)
     """Password for that account; generated and printed once when empty."""
-    login_max_failures: int = 5
-    """Failed logins in a row that lock an account."""
+    login_max_failures: int = 20
+    """Failed logins in a row that lock an account (a last resort: addresses wait first)."""
     login_lockout_minutes: int = 15
-    """How long a locked account stays locked."""
+    """How long a locked account stays locked, and the window of the address limit."""
+    login_address_failures: int = 5
+    """Failed logins from one client address within the lockout window before it must wait."""
+    login_global_per_minute: int = 60
+    """Login attempts a minute the whole server checks; more wait (429)."""
+    password_threads: int = 1
+    """Threads that hash passwords, so that logins never hold up the event loop (one leaves
+    the other cores to the event loop and the echo peers)."""
+    trusted_proxies: str = ""
+    """Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client."""
     staff_session_hours: int = 12
     """Lifetime of an admin's or therapist's login."""
     stun: str = ""
@@ -61,10 +76,20 @@ class Config:
     """Pre-call echo checks that may run at once."""
     echo_seconds: int = 60
     """How long an echo check may last."""
+    echo_connect_seconds: int = 10
+    """An echo check not connected within this many seconds is dropped."""
+    echo_per_visit: int = 2
+    """Echo checks that may run at once for one visit (each participant has one at most)."""
     library_dir: Path = Path(__file__).resolve().parent / "library"
     """Folder of the condition library's content files."""
     program_days: int = 90
     """How long after a visit the patient can reopen her home program."""
+    bus: str = "local"
+    """Where rooms live: 'local' (this process) or 'redis' (several processes share rooms
+    through VISITROOM_REDIS_URL); setting the URL alone chooses 'redis'."""
+    redis_url: str = field(default="", repr=False)
+    """redis:// (or rediss://, unix://) URL of the Redis that processes share rooms through;
+    empty: rooms stay in this process. It may carry a password, so it is never shown."""
     ice_loopback: bool = False
     """The server's aiortc peers offer only 127.0.0.1 (when every peer runs on this machine)."""
     certfile: str = ""
@@ -90,9 +115,20 @@ class Config:
                      "program_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
-        for name in ("heartbeat_seconds", "flood_rate", "echo_seconds", "db_busy_seconds"):
+        for name in ("heartbeat_seconds", "flood_rate", "echo_seconds", "db_busy_seconds",
+                     "login_max_failures", "login_address_failures", "login_global_per_minute",
+                     "password_threads",
+                     "echo_connect_seconds", "echo_per_visit"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.redis_url and self.bus == "local":
+            object.__setattr__(self, "bus", "redis")
+        if self.bus not in BUSES:
+            raise ConfigError(f"bus must be one of {', '.join(BUSES)}, got {self.bus!r}")
+        if self.bus == "redis" and not self.redis_url:
+            raise ConfigError("bus 'redis' needs VISITROOM_REDIS_URL (redis://host:port/db)")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("VISITROOM_REDIS_URL must start with redis://, rediss:// or unix://")
         for url in self.stun_urls:
             if not url.startswith(("stun:", "stuns:")):
                 raise ConfigError(f"STUN URLs start with stun: or stuns:, got {url!r}")
@@ -108,6 +144,25 @@ class Config:
     def tls(self) -> bool:
         """The server itself speaks HTTPS."""
         return bool(self.certfile)
+
+    @property
+    def public_host(self) -> str:
+        """Host name or address of the public URL (no port, no brackets)."""
+        return urlsplit(self.public_url).hostname or ""
+
+    @property
+    def camera_needs_https(self) -> bool:
+        """The public URL is plain http on a host other than this machine: browsers on other
+        devices refuse the camera there (they allow it only on https or localhost)."""
+        if not self.public_url.startswith("http://"):
+            return False
+        host = self.public_host
+        if host == "localhost" or host.endswith(".localhost"):
+            return False
+        try:
+            return not ip_address(host).is_loopback
+        except ValueError:
+            return True
 
     @property
     def secure_cookies(self) -> bool:
@@ -140,22 +195,33 @@ class Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
+_KIND_WORDS = {int: "a whole number", bool: "true or false (1/0, yes/no, on/off)"}
+
+
 def config_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
-    """Build a Config from VISITROOM_* variables, then apply explicit overrides (flags win)."""
+    """Build a Config from VISITROOM_* variables, then apply explicit overrides (flags win).
+
+    Each variable is read as its field's type through msgspec (the same conversion the
+    API's schemas use), so a value of the wrong kind is refused with its variable named.
+    """
     environ = os.environ if environ is None else environ
+    types = get_type_hints(Config)
     values: dict[str, Any] = {}
     for f in fields(Config):
-        raw = environ.get(ENV_PREFIX + f.name.upper())
+        name = ENV_PREFIX + f.name.upper()
+        raw = environ.get(name)
         if raw is None or raw == "":
             continue
-        if f.type in ("bool", bool):
-            values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-        elif f.type in ("int", int):
-            try:
-                values[f.name] = int(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()} must be a whole number") from exc
-        else:
-            values[f.name] = raw
+        kind = str if types[f.name] is Path else types[f.name]  # Config makes it a Path
+        value: Any = raw if kind is str else raw.strip()
+        if kind is bool:
+            value = _BOOL_WORDS.get(value.lower(), value)
+        try:
+            values[f.name] = msgspec.convert(value, kind, strict=False)
+        except msgspec.ValidationError:
+            raise ConfigError(f"{name} must be {_KIND_WORDS.get(kind, 'a ' + kind.__name__)}, "
+                              f"got {raw!r}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Config(**values)

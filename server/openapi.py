@@ -1,125 +1,240 @@
-"""The OpenAPI 3.1 description of the REST API, served at /api/openapi.json."""
+"""The OpenAPI 3.1 description of the REST API, served at /api/openapi.json.
+
+Generated: the schemas come from the Structs in `server.schemas` (msgspec's JSON Schema),
+and each operation from one row of `OPERATIONS` (path, method, operationId, tag, summary,
+parameters, body, responses, examples). The operationIds name the functions a generated
+client has (`create_visit`, `cancel_visit`, …).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
+import msgspec
+
+from server.schemas import (
+    REQUESTS,
+    RESPONSES,
+    Error,
+    NewGuest,
+    NewVisit,
+    Visit,
+    VisitList,
+)
+from signaling.ids import NAMED_ROLES, PARTICIPANT_ID_PATTERN, VISIT_ID_PATTERN
+
+_REF = "#/components/schemas/{name}"
+
+EXAMPLE_VISIT_ID = "v_Q2xpbmljVmlzaXQx"
+_LINK = "https://visits.example-clinic.org/join/" + EXAMPLE_VISIT_ID + "?token=eyJhbGciOiJFZERTQSJ9.e30.c2ln"
+EXAMPLE_VISIT: dict[str, Any] = {
+    "visit_id": EXAMPLE_VISIT_ID, "status": "scheduled", "kind": "follow-up",
+    "starts_at": "2030-03-02T09:30:00Z", "ends_at": "2030-03-02T10:15:00Z",
+    "minutes": 45, "capacity": 2, "patient_url": _LINK, "therapist_url": _LINK,
+    "participants": [
+        {"id": "p_UGF0aWVudE9uZTAx", "role": "patient", "name": "Maya Lopez", "url": _LINK},
+        {"id": "p_VGhlcmFwaXN0MDAx", "role": "therapist", "name": "Sam Lee", "url": _LINK},
+    ],
+    "assignments": [],
 }
-
-_VISIT = {
-    "type": "object",
-    "required": ["visit_id", "status", "kind", "starts_at", "ends_at", "minutes", "capacity",
-                 "patient_url", "therapist_url", "participants", "assignments"],
-    "properties": {
-        "visit_id": {"type": "string", "pattern": "^v_[A-Za-z0-9_-]{16}$"},
-        "status": {"enum": ["scheduled", "cancelled", "ended"]},
-        "kind": {"enum": ["intro", "evaluation", "follow-up"]},
-        "starts_at": {"type": "string", "format": "date-time"},
-        "ends_at": {"type": "string", "format": "date-time"},
-        "minutes": {"type": "integer"},
-        "capacity": {"type": "integer"},
-        "patient_url": {"type": "string", "format": "uri",
-                        "description": "The patient's link; send it to her."},
-        "therapist_url": {"type": "string", "format": "uri"},
-        "assignments": {
-            "type": "array",
-            "description": "The home program: exercises assigned to the patient.",
-            "items": {"type": "object", "required": ["id", "exercise", "sets", "reps"],
-                      "properties": {"id": {"type": "integer"}, "exercise": {"type": "string"},
-                                     "sets": {"type": "integer"}, "reps": {"type": "integer"},
-                                     "hold_seconds": {"type": "integer"},
-                                     "per_day": {"type": "integer"},
-                                     "per_week": {"type": "integer"},
-                                     "note": {"type": "string"}}},
-        },
-        "participants": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "role", "name", "url"],
-                "properties": {"id": {"type": "string"},
-                               "role": {"enum": ["patient", "therapist", "guest"]},
-                               "name": {"type": "string"},
-                               "url": {"type": "string", "format": "uri"}},
-            },
-        },
-    },
-}
-
-_NEW_VISIT = {
-    "type": "object",
-    "required": ["patient_name"],
-    "additionalProperties": False,
-    "properties": {
-        "patient_name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "therapist_name": {"type": "string", "maxLength": 100},
-        "therapist_email": {"type": "string", "format": "email",
-                            "description": "An active therapist account; not with therapist_name."},
-        "starts_at": {"type": "string", "format": "date-time",
-                      "description": "ISO 8601; without an offset, the clinic's time zone. "
-                                     "Default: now."},
-        "minutes": {"type": "integer", "minimum": 1, "maximum": 240,
-                    "description": "Default by kind: intro 10, evaluation 60, follow-up 45."},
-        "kind": {"enum": ["intro", "evaluation", "follow-up"], "default": "follow-up"},
-        "capacity": {"type": "integer", "minimum": 2, "maximum": 4, "default": 2},
-    },
-}
+"""A visit as the API shows it (tests check it against the `Visit` schema)."""
+_EXAMPLE_GUEST = {"id": "p_R3Vlc3RJbnRlcnAx", "role": "guest", "name": "Ana Ruiz", "url": _LINK}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the API, as a row of the table below."""
+
+    path: str
+    method: str
+    operation_id: str
+    tag: str
+    summary: str
+    ok: tuple[int, str, type[msgspec.Struct] | dict[str, Any]]
+    """The success status, its description and its body's schema (a Struct or JSON Schema)."""
+    example: Any
+    """The success body, as an example."""
+    errors: dict[int, str] = field(default_factory=dict)
+    description: str = ""
+    parameters: tuple[dict[str, Any], ...] = ()
+    body: type[msgspec.Struct] | None = None
+    body_example: dict[str, Any] | None = None
+    public: bool = False
+    """Open without an API key."""
+    cached: bool = False
+    """Answers 304 to a matching If-None-Match."""
 
 
-def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _path_param(name: str, pattern: str, example: str, description: str = "") -> dict[str, Any]:
+    param = {"name": name, "in": "path", "required": True, "example": example,
+             "schema": {"type": "string", "pattern": pattern}}
+    if description:
+        param["description"] = description
+    return param
 
 
-_VISIT_REF = {"$ref": "#/components/schemas/Visit"}
-_VISIT_ID = {"name": "visit_id", "in": "path", "required": True,
-             "schema": {"type": "string", "pattern": "^v_[A-Za-z0-9_-]{16}$"}}
-_AUTH_ERRORS = {"401": _error("Missing, unknown or revoked API key."),
-                "503": _error("The database is locked by another process for a moment; "
-                              "retry after Retry-After seconds.")}
+def _query_param(name: str, schema: dict[str, Any], example: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "example": example, "description": description}
 
 
-def _public_get(summary: str, schema: dict[str, Any], *, slug: bool = False) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": _ok(summary, schema),
-                                 "304": {"description": "Not modified (If-None-Match matched the ETag)"}}
-    if slug:
-        responses["404"] = _error("No such entry in the library.")
-    operation: dict[str, Any] = {"summary": summary, "security": [], "responses": responses}
-    if slug:
-        operation["parameters"] = [{"name": "slug", "in": "path", "required": True,
-                                    "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,80}$"}}]
-    return {"get": operation}
+_VISIT_ID = _path_param("visit_id", f"^{VISIT_ID_PATTERN}$", EXAMPLE_VISIT_ID)
+_SEAT = _path_param("participant", f"^({'|'.join(NAMED_ROLES)}|{PARTICIPANT_ID_PATTERN})$",
+                    "patient", "'patient', 'therapist', or a guest's participant id.")
+_SLUG = _path_param("slug", "^[a-z0-9-]{1,80}$", "pelvic-girdle-pain")
+_BAD_BODY = {400: "The body is not a JSON object.", 415: "The body is not application/json."}
+_NO_VISIT = {404: "No such visit."}
+_LIBRARY = {"type": "object"}  # the library's content has no schema of its own yet
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("/api/openapi.json", "get", "getOpenApi", "meta", "This document",
+              (200, "The OpenAPI document", {"type": "object"}),
+              {"openapi": "3.1.0", "info": {"title": "Visitroom API", "version": "1.0"}},
+              public=True),
+    Operation("/api/library/conditions", "get", "listConditions", "library",
+              "Conditions of the library",
+              (200, "Conditions, in the library's order", _LIBRARY),
+              {"conditions": [{"slug": "pelvic-girdle-pain", "name": "Pelvic girdle pain",
+                               "aliases": ["PGP"], "phase": "pregnancy",
+                               "gist": "Pain at the back or front of the pelvis."}]},
+              parameters=(
+                  _query_param("q", {"type": "string", "maxLength": 100}, "pelvic",
+                               "Searches names and aliases."),
+                  _query_param("phase", {"enum": ["pregnancy", "postpartum", "any"]}, "pregnancy",
+                               "Conditions of this phase (and of any phase)."),
+              ), public=True, cached=True),
+    Operation("/api/library/conditions/{slug}", "get", "getCondition", "library",
+              "One condition with its exercises", (200, "The condition", _LIBRARY),
+              {"slug": "pelvic-girdle-pain", "name": "Pelvic girdle pain", "exercises": []},
+              {404: "No such condition in the library."}, parameters=(_SLUG,), public=True,
+              cached=True),
+    Operation("/api/library/exercises", "get", "listExercises", "library", "All exercises",
+              (200, "Exercises by name", _LIBRARY),
+              {"exercises": [{"slug": "pelvic-tilt", "name": "Pelvic tilt",
+                              "summary": "Rock the pelvis gently.", "dosage": "10 times"}]},
+              public=True, cached=True),
+    Operation("/api/library/exercises/{slug}", "get", "getExercise", "library",
+              "One exercise with its demo poses", (200, "The exercise", _LIBRARY),
+              {"slug": "pelvic-tilt", "name": "Pelvic tilt", "poses": {}},
+              {404: "No such exercise in the library."},
+              parameters=(_path_param("slug", "^[a-z0-9-]{1,80}$", "pelvic-tilt"),),
+              public=True, cached=True),
+    Operation("/api/visits", "post", "createVisit", "visits", "Create a visit and its links",
+              (201, "The new visit", Visit), EXAMPLE_VISIT,
+              {**_BAD_BODY, 422: "A field is missing, unknown or not acceptable; the message names it."},
+              body=NewVisit,
+              body_example={"patient_name": "Maya Lopez", "therapist_name": "Sam Lee",
+                            "starts_at": "2030-03-02T09:30", "kind": "follow-up"}),
+    Operation("/api/visits", "get", "listVisits", "visits", "List visits",
+              (200, "Visits, earliest first", VisitList), {"visits": [EXAMPLE_VISIT]},
+              {400: "A query parameter is not acceptable."},
+              parameters=(
+                  _query_param("from", {"type": "string"}, "2030-03-01",
+                               "ISO 8601; visits starting at or after (clinic time zone "
+                               "without an offset)."),
+                  _query_param("to", {"type": "string"}, "2030-04-01",
+                               "ISO 8601; visits starting before."),
+                  _query_param("status", {"enum": ["scheduled", "cancelled", "ended"]},
+                               "scheduled", "Only visits in this state."),
+                  _query_param("links", {"enum": ["true", "false"]}, "false",
+                               "true: include each participant's link (signed on request)."),
+              )),
+    Operation("/api/visits/{visit_id}", "get", "getVisit", "visits", "One visit",
+              (200, "The visit", Visit), EXAMPLE_VISIT, _NO_VISIT, parameters=(_VISIT_ID,)),
+    Operation("/api/visits/{visit_id}/cancel", "post", "cancelVisit", "visits",
+              "Cancel a visit; every link of it stops working",
+              (200, "The cancelled visit", Visit), {**EXAMPLE_VISIT, "status": "cancelled"},
+              {**_NO_VISIT, 409: "The visit is cancelled or ended already."},
+              parameters=(_VISIT_ID,)),
+    Operation("/api/visits/{visit_id}/participants", "post", "addGuest", "participants",
+              "Add a guest (interpreter, partner) with a link of her own",
+              (201, "The visit with the guest's link in participants", Visit),
+              {**EXAMPLE_VISIT, "capacity": 3,
+               "participants": [*EXAMPLE_VISIT["participants"], _EXAMPLE_GUEST]},
+              {**_BAD_BODY, **_NO_VISIT, 409: "The visit is cancelled or ended, or full.",
+               422: "The name is missing or not acceptable."},
+              parameters=(_VISIT_ID,), body=NewGuest, body_example={"name": "Ana Ruiz"}),
+    Operation("/api/visits/{visit_id}/participants/{participant}/reissue", "post",
+              "reissueLink", "participants",
+              "Give a participant a new link; the old one stops working",
+              (200, "The visit with the new link", Visit), EXAMPLE_VISIT,
+              {404: "No such visit or participant.", 409: "The visit is cancelled."},
+              description="Allowed while the visit is scheduled and after it ended (the new "
+                          "link reopens the home program). The new link's holder waits to be "
+                          "admitted again.",
+              parameters=(_VISIT_ID, _SEAT)),
+    Operation("/api/visits/{visit_id}/participants/{participant}/revoke", "post",
+              "revokeLink", "participants",
+              "Stop a participant's link without giving a new one",
+              (200, "The visit", Visit), EXAMPLE_VISIT,
+              {404: "No such visit or participant.", 409: "The visit is cancelled."},
+              description="The link opens nothing from now on (call and home program); her "
+                          "live connection closes. Re-issue gives her a new link.",
+              parameters=(_VISIT_ID, _SEAT)),
+)
+
+_AUTH_ERRORS = {401: "Missing, unknown or revoked API key.",
+                503: "The database is locked by another process for a moment; retry after "
+                     "Retry-After seconds."}
+_TAGS = (
+    {"name": "visits", "description": "Create, find and cancel visits."},
+    {"name": "participants", "description": "Guests and the links of each participant."},
+    {"name": "library", "description": "The public condition and exercise library."},
+    {"name": "meta", "description": "This description."},
+)
 
 
-def _library_paths() -> dict[str, Any]:
-    listing = {"type": "object"}
-    return {
-        "/api/library/conditions": _public_get("Conditions (?q= searches names and aliases, "
-                                               "?phase= pregnancy|postpartum|any)", listing),
-        "/api/library/conditions/{slug}": _public_get("One condition with its exercises", listing,
-                                                      slug=True),
-        "/api/library/exercises": _public_get("All exercises", listing),
-        "/api/library/exercises/{slug}": _public_get("One exercise with its demo poses", listing,
-                                                     slug=True),
-    }
+def _schema(shape: type[msgspec.Struct] | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(shape, dict):
+        return shape
+    return {"$ref": _REF.format(name=shape.__name__)}
 
 
+def _json(description: str, shape: type[msgspec.Struct] | dict[str, Any],
+          example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": _schema(shape)}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    status, description, shape = op.ok
+    responses: dict[str, Any] = {str(status): _json(description, shape, op.example)}
+    if op.cached:
+        responses["304"] = {"description": "Not modified (If-None-Match matched the ETag)"}
+    errors = dict(op.errors) if op.public else {**op.errors, **_AUTH_ERRORS}
+    for code in sorted(errors):
+        responses[str(code)] = _json(errors[code], Error)
+    out: dict[str, Any] = {"operationId": op.operation_id, "tags": [op.tag],
+                           "summary": op.summary}
+    if op.description:
+        out["description"] = op.description
+    if op.public:
+        out["security"] = []
+    if op.parameters:
+        out["parameters"] = list(op.parameters)
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _schema(op.body), "example": op.body_example}}}
+    out["responses"] = responses
+    return out
+
+
+def components() -> dict[str, Any]:
+    """The JSON Schemas of every request and response body, generated from their Structs."""
+    _, schemas = msgspec.json.schema_components(REQUESTS + RESPONSES, ref_template=_REF)
+    return schemas
+
+
+@lru_cache(maxsize=4)
 def document(server_url: str) -> dict[str, Any]:
-    """The OpenAPI document for a server at this URL."""
+    """The OpenAPI document for a server at this URL (built once; do not change it)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -130,91 +245,11 @@ def document(server_url: str) -> dict[str, Any]:
         },
         "servers": [{"url": server_url}],
         "security": [{"apiKey": []}],
+        "tags": list(_TAGS),
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": _ERROR, "Visit": _VISIT, "NewVisit": _NEW_VISIT},
+            "schemas": components(),
         },
-        "paths": {
-            "/api/openapi.json": {
-                "get": {"summary": "This document", "security": [],
-                        "responses": {"200": _ok("The OpenAPI document", {"type": "object"})}},
-            },
-            **_library_paths(),
-            "/api/visits": {
-                "post": {
-                    "summary": "Create a visit and its two links",
-                    "requestBody": {"required": True, "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/NewVisit"}}}},
-                    "responses": {
-                        "201": _ok("The new visit", _VISIT_REF),
-                        "400": _error("The body is not a JSON object."),
-                        **_AUTH_ERRORS,
-                        "415": _error("The body is not application/json."),
-                        "422": _error("A field is missing or not acceptable."),
-                    },
-                },
-                "get": {
-                    "summary": "List visits",
-                    "parameters": [
-                        {"name": "from", "in": "query", "schema": {"type": "string"},
-                         "description": "ISO 8601; visits starting at or after."},
-                        {"name": "to", "in": "query", "schema": {"type": "string"},
-                         "description": "ISO 8601; visits starting before."},
-                        {"name": "status", "in": "query",
-                         "schema": {"enum": ["scheduled", "cancelled", "ended"]}},
-                    ],
-                    "responses": {
-                        "200": _ok("Visits, earliest first", {
-                            "type": "object", "required": ["visits"],
-                            "properties": {"visits": {"type": "array", "items": _VISIT_REF}}}),
-                        "400": _error("A query parameter is not acceptable."),
-                        **_AUTH_ERRORS,
-                    },
-                },
-            },
-            "/api/visits/{visit_id}": {
-                "get": {
-                    "summary": "One visit",
-                    "parameters": [_VISIT_ID],
-                    "responses": {"200": _ok("The visit", _VISIT_REF), **_AUTH_ERRORS,
-                                  "404": _error("No such visit.")},
-                },
-            },
-            "/api/visits/{visit_id}/cancel": {
-                "post": {
-                    "summary": "Cancel a visit; every link of it stops working",
-                    "parameters": [_VISIT_ID],
-                    "responses": {"200": _ok("The cancelled visit", _VISIT_REF), **_AUTH_ERRORS,
-                                  "404": _error("No such visit."),
-                                  "409": _error("The visit is cancelled or ended already.")},
-                },
-            },
-            "/api/visits/{visit_id}/participants": {
-                "post": {
-                    "summary": "Add a guest (interpreter, partner) with a link of her own",
-                    "parameters": [_VISIT_ID],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["name"], "additionalProperties": False,
-                        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}},
-                    }}}},
-                    "responses": {"201": _ok("The visit with the guest's link in participants",
-                                             _VISIT_REF),
-                                  "400": _error("The body is not a JSON object."), **_AUTH_ERRORS,
-                                  "404": _error("No such visit."),
-                                  "409": _error("The visit is cancelled or ended, or full."),
-                                  "415": _error("The body is not application/json."),
-                                  "422": _error("The name is missing or not acceptable.")},
-                },
-            },
-            "/api/visits/{visit_id}/participants/{role}/reissue": {
-                "post": {
-                    "summary": "Give a participant a new link; the old one stops working",
-                    "parameters": [_VISIT_ID, {"name": "role", "in": "path", "required": True,
-                                               "schema": {"enum": ["patient", "therapist"]}}],
-                    "responses": {"200": _ok("The visit with the new link", _VISIT_REF),
-                                  **_AUTH_ERRORS, "404": _error("No such visit or role."),
-                                  "409": _error("The visit is cancelled or ended.")},
-                },
-            },
-        },
+        "paths": paths,
     }
+

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from typing import Any
 
 from server.library.model import Library
+from server.schemas import ASSIGNMENT_LIMITS, MAX_NOTE, NewAssignment
 from server.storage import Database
 from server.storage.assignments import (
     Assignment,
@@ -14,29 +15,21 @@ from server.storage.assignments import (
     remove_assignment,
 )
 from server.storage.events import record_event
-from server.visits import VisitInputError, clean_name
-
-LIMITS = {"sets": (1, 10), "reps": (1, 50), "hold_seconds": (0, 120), "per_day": (0, 10),
-          "per_week": (0, 7)}
-MAX_NOTE = 500
+from server.visit_input import VisitInputError, clean_name
 
 
-def parse_assignment(data: Mapping[str, Any], library: Library) -> dict[str, Any]:
-    """Validate an assignment request; defaults come from the exercise's own dosage."""
-    slug = data.get("exercise")
-    exercise = library.exercises.get(slug) if isinstance(slug, str) else None
+def parse_assignment(data: NewAssignment, library: Library) -> dict[str, Any]:
+    """Check an assignment against the library; a dosage left out is the exercise's own."""
+    exercise = library.exercises.get(data.exercise)
     if exercise is None:
         raise VisitInputError("exercise", "is not in the library")
-    defaults = exercise.dosage
     values: dict[str, Any] = {"exercise": exercise.slug}
-    for field, (low, high) in LIMITS.items():
-        raw = data.get(field, getattr(defaults, field))
-        if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-            raise VisitInputError(field, f"must be a whole number from {low} to {high}")
-        values[field] = raw
+    for field in ASSIGNMENT_LIMITS:
+        given = getattr(data, field)
+        values[field] = getattr(exercise.dosage, field) if given is None else given
     if not values["per_day"] and not values["per_week"]:
         raise VisitInputError("per_day", "give times per day or days per week")
-    values["note"] = clean_name(data.get("note"), "note", required=False, max_length=MAX_NOTE) or ""
+    values["note"] = clean_name(data.note, "note", required=False, max_length=MAX_NOTE) or ""
     return values
 
 

@@ -1,4 +1,4 @@
-"""Visits as the clinic sees them: validate a request, create, cancel, re-issue links.
+"""Visits as the clinic sees them: create, cancel, re-issue and revoke links, admissions.
 
 The CLI, the admin pages and the REST API all go through `VisitService`, so a visit made
 anywhere is checked the same way and leaves the same audit trail.
@@ -6,40 +6,28 @@ anywhere is checked the same way and leaves the same audit trail.
 
 from __future__ import annotations
 
-import re
 import time
-import unicodedata
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from server.auth.secrets_util import new_id
 from server.auth.tokens import KeyRing, sign_link
 from server.config import Config
+from server.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (re-exported)
 from server.storage import Database
 from server.storage import visits as visit_store
+from server.storage.assignments import assignments_of_visits
 from server.storage.events import record_event
 from server.storage.users import user_by_email
 from server.storage.visits import Participant, Visit
+from server.visit_input import (
+    DEFAULT_THERAPIST_NAME,
+    VisitInputError,
+    VisitRequest,
+)
+from server.visit_json import visit_json
+from signaling.ids import NAMED_ROLES, VISIT_ID
 
-KIND_MINUTES = {"intro": 10, "evaluation": 60, "follow-up": 45}
-ROLES = ("patient", "therapist")
-MAX_MINUTES = 240
-MAX_NAME_LENGTH = 100
-MIN_CAPACITY, MAX_CAPACITY = 2, 4
 MAX_PARTICIPANTS = 6
-DEFAULT_THERAPIST_NAME = "Your therapist"
-VISIT_ID_PATTERN = r"v_[A-Za-z0-9_-]{16}"
-_VISIT_ID = re.compile(VISIT_ID_PATTERN)
-
-
-class VisitInputError(ValueError):
-    """A field of a visit request is not acceptable."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class VisitStateError(Exception):
@@ -54,106 +42,9 @@ class VisitListener(Protocol):
     async def link_revoked(self, visit_id: str, participant_id: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class VisitRequest:
-    """A validated request to create a visit."""
-
-    patient_name: str
-    therapist_name: str | None
-    therapist_email: str | None
-    starts_at: int | None
-    """Unix time; None means now."""
-    minutes: int
-    kind: str
-    capacity: int
-
-
-def clean_name(value: Any, field: str, *, required: bool = True,
-               max_length: int = MAX_NAME_LENGTH) -> str | None:
-    """A display name (or short text): trimmed, at most `max_length` characters, no control characters."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise VisitInputError(field, "is required")
-        return None
-    if not isinstance(value, str):
-        raise VisitInputError(field, "must be text")
-    value = unicodedata.normalize("NFC", " ".join(value.split()))
-    if len(value) > max_length:
-        raise VisitInputError(field, f"must be at most {max_length} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
-        raise VisitInputError(field, "must not contain control characters")
-    return value
-
-
-def parse_start(value: Any, config: Config) -> int | None:
-    """An ISO 8601 date-time (clinic time zone when none is given) as unix time."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise VisitInputError("starts_at", "must be an ISO 8601 date and time, e.g. 2026-03-02T09:30")
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise VisitInputError(
-            "starts_at", "must be an ISO 8601 date and time, e.g. 2026-03-02T09:30"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=config.tz)
-    if not 2000 <= parsed.year <= 2200:
-        raise VisitInputError("starts_at", "must be between the years 2000 and 2200")
-    return int(parsed.timestamp())
-
-
-def _whole_number(value: Any, field: str) -> int:
-    if isinstance(value, bool):
-        raise VisitInputError(field, "must be a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,6}\s*", value):
-        return int(value)
-    raise VisitInputError(field, "must be a whole number")
-
-
-def parse_visit_request(data: Mapping[str, Any], config: Config) -> VisitRequest:
-    """Validate a create-visit request from any front (CLI, form, JSON)."""
-    kind = data.get("kind") or "follow-up"
-    if not isinstance(kind, str) or kind not in KIND_MINUTES:
-        raise VisitInputError("kind", "must be one of intro, evaluation, follow-up")
-    minutes_raw = data.get("minutes")
-    minutes = KIND_MINUTES[kind] if minutes_raw in (None, "") else _whole_number(minutes_raw, "minutes")
-    if not 1 <= minutes <= MAX_MINUTES:
-        raise VisitInputError("minutes", f"must be between 1 and {MAX_MINUTES}")
-    capacity_raw = data.get("capacity")
-    capacity = MIN_CAPACITY if capacity_raw in (None, "") else _whole_number(capacity_raw, "capacity")
-    if not MIN_CAPACITY <= capacity <= MAX_CAPACITY:
-        raise VisitInputError("capacity", f"must be between {MIN_CAPACITY} and {MAX_CAPACITY}")
-    email = data.get("therapist_email")
-    if email in ("", None):
-        email = None
-    elif not isinstance(email, str) or len(email) > 254 or "@" not in email:
-        raise VisitInputError("therapist_email", "must be an email address")
-    therapist_name = clean_name(data.get("therapist_name"), "therapist_name", required=False)
-    if email and therapist_name:
-        raise VisitInputError("therapist_name", "give a therapist's name or her email, not both")
-    return VisitRequest(
-        patient_name=clean_name(data.get("patient_name"), "patient_name") or "",
-        therapist_name=therapist_name,
-        therapist_email=email.strip() if email else None,
-        starts_at=parse_start(data.get("starts_at"), config),
-        minutes=minutes,
-        kind=kind,
-        capacity=capacity,
-    )
-
-
 def is_visit_id(value: str) -> bool:
     """Whether a string has the shape of a visit id (checked before any lookup)."""
-    return bool(_VISIT_ID.fullmatch(value))
-
-
-def iso(ts: int) -> str:
-    """Unix time as an ISO 8601 UTC string."""
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+    return bool(VISIT_ID.fullmatch(value))
 
 
 class VisitService:
@@ -221,15 +112,24 @@ class VisitService:
             await listener.visit_closed(visit.id, "cancelled")
         return await self._reload(visit.id)
 
-    async def reissue(self, visit: Visit, role: str, *, actor: str,
-                      now: int | None = None) -> Visit:
-        """Give one participant a new link; the old one stops working at once."""
-        now = int(time.time()) if now is None else now
-        if visit.status != "scheduled":
-            raise VisitStateError(f"the visit is {visit.status}")
-        participant = visit.participant(role) if role in ROLES else None
+    def seat(self, visit: Visit, who: str) -> Participant:
+        """The participant `who` names: 'patient', 'therapist', or a participant's id (guests)."""
+        participant = (visit.participant(who) if who in NAMED_ROLES
+                       else next((p for p in visit.participants if p.id == who), None))
         if participant is None:
-            raise VisitInputError("role", "must be patient or therapist")
+            raise VisitInputError("participant", "must be patient, therapist or a participant id")
+        return participant
+
+    async def reissue(self, visit: Visit, who: str, *, actor: str,
+                      now: int | None = None) -> Visit:
+        """Give one participant a new link; the old one stops working at once.
+
+        Allowed while the visit is scheduled and after it ended (the link then reopens the
+        home program); her admission and any denial are forgotten, so a new link's holder
+        waits to be let in.
+        """
+        now = int(time.time()) if now is None else now
+        participant = self._changeable_seat(visit, who)
         key = await self.ring.newest()
         async with self.db.transaction() as conn:
             await visit_store.revoke(conn, jti=participant.jti, visit_id=visit.id, now=now,
@@ -238,9 +138,48 @@ class VisitService:
                                            kid=key.kid, issued_at=now)
             await record_event(conn, actor=actor, action="link.reissued", now=now,
                                visit_id=visit.id, detail={"participant": participant.id})
-        for listener in self.listeners:
-            await listener.link_revoked(visit.id, participant.id)
+        await self._link_revoked(visit.id, participant.id)
         return await self._reload(visit.id)
+
+    async def revoke(self, visit: Visit, who: str, *, actor: str, now: int | None = None) -> Visit:
+        """Stop one participant's link without a new one (re-issue later gives her one)."""
+        now = int(time.time()) if now is None else now
+        participant = self._changeable_seat(visit, who)
+        async with self.db.transaction() as conn:
+            await visit_store.revoke(conn, jti=participant.jti, visit_id=visit.id, now=now,
+                                     expires_at=participant.expires_at)
+            await record_event(conn, actor=actor, action="link.revoked", now=now,
+                               visit_id=visit.id, detail={"participant": participant.id})
+        await self._link_revoked(visit.id, participant.id)
+        return await self._reload(visit.id)
+
+    async def unadmit(self, visit_id: str, participant_id: str, *, actor: str) -> None:
+        """The therapist moved an admitted participant out of the call: she waits again."""
+        now = int(time.time())
+        async with self.db.transaction() as conn:
+            await visit_store.clear_admission(conn, participant_id)
+            await record_event(conn, actor=actor, action="participant.removed", now=now,
+                               visit_id=visit_id, detail={"participant": participant_id})
+
+    def _changeable_seat(self, visit: Visit, who: str) -> Participant:
+        if visit.status == "cancelled":
+            raise VisitStateError("the visit is cancelled")
+        return self.seat(visit, who)
+
+    async def _link_revoked(self, visit_id: str, participant_id: str) -> None:
+        for listener in self.listeners:
+            await listener.link_revoked(visit_id, participant_id)
+
+    async def therapist_active(self, visit: Visit) -> bool:
+        """Whether the therapist account the visit is booked with (if any) is still active."""
+        if visit.therapist_id is None:
+            return True
+        return await visit_store.account_active(self.db, visit.therapist_id)
+
+    async def therapist_deactivated(self, user_id: int) -> None:
+        """A therapist's account was deactivated: her live sockets close at once."""
+        for visit_id, participant_id in await visit_store.therapist_seats(self.db, user_id):
+            await self._link_revoked(visit_id, participant_id)
 
     async def _reload(self, visit_id: str) -> Visit:
         updated = await visit_store.get_visit(self.db, visit_id)
@@ -266,12 +205,15 @@ class VisitService:
                                visit_id=visit.id, detail={"participant": guest.id, "role": "guest"})
         return await self._reload(visit.id)
 
-    async def record_admission(self, visit_id: str, participant_id: str, *, admitted: bool) -> None:
-        """Store that the therapist admitted (or turned away) a participant."""
+    async def record_admission(self, visit_id: str, participant_id: str, *, admitted: bool,
+                               device: str | None = None) -> None:
+        """Store that the therapist admitted (on `device`) or turned away a participant."""
         now = int(time.time())
         async with self.db.transaction() as conn:
             if admitted:
-                await visit_store.mark_admitted(conn, participant_id, now)
+                await visit_store.mark_admitted(conn, participant_id, now, device)
+            else:
+                await visit_store.mark_denied(conn, participant_id, now)
             await record_event(conn, actor="therapist", now=now, visit_id=visit_id,
                                action="participant.admitted" if admitted else "participant.denied",
                                detail={"participant": participant_id})
@@ -303,28 +245,20 @@ class VisitService:
         return f"{self.config.public_url}/join/{participant.visit_id}?token={token}"
 
     async def describe(self, visit: Visit, *, fresh: bool = False) -> dict[str, Any]:
-        """The visit as JSON for the API and `run.py create-visit --json`.
+        """The visit as JSON for the API and `run.py create-visit --json`, with its links.
 
         `fresh` marks a visit created a moment ago, which has no assignments to look up.
         """
-        from server.storage.assignments import assignments_for
+        assignments = {visit.id: []} if fresh else await assignments_of_visits(self.db, [visit.id])
+        return await self._described(visit, assignments[visit.id], links=True)
 
-        links = {p.id: await self.link(p) for p in visit.participants}
-        assignments = [] if fresh else await assignments_for(self.db, visit.id)
-        patient, therapist = visit.participant("patient"), visit.participant("therapist")
-        return {
-            "visit_id": visit.id,
-            "status": visit.status,
-            "kind": visit.kind,
-            "starts_at": iso(visit.starts_at),
-            "ends_at": iso(visit.ends_at),
-            "minutes": visit.minutes,
-            "capacity": visit.capacity,
-            "patient_url": links[patient.id] if patient else None,
-            "therapist_url": links[therapist.id] if therapist else None,
-            "participants": [
-                {"id": p.id, "role": p.role, "name": p.display_name, "url": links[p.id]}
-                for p in visit.participants
-            ],
-            "assignments": [a.as_json() for a in assignments],
-        }
+    async def describe_many(self, visits: list[Visit], *, links: bool) -> list[dict[str, Any]]:
+        """Many visits as JSON: one query for all their assignments, and links signed only
+        when asked (a list for a scheduling system rarely needs 500 of them)."""
+        assignments = await assignments_of_visits(self.db, [v.id for v in visits])
+        return [await self._described(v, assignments[v.id], links=links) for v in visits]
+
+    async def _described(self, visit: Visit, assignments: list[Any], *,
+                         links: bool) -> dict[str, Any]:
+        urls = {p.id: await self.link(p) for p in visit.participants} if links else {}
+        return visit_json(visit, assignments, urls)

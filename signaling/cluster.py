@@ -6,7 +6,9 @@ forwards what it sends to the owner's inbox, in order; the owner's rooms deliver
 the socket's node inbox (a connection id starts with the id of the node that holds it).
 Ownership is a record with a time to live that the owner renews; when an owner
 disappears its record lapses, and every node holding sockets of that visit seats them
-again through a new owner (each gets a new `welcome`: the client resyncs).
+again through a new owner (each gets a new `welcome`: the client resyncs). A bus that lost
+messages it cannot replay hands every node a `resync` of the room: the owner drops it and
+the sockets are seated again the same way.
 
 What carries messages and ownership is a `ClusterBus`: Redis in production
 (`signaling.redis_bus`), or `MemoryCluster` in one process for the contract tests.
@@ -82,6 +84,9 @@ class ClusterRouter:
         """What each of those sockets' welcome carries besides the room (ICE servers)."""
         self.owners: dict[str, str] = {}
         """The owner known for each visit this node holds sockets of."""
+        self.homes: dict[str, str] = {}
+        """The visit of each connection seated in a room this node owns (deliveries to
+        another node name their room: the bus numbers and keeps messages per room)."""
         self._watch: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -159,6 +164,11 @@ class ClusterRouter:
     async def _join_at(self, owner: str, seat: Seat, conn: str,
                        welcome_extra: dict[str, Any]) -> None:
         if owner == self.bus.node_id:
+            if self.homes.get(conn) == seat.visit_id:
+                # Seated again (a resync): the room forgets the old seat first, or it would
+                # take the connection for a second tab and close it.
+                await self.local.leave(seat, conn)
+            self.homes[conn] = seat.visit_id
             await self.local.join(seat, conn, welcome_extra)
             await self._publish_live(seat.visit_id)
         else:
@@ -166,6 +176,7 @@ class ClusterRouter:
                                         "extra": welcome_extra})
 
     async def _leave_here(self, seat: Seat, conn: str) -> None:
+        self.homes.pop(conn, None)
         await self.local.leave(seat, conn)
         await self._publish_live(seat.visit_id)
 
@@ -177,6 +188,8 @@ class ClusterRouter:
     async def _publish_live(self, visit_id: str) -> None:
         room = self.local.registry.room(visit_id)
         if room is None:
+            for conn in [c for c, v in self.homes.items() if v == visit_id]:
+                del self.homes[conn]
             await self.bus.set_live(visit_id, None)
             await self.bus.release(visit_id)
         else:
@@ -192,7 +205,8 @@ class ClusterRouter:
     async def _deliver_remote(self, conn: str, delivery: Delivery) -> None:
         node = conn.split(".", 1)[0]
         await self.bus.send(node, {"op": "deliver", "conn": conn, "message": delivery.message,
-                                   "close": delivery.close_code})
+                                   "close": delivery.close_code,
+                                   "visit": self.homes.get(conn)})
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         """One message from this node's inbox."""
@@ -201,6 +215,9 @@ class ClusterRouter:
             sink = self.local.sinks.get(message["conn"])
             if sink is not None:
                 sink.deliver(Delivery(message["message"], message["close"]))
+            return
+        if op == "resync":
+            await self._resync(message["visit"])
             return
         if op in ("end", "eject"):
             if op == "end":
@@ -248,12 +265,30 @@ class ClusterRouter:
             # owner there is now, as the database has them now (the lost room may have
             # admitted someone since her socket opened); each gets a fresh welcome.
             log.warning("room owner gone visit=%s node=%s", visit_id, self.bus.node_id)
-            owner = await self._owner_for(visit_id)
-            for conn, seat in list(self.seats.items()):
-                if seat.visit_id == visit_id:
-                    if self.reseat is not None:
-                        seat = self.seats[conn] = await self.reseat(seat)
-                    await self._join_at(owner, seat, conn, self.extras[conn])
+            await self._seat_again(visit_id)
+
+    async def _seat_again(self, visit_id: str) -> None:
+        owner = await self._owner_for(visit_id)
+        for conn, seat in list(self.seats.items()):
+            if seat.visit_id == visit_id:
+                if self.reseat is not None:
+                    seat = self.seats[conn] = await self.reseat(seat)
+                await self._join_at(owner, seat, conn, self.extras[conn])
+
+    async def _resync(self, visit_id: str) -> None:
+        """Messages of a visit's room were lost between nodes (the bus could not replay
+        them): the owner drops its room, and every node seats its sockets again, as the
+        database has them, each with a fresh welcome."""
+        log.warning("room resync visit=%s node=%s", visit_id, self.bus.node_id)
+        room = self.local.registry.room(visit_id)
+        if room is not None:
+            self.local.registry._drop(room)  # rebuilt from the seats that join again
+            for conn in [c for c, v in self.homes.items() if v == visit_id]:
+                del self.homes[conn]
+        if any(seat.visit_id == visit_id for seat in self.seats.values()):
+            await self._seat_again(visit_id)
+        elif room is not None:
+            await self._publish_live(visit_id)  # no room here now: clear it, let it go
 
 
 class MemoryCluster:

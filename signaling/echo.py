@@ -2,8 +2,13 @@
 
 A participant offers audio, video and a data channel; the echo peer returns her own media,
 answers every data-channel message with the same bytes (so the page can time round trips),
-and once a second sends `echo-stats` with the round trip and loss it sees. At most
-`max_sessions` run at once; each ends by itself after `max_seconds`.
+and once a second sends `echo-stats` with the round trip and loss it sees.
+
+Limits keep one participant from holding the check for everyone: at most `max_sessions`
+run at once and `per_visit` for one visit; a participant has one check at a time (a new
+one replaces her old one); a check that has not connected within `connect_seconds` is
+dropped, and every check ends after `max_seconds`. The peer uses only the configured STUN
+servers (none by default) and tries only the candidates `trim_offer_candidates` keeps.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
+from signaling.ice import MAX_REMOTE_CANDIDATES, trim_offer_candidates
 
 if TYPE_CHECKING:  # aiortc is imported on the first check, not at server start
     from aiortc import RTCDataChannel
@@ -25,7 +31,31 @@ log = logging.getLogger(__name__)
 
 
 class EchoBusy(Exception):
-    """All echo sessions are in use."""
+    """No place for this check: the server's (`scope` "server") or the visit's ("visit")."""
+
+    def __init__(self, scope: str = "server") -> None:
+        super().__init__(scope)
+        self.scope = scope
+
+
+@dataclass(frozen=True)
+class EchoLimits:
+    """How many checks run, for how long, and whom the echo peer talks to."""
+
+    max_sessions: int = 4
+    """Checks running at once on this server."""
+    max_seconds: float = 60.0
+    """Longest a check lasts."""
+    connect_seconds: float = 10.0
+    """A check not connected by then is dropped (an offer nobody can reach holds no place)."""
+    per_visit: int = 2
+    """Checks running at once for one visit."""
+    stun_urls: tuple[str, ...] = ()
+    """STUN servers the echo peer may ask for its public address; none by default."""
+    loopback: bool = False
+    """Every peer runs on this machine: only loopback candidates are tried."""
+    max_candidates: int = MAX_REMOTE_CANDIDATES
+    """Distinct remote addresses tried for one offer."""
 
 
 class EchoOfferError(ValueError):
@@ -57,13 +87,17 @@ def loss_figures(stats: dict[str, Any]) -> dict[str, Any]:
 class EchoSession:
     """One participant's check."""
 
-    def __init__(self, pool: "EchoPool", session_id: str) -> None:
-        from aiortc import RTCPeerConnection
+    def __init__(self, pool: "EchoPool", session_id: str, visit_id: str, participant_id: str) -> None:
+        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
         from aiortc.contrib.media import MediaRelay
 
         self.pool = pool
         self.id = session_id
-        self.pc = RTCPeerConnection()
+        self.visit_id = visit_id
+        self.participant_id = participant_id
+        # An explicit list, even empty: given none, aiortc asks a public STUN server.
+        servers = [RTCIceServer(urls=list(pool.limits.stun_urls))] if pool.limits.stun_urls else []
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         self.relay = MediaRelay()
         self.channel: "RTCDataChannel | None" = None
         self.started = time.monotonic()
@@ -92,6 +126,10 @@ class EchoSession:
 
         if not offer_sdp.startswith("v=0") or "\nm=" not in offer_sdp:
             raise EchoOfferError("the offer has no media section")
+        offer_sdp, dropped = trim_offer_candidates(offer_sdp, loopback=self.pool.limits.loopback,
+                                                   limit=self.pool.limits.max_candidates)
+        if dropped:
+            log.info("echo session %s: %d offered candidates not tried", self.id, dropped)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await self.pc.setLocalDescription(await self.pc.createAnswer())
@@ -109,7 +147,13 @@ class EchoSession:
                 self.channel.send(json.dumps({"type": "echo-stats", **figures}))
 
     async def _expire(self) -> None:
-        await asyncio.sleep(self.pool.max_seconds)
+        limits = self.pool.limits
+        await asyncio.sleep(min(limits.connect_seconds, limits.max_seconds))
+        if self.pc.connectionState != "connected":
+            log.info("echo session %s not connected after %gs", self.id, limits.connect_seconds)
+            await self.pool.finish(self)
+            return
+        await asyncio.sleep(max(0.0, limits.max_seconds - limits.connect_seconds))
         if self.channel is not None and self.channel.readyState == "open":
             self.channel.send(json.dumps({"type": "echo-ended", "reason": "time_limit"}))
         await self.pool.finish(self)
@@ -126,25 +170,37 @@ class EchoSession:
 class EchoPool:
     """Runs echo sessions within a limit."""
 
-    def __init__(self, max_sessions: int = 4, max_seconds: float = 60.0) -> None:
-        self.max_sessions = max_sessions
-        self.max_seconds = max_seconds
+    def __init__(self, limits: EchoLimits | None = None) -> None:
+        self.limits = limits or EchoLimits()
         self.sessions: dict[str, EchoSession] = {}
         self._counter = 0
 
-    async def start(self, offer_sdp: str) -> tuple[str, str]:
-        """Start a session for this offer: (session id, answer SDP). EchoBusy when full."""
-        if len(self.sessions) >= self.max_sessions:
-            raise EchoBusy()
+    @property
+    def max_seconds(self) -> float:
+        """Longest a check lasts."""
+        return self.limits.max_seconds
+
+    async def start(self, offer_sdp: str, visit_id: str, participant_id: str) -> tuple[str, str]:
+        """Start this participant's check: (session id, answer SDP).
+
+        Her running check, if any, ends first. EchoBusy when the server or the visit is full.
+        """
+        for old in [s for s in self.sessions.values() if s.participant_id == participant_id]:
+            await self.finish(old)
+        if len(self.sessions) >= self.limits.max_sessions:
+            raise EchoBusy("server")
+        if sum(s.visit_id == visit_id for s in self.sessions.values()) >= self.limits.per_visit:
+            raise EchoBusy("visit")
         self._counter += 1
-        session = EchoSession(self, f"e{self._counter}")
+        session = EchoSession(self, f"e{self._counter}", visit_id, participant_id)
         self.sessions[session.id] = session
         try:
             answer = await session.answer(offer_sdp)
         except BaseException:
             await self.finish(session)
             raise
-        log.info("echo session %s started (%d running)", session.id, len(self.sessions))
+        log.info("echo session %s started visit=%s participant=%s (%d running)", session.id,
+                 visit_id, participant_id, len(self.sessions))
         return session.id, answer
 
     async def finish(self, session: EchoSession) -> None:

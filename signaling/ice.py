@@ -1,8 +1,12 @@
-"""ICE servers for `welcome`: STUN, and TURN with per-participant time-limited credentials.
+"""ICE for Visitroom: servers for `welcome`, and which remote candidates a server peer may try.
 
 TURN credentials follow the TURN REST scheme that coturn accepts with `use-auth-secret`:
 the username is `<expiry unix time>:<participant id>` and the password is the base64 of
 HMAC-SHA1 of the shared secret over that username.
+
+A server-side peer (the echo check) sends STUN checks to every candidate an offer lists,
+so an offer is trimmed first: only IP literals (a host name would mean a DNS or mDNS
+query), only UDP, only addresses a patient's device can really have, and only a few.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +64,44 @@ def use_loopback_candidates() -> None:
         return ["127.0.0.1"] if use_ipv4 else []
 
     aioice.ice.get_host_addresses = loopback_only
+
+
+MAX_REMOTE_CANDIDATES = 8
+"""Distinct remote addresses a server peer tries for one offer (a browser lists a handful)."""
+
+
+def candidate_address_allowed(host: str, *, loopback: bool) -> bool:
+    """Whether a server peer may send to this candidate address.
+
+    Normally only global unicast addresses: private, loopback, link-local, multicast and
+    reserved ranges are the server's own network, not a patient's. With `loopback` (every
+    peer on this machine) only loopback addresses. Names are never allowed.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if loopback:
+        return address.is_loopback
+    return address.is_global and not address.is_multicast
+
+
+def trim_offer_candidates(sdp: str, *, loopback: bool,
+                          limit: int = MAX_REMOTE_CANDIDATES) -> tuple[str, int]:
+    """The offer with only allowed candidates, at most `limit` distinct addresses; and how many
+    candidate lines were dropped."""
+    kept: set[tuple[str, str]] = set()
+    lines, dropped = [], 0
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            bits = line[len("a=candidate:"):].split()
+            target = (bits[4], bits[5]) if len(bits) >= 8 else None
+            usable = (target is not None and bits[2].lower() == "udp" and bits[5].isdigit()
+                      and 0 < int(bits[5]) < 65536
+                      and candidate_address_allowed(target[0], loopback=loopback))
+            if not usable or (target not in kept and len(kept) >= limit):
+                dropped += 1
+                continue
+            kept.add(target)  # type: ignore[arg-type]
+        lines.append(line)
+    return "\r\n".join(lines) + "\r\n", dropped

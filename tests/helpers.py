@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from server.keys import CONFIG, DB, VISITS
 from server.storage.visits import Visit
-from server.visits import parse_visit_request
+from server.visit_input import parse_visit_request
 
 ADMIN_EMAIL = "admin@clinic.test"
 ADMIN_PASSWORD = "correct horse battery"

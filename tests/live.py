@@ -14,7 +14,7 @@ from aiohttp import web
 from server.app import CONFIG, VISITS, create_app
 from server.config import Config
 from server.storage.visits import Visit
-from server.visits import parse_visit_request
+from server.visit_input import parse_visit_request
 
 
 def free_port() -> int:

@@ -15,6 +15,11 @@ if [ ! -x /usr/bin/firefox-esr ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq firefox-esr >/dev/null
 fi
+if ! command -v redis-server >/dev/null; then
+  # The Redis router's tests start their own redis-server (tests/redis_server.py); never a service.
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
 if ! command -v ip >/dev/null; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iproute2 >/dev/null
 fi

@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 
 from server.keys import DB, VISITS
-from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, add_therapist, count_rows, csrf_from, login,
-                           make_visit, page_csrf, post_form)
+from tests.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    add_therapist,
+    count_rows,
+    csrf_from,
+    login,
+    make_visit,
+    page_csrf,
+    post_form,
+)
 
 
 async def test_admin_pages_redirect_to_login_when_signed_out(client):

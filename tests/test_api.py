@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import pytest
 
+from server import schemas
+from server.keys import DB, VISITS
+from server.openapi import OPERATIONS
 from tests.helpers import count_rows, make_visit
 
 
@@ -27,7 +31,7 @@ async def test_api_creation_is_audited_with_the_key_id(api):
     client, auth = api
     response = await client.post("/api/visits", json={"patient_name": "Maya"}, headers=auth)
     visit_id = (await response.json())["visit_id"]
-    from server.app import DB
+    from server.keys import DB
 
     row = await client.server.app[DB].fetchone(
         "SELECT actor FROM events WHERE visit_id = ? AND action = 'visit.created'", (visit_id,))
@@ -66,7 +70,7 @@ async def test_list_filters_by_time_and_status(api):
     client, auth = api
     early = await make_visit(client, starts_at="2030-01-01T09:00:00Z")
     late = await make_visit(client, starts_at="2030-02-01T09:00:00Z")
-    from server.app import VISITS
+    from server.keys import VISITS
 
     await client.server.app[VISITS].cancel(late, actor="test")
     response = await client.get("/api/visits", params={"from": "2029-12-31", "to": "2030-01-15"},
@@ -155,3 +159,143 @@ async def test_add_a_guest_with_her_own_link(api):
         response = await client.post(f"/api/visits/{visit.id}/participants", json=bad, headers=auth)
         assert response.status == 422
     assert await count_rows(client, "participants") == 3
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "patient_name"),
+    ({"patient_name": "A", "minutes": "45"}, "minutes"),  # JSON numbers are numbers
+    ({"patient_name": "A", "minutes": 1.5}, "minutes"),
+    ({"patient_name": "A", "capacity": None}, "capacity"),
+    ({"patient_name": "A", "kind": None}, "kind"),
+    ({"patient_name": "A", "starts_at": 20300101}, "starts_at"),
+    ({"patient_name": "A", "therapist_email": "no-at-sign"}, "therapist_email"),
+    ({"patient_name": "A", "therapist_name": "B" * 101}, "therapist_name"),
+])
+async def test_a_refused_field_is_named_in_the_message(api, body, field):
+    client, auth = api
+    response = await client.post("/api/visits", json=body, headers=auth)
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "invalid_field"
+    assert error["message"].startswith(f"{field} ")
+    assert await count_rows(client, "visits") == 0
+
+
+async def test_a_body_that_breaks_off_after_a_bad_field_is_400(api):
+    client, auth = api
+    response = await client.post("/api/visits", data=b'{"patient_name": 5, "kind": ',
+                                 headers={**auth, "Content-Type": "application/json"})
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"name": "Ana", "role": "therapist"}, "unknown_field"),
+    ({"name": 7}, "invalid_field"),
+    ({"name": "Ana\u0007"}, "invalid_field"),
+    ([], "malformed_json"),
+])
+async def test_bad_guest_bodies_are_refused_and_add_nobody(api, body, code):
+    client, auth = api
+    visit = await make_visit(client, capacity="3")
+    response = await client.post(f"/api/visits/{visit.id}/participants", json=body, headers=auth)
+    assert (await response.json())["error"]["code"] == code
+    assert response.status == (400 if code == "malformed_json" else 422)
+    assert await count_rows(client, "participants") == 2
+
+
+async def test_every_answer_of_the_api_is_a_visit_by_its_schema(api):
+    client, auth = api
+    created = await client.post("/api/visits", json={"patient_name": "Maya", "capacity": 3},
+                                headers=auth)
+    visit = msgspec.convert(await created.json(), schemas.Visit)
+    base = f"/api/visits/{visit.visit_id}"
+    answers = [await client.post(f"{base}/participants", json={"name": "Ana"}, headers=auth),
+               await client.get(base, headers=auth),
+               await client.post(f"{base}/participants/patient/reissue", headers=auth),
+               await client.post(f"{base}/participants/therapist/revoke", headers=auth),
+               await client.post(f"{base}/cancel", headers=auth)]
+    for answer in answers:
+        assert answer.status in (200, 201)
+        msgspec.convert(await answer.json(), schemas.Visit)
+    listed = await client.get("/api/visits", headers=auth)
+    assert len(msgspec.convert(await listed.json(), schemas.VisitList).visits) == 1
+
+
+async def test_every_operation_has_an_id_a_tag_and_examples(client):
+    doc = await (await client.get("/api/openapi.json")).json()
+    seen = set()
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            assert re.fullmatch(r"[a-z]+[A-Za-z]*", op["operationId"]), (path, method)
+            seen.add(op["operationId"])
+            assert op["tags"] and set(op["tags"]) <= {t["name"] for t in doc["tags"]}
+            ok = next(r for status, r in op["responses"].items() if status.startswith("2"))
+            assert "example" in ok["content"]["application/json"], (path, method)
+            if "requestBody" in op:
+                assert "example" in op["requestBody"]["content"]["application/json"]
+            for param in op.get("parameters", []):
+                assert "example" in param, (path, method, param["name"])
+    assert len(seen) == sum(len(m) for m in doc["paths"].values())
+    assert {"createVisit", "listVisits", "getVisit", "cancelVisit", "addGuest", "reissueLink",
+            "revokeLink", "listConditions", "getCondition", "listExercises", "getExercise"} <= seen
+
+
+def test_the_examples_of_the_document_match_its_schemas():
+    for op in OPERATIONS:
+        if isinstance(op.ok[2], type):
+            msgspec.convert(op.example, op.ok[2])
+        if op.body is not None:
+            msgspec.convert(op.body_example, op.body)
+        for param in op.parameters:
+            assert re.search(param["schema"].get("pattern", ""), param["example"])
+
+
+async def test_the_documented_schemas_are_generated_from_the_structs(client):
+    doc = await (await client.get("/api/openapi.json")).json()
+    shown = doc["components"]["schemas"]
+    for struct in (schemas.NewVisit, schemas.NewGuest, schemas.Visit, schemas.Error):
+        assert set(shown[struct.__name__]["properties"]) == set(struct.__struct_fields__)
+    assert shown["NewVisit"]["additionalProperties"] is False
+    assert shown["NewVisit"]["properties"]["minutes"]["anyOf"][0]["maximum"] == schemas.MAX_MINUTES
+    assert set(shown["NewVisit"]["properties"]["kind"]["enum"]) == set(schemas.KIND_MINUTES)
+
+
+async def test_listing_500_visits_makes_a_fixed_number_of_queries_and_signs_no_link(api):
+    client, auth = api
+    app = client.server.app
+    for _ in range(500):
+        await make_visit(client)
+    db, service = app[DB], app[VISITS]
+    counts = {"queries": 0, "links": 0}
+    fetchall, fetchone, link = db.fetchall, db.fetchone, service.link
+
+    async def counted_fetchall(*args, **kwargs):
+        counts["queries"] += 1
+        return await fetchall(*args, **kwargs)
+
+    async def counted_fetchone(*args, **kwargs):
+        counts["queries"] += 1
+        return await fetchone(*args, **kwargs)
+
+    async def counted_link(*args, **kwargs):
+        counts["links"] += 1
+        return await link(*args, **kwargs)
+
+    db.fetchall, db.fetchone, service.link = counted_fetchall, counted_fetchone, counted_link
+    try:
+        response = await client.get("/api/visits", headers=auth)
+        assert response.status == 200
+        body = await response.json()
+        assert len(body["visits"]) == 500
+        assert body["visits"][0]["patient_url"] is None
+        assert counts["links"] == 0
+        few = counts["queries"]
+        assert few <= 6  # API key, visits, participants, assignments: not one per visit
+        counts.update(queries=0, links=0)
+        response = await client.get("/api/visits?links=true&status=scheduled", headers=auth)
+        body = await response.json()
+        assert body["visits"][0]["patient_url"].startswith("http://127.0.0.1:8080/join/")
+        assert counts["links"] == 1000 and counts["queries"] == few
+    finally:
+        db.fetchall, db.fetchone, service.link = fetchall, fetchone, link

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (Chromium, outbound_packets, remote_video_playing, screenshot,
-                           state_of, wait_state, wait_until)
+from tests.browser import (
+    Chromium,
+    outbound_packets,
+    remote_video_playing,
+    screenshot,
+    state_of,
+    wait_state,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -277,8 +284,8 @@ async def test_screenshots_of_every_page(live, width):
 
 
 async def test_the_therapist_dashboard_shows_live_status_and_opens_the_call(live):
-    from server.keys import DB
     from server.auth.passwords import hash_password
+    from server.keys import DB
     from server.storage.users import create_user
 
     async with live.app[DB].transaction() as conn:

@@ -104,8 +104,8 @@ async def test_the_connection_check_stops_its_pings_when_it_succeeds_or_fails(li
 
 
 async def test_the_dashboard_stops_polling_while_its_tab_is_hidden(live):
-    from server.keys import DB
     from server.auth.passwords import hash_password
+    from server.keys import DB
     from server.storage.users import create_user
 
     async with live.app[DB].transaction() as conn:

@@ -15,8 +15,15 @@ import pytest
 from server.app import create_app
 from signaling.bot import VisitClient
 from signaling.ice import use_loopback_candidates
-from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, count_rows, link_of, login, make_api_key,
-                           make_visit)
+from tests.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    count_rows,
+    link_of,
+    login,
+    make_api_key,
+    make_visit,
+)
 from tests.live import free_port
 from tests.test_cli import run, serve
 
@@ -146,8 +153,8 @@ async def test_a_server_killed_mid_call_restarts_intact_and_both_peers_reconnect
 
 
 async def test_a_denied_patient_stays_denied_after_a_kill_9_until_her_link_is_reissued(tmp_path):
-    from server.keys import VISITS
     from server.config import Config
+    from server.keys import VISITS
     from tests.live import Socket, start_live_server
 
     db, port = tmp_path / "v.db", free_port()

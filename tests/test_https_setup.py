@@ -133,7 +133,7 @@ def test_self_signed_makes_a_certificate_serves_https_and_keeps_it(tmp_path):
             outputs.append(_stop(server))
         fingerprints.append(certfile.read_bytes())
     first, second = outputs
-    assert f"Visitroom at https://127.0.0.1:" in first
+    assert "Visitroom at https://127.0.0.1:" in first
     assert "made now" in first and "SHA-256 fingerprint" in first and "Proceed" in first
     assert "kept from before" in second and fingerprints[0] == fingerprints[1]
     assert (tmp_path / "tls" / "self-signed-key.pem").stat().st_mode & 0o077 == 0

@@ -42,6 +42,8 @@ async def test_the_therapist_assigns_and_the_patient_sees_it(seats):
     ({"exercise": "glute-bridge", "per_day": 0, "per_week": 0}, "per_day"),
     ({"exercise": "glute-bridge", "note": "x" * 501}, "note"),
     ({"exercise": "glute-bridge", "note": "bad\u0007bell"}, "note"),
+    ({"exercise": "glute-bridge", "colour": "red"}, "colour"),
+    ({"exercise": "glute-bridge", "reps": True}, "reps"),
 ])
 async def test_bad_assignments_are_422_and_store_nothing(seats, body, field):
     visit, therapist, _ = seats

@@ -3,7 +3,8 @@
 `local` is one process. `two-node` is two `ClusterRouter`s joined by an in-memory
 cluster that delivers asynchronously with random delays: the patient's socket is held by
 one node, the therapist's by the other, and the room lives on whichever claimed it.
-(The Redis router joins this list with its own fixture.)
+`redis` is the same two nodes, each with its own `RedisClusterBus` on one real
+redis-server.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import time
 from typing import Any, AsyncIterator
 
 import pytest
+import redis
 
 from signaling.bus import Delivery
 from signaling.closes import CLOSE_ENDED
 from signaling.cluster import ClusterRouter, MemoryCluster
 from signaling.protocol import parse_message
-from signaling.seat import Seat
+from signaling.redis_bus import RedisClusterBus, new_node_id
 from signaling.router import LocalRouter, Router
+from signaling.seat import Seat
+from tests.redis_server import redis_server  # noqa: F401 (a fixture)
 
 VISIT = "v_contract00000001"
 PATIENT, THERAPIST = "p_patient000000001", "p_therapist0000001"
@@ -118,8 +122,9 @@ def _seat(participant_id: str, role: str) -> Seat:
 class Cluster:
     """The routers under test: where the therapist's and the patient's sockets are held."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, redis_url: str = "") -> None:
         self.kind = kind
+        self.redis_url = redis_url
         self.store = MemoryStore()
         self.memory = MemoryCluster(max_delay=0.004)
         self.nodes: list[Any] = []
@@ -131,8 +136,9 @@ class Cluster:
             await router.start()
             return router, router
         for name in ("a", "b"):
-            node = ClusterRouter(self.memory.node(name), self.store, reseat=self.store.reseat,
-                                 ttl=0.6)
+            bus = (RedisClusterBus(self.redis_url, new_node_id()) if self.kind == "redis"
+                   else self.memory.node(name))
+            node = ClusterRouter(bus, self.store, reseat=self.store.reseat, ttl=0.6)
             await node.start()
             self.nodes.append(node)
         return self.nodes[0], self.nodes[1]
@@ -145,17 +151,27 @@ class Cluster:
             await node.close()
 
 
-@pytest.fixture(params=["local", "two-node"])
+def _redis_url(request) -> str:
+    """A real redis-server, emptied for this test (the redis kind only)."""
+    if request.param != "redis":
+        return ""
+    server = request.getfixturevalue("redis_server")
+    with redis.Redis.from_url(server.url) as client:
+        client.flushall()
+    return server.url
+
+
+@pytest.fixture(params=["local", "two-node", "redis"])
 async def cluster(request) -> AsyncIterator[Cluster]:
-    cluster = Cluster(request.param)
+    cluster = Cluster(request.param, _redis_url(request))
     yield cluster
     await cluster.close()
 
 
-@pytest.fixture
-async def two_nodes() -> AsyncIterator[Cluster]:
-    """The implementations with more than one process (the Redis router joins here)."""
-    cluster = Cluster("two-node")
+@pytest.fixture(params=["two-node", "redis"])
+async def two_nodes(request) -> AsyncIterator[Cluster]:
+    """The implementations with more than one process."""
+    cluster = Cluster(request.param, _redis_url(request))
     yield cluster
     await cluster.close()
 

@@ -60,6 +60,20 @@ async def assignments_for(db: Database, visit_id: str, participant_id: str | Non
     return [Assignment(*row) for row in rows]
 
 
+async def assignments_of_visits(db: Database, visit_ids: list[str]) -> dict[str, list[Assignment]]:
+    """The assignments of several visits in one query, by visit id, oldest first."""
+    found: dict[str, list[Assignment]] = {visit_id: [] for visit_id in visit_ids}
+    if not visit_ids:
+        return found
+    marks = ",".join("?" * len(visit_ids))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM assignments WHERE visit_id IN ({marks}) ORDER BY id", visit_ids)
+    for row in rows:
+        assignment = Assignment(*row)
+        found[assignment.visit_id].append(assignment)
+    return found
+
+
 async def remove_assignment(conn: aiosqlite.Connection, visit_id: str, assignment_id: int) -> bool:
     """Delete an assignment of this visit; False when there is none."""
     cur = await conn.execute("DELETE FROM assignments WHERE id = ? AND visit_id = ?",

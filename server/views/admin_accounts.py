@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -25,7 +25,8 @@ from server.storage.users import (
     user_by_id,
 )
 from server.templating import render, see_other
-from server.visits import VisitInputError, clean_name
+from server.times import parse_iso_time
+from server.visit_input import VisitInputError, clean_name
 from signaling.ids import VISIT_ID
 
 
@@ -171,16 +172,14 @@ def _audit_time(request: web.Request, name: str, *, end_of_day: bool) -> int | N
     raw = request.query.get(name, "").strip()
     if not raw:
         return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
+    at = parse_iso_time(raw, request.app[CONFIG].tz)
+    if at is None:
         raise ApiError(400, "bad_parameter", f"'{name}' must be a date (2030-05-06) or a date "
-                       "and time (2030-05-06T10:00).") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=request.app[CONFIG].tz)
-    if end_of_day and len(raw) == 10:  # a whole day: up to its end
-        parsed += timedelta(days=1)
-    return int(parsed.timestamp())
+                       "and time (2030-05-06T10:00).")
+    if end_of_day and len(raw) == 10:  # a whole day: up to its end (the next day's start)
+        return parse_iso_time((date.fromisoformat(raw) + timedelta(days=1)).isoformat(),
+                              request.app[CONFIG].tz)
+    return at
 
 
 async def audit_log(request: web.Request) -> web.StreamResponse:

@@ -17,12 +17,9 @@ from server.storage.events import events_for_visit
 from server.storage.users import User, list_therapists
 from server.storage.visits import Visit, is_revoked, list_visits
 from server.templating import render, see_other
-from server.visits import (
-    KIND_MINUTES,
-    VisitInputError,
-    VisitStateError,
-    parse_visit_request,
-)
+from server.views.guards import visit_or_404
+from server.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
+from server.visits import VisitStateError
 
 PAST_DAYS = 30
 
@@ -88,9 +85,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 
 
 async def _visit_for(request: web.Request, user: User) -> Visit:
-    visit = await request.app[VISITS].get(request.match_info["visit_id"])
-    if visit is None:
-        raise ApiError(404, "not_found", "There is no visit with this id.")
+    visit = await visit_or_404(request)
     if user.role == "therapist" and visit.therapist_id != user.id:
         # Another therapist's visit is answered like a missing one: ids are not confirmed.
         raise ApiError(404, "not_found", "There is no visit with this id.")

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from typing import get_args
 
 from aiohttp import web
 
-from server.app import CONFIG, DB, VISITS
 from server.auth.api_keys import require_api_key
 from server.errors import ApiError
-from server.request_json import read_json_object
+from server.keys import CONFIG, DB, VISITS
+from server.openapi import document
+from server.request_json import read_body
+from server.schemas import NewGuest, NewVisit, Status
+from server.storage.events import record_event
 from server.storage.visits import Visit, list_visits
-from server.visits import (ROLES, VisitInputError, VisitStateError, clean_name,
-                           parse_visit_request)
+from server.times import parse_iso_time
+from server.views.guards import visit_or_404
+from server.visit_input import VisitInputError, clean_name, parse_visit_request
+from server.visits import VisitStateError
 
-STATUSES = ("scheduled", "cancelled", "ended")
+STATUSES: tuple[str, ...] = get_args(Status)
 
 
 async def _visit(request: web.Request) -> Visit:
-    visit = await request.app[VISITS].get(request.match_info["visit_id"])
-    if visit is None:
-        raise ApiError(404, "not_found", "There is no visit with this id.")
-    return visit
+    return await visit_or_404(request)
 
 
 def _invalid(exc: VisitInputError) -> ApiError:
@@ -31,11 +34,7 @@ def _invalid(exc: VisitInputError) -> ApiError:
 async def create_visit(request: web.Request) -> web.StreamResponse:
     """POST /api/visits."""
     key_id = await require_api_key(request)
-    body = await read_json_object(request)
-    unknown = set(body) - {"patient_name", "therapist_name", "therapist_email", "starts_at",
-                           "minutes", "kind", "capacity"}
-    if unknown:
-        raise ApiError(422, "unknown_field", f"Unknown field: {sorted(unknown)[0]}")
+    body = await read_body(request, NewVisit)
     service = request.app[VISITS]
     try:
         visit = await service.create(parse_visit_request(body, request.app[CONFIG]),
@@ -49,31 +48,43 @@ def _time_param(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "bad_parameter", f"{name} must be an ISO 8601 date or date-time.") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=request.app[CONFIG].tz)
-    return int(parsed.timestamp())
+    at = parse_iso_time(raw, request.app[CONFIG].tz)
+    if at is None:
+        raise ApiError(400, "bad_parameter", f"{name} must be an ISO 8601 date or date-time.")
+    return at
 
 
 async def list_visits_api(request: web.Request) -> web.StreamResponse:
     """GET /api/visits?from=&to=&status=."""
-    await require_api_key(request)
+    key_id = await require_api_key(request)
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
         raise ApiError(400, "bad_parameter", "status must be scheduled, cancelled or ended.")
-    visits = await list_visits(request.app[DB], start=_time_param(request, "from"),
-                               end=_time_param(request, "to"), status=status)
-    service = request.app[VISITS]
-    return web.json_response({"visits": [await service.describe(v) for v in visits]})
+    start, end = _time_param(request, "from"), _time_param(request, "to")
+    visits = await list_visits(request.app[DB], start=start, end=end, status=status)
+    links = request.query.get("links", "") in ("1", "true")
+    body = {"visits": await request.app[VISITS].describe_many(visits, links=links)}
+    # A list hands out names and live links of many visits at once: it is audited.
+    await _audit_read(request, key_id, "visits.listed",
+                      detail={"count": len(visits), **{k: v for k, v in (
+                          ("status", status), ("from", start), ("to", end)) if v is not None}})
+    return web.json_response(body)
+
+
+async def _audit_read(request: web.Request, key_id: int, action: str, *,
+                      visit_id: str | None = None, detail: dict[str, object] | None = None) -> None:
+    async with request.app[DB].transaction() as conn:
+        await record_event(conn, actor=f"api_key:{key_id}", action=action,
+                           now=int(time.time()), visit_id=visit_id, detail=detail)
 
 
 async def get_visit(request: web.Request) -> web.StreamResponse:
     """GET /api/visits/{visit_id}."""
-    await require_api_key(request)
-    return web.json_response(await request.app[VISITS].describe(await _visit(request)))
+    key_id = await require_api_key(request)
+    visit = await _visit(request)
+    body = await request.app[VISITS].describe(visit)
+    await _audit_read(request, key_id, "visit.read", visit_id=visit.id)
+    return web.json_response(body)
 
 
 async def cancel_visit(request: web.Request) -> web.StreamResponse:
@@ -88,28 +99,37 @@ async def cancel_visit(request: web.Request) -> web.StreamResponse:
 
 
 async def reissue_link(request: web.Request) -> web.StreamResponse:
-    """POST /api/visits/{visit_id}/participants/{role}/reissue."""
+    """POST /api/visits/{visit_id}/participants/{participant}/reissue."""
+    return await _change_link(request, "reissue")
+
+
+async def revoke_link(request: web.Request) -> web.StreamResponse:
+    """POST /api/visits/{visit_id}/participants/{participant}/revoke."""
+    return await _change_link(request, "revoke")
+
+
+async def _change_link(request: web.Request, action: str) -> web.StreamResponse:
     key_id = await require_api_key(request)
-    role = request.match_info["role"]
-    if role not in ROLES:
-        raise ApiError(404, "not_found", "role must be patient or therapist.")
     service = request.app[VISITS]
+    visit = await _visit(request)
+    change = service.reissue if action == "reissue" else service.revoke
     try:
-        visit = await service.reissue(await _visit(request), role, actor=f"api_key:{key_id}")
+        visit = await change(visit, request.match_info["participant"], actor=f"api_key:{key_id}")
+    except VisitInputError:
+        raise ApiError(404, "not_found", "participant must be patient, therapist or the id of "
+                       "a participant of this visit.") from None
     except VisitStateError as exc:
-        raise ApiError(409, "conflict", f"The link cannot be re-issued: {exc}.") from None
+        raise ApiError(409, "conflict", f"The link cannot be changed: {exc}.") from None
     return web.json_response(await service.describe(visit))
 
 
 async def add_guest(request: web.Request) -> web.StreamResponse:
     """POST /api/visits/{visit_id}/participants: a guest (interpreter, partner) with her own link."""
     key_id = await require_api_key(request)
-    body = await read_json_object(request)
-    if set(body) - {"name"}:
-        raise ApiError(422, "unknown_field", "Only 'name' is accepted.")
+    body = await read_body(request, NewGuest)
     service = request.app[VISITS]
     try:
-        name = clean_name(body.get("name"), "name") or ""
+        name = clean_name(body.name, "name") or ""
         visit = await service.add_guest(await _visit(request), name, actor=f"api_key:{key_id}")
     except VisitInputError as exc:
         raise _invalid(exc) from None
@@ -120,6 +140,4 @@ async def add_guest(request: web.Request) -> web.StreamResponse:
 
 async def openapi(request: web.Request) -> web.StreamResponse:
     """GET /api/openapi.json."""
-    from server.openapi import document
-
     return web.json_response(document(request.app[CONFIG].public_url))

@@ -6,8 +6,9 @@ from aiohttp import web
 
 from server.auth.seat import authenticate_seat
 from server.errors import ApiError
-from server.keys import CONFIG, ECHO, SIGNALING
+from server.keys import ECHO, SIGNALING
 from server.request_json import read_json_object
+from server.views.guards import require_own_origin
 from signaling.echo import EchoBusy, EchoOfferError
 from signaling.endpoint import SeatRefused
 from signaling.protocol import MAX_SDP_CHARS
@@ -20,8 +21,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 async def echo_check(request: web.Request) -> web.StreamResponse:
     """POST /visits/{visit_id}/echo: start a connection check; body {"sdp", "type": "offer"}."""
-    if request.headers.get("Origin") not in (None, request.app[CONFIG].origin):
-        raise ApiError(403, "bad_origin", "This check only serves the clinic's own pages.")
+    require_own_origin(request, "This check only serves the clinic's own pages.")
     try:
         seat = await authenticate_seat(request)
     except SeatRefused as refused:

@@ -11,12 +11,14 @@ from server.auth.visit_session import participant_from_cookie
 from server.errors import ApiError
 from server.keys import CONFIG, DB, LIBRARY
 from server.program import assign, parse_assignment, unassign
-from server.request_json import read_json_object
+from server.request_json import read_body
+from server.schemas import NewAssignment
 from server.storage.assignments import assignments_for
 from server.storage.visits import Participant, Visit
 from server.templating import render
+from server.views.guards import require_own_origin
 from server.views.join import refusal_page
-from server.visits import VisitInputError
+from server.visit_input import VisitInputError
 
 
 async def _seat(request: web.Request, *, program: bool) -> tuple[Visit, Participant]:
@@ -31,8 +33,7 @@ async def _seat(request: web.Request, *, program: bool) -> tuple[Visit, Particip
 
 
 async def _therapist(request: web.Request) -> tuple[Visit, Participant]:
-    if request.headers.get("Origin") not in (None, request.app[CONFIG].origin):
-        raise ApiError(403, "bad_origin", "Only the clinic's own pages may change a program.")
+    require_own_origin(request, "Only the clinic's own pages may change a program.")
     visit, participant = await _seat(request, program=True)
     if participant.role != "therapist":
         raise ApiError(403, "forbidden", "Only the therapist can change the home program.")
@@ -57,10 +58,7 @@ async def list_assignments(request: web.Request) -> web.StreamResponse:
 async def create_assignment(request: web.Request) -> web.StreamResponse:
     """POST /visits/{visit_id}/assignments: add an exercise to the patient's program."""
     visit, therapist = await _therapist(request)
-    body = await read_json_object(request)
-    unknown = set(body) - {"exercise", "sets", "reps", "hold_seconds", "per_day", "per_week", "note"}
-    if unknown:
-        raise ApiError(422, "unknown_field", f"Unknown field: {sorted(unknown)[0]}")
+    body = await read_body(request, NewAssignment)
     try:
         values = parse_assignment(body, request.app[LIBRARY])
     except VisitInputError as exc:

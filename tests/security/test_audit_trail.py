@@ -9,8 +9,15 @@ import re
 
 from server.keys import DB
 from server.storage.events import record_event
-from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, link_of, login, make_api_key, make_visit,
-                           now)
+from tests.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    link_of,
+    login,
+    make_api_key,
+    make_visit,
+    now,
+)
 
 OLDER = re.compile(r'<a class="button" href="([^"]+)" rel="next">Older events</a>')
 

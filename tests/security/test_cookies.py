@@ -4,8 +4,16 @@ still work), the visit cookie lives only as long as its link can open something.
 from __future__ import annotations
 
 from server.app import VISITS, create_app
-from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, hours, link_of, make_visit, now,
-                           page_csrf, post_form)
+from tests.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    hours,
+    link_of,
+    make_visit,
+    now,
+    page_csrf,
+    post_form,
+)
 
 
 async def test_staff_cookie_is_strict_and_login_then_admin_pages_work(client):

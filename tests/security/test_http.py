@@ -6,8 +6,16 @@ from __future__ import annotations
 import pytest
 
 from server.app import DB, VISITS, create_app
-from tests.helpers import (ADMIN_EMAIL, ADMIN_PASSWORD, add_therapist, count_rows, login,
-                           link_of, make_visit, page_csrf)
+from tests.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    add_therapist,
+    count_rows,
+    link_of,
+    login,
+    make_visit,
+    page_csrf,
+)
 
 
 async def test_login_with_wrong_password_is_401_and_audited(client):

@@ -12,8 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from server.keys import DB, KEYRING, VISITS
 from server.auth.tokens import add_signing_key, sign_link
+from server.keys import DB, KEYRING, VISITS
 from tests.helpers import count_rows, hours, link_of, make_visit, now
 
 

@@ -1,0 +1,223 @@
+"""The REST API's bodies as typed schemas (msgspec Structs), declared once.
+
+Requests are decoded into these Structs at the edge (`server.request_json.read_body`), and
+the OpenAPI document's components are generated from them (`server.openapi`); forms and the
+command line go through the same Structs (`convert_text`). What a schema cannot say (names
+without control characters, one therapist field of two, a start time in the clinic's zone)
+is checked after it, in `server.visits`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Mapping, TypeVar
+
+import msgspec
+from msgspec import Meta, Struct
+
+from signaling.ids import PARTICIPANT_ID_PATTERN, VISIT_ID_PATTERN
+
+KIND_MINUTES: dict[str, int] = {"intro": 10, "evaluation": 60, "follow-up": 45}
+"""Visit kinds and the length each has when none is given (`Kind` lists the same)."""
+Kind = Literal["intro", "evaluation", "follow-up"]
+Status = Literal["scheduled", "cancelled", "ended"]
+Role = Literal["patient", "therapist", "guest"]
+MAX_MINUTES = 240
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+MIN_CAPACITY, MAX_CAPACITY = 2, 4
+
+VisitId = Annotated[str, Meta(pattern=f"^{VISIT_ID_PATTERN}$", examples=["v_Q2xpbmljVmlzaXQx"])]
+Url = Annotated[str, Meta(extra_json_schema={"format": "uri"})]
+Timestamp = Annotated[str, Meta(extra_json_schema={"format": "date-time"},
+                                examples=["2030-03-02T09:30:00Z"])]
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+
+
+class NewVisit(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A request to create a visit."""
+
+    patient_name: Annotated[Name, Meta(description="How the patient is greeted.",
+                                       examples=["Maya Lopez"])]
+    therapist_name: Annotated[str, Meta(max_length=MAX_NAME_LENGTH,
+                                        description="Not with therapist_email.")] | None = None
+    therapist_email: Annotated[str, Meta(
+        max_length=MAX_EMAIL_LENGTH, extra_json_schema={"format": "email"},
+        description="An active therapist account; not with therapist_name.")] | None = None
+    starts_at: Annotated[str, Meta(
+        max_length=40, extra_json_schema={"format": "date-time"},
+        description="ISO 8601; without an offset, the clinic's time zone. Default: now.")] | None = None
+    minutes: Annotated[int, Meta(ge=1, le=MAX_MINUTES, description=(
+        "Default by kind: " + ", ".join(f"{k} {m}" for k, m in KIND_MINUTES.items()) + "."))] | None = None
+    kind: Kind = "follow-up"
+    capacity: Annotated[int, Meta(ge=MIN_CAPACITY, le=MAX_CAPACITY,
+                                  description="How many may be in the call at once.")] = MIN_CAPACITY
+
+
+class NewGuest(Struct, forbid_unknown_fields=True):
+    """A guest to add to a visit (an interpreter, a partner)."""
+
+    name: Annotated[Name, Meta(examples=["Ana Ruiz"])]
+
+
+ASSIGNMENT_LIMITS = {"sets": (1, 10), "reps": (1, 50), "hold_seconds": (0, 120),
+                     "per_day": (0, 10), "per_week": (0, 7)}
+"""Whole-number ranges of an assignment's dosage."""
+MAX_NOTE = 500
+
+
+def _dose(field: str) -> Any:
+    low, high = ASSIGNMENT_LIMITS[field]
+    return Annotated[int, Meta(ge=low, le=high)] | None
+
+
+class NewAssignment(Struct, forbid_unknown_fields=True, kw_only=True):
+    """An exercise for the patient's home program; a dosage left out is the exercise's own."""
+
+    exercise: Annotated[str, Meta(max_length=80, examples=["glute-bridge"])]
+    sets: _dose("sets") = None
+    reps: _dose("reps") = None
+    hold_seconds: _dose("hold_seconds") = None
+    per_day: _dose("per_day") = None
+    per_week: _dose("per_week") = None
+    note: Annotated[str, Meta(max_length=MAX_NOTE)] | None = None
+
+
+class Participant(Struct, kw_only=True):
+    """One person of a visit with her link."""
+
+    id: Annotated[str, Meta(pattern=f"^{PARTICIPANT_ID_PATTERN}$")]
+    role: Role
+    name: str
+    url: Annotated[Url | None, Meta(
+        description="Her link; send it to her alone (a list carries it only with links=true).")] = None
+
+
+class Assignment(Struct, kw_only=True):
+    """One exercise of the patient's home program."""
+
+    id: int
+    visit_id: VisitId
+    participant_id: str
+    exercise: str
+    sets: int
+    reps: int
+    hold_seconds: int
+    per_day: int
+    per_week: int
+    note: str
+    created_at: Annotated[int, Meta(description="Unix time.")]
+
+
+class Visit(Struct, kw_only=True):
+    """A visit as the API shows it (the same JSON as `run.py create-visit --json`)."""
+
+    visit_id: VisitId
+    status: Status
+    kind: Kind
+    starts_at: Timestamp
+    ends_at: Timestamp
+    minutes: int
+    capacity: int
+    patient_url: Annotated[Url | None, Meta(description="The patient's link; send it to her.")] = None
+    therapist_url: Url | None = None
+    participants: list[Participant]
+    assignments: Annotated[list[Assignment], Meta(
+        description="The home program: exercises assigned to the patient.")]
+
+
+class VisitList(Struct):
+    """Visits, earliest first."""
+
+    visits: list[Visit]
+
+
+class ErrorDetail(Struct):
+    """What went wrong: a code for programs, a message for people."""
+
+    code: Annotated[str, Meta(examples=["invalid_field"])]
+    message: Annotated[str, Meta(examples=["minutes must be between 1 and 240"])]
+
+
+class Error(Struct):
+    """Every error the API answers."""
+
+    error: ErrorDetail
+
+
+REQUESTS: tuple[type[Struct], ...] = (NewVisit, NewGuest)
+RESPONSES: tuple[type[Struct], ...] = (Visit, VisitList, Error)
+
+T = TypeVar("T", bound=Struct)
+
+
+class SchemaError(ValueError):
+    """A body its schema refused, explained for people."""
+
+    def __init__(self, field: str | None, message: str, *, unknown: bool = False) -> None:
+        super().__init__(f"{field} {message}" if field else message)
+        self.field = field
+        """The field at fault; None when the body as a whole is."""
+        self.message = message
+        self.unknown = unknown
+        """The field is not one the schema has."""
+
+
+def _field_type(cls: type[Struct], name: str) -> msgspec.inspect.Type | None:
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    field = next((f for f in info.fields if f.name == name), None)
+    if field is None:
+        return None
+    kind = field.type
+    if isinstance(kind, msgspec.inspect.UnionType):
+        kind = next(t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType))
+    while isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    return kind
+
+
+def _rule(kind: msgspec.inspect.Type | None, problem: str) -> str:
+    """The rule a field breaks, in words, from its schema."""
+    wrong_type = problem.startswith("Expected `") and ", got `" in problem
+    if isinstance(kind, msgspec.inspect.IntType):
+        if wrong_type or kind.ge is None or kind.le is None:
+            return "must be a whole number"
+        return f"must be between {kind.ge} and {kind.le}"
+    if isinstance(kind, msgspec.inspect.StrType):
+        if wrong_type:
+            return "must be text"
+        if kind.min_length and "length >=" in problem:
+            return "is required"
+        if kind.max_length is not None:
+            return f"must be at most {kind.max_length} characters"
+    if isinstance(kind, msgspec.inspect.LiteralType):
+        return "must be one of " + ", ".join(sorted(str(v) for v in kind.values))
+    return "is not valid"
+
+
+def explain(cls: type[Struct], exc: msgspec.ValidationError) -> SchemaError:
+    """A refusal from msgspec, said in words that name the field."""
+    text = str(exc)
+    if text.startswith("Object contains unknown field `"):
+        return SchemaError(text.split("`")[1], "is not a field of this request", unknown=True)
+    if text.startswith("Object missing required field `"):
+        return SchemaError(text.split("`")[1], "is required")
+    marker = " - at `$."
+    if marker not in text:
+        return SchemaError(None, "The body must be a JSON object.")
+    field = text.split(marker, 1)[1].split("`", 1)[0].split(".")[0].split("[")[0]
+    return SchemaError(field, _rule(_field_type(cls, field), text))
+
+
+def convert_text(data: Mapping[str, Any], cls: type[T]) -> T:
+    """A Struct from a form's or the command line's values (text, empty for unset).
+
+    Fields the Struct does not have are left out (a form carries its CSRF token), and
+    numbers written as text are read as numbers.
+    """
+    fields = {name: value for name in cls.__struct_fields__
+              if (value := data.get(name)) is not None and value != ""}
+    try:
+        return msgspec.convert(fields, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise explain(cls, exc) from None

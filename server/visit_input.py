@@ -1,0 +1,102 @@
+"""A request to create a visit, checked: names, times, kind, length, capacity, therapist.
+
+The API, the admin form and the CLI all build a `VisitRequest` here; what the schema
+(server/schemas.py) can say, it says, and the rest (control characters, the clinic's
+time zone, a name or an email for the therapist) is checked below.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from server import schemas
+from server.config import Config
+from server.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (one place for callers)
+from server.times import parse_iso_time
+
+DEFAULT_THERAPIST_NAME = "Your therapist"
+
+
+class VisitInputError(ValueError):
+    """A field of a visit request is not acceptable."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class VisitRequest:
+    """A validated request to create a visit."""
+
+    patient_name: str
+    therapist_name: str | None
+    therapist_email: str | None
+    starts_at: int | None
+    """Unix time; None means now."""
+    minutes: int
+    kind: str
+    capacity: int
+
+
+def clean_name(value: Any, field: str, *, required: bool = True,
+               max_length: int = MAX_NAME_LENGTH) -> str | None:
+    """A display name (or short text): trimmed, at most `max_length` characters, no control characters."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise VisitInputError(field, "is required")
+        return None
+    if not isinstance(value, str):
+        raise VisitInputError(field, "must be text")
+    value = unicodedata.normalize("NFC", " ".join(value.split()))
+    if len(value) > max_length:
+        raise VisitInputError(field, f"must be at most {max_length} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise VisitInputError(field, "must not contain control characters")
+    return value
+
+
+def parse_start(value: Any, config: Config) -> int | None:
+    """An ISO 8601 date-time (clinic time zone when none is given) as unix time."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise VisitInputError("starts_at", "must be an ISO 8601 date and time, e.g. 2026-03-02T09:30")
+    at = parse_iso_time(value, config.tz)
+    if at is None:
+        raise VisitInputError("starts_at", "must be an ISO 8601 date and time, e.g. 2026-03-02T09:30")
+    if not 2000 <= datetime.fromtimestamp(at, timezone.utc).year <= 2200:
+        raise VisitInputError("starts_at", "must be between the years 2000 and 2200")
+    return at
+
+
+def parse_visit_request(data: Mapping[str, Any] | schemas.NewVisit,
+                        config: Config) -> VisitRequest:
+    """Validate a create-visit request from any front: the API's decoded `NewVisit`, or a
+    form's or the command line's text values (read through the same schema)."""
+    if not isinstance(data, schemas.NewVisit):
+        try:
+            data = schemas.convert_text(data, schemas.NewVisit)
+        except schemas.SchemaError as exc:
+            raise VisitInputError(exc.field or "request", exc.message) from None
+    email = (data.therapist_email or "").strip() or None
+    if email is not None and "@" not in email:
+        raise VisitInputError("therapist_email", "must be an email address")
+    therapist_name = clean_name(data.therapist_name, "therapist_name", required=False)
+    if email and therapist_name:
+        raise VisitInputError("therapist_name", "give a therapist's name or her email, not both")
+    return VisitRequest(
+        patient_name=clean_name(data.patient_name, "patient_name") or "",
+        therapist_name=therapist_name,
+        therapist_email=email,
+        starts_at=parse_start(data.starts_at, config),
+        minutes=KIND_MINUTES[data.kind] if data.minutes is None else data.minutes,
+        kind=data.kind,
+        capacity=data.capacity,
+    )
+
+

@@ -1,0 +1,383 @@
+"""The cluster bus over Redis (redis-py's `redis.asyncio`): inboxes, ownership, live states.
+
+Every node subscribes to its inbox, the pub/sub channel `visitroom:node:<id>`. A message
+for a node is sent by one Lua script that, atomically and in one round trip, numbers it
+(a counter per receiving node and room, in the hash `visitroom:seq:<node>`), appends it to
+the room's capped stream (`visitroom:stream:<visit>`, `MAXLEN ~ 1000`) and publishes it.
+A receiver that sees a number skip, or that finds on reconnecting that its counters moved
+on while it was away, replays what it missed from the room's stream; where the stream no
+longer holds it (trimmed, or Redis itself restarted and forgot), it broadcasts a resync of
+that room on `visitroom:resync`, and every node seats its sockets of that visit again
+(each gets a fresh `welcome`): nobody is left silently stale.
+
+Outgoing messages, live states and releases leave through one writer task, in order, so a
+node's messages keep their order whatever its coroutines do; while Redis is away they wait
+in a bounded queue and go out after reconnecting (a retried batch may repeat a message,
+which the receiver recognises by its sender's number and drops).
+
+Ownership is the record `visitroom:owner:<visit>` naming the node, with a time to live,
+set only when absent; renewing extends it while it names this node (and sets it again if
+Redis forgot it), releasing deletes it only then. Live states are the hash
+`visitroom:live`. One Redis server serves all nodes; Redis Cluster is not supported (one
+send touches the receiver's counters and the room's stream, keys of different slots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+from collections import deque
+from typing import Any, Sequence
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from signaling.cluster import Handler
+from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND
+
+log = logging.getLogger(__name__)
+
+PREFIX = "visitroom"
+RESYNC_CHANNEL = f"{PREFIX}:resync"
+LIVE_KEY = f"{PREFIX}:live"
+STREAM_LEN = 1000
+"""Messages a room's stream keeps (approximately) for replay."""
+KEEP_SECONDS = 24 * 3600
+"""How long an idle room's stream and a node's counters outlive their last message."""
+QUEUE_LIMIT = 10_000
+"""Operations a node holds while Redis is away; past it the oldest messages are dropped
+(and their rooms resynced once Redis is back)."""
+
+def new_node_id() -> str:
+    """A node id unique across machines and restarts: host, process id, random suffix.
+
+    Connection ids start with the node id and a dot, so the id itself has no dots.
+    """
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:32] or "node"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _room_of(message: dict[str, Any]) -> str:
+    seat = message.get("seat")
+    return message.get("visit") or (seat.get("visit_id") if seat else None) or "-"
+
+
+class RedisClusterBus:
+    """A `signaling.cluster.ClusterBus` over one Redis server."""
+
+    def __init__(self, url: str, node_id: str, *, stream_len: int = STREAM_LEN,
+                 keep_seconds: int = KEEP_SECONDS, backoff: tuple[float, float] = (0.1, 5.0),
+                 ping_seconds: float = 2.0) -> None:
+        self.url = url
+        self.node_id = node_id
+        self.stream_len = stream_len
+        self.keep_ms = keep_seconds * 1000
+        self.backoff = backoff
+        self.ping_seconds = ping_seconds
+        self.inbox = f"{PREFIX}:node:{node_id}"
+        options: dict[str, Any] = dict(
+            decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+            socket_keepalive=True, client_name=f"{PREFIX}:{node_id}")
+        self.redis = aioredis.from_url(
+            url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 5), **options)
+        # (A command rides out a blip of a few seconds before it fails.)
+        # The inbox never reconnects on its own: redis-py would subscribe again silently,
+        # and what was published meanwhile would be missed without a replay.
+        self._inbox_redis = aioredis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+        self._send = self.redis.register_script(SEND)
+        self._claim = self.redis.register_script(CLAIM)
+        self._renew = self.redis.register_script(RENEW)
+        self._release = self.redis.register_script(RELEASE)
+        self._handler: Handler | None = None
+        self._queue: deque[tuple[str, ...]] = deque()
+        self._wake = asyncio.Event()
+        self._mid = 0
+        self._last: dict[str, tuple[int, str]] = {}
+        """Per room: the number and stream id of the last message this node took in."""
+        self._heard: dict[tuple[str, str], int] = {}
+        """Per room and sender: the sender's number of the last message taken in."""
+        self._overflowed: set[str] = set()
+        self._subscribed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.crashed = False
+        self.reconnects = 0
+        """How many times the inbox subscription was established again (for tests, logs)."""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, handler: Handler) -> None:
+        """Subscribe to this node's inbox (waits up to a few seconds for Redis, then
+        carries on reconnecting in the background) and start the writer."""
+        self._handler = handler
+        self._tasks = [asyncio.ensure_future(self._read_forever()),
+                       asyncio.ensure_future(self._write_forever())]
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), 5)
+        except asyncio.TimeoutError:
+            log.warning("redis unreachable at start; retrying node=%s", self.node_id)
+
+    async def close(self) -> None:
+        """Send what is queued (briefly), then stop and close the connections."""
+        if not self.crashed:
+            for _ in range(40):
+                if not self._queue:
+                    break
+                await asyncio.sleep(0.05)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._inbox_redis.aclose()
+        await self.redis.aclose()
+
+    def crash(self) -> None:
+        """Vanish as a killed process does: no release, no renewal, nothing more sent."""
+        self.crashed = True
+        for task in self._tasks:
+            task.cancel()
+        self._queue.clear()
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def send(self, node: str, message: dict[str, Any]) -> None:
+        """Queue a message for a node's inbox (numbered, streamed, published in order)."""
+        if self.crashed:
+            return
+        self._mid += 1
+        payload = json.dumps({"f": self.node_id, "i": self._mid, "m": message},
+                             separators=(",", ":"))
+        self._push(("send", node, _room_of(message), payload))
+
+    def _push(self, op: tuple[str, ...]) -> None:
+        self._queue.append(op)
+        if len(self._queue) > QUEUE_LIMIT:
+            dropped = self._queue.popleft()
+            if dropped[0] == "send":
+                self._overflowed.add(dropped[2])
+        self._wake.set()
+
+    async def _write_forever(self) -> None:
+        delay = self.backoff[0]
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = [self._queue[i] for i in range(min(len(self._queue), 200))]
+                try:
+                    await self._write(batch)
+                except (RedisError, OSError) as exc:
+                    log.warning("redis write failed node=%s error=%s; retrying in %.1fs",
+                                self.node_id, type(exc).__name__, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.backoff[1])
+                    continue
+                delay = self.backoff[0]
+                for _ in batch:
+                    self._queue.popleft()
+                if self._overflowed and not self._queue:
+                    for room in sorted(self._overflowed):
+                        self._push(("resync", room))
+                    self._overflowed.clear()
+
+    async def _write(self, batch: list[tuple[str, ...]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for op in batch:
+            if op[0] == "send":
+                _, node, room, payload = op
+                await self._send(keys=[f"{PREFIX}:seq:{node}", f"{PREFIX}:stream:{room}"],
+                                 args=[node, room, payload, self.stream_len, self.keep_ms,
+                                       f"{PREFIX}:node:{node}"], client=pipe)
+            elif op[0] == "live":
+                pipe.hset(LIVE_KEY, op[1], op[2])
+            elif op[0] == "unlive":
+                pipe.hdel(LIVE_KEY, op[1])
+            elif op[0] == "release":
+                await self._release(keys=[f"{PREFIX}:owner:{op[1]}"], args=[self.node_id],
+                                    client=pipe)
+            elif op[0] == "resync":
+                pipe.publish(RESYNC_CHANNEL, op[1])
+        for result in await pipe.execute(raise_on_error=False):
+            if isinstance(result, ResponseError):  # a bug, not an outage: never retried
+                log.error("redis refused an operation node=%s error=%s", self.node_id, result)
+            elif isinstance(result, Exception):
+                raise result
+
+    # -- the inbox -----------------------------------------------------------------------
+
+    async def _read_forever(self) -> None:
+        delay = self.backoff[0]
+        while True:
+            pubsub = self._inbox_redis.pubsub()
+            try:
+                await self._subscribe(pubsub)
+                delay = self.backoff[0]
+                await self._listen(pubsub)
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                self._subscribed.clear()
+                log.warning("redis inbox lost node=%s error=%s; reconnecting in %.1fs",
+                            self.node_id, type(exc).__name__, delay)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff[1])
+
+    async def _subscribe(self, pubsub: Any) -> None:
+        await pubsub.subscribe(self.inbox, RESYNC_CHANNEL)
+        confirmed = 0
+        while confirmed < 2:  # messages sent after this point reach this node
+            reply = await pubsub.get_message(timeout=5)
+            if reply is None:
+                raise asyncio.TimeoutError()
+            confirmed += 1 if reply["type"] == "subscribe" else 0
+        await self._catch_up()
+        log.info("redis inbox open node=%s", self.node_id)
+        self.reconnects += 1
+        self._subscribed.set()
+
+    async def _listen(self, pubsub: Any) -> None:
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        pinged = False
+        while True:
+            reply = await pubsub.get_message(timeout=self.ping_seconds)
+            now = loop.time()
+            if reply is None:
+                # A connection that died without a word (a cut network) only shows when
+                # a ping goes unanswered.
+                if now - heard > 3 * self.ping_seconds:
+                    raise ConnectionError("redis inbox silent")
+                if not pinged and now - heard > self.ping_seconds:
+                    await pubsub.ping()
+                    pinged = True
+                continue
+            heard, pinged = now, False
+            if reply["type"] != "message":
+                continue
+            if reply["channel"] == RESYNC_CHANNEL:
+                await self._hand({"op": "resync", "visit": reply["data"]})
+            else:
+                room, seq, stream_id, payload = reply["data"].split(" ", 3)
+                await self._take(room, int(seq), stream_id, payload)
+
+    async def _take(self, room: str, seq: int, stream_id: str, payload: str) -> None:
+        last = self._last.get(room, (0, "-"))[0]
+        if seq <= last:
+            return  # already taken in by a replay
+        if seq > last + 1:
+            await self._replay(room, seq - 1)
+        self._last[room] = (seq, stream_id)
+        await self._open(room, payload)
+
+    async def _catch_up(self) -> None:
+        """Replay what was sent to this node while its inbox was away; resync what can't be."""
+        counters = {room: int(n) for room, n in
+                    (await self.redis.hgetall(f"{PREFIX}:seq:{self.node_id}")).items()}
+        for room in sorted(set(counters) | set(self._last)):
+            last = self._last.get(room, (0, "-"))[0]
+            now = counters.get(room, 0)
+            if now > last:
+                await self._replay(room, now)
+            elif now < last:  # Redis forgot (restarted): what went missing can't be known
+                log.warning("redis counters reset room=%s node=%s", room, self.node_id)
+                self._last[room] = (now, "-")
+                self._push(("resync", room))
+
+    async def _replay(self, room: str, upto: int) -> None:
+        """Take in this node's messages of a room numbered up to `upto` from its stream."""
+        last, last_id = self._last.get(room, (0, "-"))
+        start = "-" if last_id == "-" else f"({last_id}"
+        for entry_id, fields in await self.redis.xrange(f"{PREFIX}:stream:{room}", start, "+"):
+            if fields.get("to") != self.node_id:
+                continue
+            seq = int(fields["seq"])
+            if seq <= last:
+                continue
+            if seq != last + 1 or seq > upto:
+                break
+            last, last_id = seq, entry_id
+            self._last[room] = (last, last_id)
+            await self._open(room, fields["m"])
+        if last < upto:
+            log.warning("redis stream no longer holds missed messages room=%s node=%s "
+                        "missing=%d", room, self.node_id, upto - last)
+            self._last[room] = (upto, last_id)
+            self._push(("resync", room))
+        else:
+            log.info("redis replayed room=%s node=%s upto=%d", room, self.node_id, upto)
+
+    async def _open(self, room: str, payload: str) -> None:
+        envelope = json.loads(payload)
+        key = (room, envelope["f"])
+        if envelope["i"] <= self._heard.get(key, 0):
+            return  # a retried batch repeated it
+        self._heard[key] = envelope["i"]
+        await self._hand(envelope["m"])
+
+    async def _hand(self, message: dict[str, Any]) -> None:
+        assert self._handler is not None
+        try:
+            await self._handler(message)
+        except Exception:  # one bad message never stops the inbox
+            log.exception("inbox message failed node=%s op=%s", self.node_id, message.get("op"))
+
+    # -- ownership and live states ---------------------------------------------------------
+
+    async def claim(self, visit_id: str, ttl: float) -> str:
+        """Become the owner of a visit's room unless another node is; returns the owner."""
+        if self.crashed:
+            raise ConnectionError("this node is gone")
+        return await self._claim(keys=[f"{PREFIX}:owner:{visit_id}"],
+                                 args=[self.node_id, int(ttl * 1000)])
+
+    async def owner(self, visit_id: str) -> str | None:
+        """The node that owns a visit's room now, if any."""
+        if self.crashed:
+            return None
+        return await self.redis.get(f"{PREFIX}:owner:{visit_id}")
+
+    async def renew(self, visit_ids: Sequence[str], ttl: float) -> None:
+        """Extend this node's ownership; a room another node took meanwhile is resynced."""
+        if self.crashed or not visit_ids:
+            return
+        keys = [f"{PREFIX}:owner:{v}" for v in visit_ids]
+        try:
+            lost = await self._renew(keys=keys, args=[self.node_id, int(ttl * 1000)])
+        except (RedisError, OSError) as exc:  # retried next round; the inbox logs the outage
+            log.warning("ownership not renewed node=%s error=%s", self.node_id,
+                        type(exc).__name__)
+            return
+        for index in lost:
+            visit_id = visit_ids[int(index) - 1]
+            log.warning("room ownership lost visit=%s node=%s", visit_id, self.node_id)
+            self._push(("resync", visit_id))
+
+    async def release(self, visit_id: str) -> None:
+        """Give up a room (after anything queued before it went out)."""
+        if not self.crashed:
+            self._push(("release", visit_id))
+
+    async def set_live(self, visit_id: str, state: str | None) -> None:
+        """Publish a room's live state for every node (in order with this node's messages)."""
+        if not self.crashed:
+            self._push(("unlive", visit_id) if state is None else ("live", visit_id, state))
+
+    async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        """Live states of these visits; empty (and logged) while Redis is away."""
+        if not visit_ids:
+            return {}
+        try:
+            states = await self.redis.hmget(LIVE_KEY, list(visit_ids))
+        except (RedisError, OSError) as exc:
+            log.warning("live states unavailable node=%s error=%s", self.node_id,
+                        type(exc).__name__)
+            return {}
+        return {v: s for v, s in zip(visit_ids, states) if s is not None}

@@ -1,0 +1,85 @@
+"""A real redis-server (Debian's) on 127.0.0.1, on a free port, with a temporary directory.
+
+Never a system service: the tests start and stop their own process. `tests/run.sh`
+installs the package when `redis-server` is missing. Import the `redis_server` fixture
+into a test module to use it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.live import free_port
+
+
+class RedisServer:
+    """One redis-server process that can be stopped and started again on the same port."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start it (no persistence: a restart forgets everything, as a crash would)."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run the tests with bash tests/run.sh "
+                        "(it installs Debian's redis-server)")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory), "--logfile",
+             str(self.directory / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
+        pytest.fail(f"redis-server did not start on port {self.port}: {log}")
+
+    def stop(self) -> None:
+        """Stop it at once (SIGKILL, like a crash), and wait until it is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the session (tests use their own node ids and visit ids)."""
+    with tempfile.TemporaryDirectory(prefix="visitroom-redis-") as directory:
+        server = RedisServer(Path(directory))
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server for one test (one that the test may stop and start again)."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
