@@ -119,6 +119,8 @@ async def test_every_call_connects_between_two_browsers(live):
 async def test_both_sides_offering_at_once_still_meet(live):
     async with Chromium() as one, Chromium() as other:
         therapist, patient = await _meet(one, other, live)
+        # A call under way: both pictures play before the offers cross.
+        assert await remote_video_playing(patient) and await remote_video_playing(therapist)
         for _ in range(3):
             before = await _offers_made(therapist, patient)
             # Both renegotiate in the same instant (an ICE restart each): the offers cross,
@@ -131,8 +133,15 @@ async def test_both_sides_offering_at_once_still_meet(live):
             assert await _offers_made(therapist, patient) == before + 2  # both offered
             await wait_state(patient, "connected")
             await wait_state(therapist, "connected")
-            assert await remote_video_playing(patient)
-            assert await remote_video_playing(therapist)
+            # The picture may pause for a moment while the new offer is applied.
+            assert await _plays_again(patient) and await _plays_again(therapist)
+
+
+async def _plays_again(page, attempts: int = 4) -> bool:
+    for _ in range(attempts):
+        if await remote_video_playing(page):
+            return True
+    return False
 
 
 async def _offers_made(*pages) -> int:
