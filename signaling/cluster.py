@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import asdict
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
@@ -270,10 +269,20 @@ class ClusterRouter:
     async def _seat_again(self, visit_id: str) -> None:
         owner = await self._owner_for(visit_id)
         for conn, seat in list(self.seats.items()):
-            if seat.visit_id == visit_id:
+            if seat.visit_id != visit_id:
+                continue
+            try:
                 if self.reseat is not None:
-                    seat = self.seats[conn] = await self.reseat(seat)
+                    seat = await self.reseat(seat)
+                if conn not in self.seats:  # the socket closed while its seat was read
+                    continue
+                self.seats[conn] = seat
                 await self._join_at(owner, seat, conn, self.extras[conn])
+            except Exception:
+                # One socket that cannot be seated again must not strand the others; the
+                # next watch round tries it again.
+                log.exception("re-seat failed visit=%s conn=%s", visit_id, conn)
+                self.owners[visit_id] = ""  # unknown: the next round seats them again
 
     async def _resync(self, visit_id: str) -> None:
         """Messages of a visit's room were lost between nodes (the bus could not replay
@@ -289,106 +298,3 @@ class ClusterRouter:
             await self._seat_again(visit_id)
         elif room is not None:
             await self._publish_live(visit_id)  # no room here now: clear it, let it go
-
-
-class MemoryCluster:
-    """Several nodes in one process: inboxes with random delays, ownership with expiry.
-
-    Deliveries are asynchronous (nothing runs inline) and keep their order per inbox, as
-    Redis pub/sub keeps order per publisher; the delays shake out any reliance on timing.
-    """
-
-    def __init__(self, *, max_delay: float = 0.005, seed: int = 7) -> None:
-        self.max_delay = max_delay
-        self.random = random.Random(seed)
-        self.inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
-        self.owners: dict[str, tuple[str, float]] = {}
-        self.states: dict[str, str] = {}
-        self.down: set[str] = set()
-
-    def node(self, node_id: str) -> "MemoryNode":
-        """The bus of one node."""
-        return MemoryNode(self, node_id)
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def current_owner(self, visit_id: str) -> str | None:
-        record = self.owners.get(visit_id)
-        if record is None or record[1] < self.now():
-            return None
-        return record[0]
-
-
-class MemoryNode:
-    """One node's view of a `MemoryCluster`."""
-
-    def __init__(self, cluster: MemoryCluster, node_id: str) -> None:
-        self.cluster = cluster
-        self.node_id = node_id
-        self._consumer: asyncio.Task[None] | None = None
-
-    async def start(self, handler: Handler) -> None:
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.cluster.inboxes[self.node_id] = inbox
-        self.cluster.down.discard(self.node_id)
-
-        async def consume() -> None:
-            while True:
-                message = await inbox.get()
-                await asyncio.sleep(self.cluster.random.uniform(0, self.cluster.max_delay))
-                try:
-                    await handler(message)
-                except Exception:
-                    log.exception("inbox message failed node=%s", self.node_id)
-
-        self._consumer = asyncio.ensure_future(consume())
-
-    async def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.cancel()
-        self.cluster.inboxes.pop(self.node_id, None)
-
-    def crash(self) -> None:
-        """Vanish without a word, as a killed process does: no release, no more renewals."""
-        if self._consumer is not None:
-            self._consumer.cancel()
-        self.cluster.inboxes.pop(self.node_id, None)
-        self.cluster.down.add(self.node_id)
-
-    async def send(self, node: str, message: dict[str, Any]) -> None:
-        if self.node_id in self.cluster.down:
-            return
-        inbox = self.cluster.inboxes.get(node)
-        if inbox is not None:
-            inbox.put_nowait(message)
-
-    async def claim(self, visit_id: str, ttl: float) -> str:
-        owner = self.cluster.current_owner(visit_id)
-        if owner is None:
-            self.cluster.owners[visit_id] = (self.node_id, self.cluster.now() + ttl)
-            return self.node_id
-        return owner
-
-    async def owner(self, visit_id: str) -> str | None:
-        return self.cluster.current_owner(visit_id)
-
-    async def renew(self, visit_ids: Sequence[str], ttl: float) -> None:
-        if self.node_id in self.cluster.down:
-            return
-        for visit_id in visit_ids:
-            if self.cluster.current_owner(visit_id) == self.node_id:
-                self.cluster.owners[visit_id] = (self.node_id, self.cluster.now() + ttl)
-
-    async def release(self, visit_id: str) -> None:
-        if self.cluster.current_owner(visit_id) == self.node_id:
-            del self.cluster.owners[visit_id]
-
-    async def set_live(self, visit_id: str, state: str | None) -> None:
-        if state is None:
-            self.cluster.states.pop(visit_id, None)
-        else:
-            self.cluster.states[visit_id] = state
-
-    async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
-        return {v: self.cluster.states[v] for v in visit_ids if v in self.cluster.states}

@@ -49,7 +49,7 @@ RESYNC_CHANNEL = f"{PREFIX}:resync"
 LIVE_KEY = f"{PREFIX}:live"
 STREAM_LEN = 1000
 """Messages a room's stream keeps (approximately) for replay."""
-KEEP_SECONDS = 24 * 3600
+KEEP_SECONDS = 600
 """How long an idle room's stream and a node's counters outlive their last message."""
 QUEUE_LIMIT = 10_000
 """Operations a node holds while Redis is away; past it the oldest messages are dropped
@@ -168,18 +168,23 @@ class RedisClusterBus:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                batch = [self._queue[i] for i in range(min(len(self._queue), 200))]
+                # The batch leaves the queue before it is written: an overflow meanwhile
+                # drops only ops still queued (and marks their rooms), never ones in flight.
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), 200))]
                 try:
                     await self._write(batch)
                 except (RedisError, OSError) as exc:
                     log.warning("redis write failed node=%s error=%s; retrying in %.1fs",
                                 self.node_id, type(exc).__name__, delay)
+                    self._queue.extendleft(reversed(batch))
+                    while len(self._queue) > QUEUE_LIMIT:
+                        dropped = self._queue.popleft()
+                        if dropped[0] == "send":
+                            self._overflowed.add(dropped[2])
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.backoff[1])
                     continue
                 delay = self.backoff[0]
-                for _ in batch:
-                    self._queue.popleft()
                 if self._overflowed and not self._queue:
                     for room in sorted(self._overflowed):
                         self._push(("resync", room))

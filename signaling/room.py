@@ -159,6 +159,7 @@ class Room:
                 return
             if member.status == "admitted" and member.role != "therapist" and self._full(member):
                 member.status = "waiting"
+                await self._drop_claim(member.id)
             member.conn = conn
             member.device = seat.device
             if member.status == "waiting":
@@ -275,10 +276,11 @@ class Room:
     async def _admit(self, therapist: Member, participant_id: str) -> None:
         async with self._lock:
             claim = self.claims.get(participant_id)
-            if claim is not None and claim.conn:
+            member = self.members.get(participant_id)
+            if claim is not None and claim.conn and member is not None \
+                    and member.status == "admitted":
                 await self._admit_claim(claim)
                 return
-            member = self.members.get(participant_id)
             if member is None or member.status != "waiting" or member.conn is None:
                 raise ProtocolError("not_waiting", "That participant is not waiting.")
             if self._full(member):
@@ -303,10 +305,19 @@ class Room:
         await self._announce(member)
         await self._tell_therapists(self._lobby())
 
+    async def _drop_claim(self, participant_id: str) -> None:
+        """A claim waits for a seat held in the call; once the seat is not (the member waits
+        herself), the claim is void: its device is told and closed, one entry stays."""
+        claim = self.claims.pop(participant_id, None)
+        if claim is not None and claim.conn:
+            await self._send(claim, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
+
     async def _deny(self, therapist: Member, participant_id: str, reason: str | None) -> None:
         async with self._lock:
-            claim = self.claims.pop(participant_id, None)
-            if claim is not None:
+            claim = self.claims.get(participant_id)
+            seated = self.members.get(participant_id)
+            if claim is not None and seated is not None and seated.status == "admitted":
+                del self.claims[participant_id]
                 # Only the new device is turned away; the seat stays with the device in the call.
                 await self._send(claim, {"type": "denied", "reason": reason or "denied"},
                                  CLOSE_DENIED)
@@ -336,6 +347,7 @@ class Room:
             await self.hooks.removed(self.visit_id, member.id, False)
             member.status = "waiting"
             member.since = time.time()
+            await self._drop_claim(member.id)
             await self._announce_left(member, "removed")
             await self._send(member, {"type": "removed"})
             await self._send(member, {"type": "waiting"})

@@ -19,7 +19,8 @@ import redis
 
 from signaling.bus import Delivery
 from signaling.closes import CLOSE_ENDED
-from signaling.cluster import ClusterRouter, MemoryCluster
+from signaling.cluster import ClusterRouter
+from signaling.cluster_memory import MemoryCluster
 from signaling.protocol import parse_message
 from signaling.redis_bus import RedisClusterBus, new_node_id
 from signaling.router import LocalRouter, Router

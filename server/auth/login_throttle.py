@@ -137,6 +137,12 @@ class LoginThrottle:
         entry.failures += 1
         return None
 
+    def release_unknown(self, tag: str) -> None:
+        """Give back a reserved attempt that was never checked (the hashing pool was full)."""
+        entry = self._unknown.get(tag)
+        if entry is not None:
+            entry.failures = max(0, entry.failures - 1)
+
     def fail_unknown(self, tag: str, now: float) -> bool:
         """Count the reserved attempt as failed; True when this locked the email."""
         entry = self._unknown.get(tag)

@@ -91,6 +91,14 @@ async def reserve_login_attempt(db: Database, user_id: int, *, now: int,
     return int(row[0]) if row else 0
 
 
+async def release_login_attempt(db: Database, user_id: int) -> None:
+    """Give back a reserved attempt that was never checked (the hashing pool was full, or
+    the check failed on the way): a reservation left behind would count for ever."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE users SET failed_logins = MAX(failed_logins - 1, 0) WHERE id = ?",
+                           (user_id,))
+
+
 async def fail_login_attempt(db: Database, user_id: int, *, now: int, max_failures: int,
                              lockout_seconds: int) -> bool:
     """The reserved check failed: lock the account when the limit is reached. True when it

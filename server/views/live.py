@@ -28,6 +28,8 @@ async def echo_check(request: web.Request) -> web.StreamResponse:
         raise ApiError(refused.status, refused.code, refused.message) from None
     if seat.visit_ended:
         raise ApiError(409, "visit_ended", "This visit has ended; the connection check is closed.")
+    if seat.denied:
+        raise ApiError(403, "denied", "The therapist did not let this link into the visit.")
     body = await read_json_object(request)
     if (body.get("type") != "offer"
             or not isinstance(body.get("sdp"), str) or not 0 < len(body["sdp"]) <= MAX_SDP_CHARS):

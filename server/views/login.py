@@ -23,6 +23,7 @@ from server.keys import AUDIT_SECRET, CONFIG, DB, LOGIN_THROTTLE, PASSWORDS
 from server.storage.events import record_event
 from server.storage.users import (
     fail_login_attempt,
+    release_login_attempt,
     remember_login_address,
     reserve_login_attempt,
     signed_in_from,
@@ -141,11 +142,19 @@ async def _check(request: web.Request, password: str,
                 db, user.id, address_tag, now - KNOWN_ADDRESS_DAYS * 86400)
             if not owners_address:
                 return True, _locked(request, locked_until - now if locked_until > now else 60)
+    reserved = user is not None and not owners_address
     try:
         password_ok = await request.app[PASSWORDS].check(user.password_hash if user else None,
                                                           password)
-    except PoolBusy:
-        return True, _busy(request, 60)
+    except BaseException as exc:
+        # An attempt reserved but never checked is given back, or it would count for ever.
+        if user is None:
+            throttle.release_unknown(tag)
+        elif reserved:
+            await release_login_attempt(db, user.id)
+        if isinstance(exc, PoolBusy):
+            return True, _busy(request, 60)
+        raise
     now = int(time.time())
     if user is None or not password_ok or not user.active:
         if user is None:

@@ -242,3 +242,18 @@ def test_an_offer_keeps_at_most_the_candidate_limit_of_distinct_addresses():
     assert trimmed.count("a=end-of-candidates") == 2 and trimmed.count("m=audio") == 2
     bad = "v=0\r\nm=audio 9 X 0\r\na=candidate:1 1 udp 1 81.2.69.160 99999 typ host\r\na=candidate:x\r\n"
     assert "a=candidate" not in trim_offer_candidates(bad, loopback=False)[0]
+
+
+async def test_a_denied_link_gets_no_check(live):
+    visit = await live.visit()
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    patient = await live.socket(await live.link(visit, "patient"))
+    await patient.expect("waiting")
+    await therapist.send({"type": "deny", "participant": visit.participant("patient").id})
+    assert await patient.closed_with() == 4003
+    async with patient.session.post(f"{live.base}/visits/{visit.id}/echo",
+                                    json={"type": "offer", "sdp": "v=0"},
+                                    headers={"Origin": live.base}) as response:
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "denied"

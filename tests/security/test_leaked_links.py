@@ -141,3 +141,21 @@ async def test_an_ended_visits_link_can_be_revoked_which_closes_the_program(api)
     assert response.status == 200
     fresh = "/" + (await response.json())["patient_url"].split("/", 3)[3]
     assert (await client.get(fresh)).status == 200
+
+
+async def test_a_claim_is_void_once_the_seat_waits_so_admit_reaches_the_right_device(live):
+    visit, therapist, patient = await in_call(live)
+    pid = visit.participant("patient").id
+    stranger = await live.socket(await live.link(visit, "patient"))
+    await stranger.expect("waiting")
+    await _lobby_of(therapist, 1)
+    await therapist.send({"type": "remove", "participant": pid})
+    await patient.expect("waiting")
+    assert (await stranger.expect("bye"))["reason"] == "replaced"
+    assert await stranger.closed_with() == 4001
+    waiting = await _lobby_of(therapist, 1)
+    assert [(w["id"], w["new_device"]) for w in waiting] == [(pid, False)]
+    await therapist.send({"type": "admit", "participant": pid})
+    assert (await patient.expect("admitted"))["peers"][0]["id"] == visit.participant("therapist").id
+    await therapist.send({"type": "offer", "to": pid, "sdp": "v=0"})
+    assert (await patient.expect("offer"))["from"] == visit.participant("therapist").id
