@@ -97,6 +97,8 @@ class RedisClusterBus:
         self._release = self.redis.register_script(RELEASE)
         self._handler: Handler | None = None
         self._queue: deque[tuple[str, ...]] = deque()
+        self._in_flight = 0
+        """Operations taken off the queue and being written now."""
         self._wake = asyncio.Event()
         self._mid = 0
         self._last: dict[str, tuple[int, str]] = {}
@@ -127,7 +129,7 @@ class RedisClusterBus:
         """Send what is queued (briefly), then stop and close the connections."""
         if not self.crashed:
             for _ in range(40):
-                if not self._queue:
+                if not self._queue and not self._in_flight:
                     break
                 await asyncio.sleep(0.05)
         for task in self._tasks:
@@ -171,9 +173,11 @@ class RedisClusterBus:
                 # The batch leaves the queue before it is written: an overflow meanwhile
                 # drops only ops still queued (and marks their rooms), never ones in flight.
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), 200))]
+                self._in_flight = len(batch)
                 try:
                     await self._write(batch)
                 except (RedisError, OSError) as exc:
+                    self._in_flight = 0
                     log.warning("redis write failed node=%s error=%s; retrying in %.1fs",
                                 self.node_id, type(exc).__name__, delay)
                     self._queue.extendleft(reversed(batch))
@@ -184,6 +188,7 @@ class RedisClusterBus:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.backoff[1])
                     continue
+                self._in_flight = 0
                 delay = self.backoff[0]
                 if self._overflowed and not self._queue:
                     for room in sorted(self._overflowed):
