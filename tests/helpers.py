@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from server.auth.api_keys import new_api_key
 from server.keys import CONFIG, DB, VISITS
+from server.storage import open_database
+from server.storage.api_keys import create_api_key
 from server.storage.visits import Visit
 from server.visit_input import parse_visit_request
 
@@ -94,3 +98,17 @@ def hours(n: float) -> int:
 def now() -> int:
     """Current unix time."""
     return int(time.time())
+
+
+async def api_key_in(db: Path, name: str) -> str:
+    """An API key stored straight into a server's database file (the server may be a
+    process of its own); returns the key."""
+    database = await open_database(db)
+    try:
+        key, prefix, key_hash = new_api_key()
+        async with database.transaction() as conn:
+            await create_api_key(conn, name=name, prefix=prefix, key_hash=key_hash,
+                                 created_by=None, now=int(time.time()))
+        return key
+    finally:
+        await database.close()

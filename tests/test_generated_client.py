@@ -8,7 +8,6 @@ import importlib
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -17,26 +16,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from server.auth.api_keys import new_api_key
-from server.storage import open_database
-from server.storage.api_keys import create_api_key
+from tests.helpers import api_key_in
 from tests.live import free_port
 from tests.test_cli import run, serve, wait_healthy
 
 PACKAGE = "visitroom_generated_client"
 STARTS = datetime(2031, 4, 5, 8, 0, tzinfo=timezone.utc)
-
-
-async def _api_key(db: Path) -> str:
-    database = await open_database(db)
-    try:
-        key, prefix, key_hash = new_api_key()
-        async with database.transaction() as conn:
-            await create_api_key(conn, name="generated client", prefix=prefix, key_hash=key_hash,
-                                 created_by=None, now=int(time.time()))
-        return key
-    finally:
-        await database.close()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     folder = tmp_path_factory.mktemp("generated-client")
     db, port = folder / "client.db", free_port()
     assert run("create-visit", "--db", str(db), "--patient-name", "Setup").returncode == 0
-    key = asyncio.run(_api_key(db))
+    key = asyncio.run(api_key_in(db, "generated client"))
     process = serve(db, port)
     base = f"http://127.0.0.1:{port}"
     try:

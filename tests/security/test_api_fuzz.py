@@ -6,12 +6,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-from server.auth.api_keys import new_api_key
-from server.storage import open_database
-from server.storage.api_keys import create_api_key
+from tests.helpers import api_key_in
 from tests.live import free_port
 from tests.test_cli import run, serve, wait_healthy
 
@@ -19,23 +15,11 @@ MAX_EXAMPLES = 100
 TIME_LIMIT_SECONDS = 240
 
 
-async def _api_key(db: Path) -> str:
-    database = await open_database(db)
-    try:
-        key, prefix, key_hash = new_api_key()
-        async with database.transaction() as conn:
-            await create_api_key(conn, name="fuzz", prefix=prefix, key_hash=key_hash,
-                                 created_by=None, now=int(time.time()))
-        return key
-    finally:
-        await database.close()
-
-
 def test_the_api_survives_schema_driven_fuzzing(tmp_path):
     db, port = tmp_path / "fuzz.db", free_port()
     base = f"http://127.0.0.1:{port}"
     assert run("create-visit", "--db", str(db), "--patient-name", "Maya Lopez").returncode == 0
-    key = asyncio.run(_api_key(db))
+    key = asyncio.run(api_key_in(db, "fuzz"))
     server = serve(db, port)
     try:
         wait_healthy(base, server)
