@@ -149,21 +149,24 @@ NHS_COCCYX = 'publisher = "NHS"\nkind = "patient-information"\nurl = "https://ww
 
 @pytest.mark.parametrize("relative, old, new, phrase", [
     ("conditions/coccydynia.toml", NHS_COCCYX, NHS_COCCYX.replace('\nkind = "patient-information"', ""),
-     "source[0] field 'kind': must be one of guideline, paper, patient-information, reference"),
+     "condition field 'sources[0].kind': is required: one of guideline, paper, patient-information, reference"),
     ("conditions/coccydynia.toml", NHS_COCCYX, NHS_COCCYX.replace("patient-information", "blog"),
-     "source[0] field 'kind'"),
+     "condition field 'sources[0].kind': must be one of guideline, paper, patient-information, reference"),
     ("conditions/coccydynia.toml", 'kind = "paper"', 'kind = "patient-information"',
-     "field 'sources': at least one source must be a clinical guideline or a peer-reviewed paper"),
+     "condition field 'sources': at least one source must be a clinical guideline or a peer-reviewed paper"),
     ("conditions/coccydynia.toml", 'url = "https://www.physio-pedia.com/Coccydynia"',
-     'url = "http://www.physio-pedia.com/Coccydynia"', "source[1] field 'url': must be an https:// address"),
-    ("conditions/coccydynia.toml", 'publisher = "Ochsner Journal"', 'publisher = ""', "source[2] field 'publisher'"),
-    ("conditions/coccydynia.toml", 'title = "Tailbone (coccyx) pain"', 'title = " "', "source[0] field 'title'"),
-    ("conditions/coccydynia.toml", "red_flags = [", "red_flags = [] \nold_flags = [", "field 'red_flags'"),
+     'url = "http://www.physio-pedia.com/Coccydynia"', "condition field 'sources[1].url': must be an https:// address"),
+    ("conditions/coccydynia.toml", 'publisher = "Ochsner Journal"', 'publisher = ""',
+     "condition field 'sources[2].publisher': must be non-empty text of at most 200 characters"),
+    ("conditions/coccydynia.toml", 'title = "Tailbone (coccyx) pain"', 'title = " "',
+     "condition field 'sources[0].title': must be non-empty text of at most 300 characters"),
+    ("conditions/coccydynia.toml", "red_flags = [", "red_flags = [] \nold_flags = [",
+     "condition field 'red_flags': must be a list of at least 1 item(s), each non-empty text"),
     ("conditions/coccydynia.toml", '"Pain after a fall that makes sitting impossible.",',
      '"Pain after a fall that makes sitting impossible.", "A swollen, painful calf.",',
-     "field 'red_flags[3]': the warning signs after birth"),
+     "condition field 'red_flags[3]': the warning signs after birth"),
     ("conditions/perineal-tear-recovery.toml", '"walking-program"]', '"walking-program", "moonwalk"]',
-     "unknown exercise 'moonwalk'"),
+     "condition field 'exercises[8]': unknown exercise 'moonwalk'"),
     ("exercises/hips.toml", 'position = "Lying on your side, hips and knees bent',
      'position = "Lying on your back, hips and knees bent', None),
 ])
@@ -185,4 +188,5 @@ def test_a_condition_with_one_source_is_refused(tmp_path):
     target.write_text(head + "[[sources]]" + first)  # keep only the first source
     with pytest.raises(LibraryError) as broken:
         load_library(root)
-    assert "carpal-tunnel-in-pregnancy.toml: condition field 'sources': at least 2 sources" in str(broken.value)
+    assert ("carpal-tunnel-in-pregnancy.toml: condition field 'sources': must be a list of at least 2 [[sources]] "
+            "tables") in str(broken.value)

@@ -7,40 +7,53 @@ The loader applies them to the content files; the pages show them with their sou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
+
+from server.library.fields import Content, FieldProblem, HttpsUrl, between, text
+
+SourceKind = Literal["guideline", "paper", "patient-information", "reference"]
+"""guideline: a clinical guideline or committee opinion; paper: a peer-reviewed article or review;
+patient-information: a leaflet or web page for patients; reference: a clinicians' reference wiki."""
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
 
-@dataclass(frozen=True)
-class Source:
-    """A reference the content rests on.
+class Source(Content, frozen=True, kw_only=True):
+    """A reference the content rests on (a `[[sources]]` table of a condition file).
 
     A paper, guideline or dated leaflet carries its publication `year`; a web page that shows
     no date carries the year it was `accessed` instead, as citations of undated pages do.
     """
 
-    title: str
-    publisher: str
-    url: str
-    year: int = 0
-    accessed: int = 0
-    kind: str = "patient-information"
-    """One of SOURCE_KINDS: guideline, paper, patient-information or reference."""
+    title: Annotated[str, text(300)]
+    publisher: Annotated[str, text(200)]
+    url: HttpsUrl
+    year: Annotated[int, between(1900, 2100)] = 0
+    accessed: Annotated[int, between(1990, 2100)] = 0
+    kind: SourceKind
+    """One of SOURCE_KINDS."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if bool(self.year) == bool(self.accessed):
+            raise FieldProblem("year", "give the publication year, or for an undated web page the year it was "
+                               "accessed (one of the two)")
 
     def when(self) -> str:
         """The date part of the citation: '2019' or 'accessed 2026'."""
         return str(self.year) if self.year else f"accessed {self.accessed}"
 
 
-SUPINE_SOURCE = Source("Exercise in pregnancy", "NHS", "https://www.nhs.uk/pregnancy/keeping-well/exercise/",
-                       accessed=2026, kind="patient-information")
+SUPINE_SOURCE = Source(title="Exercise in pregnancy", publisher="NHS",
+                       url="https://www.nhs.uk/pregnancy/keeping-well/exercise/", accessed=2026,
+                       kind="patient-information")
 """Where the rule for lying on the back in pregnancy comes from."""
 POSTNATAL_SOURCES = (
-    Source("Recognizing urgent pregnancy-related warning signs (Hear Her campaign)",
-           "Centers for Disease Control and Prevention (CDC)",
-           "https://www.cdc.gov/hearher/resources/news-media/recognizing-urgent-warning-signs.html",
+    Source(title="Recognizing urgent pregnancy-related warning signs (Hear Her campaign)",
+           publisher="Centers for Disease Control and Prevention (CDC)",
+           url="https://www.cdc.gov/hearher/resources/news-media/recognizing-urgent-warning-signs.html",
            accessed=2026, kind="patient-information"),
-    Source("Postnatal information for patients", "The Rotherham NHS Foundation Trust",
-           "https://www.therotherhamft.nhs.uk/patients-and-visitors/patient-information/"
+    Source(title="Postnatal information for patients", publisher="The Rotherham NHS Foundation Trust",
+           url="https://www.therotherhamft.nhs.uk/patients-and-visitors/patient-information/"
            "postnatal-information-for-parents",
            accessed=2026, kind="patient-information"),
 )
@@ -57,9 +70,17 @@ SUPINE_IN_PREGNANCY = (
 to every exercise done lying on the back so no content file has to repeat it."""
 SUPINE_POSITION = re.compile(r"^(lying|lie) (on|flat on) your back", re.IGNORECASE)
 """A starting position that says the exercise is done lying on the back, whatever the demo shows."""
-SOURCE_KINDS = ("guideline", "paper", "patient-information", "reference")
-"""guideline: a clinical guideline or committee opinion; paper: a peer-reviewed article or review;
-patient-information: a leaflet or web page for patients; reference: a clinicians' reference wiki."""
+SUPINE_POSES = frozenset({
+    "hook_lying", "hook_lying_tilt", "bridge", "supine", "heel_slide_out", "tabletop_legs", "heel_tap",
+    "knee_chest", "figure_four", "hook_lying_arms_up", "hook_lying_arms_back", "hook_lying_squeeze",
+    "head_lift", "curl_up", "figure_four_pull", "single_bridge_start", "single_bridge", "hook_lying_hands_on_belly",
+})
+"""Demo poses that lie on the back; an exercise shown mostly in them is done lying on the back."""
+
+
+def lies_on_the_back(position: str, poses: list[str]) -> bool:
+    """Whether an exercise is done lying on the back: its demo mostly, or its starting position says so."""
+    return 2 * sum(pose in SUPINE_POSES for pose in poses) >= len(poses) or bool(SUPINE_POSITION.match(position))
 CLINICAL_KINDS = frozenset({"guideline", "paper"})
 MIN_SOURCES = 2
 POSTNATAL_RED_FLAGS = (

@@ -25,15 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from server.library.fields import FieldProblem
+from server.library.figure_schema import LIMBS, FigureFile, Pose
+
 Vec = tuple[float, float, float]
 FLOOR_Y = 150.0
 TOLERANCE = 2.5
 """How far a part may sink into the floor or a prop (soft tissue, rounding)."""
 GROUNDED_GAP = 4.0
 """A pose not marked `airborne` must come this close to the floor or a solid prop."""
-LIMBS = ("arm", "far_arm", "leg", "far_leg")
 SIDES = {"arm": ("right", 1), "far_arm": ("left", -1), "leg": ("right", 1), "far_leg": ("left", -1)}
-TOUCH_POINTS = ("hand", "far_hand", "foot", "far_foot", "knee", "far_knee", "elbow", "far_elbow")
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,17 @@ class PoseError(ValueError):
     """A pose breaks a rule; the message names the joint."""
 
 
+def build_figure(raw: dict[str, Any]) -> Figure:
+    """The figure from figure.toml's tables; msgspec.ValidationError when one has the wrong shape."""
+    data = msgspec.convert(raw, FigureFile)
+    return Figure(*(msgspec.to_builtins(getattr(data, name)) for name in ("body", "radius", "views", "ranges",
+                                                                         "props")))
+
+
 def load_figure(path: Path) -> Figure:
-    """Read figure.toml (its shape is checked by the tests that load the library)."""
+    """Read figure.toml (the loader names the field of a refusal; see load_library)."""
     with path.open("rb") as handle:
-        data = tomllib.load(handle)
-    return Figure(data["body"], data["radius"], data["views"], data["ranges"], data["props"])
+        return build_figure(tomllib.load(handle))
 
 
 def _d(angle: float, out: float = 0.0, side: int = 1) -> Vec:
@@ -153,18 +162,18 @@ def _box_distance(p: Vec, box: list[float]) -> float:
     return -min(min(p[i] - lo[i], hi[i] - p[i]) for i in range(3))
 
 
-def placed_props(names: list[dict[str, Any]], figure: Figure) -> dict[str, dict[str, Any]]:
-    """The exercise's props with their shifts applied, keyed by name."""
+def placed_props(names: Any, figure: Figure) -> dict[str, dict[str, Any]]:
+    """The exercise's props (model.PropPlace) with their shifts applied, keyed by name."""
     placed = {}
     for item in names:
-        prop = figure.props[item["name"]]
-        dx, dy, dz = item.get("dx", 0), item.get("dy", 0), item.get("dz", 0)
+        prop = figure.props[item.name]
+        dx, dy, dz = item.dx, item.dy, item.dz
         shifted = dict(prop)
         if not prop.get("held"):
             shifted["boxes"] = [[b[0] + dx, b[1] + dy, b[2] + dz, b[3] + dx, b[4] + dy, b[5] + dz]
                                 for b in prop.get("boxes", [])]
             shifted["balls"] = [[b[0] + dx, b[1] + dy, b[2] + dz, b[3]] for b in prop.get("balls", [])]
-        placed[item["name"]] = shifted
+        placed[item.name] = shifted
     return placed
 
 
@@ -264,89 +273,29 @@ def _point_name(point: str) -> str:
     return ("left " if point.startswith("far_") else "right ") + point.removeprefix("far_")
 
 
-class PoseFieldError(ValueError):
-    """A pose field has the wrong shape."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = name
-
-
-def _angles(value: Any, count: int) -> bool:
-    return (isinstance(value, list) and len(value) == count
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and -360 <= v <= 360 for v in value))
-
-
 def inherit(raw: Any, poses: dict[str, Any]) -> Any:
     """A pose written `like = "other"` takes the other pose's fields, then its own."""
     if not isinstance(raw, dict) or "like" not in raw:
         return raw
     base = poses.get(raw["like"])
     if not isinstance(base, dict) or "like" in base:
-        raise PoseFieldError("like", "must name another pose that is not itself written 'like' one")
+        raise FieldProblem("like", "must name another pose that is not itself written 'like' one")
     return {**base, **{k: v for k, v in raw.items() if k != "like"}}
 
 
 def parse_pose(raw: Any, figure: Figure) -> dict[str, Any]:
-    """A pose table checked for shape (PoseFieldError names the field); ranges are checked apart."""
-    if not isinstance(raw, dict):
-        raise PoseFieldError("pose", "must be a table")
-    known = {"hip", "trunk", "head", *LIMBS, "out", "foot", "hand", "roll", "turn", "touch", "airborne", "like"}
-    for key in raw:
-        if key not in known:
-            raise PoseFieldError(key, f"is not a pose field (known: {', '.join(sorted(known))})")
-    hip = raw.get("hip")
-    if (not isinstance(hip, list) or len(hip) not in (2, 3)
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in hip)
-            or not (0 <= hip[0] <= 240 and 0 <= hip[1] <= 160 and (len(hip) == 2 or -60 <= hip[2] <= 60))):
-        raise PoseFieldError("hip", "must be [x, y] (or [x, y, z]) inside the 240 × 160 stage")
-    pose: dict[str, Any] = {"hip": hip}
-    for key in ("head", "roll", "turn"):
-        value = raw.get(key, None if key == "head" else 0)
-        if not _angles([value], 1):
-            raise PoseFieldError(key, "must be an angle in degrees, -360..360")
-        pose[key] = value
-    for key in ("trunk", *LIMBS):
-        if not _angles(raw.get(key), 2):
-            raise PoseFieldError(key, "must be two angles in degrees, each -360..360")
-        pose[key] = raw[key]
-    for key in ("foot", "hand"):
-        if key in raw:
-            if not _angles(raw[key], 2):
-                raise PoseFieldError(key, "must be [right, left] angles in degrees")
-            pose[key] = raw[key]
-    out = raw.get("out", {})
-    if not isinstance(out, dict) or not all(k in LIMBS and _angles(v, 2) for k, v in out.items()):
-        raise PoseFieldError("out", f"must map limbs ({', '.join(LIMBS)}) to two angles")
-    if out:
-        pose["out"] = out
-    touch = raw.get("touch", {})
-    if not isinstance(touch, dict) or not all(k in TOUCH_POINTS and v in figure.props for k, v in touch.items()):
-        raise PoseFieldError("touch", f"must map {', '.join(TOUCH_POINTS)} to props "
-                             f"({', '.join(sorted(figure.props))})")
-    if touch:
-        pose["touch"] = touch
-    if "airborne" in raw:
-        if not isinstance(raw["airborne"], bool):
-            raise PoseFieldError("airborne", "must be true or false")
-        pose["airborne"] = raw["airborne"]
-    return pose
+    """A pose decoded (msgspec.ValidationError when its shape is wrong) with the props it holds known;
+    its ranges and placement are checked apart."""
+    pose = msgspec.convert(raw, Pose)
+    for point, prop in pose.touch.items():
+        if prop not in figure.props:
+            raise FieldProblem(f"touch.{point}", f"must be a prop ({', '.join(sorted(figure.props))})")
+    return pose.as_dict()
 
 
-def parse_props(raw: Any, figure: Figure) -> list[dict[str, Any]]:
-    """An exercise's `props` list: names or { name, dx, dy, dz } (PoseFieldError when wrong)."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise PoseFieldError("props", "must be a list of prop names")
-    items = []
-    for i, item in enumerate(raw):
-        entry = {"name": item} if isinstance(item, str) else item
-        if (not isinstance(entry, dict) or entry.get("name") not in figure.props
-                or not set(entry) <= {"name", "dx", "dy", "dz"}
-                or not all(isinstance(entry[k], (int, float)) and -200 <= entry[k] <= 200
-                           for k in entry if k != "name")):
-            raise PoseFieldError(f"props[{i}]", f"must be one of {', '.join(sorted(figure.props))}, "
-                                 "or { name, dx, dy, dz }")
-        items.append(entry)
-    return items
+def check_prop_names(names: list[str], figure: Figure) -> None:
+    """Refuse a prop figure.toml does not draw; FieldProblem names the entry of `props`."""
+    for i, name in enumerate(names):
+        if name not in figure.props:
+            raise FieldProblem(f"props[{i}]", f"must be one of {', '.join(sorted(figure.props))}, "
+                               "or { name, dx, dy, dz }")

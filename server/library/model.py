@@ -1,28 +1,65 @@
-"""What the condition library holds once loaded: conditions, exercises, dosages, keyframes."""
+"""What the condition library holds: conditions, exercises, dosages, keyframes.
+
+Each content table is declared once, here, as a msgspec Struct; the loader decodes the TOML
+files straight into them, so the schema a file is checked against is the object the server
+serves. What the loader adds from other files (props a held pose brings, the pregnancy rule
+for lying on the back) it adds once, after decoding.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args
 
-from server.library.clinical import Source
+import msgspec
+from msgspec import Meta
+
+from server.library.clinical import (
+    MIN_SOURCES,
+    POSTNATAL_RED_FLAGS,
+    Source,
+    lies_on_the_back,
+)
+from server.library.fields import (
+    Content,
+    FieldProblem,
+    Item,
+    Prose,
+    Slug,
+    between,
+    text,
+)
 from server.library.figure import Figure
 
+Phase = Literal["pregnancy", "postpartum", "any"]
+PHASES: tuple[str, ...] = get_args(Phase)
+Highlight = Literal["", "pelvic_floor", "abdomen", "glutes", "back", "inner_thighs", "chest", "neck", "wrist",
+                    "thighs", "hamstrings", "calves", "hip_flexors", "shoulders", "arms", "thumb"]
+"""Muscle groups a demo step may light up (drawn by web/js/demo-figure.js)."""
+Items = Annotated[tuple[Item, ...], Meta(min_length=1)]
 
-@dataclass(frozen=True)
-class Dosage:
+
+class Dosage(Content, frozen=True):
     """How much of an exercise: sets × reps, holds, and how often.
 
     A movement strategy done once at a time (one set of one) says when to use it in `when`
     ("each time you get out of bed"); the numbers stay as the home program's defaults.
     """
 
-    sets: int
-    reps: int
-    hold_seconds: int
-    per_day: int
-    per_week: int
-    when: str = ""
+    sets: Annotated[int, between(1, 10)]
+    reps: Annotated[int, between(1, 50)]
+    hold_seconds: Annotated[int, between(0, 120)] = 0
+    per_day: Annotated[int, between(0, 10)] = 0
+    per_week: Annotated[int, between(0, 7)] = 0
+    when: Annotated[str, text(120)] = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.per_day and not self.per_week:
+            raise FieldProblem("per_day", "give per_day (1..10) or per_week (1..7)")
+        if self.sets == 1 and self.reps == 1 and not self.when:
+            raise FieldProblem("when", "a strategy done once at a time says when, e.g. 'each time you get "
+                               "out of bed'")
 
     def text(self) -> str:
         """The dosage in plain words."""
@@ -38,72 +75,104 @@ class Dosage:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True)
-class Keyframe:
+class Keyframe(Content, frozen=True):
     """One pose of a demo, reached in `seconds` and held for `hold` seconds."""
 
-    pose: str
-    seconds: float
-    hold: float
-    step: int
+    pose: Annotated[str, text(40)]
+    """A pose of poses.toml."""
+    seconds: Annotated[float, between(0.2, 10)] = 1.0
+    hold: Annotated[float, between(0, 60)] = 0.0
+    step: Annotated[int, Meta(ge=1)] = 1
     """The step (1-based) whose text shows while this keyframe plays."""
-    highlight: str
+    highlight: Highlight = ""
     view: str = ""
     """A view for this keyframe only (figure.toml [views]); empty: the exercise's view."""
 
 
-@dataclass(frozen=True)
-class Exercise:
-    """An exercise or movement strategy with its animated demo."""
+class PropPlace(Content, frozen=True, omit_defaults=True):
+    """A prop on an exercise's stage (geometry in figure.toml), shifted by dx, dy, dz."""
 
-    slug: str
     name: str
-    summary: str
-    position: str
-    steps: tuple[str, ...]
+    dx: Annotated[int, between(-200, 200)] | Annotated[float, between(-200, 200)] = 0
+    dy: Annotated[int, between(-200, 200)] | Annotated[float, between(-200, 200)] = 0
+    dz: Annotated[int, between(-200, 200)] | Annotated[float, between(-200, 200)] = 0
+
+
+class Exercise(Content, frozen=True):
+    """An exercise or movement strategy with its animated demo (an `[[exercise]]` table)."""
+
+    slug: Slug
+    name: Annotated[str, text(80)]
+    summary: Annotated[str, text(300)]
+    position: Annotated[str, text(400)]
+    steps: Items
     dosage: Dosage
-    cues: tuple[str, ...]
-    mistakes: tuple[str, ...]
-    avoid_when: tuple[str, ...]
-    demo: tuple[Keyframe, ...]
-    supine: bool = False
+    cues: Items
+    mistakes: Items
+    avoid_when: Items
+    """Once loaded, starts with the pregnancy rule when the exercise is done lying on the back."""
+    demo: Annotated[tuple[Keyframe, ...], Meta(min_length=2, description="a list of at least two keyframes")]
     view: str = "side"
     """The view the demo is drawn from (figure.toml [views])."""
-    props: tuple[dict[str, Any], ...] = ()
-    """Props on the stage, placed: {name, dx, dy, dz} (geometry in figure.toml)."""
-    """Done lying on the back; `avoid_when` then starts with the pregnancy rule."""
+    props: tuple[Annotated[str | PropPlace, Meta(description="a prop's name, or { name, dx, dy, dz }")], ...] = ()
+    """Props on the stage; once decoded each is a PropPlace (a bare name is one unshifted)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for i, frame in enumerate(self.demo):
+            if frame.step > len(self.steps):
+                raise FieldProblem(f"demo[{i}].step", f"must be a step between 1 and {len(self.steps)}")
+        msgspec.structs.force_setattr(
+            self, "props", tuple(PropPlace(name=p) if isinstance(p, str) else p for p in self.props))
+
+    @property
+    def supine(self) -> bool:
+        """Done lying on the back; `avoid_when` then starts with the pregnancy rule."""
+        return lies_on_the_back(self.position, [f.pose for f in self.demo])
 
     def as_json(self) -> dict[str, Any]:
         """The exercise for the API and the demo renderer."""
-        data = asdict(self)
+        data = msgspec.to_builtins(self)
         data["dosage"]["text"] = self.dosage.text()
-        return data
+        view, props = data.pop("view"), data.pop("props")  # keys in the order the API has always served
+        return {**data, "supine": self.supine, "view": view, "props": props}
 
 
-@dataclass(frozen=True)
-class Condition:
-    """A condition of the library."""
+class ExerciseFile(Content, frozen=True):
+    """A file of exercises/: `[[exercise]]` tables, grouped by theme."""
 
-    slug: str
-    name: str
-    order: int
-    aliases: tuple[str, ...]
-    phase: str
-    gist: str
-    anatomy: str
-    who_and_when: str
-    approach: str
-    how_long: str
-    outlook: str
-    red_flags: tuple[str, ...]
-    sources: tuple[Source, ...]
-    exercises: tuple[str, ...]
-    postnatal_red_flags: tuple[str, ...] = ()
-    """The shared warning signs after birth; every postpartum condition carries them."""
+    exercise: Annotated[tuple[Exercise, ...], Meta(min_length=1, description="[[exercise]] tables, at least one")]
+
+
+class Condition(Content, frozen=True):
+    """A condition of the library (one file of conditions/)."""
+
+    slug: Slug
+    name: Annotated[str, text(100)]
+    order: Annotated[int, between(0, 1000)]
+    aliases: Annotated[tuple[Annotated[str, text(100)], ...], Meta(min_length=1)]
+    phase: Phase
+    gist: Prose
+    anatomy: Prose
+    who_and_when: Prose
+    approach: Prose
+    how_long: Prose
+    outlook: Prose
+    red_flags: Items
+    sources: Annotated[tuple[Source, ...], Meta(min_length=MIN_SOURCES,
+                                                description=f"a list of at least {MIN_SOURCES} [[sources]] tables")]
+    exercises: Annotated[tuple[Slug, ...], Meta(min_length=4, description="a list of at least 4 exercise slugs")]
+
+    @property
+    def postnatal_red_flags(self) -> tuple[str, ...]:
+        """The shared warning signs after birth; every postpartum condition carries them."""
+        return POSTNATAL_RED_FLAGS if self.phase == "postpartum" else ()
 
     def as_json(self) -> dict[str, Any]:
         """The condition for the API."""
-        return asdict(self)
+        data = msgspec.to_builtins(self)
+        data["postnatal_red_flags"] = self.postnatal_red_flags
+        return data
 
     def all_red_flags(self) -> tuple[str, ...]:
         """The condition's own warning signs, then the shared postnatal ones."""

@@ -36,7 +36,7 @@ def exercise_json(library: Library, exercise: Exercise) -> dict[str, Any]:
     data["poses"] = {f.pose: library.poses[f.pose] for f in exercise.demo}
     if library.figure is not None:  # the figure's sizes and views, and each prop's shape where it stands
         data["figure"] = {k: v for k, v in library.figure.as_json().items() if k != "props"}
-        data["props"] = [{**library.figure.props[p["name"]], **p} for p in exercise.props]
+        data["props"] = [{**library.figure.props[p["name"]], **p} for p in data["props"]]
     data["conditions"] = [c.slug for c in library.conditions_for(exercise.slug)]
     return data
 
