@@ -33,9 +33,9 @@ from server.keys import (
 )
 from server.library.loader import load_library
 from server.memory import memory_release_ctx
-from server.signaling_wiring import signaling_ctx
+from server.signaling_wiring import drain_signaling, node_header, signaling_ctx
 from server.static_files import StaticFiles
-from server.storage import open_database
+from server.storage import open_store
 from server.storage.server_secrets import audit_tag_secret
 from server.views import routes
 from server.visits import VisitService
@@ -48,7 +48,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
-    db = await open_database(app[CONFIG].db, app[CONFIG].db_busy_seconds)
+    db = await open_store(app[CONFIG])
     ring = KeyRing(db)
     await ring.load()
     await ensure_admin(db, app[CONFIG])
@@ -90,6 +90,8 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(housekeeping_ctx)
     app.cleanup_ctx.append(memory_release_ctx)
     app.on_response_prepare.append(middleware.security_headers)
+    app.on_response_prepare.append(node_header)
+    app.on_shutdown.append(drain_signaling)
     app.on_startup.append(access_log.quiet_protocol_errors)
     routes.register(app)
     app.router.add_get("/static/{path:.+}", app[STATIC].handle)

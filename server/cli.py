@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "serve https with it")
     serve.add_argument("--demo", action="store_true",
                        help="also create a visit that starts now and print its two links")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="worker processes sharing the port (default 1; more than one "
+                       "needs VISITROOM_REDIS_URL); SIGHUP restarts them one by one")
 
     create = sub.add_parser("create-visit", help="create a visit and print its links",
                             description="Create a visit and print its patient and therapist links.")
@@ -72,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(rotate)
     backup = sub.add_parser("backup", help="copy the database while the server runs",
                             description="Write a consistent copy of the database to PATH "
-                                        "through SQLite's online backup API.")
+                                        "through SQLite's online backup API (on PostgreSQL: "
+                                        "says how to use pg_dump).")
     _common(backup)
     backup.add_argument("path", type=Path, help="new file to write the backup to")
     unlock = sub.add_parser("unlock", help="lift a staff account's sign-in lock",
@@ -92,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     bot.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the call")
     bot.add_argument("--loopback", action="store_true",
                      help="offer only 127.0.0.1 as ICE candidate (peers on this machine)")
+    bot.add_argument("--relay", action="store_true",
+                     help="connect through the server's TURN server only (checks that TURN works)")
     bot.add_argument("--json", action="store_true",
                      help="print one JSON line: connected_ms, first_frame_ms, rtt_ms, ...")
     return parser
@@ -109,10 +115,10 @@ def _run(work: Callable[[], Awaitable[int]]) -> int:
 
 async def _with_services(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
     from server.auth.tokens import KeyRing
-    from server.storage import open_database
+    from server.storage import open_store
     from server.visits import VisitService
 
-    db = await open_database(config.db)
+    db = await open_store(config)
     try:
         ring = KeyRing(db)
         await ring.load()
@@ -160,7 +166,8 @@ def rotate_key(args: argparse.Namespace) -> int:
     return _run(lambda: _with_services(config, work))
 
 
-def _settle_memory() -> None:
+def settle_memory() -> None:
+    """Settle the collector once the server has loaded (every worker does it too)."""
     # What is loaded at start (modules, templates, the exercise library) lives as long as
     # the process: move it out of the collector's way, and collect young objects less
     # often, so a server holding thousands of sockets does not pause to walk them all.
@@ -169,7 +176,7 @@ def _settle_memory() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def _tls_context(config: Config) -> ssl.SSLContext | None:
+def tls_context(config: Config) -> ssl.SSLContext | None:
     """The server's TLS settings when it serves HTTPS itself (TLS 1.2 at least)."""
     if not config.tls:
         return None
@@ -225,6 +232,7 @@ def serve(args: argparse.Namespace) -> int:
     from server.access_log import AccessLogger
     from server.app import create_app
     from server.bootstrap import ensure_admin
+    from server.storage import describe_store
     from server.visit_input import parse_visit_request
 
     config = _config(args)
@@ -233,7 +241,7 @@ def serve(args: argparse.Namespace) -> int:
 
     async def prepare(service: Any) -> int:
         password = await ensure_admin(service.db, config)
-        print(f"Visitroom at {config.public_url}  (database {config.db})")
+        print(f"Visitroom at {config.public_url}  (database {describe_store(config)})")
         print(f"Staff sign in: {config.public_url}/login")
         _warn_plain_http(config)
         if password:
@@ -249,6 +257,10 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  therapist: {described['therapist_url']}")
         return 0
 
+    if args.workers != 1:
+        from server.workers import supervise
+
+        return supervise(config, args.workers, lambda: _run(lambda: _with_services(config, prepare)))
     try:
         import uvloop  # optional: a faster event loop where it is installed
 
@@ -256,9 +268,9 @@ def serve(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     app = create_app(config)  # fails here, before anything is printed, on broken content
-    tls = _tls_context(config)
+    tls = tls_context(config)
     _run(lambda: _with_services(config, prepare))
-    _settle_memory()
+    settle_memory()
     web.run_app(app, host=config.host, port=config.port, ssl_context=tls,
                 access_log_class=AccessLogger, print=lambda *_: None)
     return 0
@@ -277,7 +289,7 @@ def bot(args: argparse.Namespace) -> int:
         use_loopback_candidates()
     try:
         figures = _run(lambda: run_bot(args.link, admit=args.admit, media=args.media,
-                                       timeout=args.timeout, stay=args.stay))
+                                       timeout=args.timeout, stay=args.stay, relay=args.relay))
     except VisitClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -292,9 +304,12 @@ def bot(args: argparse.Namespace) -> int:
 
 def backup(args: argparse.Namespace) -> int:
     """`run.py backup PATH`: a consistent copy of the database, safe while the server runs."""
-    from server.storage.backup import backup_database
+    from server.storage.backup import backup_database, pg_dump_advice
 
     config = _config(args)
+    if config.database_url:
+        print(pg_dump_advice(config.database_url, args.path), file=sys.stderr)
+        return 1
     size = backup_database(config.db, args.path)
     print(f"Backed up {config.db} to {args.path} ({size // 1024} KiB).")
     return 0

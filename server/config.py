@@ -33,6 +33,9 @@ class Config:
     """SQLite database file; created with its folder on first start."""
     db_busy_seconds: int = 5
     """How long a request waits for a database lock another process holds (then 503)."""
+    database_url: str = field(default="", repr=False)
+    """postgresql:// (or postgres://) URL of a PostgreSQL database to use instead of the
+    SQLite file `db`; empty: SQLite. It may carry a password, so it is never shown."""
     public_url: str = ""
     """Base URL patients and therapists reach the server at; defaults to http://host:port."""
     issuer: str = "visitroom"
@@ -92,6 +95,9 @@ class Config:
     empty: rooms stay in this process. It may carry a password, so it is never shown."""
     ice_loopback: bool = False
     """The server's aiortc peers offer only 127.0.0.1 (when every peer runs on this machine)."""
+    ice_relay_only: bool = False
+    """Calls go through the TURN server only (ICE transport policy "relay"), so neither side
+    of a call learns the other's addresses; needs turn_url and turn_secret."""
     certfile: str = ""
     """PEM certificate chain: serve HTTPS directly (no reverse proxy) when set with keyfile."""
     keyfile: str = field(default="", repr=False)
@@ -127,6 +133,8 @@ class Config:
             raise ConfigError(f"bus must be one of {', '.join(BUSES)}, got {self.bus!r}")
         if self.bus == "redis" and not self.redis_url:
             raise ConfigError("bus 'redis' needs VISITROOM_REDIS_URL (redis://host:port/db)")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("VISITROOM_DATABASE_URL must start with postgresql:// or postgres://")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("VISITROOM_REDIS_URL must start with redis://, rediss:// or unix://")
         for url in self.stun_urls:
@@ -135,6 +143,9 @@ class Config:
         for url in self.turn_urls:
             if not url.startswith(("turn:", "turns:")):
                 raise ConfigError(f"TURN URLs start with turn: or turns:, got {url!r}")
+        if self.ice_relay_only and not (self.turn_urls and self.turn_secret):
+            raise ConfigError("ice_relay_only (VISITROOM_ICE_RELAY_ONLY) needs a TURN server: "
+                              "set VISITROOM_TURN_URL and VISITROOM_TURN_SECRET")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -13,6 +13,7 @@ QUIET_LOGGERS = {
     "aiosqlite": "its debug lines quote SQL parameters, which include names",
     "aioice": "its candidate pairs and checks carry patients' IP addresses",
     "aiortc": "its transports log candidates and addresses",
+    "psycopg": "its pool logs every connection it lends, at INFO",
 }
 """Loggers held at WARNING, and why."""
 

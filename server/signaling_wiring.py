@@ -3,7 +3,9 @@ WebSocket endpoint and the echo pool, opened and closed with the app."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from dataclasses import replace
 from typing import Any, AsyncIterator
 
@@ -18,7 +20,7 @@ from server.visits import VisitService
 from signaling.cluster import ClusterRouter
 from signaling.echo import EchoLimits, EchoPool
 from signaling.endpoint import EndpointSettings, SignalingEndpoint
-from signaling.ice import IceSettings, ice_servers_for, use_loopback_candidates
+from signaling.ice import IceSettings, use_loopback_candidates, welcome_ice
 from signaling.redis_bus import RedisClusterBus, new_node_id
 from signaling.router import LocalRouter, Router
 from signaling.seat import Seat
@@ -58,20 +60,53 @@ async def stored_seat(visits: VisitService, seat: Seat) -> Seat:
     return replace(stored, visit_ended=True) if visit.status == "cancelled" else stored
 
 
+DRAIN_SECONDS = 8.0
+"""How long a stopping process gives its rooms and sockets to move before it goes on."""
+NODE_HEADER = "X-Visitroom-Node"
+"""Names the process (its random node id) that answered, when several share the rooms."""
+
+
+async def drain_signaling(app: web.Application) -> None:
+    """On shutdown (the listening socket is closed by then): refuse new sockets, hand the
+    rooms this process owns to the others, close its sockets with "reconnect now" (the
+    clients land on another process, whose room is rebuilt from the database), and end
+    the connection checks. Bounded: a stuck step never holds the process up for long."""
+    if ROUTER not in app:
+        return  # start-up failed before signaling opened
+    endpoint = app[SIGNALING]
+    endpoint.refuse_new()
+    try:
+        await asyncio.wait_for(app[ROUTER].drain(), DRAIN_SECONDS / 2)
+    except asyncio.TimeoutError:
+        log.warning("room handover timed out; the rooms move when their records lapse")
+    await endpoint.close_all(timeout=DRAIN_SECONDS / 4)
+    await app[ECHO].close()
+
+
+async def node_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name the process that answered (HTTP and WebSocket upgrades) when several serve."""
+    router = request.app.get(ROUTER)
+    if router is not None and router.node_id:
+        response.headers[NODE_HEADER] = router.node_id
+
+
 async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the router, WebSocket endpoint and echo pool; close them at shutdown."""
     config = app[CONFIG]
     if config.ice_loopback:
         use_loopback_candidates()
-    ice = IceSettings(config.stun_urls, config.turn_urls, config.turn_secret)
+    ice = IceSettings(config.stun_urls, config.turn_urls, config.turn_secret,
+                      relay_only=config.ice_relay_only)
     router = make_router(config, RoomStore(app[VISITS], app[LIBRARY]))
     await router.start()
+    if router.node_id:
+        log.info("signaling node=%s pid=%d", router.node_id, os.getpid())
     settings = EndpointSettings(allowed_origin=config.origin,
                                 heartbeat_seconds=config.heartbeat_seconds,
                                 flood_rate=config.flood_rate, flood_burst=config.flood_rate * 2)
 
     def welcome_extra(seat: Seat) -> dict[str, Any]:
-        return {"ice_servers": ice_servers_for(ice, seat.participant_id, seat.expires_at)}
+        return welcome_ice(ice, seat.participant_id, seat.expires_at)
 
     app[ROUTER] = router
     app[SIGNALING] = SignalingEndpoint(router, authenticate_seat, settings, welcome_extra)

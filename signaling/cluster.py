@@ -8,7 +8,9 @@ Ownership is a record with a time to live that the owner renews; when an owner
 disappears its record lapses, and every node holding sockets of that visit seats them
 again through a new owner (each gets a new `welcome`: the client resyncs). A bus that lost
 messages it cannot replay hands every node a `resync` of the room: the owner drops it and
-the sockets are seated again the same way.
+the sockets are seated again the same way. A node that stops on purpose (`drain`) does not
+wait for its records to lapse: it drops its rooms, gives up their records and sends a
+`resync` to every node holding their sockets, which seat them again at once.
 
 What carries messages and ownership is a `ClusterBus`: Redis in production
 (`signaling.redis_bus`), or `MemoryCluster` in one process for the contract tests.
@@ -55,7 +57,10 @@ class ClusterBus(Protocol):
         """Extend this node's ownership of these rooms."""
 
     async def release(self, visit_id: str) -> None:
-        """Give up a room this node owns (it emptied)."""
+        """Give up a room this node owns (it emptied, or this node is stopping)."""
+
+    async def flush(self) -> None:
+        """Wait (briefly) until what this node sent and released has left it."""
 
     async def set_live(self, visit_id: str, state: str | None) -> None:
         """Publish a room's live state for every node's dashboard (None: no room)."""
@@ -63,8 +68,11 @@ class ClusterBus(Protocol):
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]: ...
 
 
-OWNER_TTL = 10.0
-"""Seconds an owner's record lasts without renewal; a dead owner's rooms move within it."""
+OWNER_TTL = 4.0
+"""Seconds an owner's record lasts without renewal; a dead owner's rooms move within it
+(and one watch round, a quarter of it, more): a killed process's calls come back within
+about five seconds. Renewing four times a lifetime rides out an event-loop stall or a
+Redis blip of about three seconds."""
 
 
 class ClusterRouter:
@@ -87,12 +95,45 @@ class ClusterRouter:
         """The visit of each connection seated in a room this node owns (deliveries to
         another node name their room: the bus numbers and keeps messages per room)."""
         self._watch: asyncio.Task[None] | None = None
+        self.draining = False
+        """This node is stopping: it owns no room and seats nobody any more."""
+        self.handed: dict[str, set[str]] = {}
+        """The rooms this node handed over as it drained: the nodes that held their sockets."""
+
+    @property
+    def node_id(self) -> str:
+        """This node's id (random; it names no machine or process)."""
+        return self.bus.node_id
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.bus.start(self._on_message)
         self._watch = asyncio.ensure_future(self._keep_watch())
+
+    async def drain(self) -> None:
+        """This node is stopping: hand every room it owns over now instead of letting its
+        record lapse. Each room is dropped here and its record given up; every other node
+        holding its sockets is told to seat them again (it claims the room, reads the
+        seats from the database and sends fresh welcomes). This node's own sockets are the
+        endpoint's to close (with "reconnect now"); they land on another node."""
+        self.draining = True
+        if self._watch is not None:
+            self._watch.cancel()
+        for visit_id, room in list(self.local.registry.rooms.items()):
+            nodes = {conn.split(".", 1)[0] for conn in _connections(room)} - {self.node_id}
+            self.local.registry.drop(room)
+            for conn in [c for c, v in self.homes.items() if v == visit_id]:
+                del self.homes[conn]
+            self.handed[visit_id] = nodes
+            await self.bus.set_live(visit_id, None)
+            await self.bus.release(visit_id)
+            for node in sorted(nodes):  # after the release: their claims find the room free
+                await self.bus.send(node, {"op": "resync", "visit": visit_id})
+            log.info("room handed over visit=%s node=%s", visit_id, self.node_id)
+        for visit_id in [v for v, owner in self.owners.items() if owner == self.node_id]:
+            del self.owners[visit_id]
+        await self.bus.flush()
 
     async def close(self) -> None:
         if self._watch is not None:
@@ -111,6 +152,8 @@ class ClusterRouter:
         self.local.detach(conn)
 
     async def join(self, seat: Seat, conn: str, welcome_extra: dict[str, Any]) -> None:
+        if self.draining:
+            return  # a socket that opened as this node began to stop: the endpoint closes it
         self.seats[conn] = seat
         self.extras[conn] = welcome_extra
         owner = await self._owner_for(seat.visit_id)
@@ -135,7 +178,7 @@ class ClusterRouter:
             await self.bus.send(owner, {"op": "in", "seat": asdict(seat), "conn": conn,
                                         "type": message.type, "fields": message.fields,
                                         "raw": message.raw})
-        else:
+        elif not self.draining:  # (a room just handed over: the socket is closing)
             raise ProtocolError("not_in_room", "This connection is not in the room.")
 
     # -- control and queries (from anywhere) -----------------------------------------------
@@ -215,6 +258,9 @@ class ClusterRouter:
             if sink is not None:
                 sink.deliver(Delivery(message["message"], message["close"]))
             return
+        if self.draining:
+            await self._after_handover(message)
+            return
         if op == "resync":
             await self._resync(message["visit"])
             return
@@ -242,11 +288,29 @@ class ClusterRouter:
             except ProtocolError as exc:
                 await self.local.bus.publish(conn, Delivery(error(exc.code, exc.message)))
 
+    async def _after_handover(self, message: dict[str, Any]) -> None:
+        """A message for a room this node no longer has (it is stopping). A join's node
+        took this node for the owner a moment too early: it seats its sockets again. An
+        ending or ejection reaches the nodes the room was handed to as a resync: they
+        seat their sockets again as the database has them now (the visit cancelled, the
+        link revoked). Relays and leaves are dropped: their nodes were told already."""
+        op = message["op"]
+        if op == "join":
+            nodes = {message["conn"].split(".", 1)[0]}
+            visit_id = message["seat"]["visit_id"]
+        elif op in ("end", "eject"):
+            visit_id = message["visit"]
+            nodes = self.handed.get(visit_id, set())
+        else:
+            return
+        for node in sorted(nodes - {self.node_id}):
+            await self.bus.send(node, {"op": "resync", "visit": visit_id})
+
     # -- noticing owners that disappear ------------------------------------------------
 
     async def _keep_watch(self) -> None:
         while True:
-            await asyncio.sleep(self.ttl / 3)
+            await asyncio.sleep(self.ttl / 4)
             try:
                 await self._watch_once()
             except Exception:  # a failed round is retried on the next; never stop watching
@@ -291,10 +355,15 @@ class ClusterRouter:
         log.warning("room resync visit=%s node=%s", visit_id, self.bus.node_id)
         room = self.local.registry.room(visit_id)
         if room is not None:
-            self.local.registry._drop(room)  # rebuilt from the seats that join again
+            self.local.registry.drop(room)  # rebuilt from the seats that join again
             for conn in [c for c, v in self.homes.items() if v == visit_id]:
                 del self.homes[conn]
         if any(seat.visit_id == visit_id for seat in self.seats.values()):
             await self._seat_again(visit_id)
         elif room is not None:
             await self._publish_live(visit_id)  # no room here now: clear it, let it go
+
+
+def _connections(room: Any) -> list[str]:
+    """The connection ids seated in a room (members and pending claims)."""
+    return [m.conn for m in (*room.members.values(), *room.claims.values()) if m.conn]

@@ -106,6 +106,9 @@ class MemoryNode:
         if self.cluster.current_owner(visit_id) == self.node_id:
             del self.cluster.owners[visit_id]
 
+    async def flush(self) -> None:
+        return None  # nothing waits in a queue here
+
     async def set_live(self, visit_id: str, state: str | None) -> None:
         if state is None:
             self.cluster.states.pop(visit_id, None)

@@ -16,7 +16,12 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from signaling.closes import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY
+from signaling.closes import (
+    CLOSE_GOING_AWAY,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CLOSE_RECONNECT,
+)
 from signaling.protocol import ProtocolError, encode, error, parse_message
 from signaling.router import Router
 from signaling.seat import Seat
@@ -86,6 +91,12 @@ def _json_refusal(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+def _draining() -> web.Response:
+    response = _json_refusal(503, "restarting", "This server is restarting; connect again.")
+    response.headers["Retry-After"] = "0"
+    return response
+
+
 class SignalingEndpoint:
     """Serves the visit WebSocket for one application."""
 
@@ -98,6 +109,9 @@ class SignalingEndpoint:
         self._open: dict[str, _Connection] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self.draining = False
+        """The process is stopping: new sockets are refused (503: the client tries again
+        and lands on another process) and open ones are closed with "reconnect now"."""
 
     @property
     def connections(self) -> int:
@@ -136,14 +150,21 @@ class SignalingEndpoint:
         """The aiohttp handler for GET /visits/{visit_id}/ws."""
         if request.headers.get("Origin") != self.settings.allowed_origin:
             return _json_refusal(403, "bad_origin", "This socket only serves the clinic's own pages.")
+        if self.draining:
+            return _draining()
         try:
             seat = await self.authenticate(request)
         except SeatRefused as refused:
             return _json_refusal(refused.status, refused.code, refused.message)
+        if self.draining:
+            return _draining()
         ws = web.WebSocketResponse(autoping=False, max_msg_size=HARD_FRAME_LIMIT, compress=False)
         if not ws.can_prepare(request).ok:
             return _json_refusal(400, "not_websocket", "Open this address as a WebSocket.")
         await ws.prepare(request)
+        if self.draining:  # began to stop while this socket was opened
+            await ws.close(code=CLOSE_RECONNECT, message=b"reconnect")
+            return ws
         conn = self.new_conn_id()
         state = _Connection(ws, asyncio.get_running_loop().time())
         self.router.attach(conn, SocketSink(ws, conn, on_close=self._track))
@@ -163,9 +184,11 @@ class SignalingEndpoint:
             await reader
         finally:
             reader.cancel()
-            self._open.pop(conn, None)
-            await self.router.leave(seat, conn)
-            self.router.detach(conn)
+            try:
+                await self.router.leave(seat, conn)
+            finally:
+                self._open.pop(conn, None)  # (after the leave: a drain waits for it)
+                self.router.detach(conn)
             log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
         return ws
 
@@ -206,6 +229,25 @@ class SignalingEndpoint:
             except ProtocolError as exc:
                 if not ws.closed:
                     await ws.send_str(encode(error(exc.code, exc.message)))
+
+    def refuse_new(self) -> None:
+        """Answer new sockets 503 from now on (the process is stopping)."""
+        self.draining = True
+
+    async def close_all(self, timeout: float = 3.0) -> None:
+        """Close every open socket with "reconnect now" and wait (bounded) until each
+        handler has let its room know."""
+        self.draining = True
+        closing = [asyncio.ensure_future(state.ws.close(code=CLOSE_RECONNECT, message=b"reconnect"))
+                   for state in list(self._open.values()) if not state.ws.closed]
+        for task in closing:
+            self._track(task)  # (one still going when time is up is cancelled at close)
+        if closing:
+            await asyncio.wait(closing, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._open and loop.time() < deadline:
+            await asyncio.sleep(0.02)
 
     async def close(self) -> None:
         """Stop the heartbeat and pending closes (server shutdown)."""

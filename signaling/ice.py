@@ -2,7 +2,8 @@
 
 TURN credentials follow the TURN REST scheme that coturn accepts with `use-auth-secret`:
 the username is `<expiry unix time>:<participant id>` and the password is the base64 of
-HMAC-SHA1 of the shared secret over that username.
+HMAC-SHA1 of the shared secret over that username. A clinic may force every call through
+TURN (transport policy "relay"), so that neither side learns the other's addresses.
 
 A server-side peer (the echo check) sends STUN checks to every candidate an offer lists,
 so an offer is trimmed first: only IP literals (a host name would mean a DNS or mDNS
@@ -18,6 +19,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from signaling.protocol import ICE_TRANSPORT_POLICIES
+
+ALL_CANDIDATES, RELAY_ONLY = ICE_TRANSPORT_POLICIES
+
 
 @dataclass(frozen=True)
 class IceSettings:
@@ -29,6 +34,13 @@ class IceSettings:
     """turn: or turns: URLs of a coturn server."""
     turn_secret: str = ""
     """coturn's static-auth-secret; without it no TURN server is offered."""
+    relay_only: bool = False
+    """Peers use relay candidates only (through TURN): no address reaches the other side."""
+
+    @property
+    def transport_policy(self) -> str:
+        """The RTCIceTransportPolicy peers are told to use."""
+        return RELAY_ONLY if self.relay_only else ALL_CANDIDATES
 
 
 def turn_credentials(secret: str, participant_id: str, expires_at: int) -> tuple[str, str]:
@@ -48,6 +60,12 @@ def ice_servers_for(settings: IceSettings, participant_id: str, expires_at: int)
         servers.append({"urls": list(settings.turn_urls), "username": username,
                         "credential": credential})
     return servers
+
+
+def welcome_ice(settings: IceSettings, participant_id: str, expires_at: int) -> dict[str, Any]:
+    """The ICE fields of one participant's `welcome`: servers and transport policy."""
+    return {"ice_servers": ice_servers_for(settings, participant_id, expires_at),
+            "ice_transport_policy": settings.transport_policy}
 
 
 def use_loopback_candidates() -> None:

@@ -33,6 +33,9 @@ EXERCISE_SLUG = re.compile(EXERCISE_SLUG_PATTERN)
 DEMO_ACTIONS = frozenset({"play", "pause", "step", "hide"})
 DEMO_SPEEDS = (1, 0.5)
 """Speeds a demo plays at, shared by both sides of the call (web/js/demo.js SPEEDS matches)."""
+ICE_TRANSPORT_POLICIES = ("all", "relay")
+"""Values of `welcome.ice_transport_policy` (RTCIceTransportPolicy): "relay" means every
+candidate goes through the TURN server in `ice_servers`."""
 ERROR_CODES = ("bad_json", "bad_message", "unknown_type", "bad_field", "forbidden", "too_large")
 """The codes `ProtocolError` carries out of `parse_message`."""
 

@@ -27,10 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import re
 import secrets
-import socket
 from collections import deque
 from typing import Any, Sequence
 
@@ -56,12 +53,13 @@ QUEUE_LIMIT = 10_000
 (and their rooms resynced once Redis is back)."""
 
 def new_node_id() -> str:
-    """A node id unique across machines and restarts: host, process id, random suffix.
+    """A node id unique across machines and restarts, random: it names no machine or
+    process, so clients may see it (a response header tells tests which process
+    answered). A process logs its id beside its pid once, at start.
 
     Connection ids start with the node id and a dot, so the id itself has no dots.
     """
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:32] or "node"
-    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+    return f"n{secrets.token_hex(6)}"
 
 
 def _room_of(message: dict[str, Any]) -> str:
@@ -125,13 +123,16 @@ class RedisClusterBus:
         except asyncio.TimeoutError:
             log.warning("redis unreachable at start; retrying node=%s", self.node_id)
 
+    async def flush(self) -> None:
+        """Wait until what is queued has been written (two seconds at most)."""
+        for _ in range(100):
+            if self.crashed or (not self._queue and not self._in_flight):
+                return
+            await asyncio.sleep(0.02)
+
     async def close(self) -> None:
         """Send what is queued (briefly), then stop and close the connections."""
-        if not self.crashed:
-            for _ in range(40):
-                if not self._queue and not self._in_flight:
-                    break
-                await asyncio.sleep(0.05)
+        await self.flush()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -49,7 +49,7 @@ class RoomRegistry:
         room = self._room_of(seat)
         await room.handle(seat.participant_id, conn, message)
         if room.ended:
-            self._drop(room)
+            self.drop(room)
 
     def route(self, seat: Seat, conn: str, message: Inbound) -> tuple[str, str]:
         """The channel and text of a relayed message (see `Room.route`)."""
@@ -66,7 +66,7 @@ class RoomRegistry:
         room = self.rooms.get(visit_id)
         if room is not None:
             await room.end(reason)
-            self._drop(room)
+            self.drop(room)
 
     async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
         """Close one participant's connection (her link was revoked)."""
@@ -88,9 +88,10 @@ class RoomRegistry:
 
     def _drop_if_empty(self, room: Room) -> None:
         if room.empty and not room.ended:
-            self._drop(room)
+            self.drop(room)
 
-    def _drop(self, room: Room) -> None:
+    def drop(self, room: Room) -> None:
+        """Forget a room (it emptied, or another process takes it over from here)."""
         if self.rooms.get(room.visit_id) is room:
             del self.rooms[room.visit_id]
             timer = self._timers.pop(room.visit_id, None)

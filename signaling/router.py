@@ -35,6 +35,14 @@ class Router(Protocol):
 
     async def close(self) -> None: ...
 
+    async def drain(self) -> None:
+        """This process is stopping: hand its rooms to the processes that go on (the
+        endpoint then closes its sockets with "reconnect now")."""
+
+    @property
+    def node_id(self) -> str | None:
+        """The id this process answers under among several (None: the only one)."""
+
     def attach(self, conn: str, sink: Sink) -> None:
         """A socket of this process opened (before it joins)."""
 
@@ -102,8 +110,13 @@ class LocalRouter:
         self.bus = _SinkBus(self.sinks, remote)
         self.registry = RoomRegistry(self.bus, hooks)
 
+    node_id: str | None = None
+
     async def start(self) -> None:
         return None
+
+    async def drain(self) -> None:
+        return None  # every room ends with this process; its sockets reconnect to the next
 
     async def close(self) -> None:
         await self.registry.close()

@@ -1,8 +1,10 @@
-"""Shared fixtures: a real app on a temporary SQLite file, and signed-in clients."""
+"""Shared fixtures: a real app on a temporary SQLite file (or a fresh PostgreSQL database,
+for the modules marked `both_engines`), and signed-in clients."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -10,12 +12,55 @@ from aiohttp.test_utils import TestClient
 from server.app import create_app
 from server.config import Config
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_api_key
+from tests.postgres_server import PostgresCluster
+
+ENGINES = ("sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_engines: tests of the module that use the `config` fixture run on "
+        "SQLite and on PostgreSQL ([sqlite] and [postgres] in their ids)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("engine", ENGINES, indirect=True)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    """Settings for a test server on a fresh database file."""
-    return Config(db=tmp_path / "visitroom.db", admin_email=ADMIN_EMAIL,
+def engine(request: pytest.FixtureRequest) -> str:
+    """The database engine of this test: 'sqlite' unless the module runs on both."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One PostgreSQL server for the session (started on first use), stopped at its end."""
+    try:
+        cluster = PostgresCluster().start()
+    except RuntimeError as exc:
+        pytest.fail(f"{exc} (bash tests/run.sh installs Debian's postgresql)")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """URL of a PostgreSQL database of this test's own (the migrations applied), dropped
+    after it."""
+    url = postgres_cluster.fresh_database(migrated=True)
+    yield url
+    postgres_cluster.retire(url)
+
+
+@pytest.fixture
+def config(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Config:
+    """Settings for a test server on a fresh database (file, or PostgreSQL database)."""
+    url = request.getfixturevalue("postgres_url") if engine == "postgres" else ""
+    return Config(db=tmp_path / "visitroom.db", database_url=url, admin_email=ADMIN_EMAIL,
                   admin_password=ADMIN_PASSWORD, public_url="http://127.0.0.1:8080")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from server.auth.api_keys import new_api_key
+from server.config import Config
 from server.keys import CONFIG, DB, VISITS
-from server.storage import open_database
+from server.storage import Database, open_database
 from server.storage.api_keys import create_api_key
+from server.storage.postgres import PostgresDatabase
 from server.storage.visits import Visit
 from server.visit_input import parse_visit_request
 
@@ -100,10 +103,17 @@ def now() -> int:
     return int(time.time())
 
 
-async def api_key_in(db: Path, name: str) -> str:
-    """An API key stored straight into a server's database file (the server may be a
-    process of its own); returns the key."""
-    database = await open_database(db)
+async def open_test_database(db: Path | str) -> Database:
+    """Open a server's database from outside it: a SQLite file, or a postgresql:// URL."""
+    if isinstance(db, str) and db.startswith(("postgresql://", "postgres://")):
+        return await PostgresDatabase(db).open()
+    return await open_database(Path(db))
+
+
+async def api_key_in(db: Path | str, name: str) -> str:
+    """An API key stored straight into a server's database (a SQLite file or a PostgreSQL
+    URL; the server may be a process of its own); returns the key."""
+    database = await open_test_database(db)
     try:
         key, prefix, key_hash = new_api_key()
         async with database.transaction() as conn:
@@ -112,3 +122,12 @@ async def api_key_in(db: Path, name: str) -> str:
         return key
     finally:
         await database.close()
+
+
+def database_env(config: Config) -> dict[str, str]:
+    """The environment of a `run.py` process that uses the same database as `config`."""
+    env = {**os.environ, "VISITROOM_DB": str(config.db)}
+    env.pop("VISITROOM_DATABASE_URL", None)
+    if config.database_url:
+        env["VISITROOM_DATABASE_URL"] = config.database_url
+    return env

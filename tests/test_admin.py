@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from server.keys import DB, VISITS
 from tests.helpers import (
     ADMIN_EMAIL,
@@ -16,6 +18,8 @@ from tests.helpers import (
     page_csrf,
     post_form,
 )
+
+pytestmark = pytest.mark.both_engines
 
 
 async def test_admin_pages_redirect_to_login_when_signed_out(client):

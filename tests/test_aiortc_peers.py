@@ -38,6 +38,26 @@ async def test_a_bot_that_is_never_admitted_times_out_waiting(live):
         await patient.run(timeout=1.5)
 
 
+async def test_a_cancelled_bot_leaves_no_reader_behind_to_reconnect(live):
+    import aiohttp
+
+    visit = await live.visit()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        patient = VisitClient(await live.link(visit, "patient"), session=session)
+        run = asyncio.ensure_future(patient.run(timeout=20))
+        for _ in range(100):  # bounded: until the socket is open and the bot waits
+            if patient.status == "waiting":
+                break
+            await asyncio.sleep(0.05)
+        assert patient.status == "waiting"
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        await asyncio.sleep(0.5)  # longer than the bot's first reconnect delay
+        assert patient.figures.reconnects == 0  # the session it was given is still open
+        assert not any(t.get_coro().__qualname__ == "VisitClient._read"
+                       for t in asyncio.all_tasks() if not t.done())
+
+
 async def test_a_bot_with_a_revoked_link_gets_a_readable_error(live):
     from server.keys import VISITS
 

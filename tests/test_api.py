@@ -12,6 +12,8 @@ from server.keys import DB, VISITS
 from server.openapi import OPERATIONS
 from tests.helpers import count_rows, make_visit
 
+pytestmark = pytest.mark.both_engines
+
 
 async def test_create_visit_returns_201_with_the_cli_fields(api):
     client, auth = api

@@ -17,10 +17,10 @@ import redis.asyncio as aioredis
 
 from server.auth.seat import seat_of
 from server.config import Config
-from server.keys import ROUTER, VISITS
+from server.keys import CONFIG, ROUTER, SIGNALING, VISITS
 from server.signaling_wiring import stored_seat
-from signaling.closes import CLOSE_ENDED
-from signaling.cluster import ClusterRouter
+from signaling.closes import CLOSE_ENDED, CLOSE_RECONNECT
+from signaling.cluster import OWNER_TTL, ClusterRouter
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_visit, post_form
 from tests.live import LiveServer, free_port, start_live_server
 from tests.redis_server import RedisServer, redis_server  # noqa: F401
@@ -55,6 +55,11 @@ async def _staff(server: LiveServer) -> aiohttp.ClientSession:
     server.sessions.append(session)
     await login(session, ADMIN_EMAIL, ADMIN_PASSWORD)  # type: ignore[arg-type]
     return session
+
+
+async def _owner_of(server: LiveServer, visit_id: str) -> str | None:
+    async with aioredis.from_url(server.app[CONFIG].redis_url, decode_responses=True) as client:
+        return await client.get(f"visitroom:owner:{visit_id}")
 
 
 async def _live_status(session: aiohttp.ClientSession, visit_id: str) -> str:
@@ -110,19 +115,24 @@ async def test_a_visit_split_across_two_servers_is_admitted_negotiated_and_cance
         assert await person.closed_with() == CLOSE_ENDED
 
 
-async def test_a_room_whose_server_stops_is_rebuilt_on_the_other_from_the_database(servers):
+async def test_a_room_whose_server_stops_is_handed_over_at_once_and_its_sockets_reconnect(
+        servers):
     a, b = servers
     visit, therapist, patient = await _split_call(servers)
     owner = next(s for s in servers if s.app[ROUTER].counts()["rooms"] == 1)
     survivor = next(s for s in servers if s is not owner)
     stranded, leaving = (patient, therapist) if survivor is a else (therapist, patient)
-    await leaving.close()  # the owner's own socket goes first (or shutting down waits for it)
-    await owner.runner.cleanup()  # it lets its rooms go as it stops
     started = time.monotonic()
+    stopping = asyncio.ensure_future(owner.runner.cleanup())  # it drains as it stops
+    # Its own socket is told to reconnect now; the other is seated again through the
+    # survivor at once (not when the owner's record would have lapsed).
+    assert await leaving.closed_with() == CLOSE_RECONNECT
     welcome = await stranded.expect("welcome", timeout=15)
     assert welcome["status"] == "admitted"  # as the database has her
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < OWNER_TTL / 2
+    await stopping
     assert survivor.app[ROUTER].counts()["rooms"] == 1
+    assert await _owner_of(survivor, visit.id) == survivor.app[ROUTER].node_id
     staff = await _staff(survivor)  # the survivor's dashboard: she is alone in the room
     while await _live_status(staff, visit.id) != "scheduled":
         assert time.monotonic() - started < 15
@@ -144,3 +154,13 @@ async def test_a_rebuilt_room_seats_each_socket_as_the_database_has_it_now(clien
     assert (await stored_seat(visits, opened)).visit_ended
     assert (await stored_seat(visits, replace(opened, participant_id="p_nobody0000000001"))
             ).visit_ended
+
+
+async def test_a_stopping_server_refuses_new_sockets_with_a_503_to_try_again(servers):
+    a, _ = servers
+    visit = await a.visit()
+    a.app[SIGNALING].refuse_new()  # what shutting down does first
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await a.socket(await a.link(visit, "patient"))
+    assert refused.value.status == 503
+    assert refused.value.headers is not None and refused.value.headers["Retry-After"] == "0"

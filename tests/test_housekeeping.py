@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from server.housekeeping import purge_once
 from server.keys import DB, VISITS
 from tests.helpers import count_rows, make_visit, now
+
+pytestmark = pytest.mark.both_engines
 
 
 async def test_expired_sessions_and_spent_revocations_are_purged(admin):

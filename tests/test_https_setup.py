@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.app import create_app
-from server.cli import _tls_context
+from server.cli import tls_context
 from server.config import Config
 from server.self_signed import ensure_certificate
 from tests.browser import Chromium, screenshot, wait_state, wait_until
@@ -33,7 +33,7 @@ async def _server(tmp_path: Path, scheme: str) -> LiveServer:
                     port=port, public_url=f"{scheme}://{HOST}:{port}", **tls)
     runner = web.AppRunner(create_app(config), handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=_tls_context(config)).start()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=tls_context(config)).start()
     return LiveServer(runner, config.public_url)
 
 

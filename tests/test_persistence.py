@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from server.app import create_app
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, link_of, login, make_visit
+
+pytestmark = pytest.mark.both_engines
 
 
 async def test_visit_and_links_work_after_a_restart(aiohttp_client, config):

@@ -6,6 +6,8 @@ import pytest
 
 from tests.helpers import count_rows, hours, link_of, make_api_key, make_visit, now
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 async def seats(aiohttp_client, client):

@@ -303,3 +303,17 @@ async def test_the_owner_disappearing_is_noticed_and_the_room_moves(two_nodes):
     assert time.monotonic() - started < 2 * owner.ttl + 0.5
     assert welcome["status"] == "admitted"  # rebuilt from what was stored, not forgotten
     assert survivor.counts()["rooms"] == 1
+
+
+async def test_a_draining_owner_hands_its_room_over_without_waiting_for_its_record(two_nodes):
+    cluster = two_nodes
+    therapist, patient = await _in_call(cluster)
+    owner = next(n for n in cluster.nodes if n.counts()["rooms"] == 1)
+    survivor = next(n for n in cluster.nodes if n is not owner)
+    stranded = patient if patient.router is survivor else therapist
+    started = time.monotonic()
+    await owner.drain()
+    welcome = await stranded.expect("welcome", timeout=5)
+    assert time.monotonic() - started < owner.ttl / 2  # not the record lapsing
+    assert welcome["status"] == "admitted"
+    assert survivor.counts()["rooms"] == 1 and owner.counts()["rooms"] == 0

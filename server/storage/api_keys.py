@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from server.storage.database import Database
+from server.storage.interface import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -22,14 +20,16 @@ class ApiKey:
     last_used_at: int | None
 
 
-async def create_api_key(conn: aiosqlite.Connection, *, name: str, prefix: str, key_hash: str,
+async def create_api_key(conn: Connection, *, name: str, prefix: str, key_hash: str,
                          created_by: int | None, now: int) -> int:
     """Store a new key's hash; returns its id."""
-    cur = await conn.execute(
-        "INSERT INTO api_keys (name, prefix, key_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+    async with conn.execute(
+        "INSERT INTO api_keys (name, prefix, key_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)"
+        " RETURNING id",
         (name, prefix, key_hash, created_by, now),
-    )
-    return int(cur.lastrowid or 0)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def list_api_keys(db: Database) -> list[ApiKey]:
@@ -48,12 +48,12 @@ async def live_key(db: Database, key_hash: str) -> tuple[int, int | None] | None
     return (int(row[0]), row[1]) if row else None
 
 
-async def mark_key_used(conn: aiosqlite.Connection, key_id: int, now: int) -> None:
+async def mark_key_used(conn: Connection, key_id: int, now: int) -> None:
     """Record when a key was last used."""
     await conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key_id))
 
 
-async def revoke_api_key(conn: aiosqlite.Connection, key_id: int, now: int) -> bool:
+async def revoke_api_key(conn: Connection, key_id: int, now: int) -> bool:
     """Revoke a key; False when it does not exist or was revoked already."""
     cur = await conn.execute(
         "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id)

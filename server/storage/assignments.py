@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import aiosqlite
-
-from server.storage.database import Database
+from server.storage.interface import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -35,17 +33,19 @@ _COLUMNS = ("id, visit_id, participant_id, exercise, sets, reps, hold_seconds, p
             " note, created_at")
 
 
-async def add_assignment(conn: aiosqlite.Connection, *, visit_id: str, participant_id: str,
+async def add_assignment(conn: Connection, *, visit_id: str, participant_id: str,
                          exercise: str, sets: int, reps: int, hold_seconds: int, per_day: int,
                          per_week: int, note: str, now: int, created_by: str) -> int:
     """Store an assignment inside the caller's transaction; returns its id."""
-    cur = await conn.execute(
+    async with conn.execute(
         "INSERT INTO assignments (visit_id, participant_id, exercise, sets, reps, hold_seconds,"
-        " per_day, per_week, note, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " per_day, per_week, note, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
         (visit_id, participant_id, exercise, sets, reps, hold_seconds, per_day, per_week, note, now,
          created_by),
-    )
-    return int(cur.lastrowid or 0)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def assignments_for(db: Database, visit_id: str, participant_id: str | None = None) -> list[Assignment]:
@@ -74,7 +74,7 @@ async def assignments_of_visits(db: Database, visit_ids: list[str]) -> dict[str,
     return found
 
 
-async def remove_assignment(conn: aiosqlite.Connection, visit_id: str, assignment_id: int) -> bool:
+async def remove_assignment(conn: Connection, visit_id: str, assignment_id: int) -> bool:
     """Delete an assignment of this visit; False when there is none."""
     cur = await conn.execute("DELETE FROM assignments WHERE id = ? AND visit_id = ?",
                              (assignment_id, visit_id))

@@ -1,51 +1,36 @@
-"""The SQLite database: one writer connection behind a lock, one reader, numbered migrations.
+"""The SQLite engine: one writer connection behind a lock, one reader, numbered migrations.
 
-This is the storage interface the rest of the server talks to (`fetchone`, `fetchall`,
-`transaction`); a PostgreSQL implementation would offer the same four calls.
+The embedded default. It offers the calls of `server.storage.interface.Database`; the
+PostgreSQL engine (`postgres.py`) offers the same ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 from contextlib import asynccontextmanager
-from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiosqlite
 
+from server.storage.interface import Database, DatabaseBusy, Params, Row
+from server.storage.schema import migration_files
+
+__all__ = ["SqliteDatabase", "DatabaseBusy", "migration_files", "open_database"]
+
 log = logging.getLogger(__name__)
 
-Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BUSY_ATTEMPTS = 3
 """Tries at taking a lock another process holds (a backup, a maintenance script)."""
 
 
-class DatabaseBusy(Exception):
-    """The database stayed locked by another process past the wait allowed; try again later."""
+class SqliteDatabase(Database):
+    """A Visitroom database in one SQLite file (WAL)."""
 
-
-def migration_files() -> list[tuple[int, str]]:
-    """The numbered migrations shipped with the server, in order: (number, SQL)."""
-    found = []
-    for entry in resources.files("server.storage").joinpath("migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    numbers = [n for n, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..N without gaps, found {numbers}")
-    return found
-
-
-class Database:
-    """An open Visitroom database."""
+    engine = "sqlite"
 
     def __init__(self, path: Path, busy_seconds: float = 5.0) -> None:
         self.path = Path(path)
@@ -55,7 +40,7 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
-    async def open(self) -> "Database":
+    async def open(self) -> "SqliteDatabase":
         """Create the file if needed, switch to WAL and apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
@@ -77,7 +62,7 @@ class Database:
         async with self._writer.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         current = int(row[0]) if row else 0
-        for number, sql in migration_files():
+        for number, sql in migration_files("sqlite"):
             if number <= current:
                 continue
             log.info("applying migration %04d", number)
@@ -110,22 +95,22 @@ class Database:
                 await asyncio.sleep(0.05 * (attempt + 1))
         raise DatabaseBusy()
 
-    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """One row of a read query, or None."""
         reader = self._reader
         assert reader is not None, "database is not open"
 
-        async def read() -> aiosqlite.Row | None:
+        async def read() -> Row | None:
             async with reader.execute(sql, params) as cur:
                 return await cur.fetchone()
         return await self._patiently(read)
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """All rows of a read query."""
         reader = self._reader
         assert reader is not None, "database is not open"
 
-        async def read() -> list[aiosqlite.Row]:
+        async def read() -> list[Row]:
             async with reader.execute(sql, params) as cur:
                 return list(await cur.fetchall())
         return await self._patiently(read)
@@ -147,19 +132,13 @@ class Database:
             else:
                 await self._writer.execute("COMMIT")
 
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one write statement in its own transaction; returns the last row id."""
-        async with self.transaction() as conn:
-            cur = await conn.execute(sql, params)
-            return cur.lastrowid or 0
-
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc)
     return "database is locked" in text or "database is busy" in text
 
 
-async def open_database(path: Path, busy_seconds: float = 5.0) -> Database:
+async def open_database(path: Path, busy_seconds: float = 5.0) -> SqliteDatabase:
     """Open (and migrate) the database at `path`; a lock held longer than `busy_seconds`
     by another process makes a call raise DatabaseBusy."""
-    return await Database(path, busy_seconds).open()
+    return await SqliteDatabase(path, busy_seconds).open()

@@ -6,9 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from server.storage.database import Database
+from server.storage.interface import Connection, Database, Row
 
 COLLAPSE_SECONDS = 60
 """Repeats of a collapsible event by one actor within this time add to the first row."""
@@ -47,7 +45,7 @@ class EventQuery:
     """Only events older than this one (the next page)."""
 
 
-async def record_event(conn: aiosqlite.Connection, *, actor: str, action: str, now: int,
+async def record_event(conn: Connection, *, actor: str, action: str, now: int,
                        visit_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
     """Append an event inside the caller's transaction. Detail holds ids and codes, never names.
 
@@ -55,10 +53,12 @@ async def record_event(conn: aiosqlite.Connection, *, actor: str, action: str, n
     first row counts in that row (`repeats`, `last_at`) instead of adding one.
     """
     if action in COLLAPSED_ACTIONS:
+        # `visit_id = ?` and `IS NULL` apart, so that both engines use the index.
+        same_visit = "visit_id IS NULL" if visit_id is None else "visit_id = ?"
         async with conn.execute(
-            "SELECT id, detail FROM events WHERE visit_id IS ? AND actor = ? AND action = ?"
+            f"SELECT id, detail FROM events WHERE {same_visit} AND actor = ? AND action = ?"
             " AND at >= ? ORDER BY id DESC LIMIT 1",
-            (visit_id, actor, action, now - COLLAPSE_SECONDS),
+            (*(() if visit_id is None else (visit_id,)), actor, action, now - COLLAPSE_SECONDS),
         ) as cur:
             row = await cur.fetchone()
         if row is not None:
@@ -105,6 +105,6 @@ async def event_actions(db: Database) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _event(row: aiosqlite.Row) -> Event:
+def _event(row: Row) -> Event:
     return Event(row["id"], row["at"], row["actor"], row["action"], row["visit_id"],
                  json.loads(row["detail"]))

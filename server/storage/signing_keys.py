@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
-from server.storage.database import Database
+from server.storage.interface import Connection, Database
 
 
-async def insert_signing_key(conn: aiosqlite.Connection, *, kid: str, private_pem: str,
+async def insert_signing_key(conn: Connection, *, kid: str, private_pem: str,
                              now: int) -> None:
     """Store a new signing key."""
     await conn.execute(
@@ -18,7 +16,7 @@ async def insert_signing_key(conn: aiosqlite.Connection, *, kid: str, private_pe
 
 async def all_signing_keys(db: Database) -> list[tuple[str, str, int]]:
     """Every key as (kid, private PEM, created_at), oldest first."""
-    rows = await db.fetchall(
+    rows = await db.fetchall(  # rowid: a column of that name on PostgreSQL
         "SELECT kid, private_pem, created_at FROM signing_keys ORDER BY created_at, rowid"
     )
     return [(r[0], r[1], r[2]) for r in rows]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from server.storage.database import Database
+from server.storage.interface import Connection, Database, Row
 
 
 @dataclass(frozen=True)
@@ -25,20 +23,22 @@ class User:
     """Unix time until which logins are refused; 0 when not locked."""
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> "User":
+    def from_row(cls, row: Row) -> "User":
         """Build from a `users` row."""
         return cls(row["id"], row["email"], row["name"], row["role"], row["password_hash"],
                    bool(row["active"]), row["failed_logins"], row["locked_until"])
 
 
-async def create_user(conn: aiosqlite.Connection, *, email: str, name: str, role: str,
+async def create_user(conn: Connection, *, email: str, name: str, role: str,
                       password_hash: str, now: int) -> int:
     """Insert an account inside the caller's transaction; returns its id."""
-    cur = await conn.execute(
-        "INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+    async with conn.execute(
+        "INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)"
+        " RETURNING id",
         (email, name, role, password_hash, now),
-    )
-    return int(cur.lastrowid or 0)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def user_by_email(db: Database, email: str) -> User | None:
@@ -67,7 +67,7 @@ async def list_therapists(db: Database) -> list[User]:
     return [User.from_row(r) for r in rows]
 
 
-async def set_active(conn: aiosqlite.Connection, user_id: int, active: bool) -> None:
+async def set_active(conn: Connection, user_id: int, active: bool) -> None:
     """Activate or deactivate an account; deactivating also ends its sessions."""
     await conn.execute("UPDATE users SET active = ? WHERE id = ?", (int(active), user_id))
     if not active:
@@ -95,8 +95,8 @@ async def release_login_attempt(db: Database, user_id: int) -> None:
     """Give back a reserved attempt that was never checked (the hashing pool was full, or
     the check failed on the way): a reservation left behind would count for ever."""
     async with db.transaction() as conn:
-        await conn.execute("UPDATE users SET failed_logins = MAX(failed_logins - 1, 0) WHERE id = ?",
-                           (user_id,))
+        await conn.execute("UPDATE users SET failed_logins = failed_logins - 1"
+                           " WHERE id = ? AND failed_logins > 0", (user_id,))
 
 
 async def fail_login_attempt(db: Database, user_id: int, *, now: int, max_failures: int,
@@ -111,7 +111,7 @@ async def fail_login_attempt(db: Database, user_id: int, *, now: int, max_failur
         return cur.rowcount > 0
 
 
-async def succeed_login_attempt(conn: aiosqlite.Connection, user_id: int, *, now: int) -> bool:
+async def succeed_login_attempt(conn: Connection, user_id: int, *, now: int) -> bool:
     """The reserved check passed: forget the failures, unless a lock is in force (then False:
     a right password never lifts a lock another attempt set meanwhile)."""
     cur = await conn.execute(
@@ -119,7 +119,7 @@ async def succeed_login_attempt(conn: aiosqlite.Connection, user_id: int, *, now
     return cur.rowcount > 0
 
 
-async def unlock_user(conn: aiosqlite.Connection, email: str) -> int | None:
+async def unlock_user(conn: Connection, email: str) -> int | None:
     """Lift an account's lock and forget its failures; its id, or None when there is none."""
     async with conn.execute("SELECT id FROM users WHERE email = ?", (email,)) as cur:
         row = await cur.fetchone()
@@ -130,7 +130,7 @@ async def unlock_user(conn: aiosqlite.Connection, email: str) -> int | None:
     return int(row[0])
 
 
-async def remember_login_address(conn: aiosqlite.Connection, user_id: int, address_tag: str,
+async def remember_login_address(conn: Connection, user_id: int, address_tag: str,
                                  now: int) -> None:
     """Note that the account signed in from this (tagged) address."""
     await conn.execute(
@@ -147,7 +147,7 @@ async def signed_in_from(db: Database, user_id: int, address_tag: str, since: in
     return row is not None
 
 
-async def create_session(conn: aiosqlite.Connection, *, id_hash: str, user_id: int, now: int,
+async def create_session(conn: Connection, *, id_hash: str, user_id: int, now: int,
                          expires_at: int) -> None:
     """Store a new login session (by the hash of its cookie value)."""
     await conn.execute(
@@ -171,7 +171,7 @@ async def delete_session(db: Database, id_hash: str) -> None:
     await db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
 
 
-async def purge_expired_sessions(conn: aiosqlite.Connection, now: int) -> int:
+async def purge_expired_sessions(conn: Connection, now: int) -> int:
     """Forget staff logins that have expired; returns how many."""
     cursor = await conn.execute("DELETE FROM staff_sessions WHERE expires_at <= ?", (now,))
     return cursor.rowcount

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from server.storage.database import Database
+from server.storage.interface import Connection, Database, Row
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class Participant:
     """The device her admission was given to; another device opening her link waits."""
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> "Participant":
+    def from_row(cls, row: Row) -> "Participant":
         """Build from a `participants` row."""
         return cls(row["id"], row["visit_id"], row["role"], row["display_name"], row["jti"],
                    row["kid"], row["issued_at"], row["not_before"], row["expires_at"],
@@ -64,12 +62,12 @@ class Visit:
         return (self.ends_at - self.starts_at) // 60
 
 
-def _visit(row: aiosqlite.Row, participants: list[Participant]) -> Visit:
+def _visit(row: Row, participants: list[Participant]) -> Visit:
     return Visit(row["id"], row["kind"], row["starts_at"], row["ends_at"], row["status"],
                  row["capacity"], row["therapist_id"], row["created_at"], tuple(participants))
 
 
-async def insert_visit(conn: aiosqlite.Connection, visit: Visit) -> None:
+async def insert_visit(conn: Connection, visit: Visit) -> None:
     """Store a visit and its participants inside the caller's transaction."""
     await conn.execute(
         "INSERT INTO visits (id, kind, starts_at, ends_at, status, capacity, therapist_id, created_at)"
@@ -81,7 +79,7 @@ async def insert_visit(conn: aiosqlite.Connection, visit: Visit) -> None:
         await insert_participant(conn, p)
 
 
-async def insert_participant(conn: aiosqlite.Connection, p: Participant) -> None:
+async def insert_participant(conn: Connection, p: Participant) -> None:
     """Store one participant of an existing visit."""
     await conn.execute(
         "INSERT INTO participants (id, visit_id, role, display_name, jti, kid, issued_at,"
@@ -91,7 +89,7 @@ async def insert_participant(conn: aiosqlite.Connection, p: Participant) -> None
     )
 
 
-async def mark_admitted(conn: aiosqlite.Connection, participant_id: str, now: int,
+async def mark_admitted(conn: Connection, participant_id: str, now: int,
                         device: str | None) -> None:
     """Remember that a participant was admitted (first time only), on which device."""
     await conn.execute(
@@ -101,14 +99,14 @@ async def mark_admitted(conn: aiosqlite.Connection, participant_id: str, now: in
     )
 
 
-async def clear_admission(conn: aiosqlite.Connection, participant_id: str) -> None:
+async def clear_admission(conn: Connection, participant_id: str) -> None:
     """Forget a participant's admission: she waits to be let in again."""
     await conn.execute(
         "UPDATE participants SET admitted_at = NULL, admitted_device = NULL WHERE id = ?",
         (participant_id,))
 
 
-async def mark_denied(conn: aiosqlite.Connection, participant_id: str, now: int) -> None:
+async def mark_denied(conn: Connection, participant_id: str, now: int) -> None:
     """Remember that a participant was turned away; her admission, if any, is gone."""
     await conn.execute(
         "UPDATE participants SET denied_at = ?, admitted_at = NULL, admitted_device = NULL"
@@ -123,6 +121,7 @@ async def _participants_of(db: Database, visit_ids: list[str]) -> dict[str, list
         return found
     marks = ",".join("?" * len(visit_ids))
     rows = await db.fetchall(
+        # rowid: SQLite's own; on PostgreSQL a column of that name (migrations/postgres/0001).
         f"SELECT * FROM participants WHERE visit_id IN ({marks}) ORDER BY rowid", visit_ids
     )
     for row in rows:
@@ -164,7 +163,7 @@ async def list_visits(db: Database, *, start: int | None = None, end: int | None
     return [_visit(r, people[r["id"]]) for r in rows]
 
 
-async def set_visit_status(conn: aiosqlite.Connection, visit_id: str, status: str, now: int) -> None:
+async def set_visit_status(conn: Connection, visit_id: str, status: str, now: int) -> None:
     """Change a visit's status (recording the cancel time when cancelled)."""
     await conn.execute(
         "UPDATE visits SET status = ?, cancelled_at = CASE WHEN ? = 'cancelled' THEN ? END"
@@ -173,13 +172,13 @@ async def set_visit_status(conn: aiosqlite.Connection, visit_id: str, status: st
     )
 
 
-async def end_visit(conn: aiosqlite.Connection, visit_id: str) -> None:
+async def end_visit(conn: Connection, visit_id: str) -> None:
     """Mark a scheduled visit as ended (a cancelled one stays cancelled)."""
     await conn.execute("UPDATE visits SET status = 'ended' WHERE id = ? AND status = 'scheduled'",
                        (visit_id,))
 
 
-async def replace_link(conn: aiosqlite.Connection, participant_id: str, *, jti: str, kid: str,
+async def replace_link(conn: Connection, participant_id: str, *, jti: str, kid: str,
                        issued_at: int) -> None:
     """Point a participant at a newly minted link; its holder waits to be admitted again."""
     await conn.execute(
@@ -189,11 +188,12 @@ async def replace_link(conn: aiosqlite.Connection, participant_id: str, *, jti: 
     )
 
 
-async def revoke(conn: aiosqlite.Connection, *, jti: str, visit_id: str, now: int,
+async def revoke(conn: Connection, *, jti: str, visit_id: str, now: int,
                  expires_at: int) -> None:
     """Add a link id to the revocation list."""
     await conn.execute(
-        "INSERT OR IGNORE INTO revocations (jti, visit_id, revoked_at, expires_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO revocations (jti, visit_id, revoked_at, expires_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (jti, visit_id, now, expires_at),
     )
 
@@ -218,7 +218,7 @@ async def therapist_seats(db: Database, user_id: int) -> list[tuple[str, str]]:
     return [(r["visit_id"], r["id"]) for r in rows]
 
 
-async def purge_revocations(conn: aiosqlite.Connection, before: int) -> int:
+async def purge_revocations(conn: Connection, before: int) -> int:
     """Forget revoked link ids whose links could not open anything after `before` anyway."""
     cursor = await conn.execute("DELETE FROM revocations WHERE expires_at < ?", (before,))
     return cursor.rowcount

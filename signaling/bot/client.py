@@ -45,20 +45,28 @@ def _page_problem(html: str) -> str:
     return ": ".join(p for p in parts if p) or "the link did not open"
 
 
+def _urls(server: dict[str, Any]) -> list[Any]:
+    urls = server.get("urls", [])
+    return urls if isinstance(urls, list) else [urls]
+
+
 class VisitClient:
     """Joins a visit from its link and runs one call."""
 
     def __init__(self, link: str, *, admit: bool = False, media: str = "synthetic",
-                 session: aiohttp.ClientSession | None = None) -> None:
+                 relay: bool = False, session: aiohttp.ClientSession | None = None) -> None:
+        """`relay` uses TURN relay candidates only, whatever the server's policy says."""
         self.link = link
         self.admit = admit
         self.media = media
+        self.relay = relay
         parts = urlsplit(link)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self._session = session
         self._own_session = session is None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.ice_servers: list[dict[str, Any]] = []
+        self.ice_transport_policy = "relay" if relay else "all"
         self.peers: dict[str, PeerLink] = {}
         self.figures = CallFigures()
         self.status = ""
@@ -126,6 +134,8 @@ class VisitClient:
         try:
             await self.connect()
             reader = asyncio.ensure_future(self._read())
+            self._tasks.add(reader)  # close() stops it, even when run() itself is cancelled
+            reader.add_done_callback(self._tasks.discard)
             waiter = asyncio.ensure_future(self.done.wait())
             finished, _ = await asyncio.wait({reader, waiter}, timeout=timeout,
                                              return_when=asyncio.FIRST_COMPLETED)
@@ -217,6 +227,12 @@ class VisitClient:
             you = message["you"]
             self.figures.role, self.figures.participant_id = you["role"], you["id"]
             self.ice_servers = message.get("ice_servers", [])
+            relay = self.relay or message.get("ice_transport_policy") == "relay"
+            self.ice_transport_policy = "relay" if relay else "all"
+            if relay and not any(str(url).startswith("turn") for server in self.ice_servers
+                                 for url in _urls(server)):
+                raise VisitClientError("Relay only, but the server offers no TURN server "
+                                       "(its VISITROOM_TURN_URL and VISITROOM_TURN_SECRET).")
             self.status = message["status"]
             for peer in message["peers"]:
                 await self._meet(peer)
@@ -303,7 +319,7 @@ class VisitClient:
 
 
 async def run_bot(link: str, *, admit: bool = False, media: str = "synthetic",
-                  timeout: float = 30.0, stay: float = 0.0) -> CallFigures:
+                  timeout: float = 30.0, stay: float = 0.0, relay: bool = False) -> CallFigures:
     """Join a visit from its link and complete one call; raise VisitClientError otherwise."""
-    client = VisitClient(link, admit=admit, media=media)
+    client = VisitClient(link, admit=admit, media=media, relay=relay)
     return await client.run(timeout=timeout, stay=stay)

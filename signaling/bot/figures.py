@@ -25,6 +25,9 @@ class CallFigures:
     """Times the visit socket dropped and was opened again."""
     connections: int = 0
     """Peer connections that reached ICE completed (a renegotiation adds one)."""
+    candidate_types: tuple[str, str] | None = None
+    """(local, remote) candidate types of the pair ICE chose last: ("relay", "relay") is a
+    call through TURN, ("host", "host") a direct one."""
 
     @property
     def complete(self) -> bool:
@@ -37,7 +40,8 @@ class CallFigures:
         return {"role": self.role, "visit_id": self.visit_id, "participant_id": self.participant_id,
                 "connected_ms": _round(self.connected_ms), "first_frame_ms": _round(self.first_frame_ms),
                 "first_audio_ms": _round(self.first_audio_ms), "rtt_ms": _round(self.rtt_ms),
-                "video_frames": self.video_frames, "audio_frames": self.audio_frames}
+                "video_frames": self.video_frames, "audio_frames": self.audio_frames,
+                "candidate_types": list(self.candidate_types) if self.candidate_types else None}
 
 
 def _round(value: float | None) -> float | None:

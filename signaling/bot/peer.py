@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -27,12 +28,25 @@ log = logging.getLogger(__name__)
 DATA_CHANNEL = "visitroom"
 
 
-def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
-    """The aiortc configuration for the ICE servers in `welcome`."""
+def ice_configuration(servers: list[dict[str, Any]], policy: str = "all") -> RTCConfiguration:
+    """The aiortc configuration for the ICE servers and transport policy in `welcome`."""
     return RTCConfiguration([
         RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
         for s in servers
-    ])
+    ], iceTransportPolicy=RTCIceTransportPolicy(policy))
+
+
+def selected_candidate_types(pc: RTCPeerConnection) -> tuple[str, str] | None:
+    """(local, remote) candidate types of the pair ICE chose for this connection, e.g.
+    ("relay", "relay") through TURN; None before ICE has chosen one."""
+    sctp = pc.sctp
+    transport = sctp.transport.transport if sctp is not None else None
+    # aiortc has no selected-pair API (nor candidate-pair stats): aioice's nominated pair
+    # of component 1 is the one media and data use (everything is bundled).
+    pair = transport._connection._nominated.get(1) if transport is not None else None
+    if pair is None:
+        return None
+    return pair.local_candidate.type, pair.remote_candidate.type
 
 
 class PeerLink:
@@ -48,7 +62,7 @@ class PeerLink:
 
     def _new_pc(self) -> RTCPeerConnection:
         client = self.client
-        pc = RTCPeerConnection(ice_configuration(client.ice_servers))
+        pc = RTCPeerConnection(ice_configuration(client.ice_servers, client.ice_transport_policy))
         tracks = make_tracks(client.media)
         for track in tracks:
             pc.addTrack(track)
@@ -68,6 +82,7 @@ class PeerLink:
         def on_ice() -> None:
             if pc.iceConnectionState == "completed":
                 client.figures.connections += 1
+                client.figures.candidate_types = selected_candidate_types(pc)
                 if client.figures.connected_ms is None:
                     client.figures.connected_ms = client._elapsed_ms()
                     client._check_done()

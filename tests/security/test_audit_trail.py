@@ -7,6 +7,8 @@ import json
 import logging
 import re
 
+import pytest
+
 from server.keys import DB
 from server.storage.events import record_event
 from tests.helpers import (
@@ -18,6 +20,8 @@ from tests.helpers import (
     make_visit,
     now,
 )
+
+pytestmark = pytest.mark.both_engines
 
 OLDER = re.compile(r'<a class="button" href="([^"]+)" rel="next">Older events</a>')
 

@@ -3,6 +3,8 @@ still work), the visit cookie lives only as long as its link can open something.
 
 from __future__ import annotations
 
+import pytest
+
 from server.app import VISITS, create_app
 from tests.helpers import (
     ADMIN_EMAIL,
@@ -14,6 +16,8 @@ from tests.helpers import (
     page_csrf,
     post_form,
 )
+
+pytestmark = pytest.mark.both_engines
 
 
 async def test_staff_cookie_is_strict_and_login_then_admin_pages_work(client):

@@ -10,6 +10,8 @@ import pytest
 from server.keys import DB, VISITS
 from tests.helpers import add_therapist, count_rows, link_of, make_visit, post_form
 
+pytestmark = pytest.mark.both_engines
+
 ORIGIN = {"Origin": "http://127.0.0.1:8080"}
 
 

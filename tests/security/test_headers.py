@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
 from server.app import create_app
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login
+
+pytestmark = pytest.mark.both_engines
 
 
 async def test_csp_connect_src_comes_from_the_public_url_not_the_host_header(client):

@@ -17,6 +17,8 @@ from tests.helpers import (
     page_csrf,
 )
 
+pytestmark = pytest.mark.both_engines
+
 
 async def test_login_with_wrong_password_is_401_and_audited(client):
     await login(client, ADMIN_EMAIL, "not the password", expect=401)

@@ -4,9 +4,13 @@ revoked, guests' and ended visits' included."""
 
 from __future__ import annotations
 
+import pytest
+
 from server.keys import DB, VISITS
 from tests.helpers import link_of, make_visit, post_form
 from tests.live import in_call
+
+pytestmark = pytest.mark.both_engines
 
 
 async def _lobby_of(therapist, count: int) -> list[dict]:

@@ -16,6 +16,8 @@ from server.auth.tokens import add_signing_key, sign_link
 from server.keys import DB, KEYRING, VISITS
 from tests.helpers import count_rows, hours, link_of, make_visit, now
 
+pytestmark = pytest.mark.both_engines
+
 
 def _token(path: str) -> str:
     return path.split("token=", 1)[1]

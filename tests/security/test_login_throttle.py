@@ -14,8 +14,10 @@ import aiohttp
 import pytest
 
 from server.app import DB, create_app
-from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, page_csrf
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, database_env, page_csrf
 from tests.live import in_call
+
+pytestmark = pytest.mark.both_engines
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED = ("login.failed", "login.locked", "login.succeeded", "login.refused")
@@ -204,9 +206,9 @@ async def test_unlock_command_lifts_the_lock_of_the_only_admin(aiohttp_client, c
     for _ in range(3):
         await attempt(client, ADMIN_EMAIL, "wrong!")
     assert (await attempt(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status == 429
-    result = subprocess.run([sys.executable, str(ROOT / "run.py"), "unlock", "--db", str(config.db),
-                             ADMIN_EMAIL.upper()], capture_output=True, text=True, timeout=60,
-                            cwd=ROOT)
+    result = subprocess.run([sys.executable, str(ROOT / "run.py"), "unlock", ADMIN_EMAIL.upper()],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT,
+                            env=database_env(config))
     assert result.returncode == 0, result.stderr
     assert "Unlocked account user:1" in result.stdout
     assert (await attempt(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status == 303

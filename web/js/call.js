@@ -19,6 +19,7 @@ const media = new LocalMedia();
 const peers = new Map();
 let signaling = null;
 let iceServers = [];
+let iceTransportPolicy = "all";
 let admitted = false;
 let muted = false;
 let cameraOff = false;
@@ -176,6 +177,7 @@ function onMessage(m) {
   switch (m.type) {
     case "welcome":
       iceServers = m.ice_servers || [];
+      iceTransportPolicy = m.ice_transport_policy === "relay" ? "relay" : "all";
       signaling.keepAlive(m.heartbeat_s);
       for (const id of [...peers.keys()]) removePeer(id);
       if (m.status === "admitted") onAdmitted(m.peers);
@@ -226,7 +228,7 @@ function onAdmitted(list) {
 
 function addPeer(peer) {
   removePeer(peer.id);
-  const session = new PeerSession({ peerId: peer.id, polite: peer.polite, iceServers, stream: media.stream, send: (msg) => { note("out", msg.type); signaling.send(msg); } });
+  const session = new PeerSession({ peerId: peer.id, polite: peer.polite, iceServers, iceTransportPolicy, stream: media.stream, send: (msg) => { note("out", msg.type); signaling.send(msg); } });
   const video = document.createElement("video");
   Object.assign(video, { autoplay: true, playsInline: true, srcObject: session.remoteStream });
   video.dataset.testid = "remote-video";

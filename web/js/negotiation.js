@@ -17,7 +17,7 @@ const DISCONNECT_GRACE_MS = 4000;
 const FIRST_OFFER_WAIT_MS = 3000;
 
 export class PeerSession extends EventTarget {
-  constructor({ peerId, polite, iceServers, stream, send }) {
+  constructor({ peerId, polite, iceServers, iceTransportPolicy = "all", stream, send }) {
     super();
     this.peerId = peerId;
     this.polite = polite;
@@ -26,7 +26,7 @@ export class PeerSession extends EventTarget {
     this.ignoreOffer = false;
     this.isSettingRemoteAnswerPending = false;
     this.remoteStream = new MediaStream();
-    this.pc = new RTCPeerConnection({ iceServers });
+    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     this.senders = {};
     this.disconnectTimer = null;
     this.firstOfferTimer = polite

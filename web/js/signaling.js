@@ -4,6 +4,10 @@
 // Closes after which the page must not reconnect by itself (signaling/closes.py FINAL;
 // tests/test_structure.py checks that the two lists agree).
 const FINAL_CODES = new Set([1008, 4000, 4001, 4003, 4004]);
+// The server is stopping or handing the room to another process (signaling/closes.py
+// CLOSE_RECONNECT): reconnect at once (a little jitter spreads a whole process's sockets)
+// and land on another process, which seats the page again.
+const RECONNECT_NOW = 1012;
 const DEFAULT_KEEPALIVE_MS = 15000;
 
 export class SignalingClient extends EventTarget {
@@ -57,8 +61,11 @@ export class SignalingClient extends EventTarget {
         return;
       }
       this.emit("status", "reconnecting");
-      const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
-      this.attempt += 1;
+      let delay = 50 + Math.random() * 200;
+      if (event.code !== RECONNECT_NOW) {
+        delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
+        this.attempt += 1;
+      }
       setTimeout(() => { if (!this.stopped) this.connect(); }, delay);
     });
   }

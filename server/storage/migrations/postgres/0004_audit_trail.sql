@@ -1,0 +1,22 @@
+-- PostgreSQL form of ../0004_audit_trail.sql. What differs: BIGINT integers, and the
+-- audit_tag secret is not made here but by the server on its first start
+-- (server/storage/server_secrets.py), from Python's `secrets`.
+CREATE TABLE server_secrets (
+    name    TEXT PRIMARY KEY,
+    value   TEXT NOT NULL
+);
+
+-- The audit log page pages by id and filters by actor, action and time.
+CREATE INDEX events_actor ON events(actor, id);
+CREATE INDEX events_action ON events(action, id);
+CREATE INDEX events_at ON events(at);
+
+-- Where each staff account signed in from (keyed tags of client addresses, never the
+-- addresses). While an account is locked, its own recent addresses may still try, so
+-- failed sign-ins from elsewhere cannot keep its owner out.
+CREATE TABLE login_addresses (
+    user_id      BIGINT NOT NULL REFERENCES users(id),
+    address_tag  TEXT NOT NULL,
+    last_at      BIGINT NOT NULL,
+    PRIMARY KEY (user_id, address_tag)
+);
