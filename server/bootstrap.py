@@ -19,10 +19,17 @@ async def ensure_admin(db: Database, config: Config) -> str | None:
     if await count_admins(db) > 0:
         return None
     password = config.admin_password or generate_password()
+    password_hash = hash_password(password)
     now = int(time.time())
     async with db.transaction() as conn:
+        # Asked again inside the write transaction: processes of a group starting together
+        # take turns here, and only the first makes the account.
+        async with conn.execute("SELECT COUNT(*) FROM users WHERE role = 'admin'") as cur:
+            row = await cur.fetchone()
+        if row is not None and int(row[0]) > 0:
+            return None
         user_id = await create_user(conn, email=config.admin_email, name="Clinic admin",
-                                    role="admin", password_hash=hash_password(password), now=now)
+                                    role="admin", password_hash=password_hash, now=now)
         await record_event(conn, actor="system", action="account.created", now=now,
                            detail={"user": user_id, "role": "admin"})
     log.info("created admin account user:%d", user_id)

@@ -11,6 +11,9 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_RECONNECT = 1012
 """The server is restarting or handing the room to another process: reconnect now."""
+CLOSE_TRY_LATER = 1013
+"""The room could not be reached (the bus between processes is down): reconnect with
+the usual backoff."""
 CLOSE_ENDED = 4000
 CLOSE_REPLACED = 4001
 """A newer socket of the same participant took over."""

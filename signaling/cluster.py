@@ -24,6 +24,7 @@ from dataclasses import asdict
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from signaling.bus import Delivery
+from signaling.closes import CLOSE_TRY_LATER
 from signaling.protocol import Inbound, ProtocolError, error
 from signaling.router import LocalRouter, Sink, room_live_state
 from signaling.seat import RoomHooks, Seat
@@ -95,6 +96,8 @@ class ClusterRouter:
         """The visit of each connection seated in a room this node owns (deliveries to
         another node name their room: the bus numbers and keeps messages per room)."""
         self._watch: asyncio.Task[None] | None = None
+        self._later: set[asyncio.Task[None]] = set()
+        """Endings and ejections waiting for the bus to answer again."""
         self.draining = False
         """This node is stopping: it owns no room and seats nobody any more."""
         self.handed: dict[str, set[str]] = {}
@@ -138,6 +141,8 @@ class ClusterRouter:
     async def close(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
+        for task in list(self._later):
+            task.cancel()
         for visit_id in list(self.local.registry.rooms):
             await self.bus.release(visit_id)
         await self.local.close()
@@ -156,7 +161,15 @@ class ClusterRouter:
             return  # a socket that opened as this node began to stop: the endpoint closes it
         self.seats[conn] = seat
         self.extras[conn] = welcome_extra
-        owner = await self._owner_for(seat.visit_id)
+        try:
+            owner = await self._owner_for(seat.visit_id)
+        except Exception as exc:  # the bus does not answer (Redis down): try again later
+            log.warning("room claim failed visit=%s conn=%s error=%s", seat.visit_id, conn,
+                        type(exc).__name__)
+            await self.local.bus.publish(conn, Delivery(
+                error("unavailable", "The visit cannot be reached just now; trying again."),
+                CLOSE_TRY_LATER))
+            return
         await self._join_at(owner, seat, conn, welcome_extra)
 
     async def leave(self, seat: Seat, conn: str) -> None:
@@ -191,7 +204,11 @@ class ClusterRouter:
                                         "participant": participant_id, "reason": reason})
 
     async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
-        return await self.bus.live(visit_ids)
+        try:
+            return await self.bus.live(visit_ids)
+        except Exception as exc:  # the bus does not answer: the dashboard shows no live state
+            log.warning("live states unavailable error=%s", type(exc).__name__)
+            return {}
 
     def counts(self) -> dict[str, int]:
         return {"sockets": len(self.seats), "rooms": len(self.local.registry.rooms)}
@@ -238,7 +255,34 @@ class ClusterRouter:
             await self.bus.set_live(visit_id, room_live_state(room))
 
     async def _to_owner(self, visit_id: str, message: dict[str, Any]) -> None:
-        owner = await self.bus.owner(visit_id)
+        try:
+            owner = await self.bus.owner(visit_id)
+        except Exception as exc:  # the bus does not answer (Redis down)
+            log.warning("room owner lookup failed visit=%s op=%s error=%s; trying again",
+                        visit_id, message["op"], type(exc).__name__)
+            task = asyncio.ensure_future(self._to_owner_later(visit_id, message))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+            return
+        await self._send_to(owner, message)
+
+    async def _to_owner_later(self, visit_id: str, message: dict[str, Any]) -> None:
+        """An ending or ejection made while the bus was down (already stored): hand it to
+        the room's owner once the bus answers. After an outage longer than a record's life
+        every room is seated again from the database anyway, which ends or ejects the
+        same way, so trying for twice that long is enough."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * self.ttl
+        while loop.time() < deadline:
+            await asyncio.sleep(self.ttl / 8)
+            try:
+                owner = await self.bus.owner(visit_id)
+            except Exception:
+                continue
+            await self._send_to(owner, message)
+            return
+
+    async def _send_to(self, owner: str | None, message: dict[str, Any]) -> None:
         if owner == self.bus.node_id:
             await self._on_message(message)
         elif owner is not None:
@@ -309,12 +353,20 @@ class ClusterRouter:
     # -- noticing owners that disappear ------------------------------------------------
 
     async def _keep_watch(self) -> None:
+        failed = 0  # rounds failed in a row: an outage logs its cause once, not every round
         while True:
             await asyncio.sleep(self.ttl / 4)
             try:
                 await self._watch_once()
             except Exception:  # a failed round is retried on the next; never stop watching
-                log.exception("cluster watch round failed node=%s", self.bus.node_id)
+                if not failed:
+                    log.exception("cluster watch round failed node=%s", self.bus.node_id)
+                failed += 1
+            else:
+                if failed:
+                    log.warning("cluster watch back node=%s after %d failed rounds",
+                                self.bus.node_id, failed)
+                failed = 0
 
     async def _watch_once(self) -> None:
         await self.bus.renew(list(self.local.registry.rooms), self.ttl)

@@ -90,6 +90,20 @@ async def test_processes_starting_together_migrate_once_without_failing(empty_ur
         await asyncio.gather(*(db.close() for db in opened))
 
 
+async def test_processes_starting_together_make_one_admin_account(empty_url):
+    from server.bootstrap import ensure_admin
+    from server.storage.users import count_admins
+
+    opened = await asyncio.gather(*(PostgresDatabase(empty_url).open() for _ in range(4)))
+    config = Config(admin_email="admin@group.example")
+    try:
+        passwords = await asyncio.gather(*(ensure_admin(db, config) for db in opened))
+        assert await count_admins(opened[0]) == 1
+        assert sum(p is not None for p in passwords) == 1  # printed by the one that made it
+    finally:
+        await asyncio.gather(*(db.close() for db in opened))
+
+
 async def test_rows_read_by_name_and_position_and_emails_match_in_any_case(postgres_url):
     db = await PostgresDatabase(postgres_url).open()
     try:

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from server.config import Config, ConfigError, config_from_env
 from signaling.cluster import ClusterRouter
+from signaling.closes import CLOSE_TRY_LATER
 from signaling.protocol import ProtocolError
 from signaling.redis_bus import RedisClusterBus, new_node_id
 from tests.redis_server import RedisServer, own_redis_server, redis_server  # noqa: F401
@@ -183,6 +184,24 @@ async def test_redis_restarted_mid_call_recovers_and_the_admission_holds(own_red
         await nodes.close()
 
 
+async def test_a_visit_cancelled_while_redis_is_down_ends_once_it_is_back(own_redis_server,
+                                                                            caplog):
+    nodes = Nodes(own_redis_server.url, backoff=(0.2, 1.0))
+    try:
+        await nodes.in_call()
+        own_redis_server.stop()
+        nodes.store.cancelled = True  # the visit service stores the cancel first
+        await nodes.b.end_visit(VISIT, "cancelled")  # no error escapes
+        assert await nodes.b.live_states([VISIT]) == {}  # the dashboard shows no live state
+        assert "room owner lookup failed" in caplog.text
+        await asyncio.sleep(0.3)
+        own_redis_server.start()
+        for person in (nodes.therapist, nodes.patient):
+            await person.expect("visit-ended", timeout=8)  # by the retried end, or the re-seat
+    finally:
+        await nodes.close()
+
+
 async def test_a_node_started_while_redis_is_down_serves_once_it_is_up(tmp_path):
     server = RedisServer(tmp_path)
     bus = RedisClusterBus(server.url, new_node_id(), backoff=(0.1, 0.3))
@@ -201,6 +220,32 @@ async def test_a_node_started_while_redis_is_down_serves_once_it_is_up(tmp_path)
     finally:
         await router.close()
         server.stop()
+
+
+async def test_a_socket_opened_while_redis_is_down_is_told_to_try_again_later(own_redis_server,
+                                                                               caplog):
+    bus = RedisClusterBus(own_redis_server.url, new_node_id(), backoff=(0.1, 0.3))
+    router = ClusterRouter(bus, MemoryStore(), ttl=1.5)
+    await router.start()
+    try:
+        own_redis_server.stop()
+        patient = Participant(router, _seat(PATIENT, "patient"), f"{router.conn_prefix}c_p")
+        await patient.join()  # no traceback escapes: the socket is told, and closed
+        assert (await patient.expect("error"))["code"] == "unavailable"
+        assert patient.sink.closed == CLOSE_TRY_LATER
+        assert "room claim failed" in caplog.text and "Traceback" not in caplog.text
+        await router.leave(patient.seat, patient.conn)
+        router.detach(patient.conn)
+        own_redis_server.start()
+        deadline = time.monotonic() + 10
+        while bus.reconnects == 0:
+            assert time.monotonic() < deadline, "the bus did not reconnect"
+            await asyncio.sleep(0.1)
+        again = Participant(router, _seat(PATIENT, "patient"), f"{router.conn_prefix}c_p2")
+        await again.join()
+        assert (await again.expect("welcome"))["status"] == "waiting"
+    finally:
+        await router.close()
 
 
 def test_a_node_id_is_unique_and_has_no_dots() -> None:

@@ -92,6 +92,7 @@ class MemoryStore:
         self.admissions: set[str] = set()
         self.denials: set[str] = set()
         self.endings: list[str] = []
+        self.cancelled = False
 
     async def admitted(self, visit_id: str, participant_id: str, device: str | None) -> None:
         self.admissions.add(participant_id)
@@ -112,7 +113,7 @@ class MemoryStore:
         from dataclasses import replace
 
         return replace(seat, admitted=seat.participant_id in self.admissions,
-                       denied=seat.participant_id in self.denials)
+                       denied=seat.participant_id in self.denials, visit_ended=self.cancelled)
 
 
 def _seat(participant_id: str, role: str) -> Seat:
@@ -291,12 +292,18 @@ async def test_leaving_tells_the_peer_and_the_last_one_out_closes_the_room(clust
     assert sum(n.counts()["rooms"] for n in cluster.nodes) == 0
 
 
-async def test_the_owner_disappearing_is_noticed_and_the_room_moves(two_nodes):
-    cluster = two_nodes
+async def _owner_and_survivor(cluster: Cluster) -> tuple[Any, Any, Participant]:
+    """A call split over two nodes: the node owning the room, the other node, and the
+    participant whose socket the other node holds."""
     therapist, patient = await _in_call(cluster)
     owner = next(n for n in cluster.nodes if n.counts()["rooms"] == 1)
     survivor = next(n for n in cluster.nodes if n is not owner)
-    stranded = patient if patient.router is survivor else therapist
+    return owner, survivor, patient if patient.router is survivor else therapist
+
+
+async def test_the_owner_disappearing_is_noticed_and_the_room_moves(two_nodes):
+    cluster = two_nodes
+    owner, survivor, stranded = await _owner_and_survivor(cluster)
     owner.bus.crash()
     started = time.monotonic()
     welcome = await stranded.expect("welcome", timeout=5)
@@ -307,10 +314,7 @@ async def test_the_owner_disappearing_is_noticed_and_the_room_moves(two_nodes):
 
 async def test_a_draining_owner_hands_its_room_over_without_waiting_for_its_record(two_nodes):
     cluster = two_nodes
-    therapist, patient = await _in_call(cluster)
-    owner = next(n for n in cluster.nodes if n.counts()["rooms"] == 1)
-    survivor = next(n for n in cluster.nodes if n is not owner)
-    stranded = patient if patient.router is survivor else therapist
+    owner, survivor, stranded = await _owner_and_survivor(cluster)
     started = time.monotonic()
     await owner.drain()
     welcome = await stranded.expect("welcome", timeout=5)
