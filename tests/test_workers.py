@@ -363,6 +363,68 @@ async def test_a_rolling_restart_replaces_every_worker_and_drops_no_call(workers
         await api.close()
 
 
+async def test_a_rolling_restart_during_a_browser_call_is_a_moment_for_the_people_in_it(
+        workers: Workers):
+    from tests.browser import Chromium, remote_video_playing, screenshot, state_of, wait_state
+
+    api = await api_session(workers)
+    try:
+        async with api.post("/api/visits", json={"patient_name": "Maya Lopez",
+                                                 "therapist_name": "Sam Lee"}) as response:
+            visit = await response.json()
+        async with Chromium() as chromium:
+            pages = {}
+            for role in ("therapist", "patient"):
+                page = pages[role] = await chromium.page()
+                await page.goto(visit[f"{role}_url"])
+                await page.wait_for_selector("#call-root[data-ready=true]", state="attached")
+                await page.click("[data-testid=join-button]")
+            await pages["therapist"].click("[data-testid=admit-button]")
+            for page in pages.values():
+                await wait_state(page, "connected")
+                assert await remote_video_playing(page)
+
+            # Sample what each person sees while every worker is replaced.
+            away: dict[str, float] = {role: 0.0 for role in pages}
+            seen: dict[str, list[str]] = {role: [] for role in pages}
+            done = len(re.findall("rolling restart done", workers.text()))
+            workers.process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 90
+            sampled = time.monotonic()
+            while len(re.findall("rolling restart done", workers.text())) <= done:
+                assert time.monotonic() < deadline, "the rolling restart did not finish"
+                now = time.monotonic()
+                for role, page in pages.items():
+                    state = await state_of(page)
+                    if state == "waiting" and (
+                            await page.is_visible("[data-testid=waiting-room]")
+                            or await page.inner_text("[data-testid=call-state]")
+                            == "In the waiting room"):
+                        state = "waiting room"
+                    if not seen[role] or seen[role][-1] != state:
+                        seen[role].append(state)
+                    if state != "connected":
+                        away[role] += now - sampled
+                sampled = now
+                await asyncio.sleep(0.1)
+            for page in pages.values():
+                await wait_state(page, "connected", timeout=10000)
+                assert await remote_video_playing(page)
+            await screenshot(pages["patient"], "call-after-rolling-restart-patient-1280")
+            # A moment each time her socket moved (three workers: at most three moves),
+            # never the waiting room, never the end of the visit.
+            # (an admitted person alone for a moment, "waiting" for the other, stays in the call)
+            assert set(seen["patient"] + seen["therapist"]) <= {
+                "connected", "reconnecting", "connecting", "waiting"}, seen
+            assert await pages["patient"].inner_text("[data-testid=call-state]") == "Connected"
+            assert max(away.values()) < 3 * 3.0, away
+            for page in pages.values():
+                assert page.errors == []
+            print(f"rolling restart: seconds out of 'connected' {away}")
+    finally:
+        await api.close()
+
+
 async def test_a_worker_killed_mid_call_loses_nothing_and_its_calls_come_back_within_10_s(
         workers: Workers):
     api = await api_session(workers)

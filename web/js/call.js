@@ -56,9 +56,12 @@ function show(...visible) {
 
 function setState(state, { panel } = {}) {
   const chip = $("call-state");
-  if (chip.dataset.state !== state) announce(STATE_TEXT[state]);
+  // An admitted patient alone in the call (her therapist's socket is moving) is not in
+  // the waiting room: she waits in the call.
+  const text = state === "waiting" && admitted && role !== "therapist" ? "Waiting for your therapist" : STATE_TEXT[state];
+  if (chip.dataset.state !== state || chip.textContent !== text) announce(text);
   chip.dataset.state = state;
-  chip.textContent = STATE_TEXT[state];
+  chip.textContent = text;
   root.dataset.state = panel || state;
   if (panel) return;
   const inCall = role === "therapist" ? ["stage", "lobby", "library", "controls"] : ["stage", "controls"];
