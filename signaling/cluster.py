@@ -12,8 +12,7 @@ the sockets are seated again the same way. A node that stops on purpose (`drain`
 wait for its records to lapse: it drops its rooms, gives up their records and sends a
 `resync` to every node holding their sockets, which seat them again at once.
 
-What carries messages and ownership is a `ClusterBus`: Redis in production
-(`signaling.redis_bus`), or `MemoryCluster` in one process for the contract tests.
+What carries messages and ownership is a `ClusterBus` (`signaling.cluster_bus`).
 """
 
 from __future__ import annotations
@@ -21,59 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict
-from typing import Any, Awaitable, Callable, Protocol, Sequence
+from typing import Any, Sequence
 
 from signaling.bus import Delivery
 from signaling.closes import CLOSE_TRY_LATER
+from signaling.cluster_bus import OWNER_TTL, ClusterBus, Handler, Reseat
 from signaling.protocol import Inbound, ProtocolError, error
 from signaling.router import LocalRouter, Sink, room_live_state
 from signaling.seat import RoomHooks, Seat
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
-Reseat = Callable[[Seat], Awaitable[Seat]]
-"""Reads a seat again from the database (admitted or denied since the socket opened)."""
-
-
-class ClusterBus(Protocol):
-    """Messages between nodes and the ownership of rooms."""
-
-    node_id: str
-
-    async def start(self, handler: Handler) -> None:
-        """Begin receiving this node's inbox; `handler` gets each message in order."""
-
-    async def close(self) -> None: ...
-
-    async def send(self, node: str, message: dict[str, Any]) -> None:
-        """Put a message in a node's inbox (in order per sender and inbox)."""
-
-    async def claim(self, visit_id: str, ttl: float) -> str:
-        """Become the owner of a visit's room unless another node is; returns the owner."""
-
-    async def owner(self, visit_id: str) -> str | None: ...
-
-    async def renew(self, visit_ids: Sequence[str], ttl: float) -> None:
-        """Extend this node's ownership of these rooms."""
-
-    async def release(self, visit_id: str) -> None:
-        """Give up a room this node owns (it emptied, or this node is stopping)."""
-
-    async def flush(self) -> None:
-        """Wait (briefly) until what this node sent and released has left it."""
-
-    async def set_live(self, visit_id: str, state: str | None) -> None:
-        """Publish a room's live state for every node's dashboard (None: no room)."""
-
-    async def live(self, visit_ids: Sequence[str]) -> dict[str, str]: ...
-
-
-OWNER_TTL = 4.0
-"""Seconds an owner's record lasts without renewal; a dead owner's rooms move within it
-(and one watch round, a quarter of it, more): a killed process's calls come back within
-about five seconds. Renewing four times a lifetime rides out an event-loop stall or a
-Redis blip of about three seconds."""
+__all__ = ["OWNER_TTL", "ClusterBus", "ClusterRouter", "Handler", "Reseat"]
 
 
 class ClusterRouter:

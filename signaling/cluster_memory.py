@@ -8,7 +8,7 @@ import logging
 import random
 from typing import Any, Sequence
 
-from signaling.cluster import Handler
+from signaling.cluster_bus import Handler
 
 log = logging.getLogger(__name__)
 

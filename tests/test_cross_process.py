@@ -20,7 +20,8 @@ from server.config import Config
 from server.keys import CONFIG, ROUTER, SIGNALING, VISITS
 from server.signaling_wiring import stored_seat
 from signaling.closes import CLOSE_ENDED, CLOSE_RECONNECT
-from signaling.cluster import OWNER_TTL, ClusterRouter
+from signaling.cluster import ClusterRouter
+from signaling.cluster_bus import OWNER_TTL
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_visit, post_form
 from tests.live import LiveServer, free_port, start_live_server
 from tests.redis_server import RedisServer, redis_server  # noqa: F401
