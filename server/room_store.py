@@ -15,6 +15,7 @@ from typing import Iterator
 from server.library.model import Library
 from server.storage import DatabaseBusy
 from server.visits import VisitService
+from signaling.echo import EchoPool
 from signaling.protocol import ProtocolError
 from signaling.router import Router
 
@@ -76,13 +77,18 @@ def _busy_as_protocol_error() -> Iterator[None]:
 
 
 class RoomsFollowVisits:
-    """Visit changes made anywhere (admin page, API) reach the live rooms."""
+    """Visit changes made anywhere (admin page, API) reach the live rooms, and end the
+    connection checks this process runs for them (a check another process runs ends at
+    its time limit)."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, echo: EchoPool) -> None:
         self.router = router
+        self.echo = echo
 
     async def visit_closed(self, visit_id: str, reason: str) -> None:
+        await self.echo.end(visit_id)
         await self.router.end_visit(visit_id, reason)
 
     async def link_revoked(self, visit_id: str, participant_id: str) -> None:
+        await self.echo.end(visit_id, participant_id)
         await self.router.eject(visit_id, participant_id, "link_revoked")

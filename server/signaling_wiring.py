@@ -114,7 +114,7 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
         max_sessions=config.echo_max_sessions, max_seconds=config.echo_seconds,
         connect_seconds=config.echo_connect_seconds, per_visit=config.echo_per_visit,
         stun_urls=config.stun_urls, loopback=config.ice_loopback))
-    app[VISITS].listeners.append(RoomsFollowVisits(router))
+    app[VISITS].listeners.append(RoomsFollowVisits(router, app[ECHO]))
     yield
     await app[ECHO].close()
     await app[SIGNALING].close()

@@ -210,6 +210,15 @@ class EchoPool:
                 await session.close()
             log.info("echo session %s ended", session.id)
 
+    async def end(self, visit_id: str, participant_id: str | None = None) -> int:
+        """End the running checks of a visit (cancelled), or of one of its participants
+        (link revoked); returns how many ended."""
+        ending = [s for s in self.sessions.values() if s.visit_id == visit_id
+                  and participant_id in (None, s.participant_id)]
+        for session in ending:
+            await self.finish(session)
+        return len(ending)
+
     async def close(self) -> None:
         """End every session (server shutdown)."""
         for session in list(self.sessions.values()):

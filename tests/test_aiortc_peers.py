@@ -77,6 +77,29 @@ async def test_the_echo_check_returns_round_trip_and_loss(live):
     assert figures.video_frames_back > 0 and figures.audio_frames_back > 0
 
 
+@pytest.mark.parametrize("change", ["cancel", "revoke"])
+async def test_cancelling_a_visit_or_revoking_a_link_ends_its_running_connection_check(live, change):
+    from server.keys import VISITS
+
+    visit = await live.visit()
+    check = asyncio.ensure_future(run_echo_check(await live.link(visit, "patient"), seconds=15))
+    pool = live.app[ECHO]
+    try:
+        for _ in range(200):  # bounded: until the check runs
+            if pool.sessions:
+                break
+            await asyncio.sleep(0.05)
+        assert [s.visit_id for s in pool.sessions.values()] == [visit.id]
+        if change == "cancel":
+            await live.app[VISITS].cancel(visit, actor="test")
+        else:
+            await live.app[VISITS].revoke(visit, "patient", actor="test")
+        assert pool.sessions == {}  # ended at once, not at its 15 s
+    finally:
+        check.cancel()
+        await asyncio.gather(check, return_exceptions=True)
+
+
 async def test_the_echo_check_answers_busy_past_its_limit(live):
     # live_config allows one echo session at a time; a second check by the same patient
     # would replace her first, so the second comes from another visit's patient.
