@@ -3,10 +3,11 @@
 The supervisor prepares once (migrations, the admin account, the demo visit: `serve`
 does that before calling `supervise`), then starts N workers. Each worker is a fresh
 Python process (`python -m server.workers`, so a rolling restart runs the code on disk
-now) that reads its settings from the supervisor through a pipe (secrets never appear
-in a command line or the environment), binds host:port with SO_REUSEPORT and serves the
-whole application; the kernel spreads connections across them. Rooms are shared through
-the Redis router, so any worker serves any visit.
+now) that reads its settings from the supervisor through a pipe (so flags given to the
+supervisor, `--turn-secret` say, never appear in a worker's command line), binds
+host:port with SO_REUSEPORT and serves the whole application; the kernel spreads
+connections across them. Rooms are shared through the Redis router, so any worker serves
+any visit.
 
 Signals to the supervisor:
 - SIGTERM / SIGINT: every worker drains (hands its rooms over, tells its sockets to
@@ -151,6 +152,10 @@ class Supervisor:
             line = await asyncio.wait_for(process.stdout.readline(), READY_SECONDS)
         except (asyncio.TimeoutError, ConnectionError):
             line = b""
+        except BaseException:  # the supervisor stops while this one starts: no orphan
+            process.kill()
+            await process.wait()
+            raise
         if line.strip() != b"ready":
             log.error("worker %d (pid %d) did not start", index, process.pid)
             if process.returncode is None:
@@ -194,6 +199,10 @@ class Supervisor:
             if self.slots[index] is not worker:  # a rolling restart filled the slot
                 return
             replacement = await self._spawn(index)
+            if replacement is not None and (self.slots[index] is not worker
+                                            or self.stopping.is_set()):
+                await self._retire(replacement)  # a rolling restart or a stop came first
+                return
             if replacement is not None:
                 self._install(replacement)
                 return

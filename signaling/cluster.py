@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["OWNER_TTL", "ClusterBus", "ClusterRouter", "Handler", "Reseat"]
 
+LATER_SECONDS = 3600
+"""How long an ending or ejection made during a bus outage waits for it to come back."""
+
 
 class ClusterRouter:
     """A node's router: owned rooms are served here, the rest forwarded to their owner."""
@@ -128,7 +131,17 @@ class ClusterRouter:
                 error("unavailable", "The visit cannot be reached just now; trying again."),
                 CLOSE_TRY_LATER))
             return
+        if self.draining:  # began to stop during the claim: the endpoint closes the socket
+            await self._give_back(seat.visit_id, owner)
+            return
         await self._join_at(owner, seat, conn, welcome_extra)
+
+    async def _give_back(self, visit_id: str, owner: str) -> None:
+        """A claim that ended after this node began to stop: let the room go to a node
+        that stays (unless this node already holds it as a room, which drain hands over)."""
+        if owner == self.bus.node_id and visit_id not in self.local.registry.rooms:
+            self.owners.pop(visit_id, None)
+            await self.bus.release(visit_id)
 
     async def leave(self, seat: Seat, conn: str) -> None:
         self.seats.pop(conn, None)
@@ -146,7 +159,7 @@ class ClusterRouter:
         if owner == self.bus.node_id:
             await self._inbound_here(seat, conn, message)
         elif owner is not None:
-            await self.bus.send(owner, {"op": "in", "seat": asdict(seat), "conn": conn,
+            await self.bus.send(owner, {"op": "in", "seat": dict(vars(seat)), "conn": conn,
                                         "type": message.type, "fields": message.fields,
                                         "raw": message.raw})
         elif not self.draining:  # (a room just handed over: the socket is closing)
@@ -213,6 +226,9 @@ class ClusterRouter:
             await self.bus.set_live(visit_id, room_live_state(room))
 
     async def _to_owner(self, visit_id: str, message: dict[str, Any]) -> None:
+        if visit_id in self.local.registry.rooms:  # this node owns the room: no need to ask
+            await self._on_message(message)
+            return
         try:
             owner = await self.bus.owner(visit_id)
         except Exception as exc:  # the bus does not answer (Redis down)
@@ -226,19 +242,19 @@ class ClusterRouter:
 
     async def _to_owner_later(self, visit_id: str, message: dict[str, Any]) -> None:
         """An ending or ejection made while the bus was down (already stored): hand it to
-        the room's owner once the bus answers. After an outage longer than a record's life
-        every room is seated again from the database anyway, which ends or ejects the
-        same way, so trying for twice that long is enough."""
+        the room's owner once the bus answers, however long the outage (bounded)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 2 * self.ttl
+        deadline = loop.time() + LATER_SECONDS
         while loop.time() < deadline:
-            await asyncio.sleep(self.ttl / 8)
+            await asyncio.sleep(min(self.ttl / 8, 1.0))
             try:
                 owner = await self.bus.owner(visit_id)
             except Exception:
                 continue
             await self._send_to(owner, message)
             return
+        log.error("room change dropped after %d s without the bus visit=%s op=%s",
+                  LATER_SECONDS, visit_id, message["op"])
 
     async def _send_to(self, owner: str | None, message: dict[str, Any]) -> None:
         if owner == self.bus.node_id:
@@ -277,6 +293,10 @@ class ClusterRouter:
         conn = message["conn"]
         if op == "join":
             owner = await self._owner_for(seat.visit_id)
+            if self.draining:  # began to stop during the claim: no new room here
+                await self._give_back(seat.visit_id, owner)
+                await self._after_handover(message)
+                return
             if owner != self.bus.node_id:  # ownership moved meanwhile: pass it on
                 await self.bus.send(owner, message)
                 return

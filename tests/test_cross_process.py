@@ -130,7 +130,7 @@ async def test_a_room_whose_server_stops_is_handed_over_at_once_and_its_sockets_
     assert await leaving.closed_with() == CLOSE_RECONNECT
     welcome = await stranded.expect("welcome", timeout=15)
     assert welcome["status"] == "admitted"  # as the database has her
-    assert time.monotonic() - started < OWNER_TTL / 2
+    assert time.monotonic() - started < 0.7 * OWNER_TTL  # before any lapse (0.75 TTL at least)
     await stopping
     assert survivor.app[ROUTER].counts()["rooms"] == 1
     assert await _owner_of(survivor, visit.id) == survivor.app[ROUTER].node_id

@@ -48,6 +48,9 @@ def test_placeholders_become_pyformat_outside_quoted_text():
         "SELECT * FROM t WHERE a = %s AND b IN (%s, %s)"
     assert to_pyformat("SELECT '?', \"?\" FROM t WHERE a LIKE '50%' AND b = ?") == \
         "SELECT '?', \"?\" FROM t WHERE a LIKE '50%%' AND b = %s"
+    assert to_pyformat("SELECT 1 -- it's a note?\nFROM t /* why? */ WHERE a = ?") == \
+        "SELECT 1 -- it's a note?\nFROM t /* why? */ WHERE a = %s"
+    assert to_pyformat("SELECT 'it''s', ? FROM t") == "SELECT 'it''s', %s FROM t"
 
 
 @pytest.fixture
@@ -90,7 +93,8 @@ async def test_processes_starting_together_migrate_once_without_failing(empty_ur
         await asyncio.gather(*(db.close() for db in opened))
 
 
-async def test_processes_starting_together_make_one_admin_account(empty_url):
+async def test_processes_starting_together_make_one_admin_account_and_one_first_key(empty_url):
+    from server.auth.tokens import KeyRing
     from server.bootstrap import ensure_admin
     from server.storage.users import count_admins
 
@@ -100,6 +104,8 @@ async def test_processes_starting_together_make_one_admin_account(empty_url):
         passwords = await asyncio.gather(*(ensure_admin(db, config) for db in opened))
         assert await count_admins(opened[0]) == 1
         assert sum(p is not None for p in passwords) == 1  # printed by the one that made it
+        await asyncio.gather(*(KeyRing(db).load() for db in opened))
+        assert len(await all_signing_keys(opened[0])) == 1  # a link made anywhere opens anywhere
     finally:
         await asyncio.gather(*(db.close() for db in opened))
 
@@ -155,6 +161,31 @@ async def test_a_failed_transaction_stores_nothing(postgres_url):
         assert (await db.fetchone("SELECT COUNT(*) FROM revocations"))[0] == 0
     finally:
         await db.close()
+
+
+async def test_a_write_lock_held_past_the_busy_time_answers_busy_not_a_wait_without_end(
+        postgres_url):
+    from server.storage import DatabaseBusy
+
+    holder = await PostgresDatabase(postgres_url, busy_seconds=1).open()
+    other = await PostgresDatabase(postgres_url, busy_seconds=1).open()  # another process
+    try:
+        async with holder.transaction():
+            started = time.monotonic()
+            with pytest.raises(DatabaseBusy):  # the lock another process holds
+                async with other.transaction():
+                    pass
+            with pytest.raises(DatabaseBusy):  # this process's own writer, still busy
+                async with holder.transaction():
+                    pass
+            assert time.monotonic() - started < 5
+        async with other.transaction() as conn:  # free again: writes go on
+            await conn.execute("INSERT INTO revocations (jti, visit_id, revoked_at, expires_at)"
+                               " VALUES ('j2', 'v1', 1, 2)")
+        assert (await other.fetchone("SELECT COUNT(*) FROM revocations"))[0] == 1
+    finally:
+        await holder.close()
+        await other.close()
 
 
 def test_a_database_url_of_another_kind_is_refused_with_its_variable_named():

@@ -184,20 +184,29 @@ async def test_redis_restarted_mid_call_recovers_and_the_admission_holds(own_red
         await nodes.close()
 
 
-async def test_a_visit_cancelled_while_redis_is_down_ends_once_it_is_back(own_redis_server,
-                                                                            caplog):
+@pytest.mark.parametrize("through, outage", [("owner", 0.3), ("other", 0.3), ("owner", 4.0),
+                                              ("other", 4.0)])
+async def test_a_visit_cancelled_while_redis_is_down_ends_once_it_is_back(own_redis_server, caplog,
+                                                                            through, outage):
+    """Through the room's owner or another node; an outage shorter, or longer than twice
+    a record's life (1.5 s here)."""
     nodes = Nodes(own_redis_server.url, backoff=(0.2, 1.0))
     try:
         await nodes.in_call()
         own_redis_server.stop()
         nodes.store.cancelled = True  # the visit service stores the cancel first
-        await nodes.b.end_visit(VISIT, "cancelled")  # no error escapes
-        assert await nodes.b.live_states([VISIT]) == {}  # the dashboard shows no live state
-        assert "room owner lookup failed" in caplog.text
-        await asyncio.sleep(0.3)
+        node = nodes.a if through == "owner" else nodes.b
+        await node.end_visit(VISIT, "cancelled")  # no error escapes
+        assert await node.live_states([VISIT]) == {}  # the dashboard shows no live state
+        if through == "owner":  # the room is here: it ends at once for its own sockets
+            assert (await nodes.therapist.expect("visit-ended"))["reason"] == "cancelled"
+        else:
+            assert "room owner lookup failed" in caplog.text
+        await asyncio.sleep(outage)
         own_redis_server.start()
-        for person in (nodes.therapist, nodes.patient):
-            await person.expect("visit-ended", timeout=8)  # by the retried end, or the re-seat
+        waiting = [nodes.patient] if through == "owner" else [nodes.therapist, nodes.patient]
+        for person in waiting:
+            await person.expect("visit-ended", timeout=10)
     finally:
         await nodes.close()
 

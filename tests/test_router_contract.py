@@ -318,6 +318,6 @@ async def test_a_draining_owner_hands_its_room_over_without_waiting_for_its_reco
     started = time.monotonic()
     await owner.drain()
     welcome = await stranded.expect("welcome", timeout=5)
-    assert time.monotonic() - started < owner.ttl / 2  # not the record lapsing
+    assert time.monotonic() - started < 0.7 * owner.ttl  # before any lapse (0.75 TTL at least)
     assert welcome["status"] == "admitted"
     assert survivor.counts()["rooms"] == 1 and owner.counts()["rooms"] == 0

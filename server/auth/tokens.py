@@ -89,10 +89,20 @@ def new_private_pem() -> str:
                              serialization.NoEncryption()).decode("ascii")
 
 
-async def add_signing_key(db: Database, now: int | None = None) -> str:
-    """Create and store a new signing key; it signs from the next load on. Returns its kid."""
+async def add_signing_key(db: Database, now: int | None = None, *,
+                          only_first: bool = False) -> str | None:
+    """Create and store a new signing key; it signs from the next load on. Returns its kid.
+
+    With `only_first`, only while the database has none (asked inside the write
+    transaction, so processes starting together make one first key); else None.
+    """
     kid = "k" + secrets.token_hex(6)
     async with db.transaction() as conn:
+        if only_first:
+            async with conn.execute("SELECT COUNT(*) FROM signing_keys") as cur:
+                row = await cur.fetchone()
+            if row is not None and int(row[0]) > 0:
+                return None
         await insert_signing_key(conn, kid=kid, private_pem=new_private_pem(),
                                  now=int(time.time()) if now is None else now)
     return kid
@@ -111,7 +121,7 @@ class KeyRing:
         """(Re)read the keys; creates the first one on an empty database."""
         rows = await all_signing_keys(self._db)
         if not rows:
-            await add_signing_key(self._db)
+            await add_signing_key(self._db, only_first=True)
             rows = await all_signing_keys(self._db)
         keys = {}
         for kid, pem, created in rows:

@@ -49,26 +49,39 @@ def public_location(url: str) -> str:
     return f"{parts.get('host', 'localhost')}:{parts.get('port', '5432')}/{parts.get('dbname', '')}"
 
 
+_CLOSERS = {"'": "'", '"': '"', "--": "\n", "/*": "*/"}
+"""What ends each kind of text a `?` is not a placeholder in: strings, names, comments."""
+
+
 @lru_cache(maxsize=2048)
 def to_pyformat(sql: str) -> str:
     """The SQL with `?` placeholders as psycopg's `%s` (and a literal `%` as `%%`);
-    quoted strings and identifiers are left as they are, apart from the `%`."""
+    quoted strings, quoted names and comments are left as they are, apart from the `%`."""
     out: list[str] = []
-    quote = ""
-    for char in sql:
+    closer = ""
+    i = 0
+    while i < len(sql):
+        char = sql[i]
         if char == "%":
             out.append("%%")
-        elif quote:
+        elif closer:
+            if sql.startswith(closer, i):
+                out.append(closer)
+                i += len(closer)
+                closer = ""
+                continue
             out.append(char)
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-            out.append(char)
+        elif sql[i:i + 2] in _CLOSERS or char in _CLOSERS:
+            opener = sql[i:i + 2] if sql[i:i + 2] in _CLOSERS else char
+            closer = _CLOSERS[opener]
+            out.append(opener)
+            i += len(opener)
+            continue
         elif char == "?":
             out.append("%s")
         else:
             out.append(char)
+        i += 1
     return "".join(out)
 
 
@@ -221,10 +234,22 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:
-        """A write transaction: everything inside commits together or not at all."""
-        async with self._write_lock, self._connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            yield PgConnection(conn)
+        """A write transaction: everything inside commits together or not at all. A write
+        lock held longer than the busy time (by this process or another) gives
+        DatabaseBusy, as on SQLite, never a wait without end."""
+        try:
+            await asyncio.wait_for(self._write_lock.acquire(), self._busy_seconds)
+        except asyncio.TimeoutError:
+            log.warning("database busy: this process's write lock")
+            raise DatabaseBusy() from None
+        try:
+            async with self._connection() as conn, conn.transaction():
+                await conn.execute("SELECT set_config('lock_timeout', %s, true)",
+                                   (f"{int(self._busy_seconds * 1000)}ms",))
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                yield PgConnection(conn)
+        finally:
+            self._write_lock.release()
 
 
 async def migrate(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -43,7 +43,9 @@ def selected_candidate_types(pc: RTCPeerConnection) -> tuple[str, str] | None:
     transport = sctp.transport.transport if sctp is not None else None
     # aiortc has no selected-pair API (nor candidate-pair stats): aioice's nominated pair
     # of component 1 is the one media and data use (everything is bundled).
-    pair = transport._connection._nominated.get(1) if transport is not None else None
+    # (read defensively: a newer aioice may name these otherwise; then None, not a crash)
+    nominated = getattr(getattr(transport, "_connection", None), "_nominated", None)
+    pair = nominated.get(1) if isinstance(nominated, dict) else None
     if pair is None:
         return None
     return pair.local_candidate.type, pair.remote_candidate.type

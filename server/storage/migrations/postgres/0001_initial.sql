@@ -3,7 +3,10 @@
 -- compare and sort without regard to case through the "nocase" collation made here, as
 -- SQLite's NOCASE does; participants and signing_keys carry the "rowid" SQLite gives
 -- every table, which their queries order by (the order rows were added in), with an index
--- for a visit's participants in that order.
+-- for a visit's participants in that order. One difference is left: SQLite's NOCASE folds
+-- only A-Z, this collation folds every letter's case (and treats "ß" as "ss"), so two
+-- emails that differ only in a non-ASCII letter's case are one account here. LIKE cannot
+-- be used on these columns (a non-deterministic collation).
 CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 
 -- Accounts: admins and therapists. Passwords are argon2 hashes.
