@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -75,16 +76,57 @@ def raise_file_limit(wanted: int = 65536) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, wanted), hard), hard))
 
 
-def start_server(db: Path, port: int, *, extra_env: dict[str, str] | None = None, core: int = 0) -> Server:
-    """`run.py serve` on 127.0.0.1:port with this database, pinned to `core`."""
+def start_server(db: Path, port: int, *, extra_env: dict[str, str] | None = None, core: int = 0,
+                 workers: int = 1) -> Server:
+    """`run.py serve` on 127.0.0.1:port with this database, pinned to `core` (with
+    `workers` > 1, the supervisor; its workers inherit the pinning)."""
     raise_file_limit()
     env = {**os.environ, "VISITROOM_ADMIN_PASSWORD": "benchmark-admin-1", **(extra_env or {})}
+    more = ["--workers", str(workers)] if workers != 1 else []
     process = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--db", str(db),
-                                "--port", str(port)], cwd=ROOT, env=env,
+                                "--port", str(port), *more], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = Server(process)
     pin(server.pid, core)
     return server
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of a process (a supervisor's workers)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return sorted(set(found))
+
+
+def start_redis(directory: Path, core: int = 0) -> tuple[Server, str]:
+    """A private redis-server on 127.0.0.1 (free port, no persistence, files in
+    `directory`), pinned to `core`; returns it and its URL once it answers PING."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(directory), "--logfile", str(directory / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server(process)
+    pin(server.pid, core)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return server, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            pass
+        time.sleep(0.05)
+    stop_server(server)
+    raise RuntimeError(f"redis-server did not start on port {port}")
 
 
 def stop_server(server: Server) -> None:

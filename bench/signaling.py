@@ -1,6 +1,7 @@
 """Signaling load: relay throughput, latency and server CPU per message, against a bare relay.
 
     python -m bench.signaling --visits 100 --seconds 10 [--rate 2000] [--json]
+    python -m bench.signaling --redis [--processes 2 [--placement within|across]] ...
 
 Starts the real server in a subprocess on a fresh database (patients pre-admitted, as after
 a reload), opens 2N authenticated sockets, then every pair exchanges offer-sized (~3 KB)
@@ -9,6 +10,17 @@ answered on arrival), open loop at R messages a second with --rate. The same loa
 runs against `bench/baseline_relay.py` (no auth, no validation). Server and generator are
 pinned to different cores when there are two. Every loop is bounded in count and time,
 and every socket is on 127.0.0.1.
+
+With --redis the server runs the Redis router against a private redis-server on
+127.0.0.1 (temporary directory, no persistence). With --processes 2 two server processes,
+each on a port of its own, share one database file and that Redis; visits alternate
+between them, and --placement says where a visit's two sockets go: `within` one process
+(the room is local to it) or `across` the two (the therapist's process owns the room, so
+every message crosses Redis once). Server CPU per message is the CPU of all server
+processes over the messages relayed; redis-server's CPU is reported apart
+(`redis_cpu_us_per_msg`), beside how many bus messages crossed and how many went in one
+script call (from redis-server's command statistics). Server processes and redis-server
+share core 0, the generator has core 1.
 
 The flood limit is raised for the run (VISITROOM_FLOOD_RATE) since one benchmark socket
 sends far more than a person's browser would, and the heartbeat lengthened, since sockets
@@ -39,6 +51,7 @@ from bench.common import (
     pin,
     prepare_visits,
     rss_kb,
+    start_redis,
     start_server,
     stop_server,
     wait_http,
@@ -112,19 +125,23 @@ async def _read_frames(ws: aiohttp.ClientWebSocketResponse, peer: str, tally: Ta
             tally.errors += 1
 
 
-async def _open_visitroom_pairs(base: str, links: list[tuple[str, str, str, str]],
-                                tally: Tally) -> tuple[list[Pair], list[aiohttp.ClientSession]]:
+async def _open_visitroom_pairs(origin: str, links: list[tuple[str, str, str, str]],
+                                homes: list[tuple[str, str]], tally: Tally
+                                ) -> tuple[list[Pair], list[aiohttp.ClientSession]]:
+    """Open every visit's two sockets; `homes[i]` is the base URL of the process that
+    visit i's therapist and patient connect to (links name `origin`, the public URL)."""
     sessions = [aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                       connector=aiohttp.TCPConnector(limit=0)) for _ in range(2)]
     semaphore = asyncio.Semaphore(50)
 
-    async def open_one(session: aiohttp.ClientSession, link: str, visit_id: str) -> aiohttp.ClientWebSocketResponse:
+    async def open_one(session: aiohttp.ClientSession, link: str, visit_id: str,
+                       base: str) -> aiohttp.ClientWebSocketResponse:
         async with semaphore:
-            async with session.get(link) as response:
+            async with session.get(base + link[len(origin):]) as response:
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"link answered {response.status}")
-            ws = await session.ws_connect(f"{base}/visits/{visit_id}/ws", origin=base, heartbeat=None,
+            ws = await session.ws_connect(f"{base}/visits/{visit_id}/ws", origin=origin, heartbeat=None,
                                           max_msg_size=0, compress=0)
             welcome = json.loads((await ws.receive()).data)
             if welcome.get("type") != "welcome" or welcome.get("status") != "admitted":
@@ -133,10 +150,10 @@ async def _open_visitroom_pairs(base: str, links: list[tuple[str, str, str, str]
 
     pairs = []
     for start in range(0, len(links), 100):
-        batch = links[start:start + 100]
-        therapists = await asyncio.gather(*(open_one(sessions[0], t, v) for v, _, t, _ in batch))
-        patients = await asyncio.gather(*(open_one(sessions[1], p, v) for v, p, _, _ in batch))
-        for (visit_id, _, _, ids), ws_t, ws_p in zip(batch, therapists, patients):
+        batch = list(zip(links[start:start + 100], homes[start:start + 100]))
+        therapists = await asyncio.gather(*(open_one(sessions[0], t, v, h[0]) for (v, _, t, _), h in batch))
+        patients = await asyncio.gather(*(open_one(sessions[1], p, v, h[1]) for (v, p, _, _), h in batch))
+        for ((visit_id, _, _, ids), _), ws_t, ws_p in zip(batch, therapists, patients):
             patient_id, therapist_id = ids.split(",")
             pairs.append(Pair(ws_p, ws_t, patient_id, therapist_id))
     return pairs, sessions
@@ -198,22 +215,42 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-async def _measure(server: Server, open_pairs: Any, seconds: float, rate: float | None) -> dict[str, Any]:
+async def _redis_calls(url: str) -> dict[str, int]:
+    """Commands redis-server ran so far, by name (a script's own commands included)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+async def _measure(pids: list[int], open_pairs: Any, seconds: float, rate: float | None,
+                   redis_pid: int | None = None, redis_url: str = "") -> dict[str, Any]:
+    """Open the pairs, load them, and read the CPU of `pids` (every server process) and,
+    separately, of redis-server over the load window."""
     tally = Tally()
-    rss_before = rss_kb(server.pid)
+    rss_before = sum(rss_kb(pid) for pid in pids)
     t0 = time.perf_counter()
     pairs, sessions = await asyncio.wait_for(open_pairs(tally), SETUP_TIMEOUT)
     connect_s = time.perf_counter() - t0
     await asyncio.sleep(1.0)
-    rss_after = rss_kb(server.pid)
-    cpu0 = cpu_seconds(server.pid)
+    rss_after = sum(rss_kb(pid) for pid in pids)
+    cpu0 = [cpu_seconds(pid) for pid in pids]
+    redis0 = cpu_seconds(redis_pid) if redis_pid else 0.0
+    calls0 = await _redis_calls(redis_url) if redis_url else {}
     tally_load = Tally()
     elapsed = await _load(pairs, seconds, rate, tally_load)
-    cpu1 = cpu_seconds(server.pid)
+    cpu1 = [cpu_seconds(pid) for pid in pids]
+    redis1 = cpu_seconds(redis_pid) if redis_pid else 0.0
+    calls1 = await _redis_calls(redis_url) if redis_url else {}
     for session in sessions:
         await session.close()
     received = tally_load.received
-    return {
+    cpu = sum(cpu1) - sum(cpu0)
+    result = {
         "sockets": len(pairs) * 2,
         "connect_per_s": round(len(pairs) * 2 / connect_s, 1),
         "msgs_per_s": round(received / elapsed, 1),
@@ -221,43 +258,85 @@ async def _measure(server: Server, open_pairs: Any, seconds: float, rate: float 
         "p50_ms": _percentile(tally_load.latencies, 0.50),
         "p95_ms": _percentile(tally_load.latencies, 0.95),
         "p99_ms": _percentile(tally_load.latencies, 0.99),
-        "cpu_us_per_msg": round((cpu1 - cpu0) * 1e6 / received, 1) if received else None,
-        "server_cpu_pct": round(100 * (cpu1 - cpu0) / elapsed, 1),
+        "cpu_us_per_msg": round(cpu * 1e6 / received, 1) if received else None,
+        "server_cpu_pct": round(100 * cpu / elapsed, 1),
         "rss_kb_per_socket": round((rss_after - rss_before) / (len(pairs) * 2), 1),
         "errors": tally.errors + tally_load.errors,
     }
+    if len(pids) > 1:
+        result["cpu_pct_per_process"] = [round(100 * (b - a) / elapsed, 1) for a, b in zip(cpu0, cpu1)]
+    if redis_pid:
+        result["redis_cpu_us_per_msg"] = round((redis1 - redis0) * 1e6 / received, 1) if received else None
+        result["redis_cpu_pct"] = round(100 * (redis1 - redis0) / elapsed, 1)
+        streamed = calls1.get("xadd", 0) - calls0.get("xadd", 0)
+        scripts = calls1.get("evalsha", 0) - calls0.get("evalsha", 0)
+        result["bus_messages"] = streamed
+        result["bus_messages_per_script_call"] = round(streamed / scripts, 1) if scripts else None
+    return result
 
 
-async def run(visits: int, seconds: float, rate: float | None) -> dict[str, Any]:
+def _homes(bases: list[str], visits: int, placement: str) -> list[tuple[str, str]]:
+    """Where each visit's therapist and patient connect: visits alternate between the
+    processes; `across` puts the patient on the next process after her therapist's."""
+    step = 1 if placement == "across" and len(bases) > 1 else 0
+    return [(bases[i % len(bases)], bases[(i + step) % len(bases)]) for i in range(visits)]
+
+
+async def _run_visitroom(tmp: Path, visits: int, seconds: float, rate: float | None, *, redis: bool,
+                         processes: int, placement: str) -> dict[str, Any]:
+    ports = [free_port() for _ in range(processes)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    db = tmp / "bench.db"
+    links = await prepare_visits(db, bases[0], visits)
+    # Sockets opened early wait idle while thousands more connect, with nobody reading
+    # them yet; a long heartbeat keeps them (bench.idle measures the heartbeat itself).
+    env = {"VISITROOM_FLOOD_RATE": "1000000", "VISITROOM_HEARTBEAT_SECONDS": "600",
+           "VISITROOM_PUBLIC_URL": bases[0]}
+    redis_server = None
+    servers: list[Server] = []
+    try:
+        if redis:
+            redis_server, env["VISITROOM_REDIS_URL"] = start_redis(tmp, core=0)
+        for port, base in zip(ports, bases):  # one after the other: the first migrates
+            servers.append(start_server(db, port, extra_env=env, core=0))
+            await wait_http(f"{base}/healthz")
+        homes = _homes(bases, visits, placement)
+        return await _measure([s.pid for s in servers],
+                              lambda tally: _open_visitroom_pairs(bases[0], links, homes, tally),
+                              seconds, rate, redis_server.pid if redis_server else None,
+                              env.get("VISITROOM_REDIS_URL", ""))
+    finally:
+        for server in servers:
+            stop_server(server)
+        if redis_server is not None:
+            stop_server(redis_server)
+
+
+async def run(visits: int, seconds: float, rate: float | None, *, redis: bool = False,
+              processes: int = 1, placement: str = "within", baseline: bool = True) -> dict[str, Any]:
     """Both runs (Visitroom, then the bare relay) and their ratios."""
     pin(os.getpid(), 1)
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        links = await prepare_visits(Path(tmp) / "bench.db", base, visits)
-        # Sockets opened early wait idle while thousands more connect, with nobody reading
-        # them yet; a long heartbeat keeps them (bench.idle measures the heartbeat itself).
-        server = start_server(Path(tmp) / "bench.db", port, extra_env={
-            "VISITROOM_FLOOD_RATE": "1000000", "VISITROOM_HEARTBEAT_SECONDS": "600"})
-        try:
-            await wait_http(f"{base}/healthz")
-            ours = await _measure(server, lambda tally: _open_visitroom_pairs(base, links, tally), seconds, rate)
-        finally:
-            stop_server(server)
+        ours = await _run_visitroom(Path(tmp), visits, seconds, rate, redis=redis,
+                                    processes=processes, placement=placement)
+    result = {"visits": visits, "seconds": seconds, "mode": "closed" if rate is None else f"open@{rate:g}/s",
+              "router": "redis" if redis else "local", "processes": processes, "placement": placement,
+              **ours}
+    if not baseline:
+        return result
     port = free_port()
-    baseline = Server(subprocess.Popen([sys.executable, "-m", "bench.baseline_relay", "--port", str(port)],
-                                       cwd=ROOT))
-    pin(baseline.pid, 0)
+    bare = Server(subprocess.Popen([sys.executable, "-m", "bench.baseline_relay", "--port", str(port)],
+                                   cwd=ROOT))
+    pin(bare.pid, 0)
     try:
         await wait_http(f"http://127.0.0.1:{port}/ws", expect=(400, 405, 426, 200))
-        base_fig = await _measure(baseline, lambda tally: _open_baseline_pairs(f"http://127.0.0.1:{port}", visits),
+        base_fig = await _measure([bare.pid], lambda tally: _open_baseline_pairs(f"http://127.0.0.1:{port}", visits),
                                   seconds, rate)
     finally:
-        stop_server(baseline)
-    result = {"visits": visits, "seconds": seconds, "mode": "closed" if rate is None else f"open@{rate:g}/s",
-              **ours, "baseline_cpu_us_per_msg": base_fig["cpu_us_per_msg"],
-              "baseline_msgs_per_s": base_fig["msgs_per_s"], "baseline_p99_ms": base_fig["p99_ms"],
-              "baseline_rss_kb_per_socket": base_fig["rss_kb_per_socket"]}
+        stop_server(bare)
+    result.update({"baseline_cpu_us_per_msg": base_fig["cpu_us_per_msg"],
+                   "baseline_msgs_per_s": base_fig["msgs_per_s"], "baseline_p99_ms": base_fig["p99_ms"],
+                   "baseline_rss_kb_per_socket": base_fig["rss_kb_per_socket"]})
     if ours["cpu_us_per_msg"] and base_fig["cpu_us_per_msg"]:
         result["cpu_ratio_to_baseline"] = round(ours["cpu_us_per_msg"] / base_fig["cpu_us_per_msg"], 2)
     return result
@@ -294,10 +373,21 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=None, help="open loop: messages per second in all")
+    parser.add_argument("--redis", action="store_true", help="the Redis router: a private redis-server "
+                        "on 127.0.0.1, the server(s) given VISITROOM_REDIS_URL")
+    parser.add_argument("--processes", type=int, default=1, choices=(1, 2),
+                        help="server processes (2 needs --redis), each on a port of its own")
+    parser.add_argument("--placement", choices=("within", "across"), default="within",
+                        help="within: a visit's two sockets on one process; across: on two")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare relay run")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args()
     if not 1 <= args.visits <= 5000 or not 1 <= args.seconds <= 600:
         parser.error("--visits must be 1..5000 and --seconds 1..600")
+    if args.processes > 1 and not args.redis:
+        parser.error("--processes 2 needs --redis (rooms are shared through it)")
+    if args.placement == "across" and args.processes < 2:
+        parser.error("--placement across needs --processes 2")
     from bench.common import use_uvloop
 
     use_uvloop()
@@ -305,12 +395,14 @@ def main() -> None:
         counts = [int(v) for v in args.sweep.split(",")]
         if not all(1 <= v <= 5000 for v in counts):
             parser.error("--sweep counts must be 1..5000")
-        rows = [asyncio.run(run(v, args.seconds, None)) for v in counts]
+        rows = [asyncio.run(run(v, args.seconds, None, redis=args.redis, processes=args.processes,
+                                placement=args.placement, baseline=not args.no_baseline))
+                for v in counts]
         print("| visits | msgs/s | p50 ms | p99 ms | CPU µs/msg | relay CPU µs/msg | ratio | KB/socket | errors |")
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['visits']} | {r['msgs_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['cpu_us_per_msg']} | "
-                  f"{r['baseline_cpu_us_per_msg']} | {r.get('cpu_ratio_to_baseline')} | {r['rss_kb_per_socket']} | "
+                  f"{r.get('baseline_cpu_us_per_msg')} | {r.get('cpu_ratio_to_baseline')} | {r['rss_kb_per_socket']} | "
                   f"{r['errors']} |")
         if args.chart:
             draw_chart(rows, args.chart)
@@ -318,7 +410,9 @@ def main() -> None:
         if args.json:
             print(json.dumps(rows))
         return
-    result = asyncio.run(run(args.visits, args.seconds, args.rate))
+    result = asyncio.run(run(args.visits, args.seconds, args.rate, redis=args.redis,
+                             processes=args.processes, placement=args.placement,
+                             baseline=not args.no_baseline))
     for key, value in result.items():
         print(f"{key:28} {value}")
     if "cpu_ratio_to_baseline" in result:

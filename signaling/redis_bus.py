@@ -1,14 +1,14 @@
 """The cluster bus over Redis (redis-py's `redis.asyncio`): inboxes, ownership, live states.
 
-Every node subscribes to its inbox, the pub/sub channel `visitroom:node:<id>`. A message
-for a node is sent by one Lua script that, atomically and in one round trip, numbers it
-(a counter per receiving node and room, in the hash `visitroom:seq:<node>`), appends it to
-the room's capped stream (`visitroom:stream:<visit>`, `MAXLEN ~ 1000`) and publishes it.
-A receiver that sees a number skip, or that finds on reconnecting that its counters moved
-on while it was away, replays what it missed from the room's stream; where the stream no
-longer holds it (trimmed, or Redis itself restarted and forgot), it broadcasts a resync of
-that room on `visitroom:resync`, and every node seats its sockets of that visit again
-(each gets a fresh `welcome`): nobody is left silently stale.
+Every node subscribes to its inbox, the pub/sub channel `visitroom:node:<id>`. Consecutive
+messages for a node are sent by one Lua script that, atomically and in one round trip,
+numbers each (a counter per receiving node and room, in the hash `visitroom:seq:<node>`),
+appends it to the room's capped stream (`visitroom:stream:<visit>`, `MAXLEN ~ 1000`) and
+publishes them together, a line each. A receiver that sees a number skip, or that finds on
+reconnecting that its counters moved on while it was away, replays what it missed from the
+room's stream; where the stream no longer holds it (trimmed, or Redis itself restarted and
+forgot), it broadcasts a resync of that room on `visitroom:resync`, and every node seats
+its sockets of that visit again (each gets a fresh `welcome`): nobody is left stale.
 
 Outgoing messages, live states and releases leave through one writer task, in order, so a
 node's messages keep their order whatever its coroutines do; while Redis is away they wait
@@ -25,19 +25,19 @@ send touches the receiver's counters and the room's stream, keys of different sl
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections import deque
 from typing import Any, Sequence
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from signaling.cluster import Handler
-from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND
+from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND, send_call
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ KEEP_SECONDS = 600
 QUEUE_LIMIT = 10_000
 """Operations a node holds while Redis is away; past it the oldest messages are dropped
 (and their rooms resynced once Redis is back)."""
+
+_encode, _decode = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
 
 def new_node_id() -> str:
     """A node id unique across machines and restarts, random: it names no machine or
@@ -87,8 +89,9 @@ class RedisClusterBus:
             url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 5), **options)
         # (A command rides out a blip of a few seconds before it fails.)
         # The inbox never reconnects on its own: redis-py would subscribe again silently,
-        # and what was published meanwhile would be missed without a replay.
-        self._inbox_redis = aioredis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+        # and what was published meanwhile would be missed without a replay. RESP2: the
+        # RESP3 parser formats each push into a debug string, even with debug logging off.
+        self._inbox_redis = aioredis.from_url(url, protocol=2, retry=Retry(NoBackoff(), 0), **options)
         self._send = self.redis.register_script(SEND)
         self._claim = self.redis.register_script(CLAIM)
         self._renew = self.redis.register_script(RENEW)
@@ -153,8 +156,7 @@ class RedisClusterBus:
         if self.crashed:
             return
         self._mid += 1
-        payload = json.dumps({"f": self.node_id, "i": self._mid, "m": message},
-                             separators=(",", ":"))
+        payload = _encode({"f": self.node_id, "i": self._mid, "m": message}).decode()
         self._push(("send", node, _room_of(message), payload))
 
     def _push(self, op: tuple[str, ...]) -> None:
@@ -198,12 +200,15 @@ class RedisClusterBus:
 
     async def _write(self, batch: list[tuple[str, ...]]) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        for op in batch:
-            if op[0] == "send":
-                _, node, room, payload = op
-                await self._send(keys=[f"{PREFIX}:seq:{node}", f"{PREFIX}:stream:{room}"],
-                                 args=[node, room, payload, self.stream_len, self.keep_ms,
-                                       f"{PREFIX}:node:{node}"], client=pipe)
+        at = 0
+        while at < len(batch):
+            op, first = batch[at], at
+            at += 1
+            if op[0] == "send":  # with the messages after it for the same node: one call
+                while at < len(batch) and batch[at][0] == "send" and batch[at][1] == op[1]:
+                    at += 1
+                keys, args = send_call(PREFIX, batch[first:at], self.stream_len, self.keep_ms)
+                await self._send(keys=keys, args=args, client=pipe)
             elif op[0] == "live":
                 pipe.hset(LIVE_KEY, op[1], op[2])
             elif op[0] == "unlive":
@@ -276,8 +281,9 @@ class RedisClusterBus:
             if reply["channel"] == RESYNC_CHANNEL:
                 await self._hand({"op": "resync", "visit": reply["data"]})
             else:
-                room, seq, stream_id, payload = reply["data"].split(" ", 3)
-                await self._take(room, int(seq), stream_id, payload)
+                for line in reply["data"].split("\n"):  # a message a line (see SEND)
+                    room, seq, stream_id, payload = line.split(" ", 3)
+                    await self._take(room, int(seq), stream_id, payload)
 
     async def _take(self, room: str, seq: int, stream_id: str, payload: str) -> None:
         last = self._last.get(room, (0, "-"))[0]
@@ -326,7 +332,7 @@ class RedisClusterBus:
             log.info("redis replayed room=%s node=%s upto=%d", room, self.node_id, upto)
 
     async def _open(self, room: str, payload: str) -> None:
-        envelope = json.loads(payload)
+        envelope = _decode(payload)
         key = (room, envelope["f"])
         if envelope["i"] <= self._heard.get(key, 0):
             return  # a retried batch repeated it
