@@ -13,6 +13,10 @@ wait for its records to lapse: it drops its rooms, gives up their records and se
 `resync` to every node holding their sockets, which seat them again at once.
 
 What carries messages and ownership is a `ClusterBus` (`signaling.cluster_bus`).
+
+The module is longer than 400 lines on purpose: every path of a room's ownership (claim,
+forward, hand over, re-seat, outage) reads and writes the same few maps of this class,
+and split across modules they would have to share them.
 """
 
 from __future__ import annotations
@@ -24,14 +28,12 @@ from typing import Any, Sequence
 
 from signaling.bus import Delivery
 from signaling.closes import CLOSE_TRY_LATER
-from signaling.cluster_bus import OWNER_TTL, ClusterBus, Handler, Reseat
-from signaling.protocol import Inbound, ProtocolError, error
+from signaling.cluster_bus import OWNER_TTL, ClusterBus, Reseat
+from signaling.protocol import Inbound, ProtocolError, error, parse_message
 from signaling.router import LocalRouter, Sink, room_live_state
 from signaling.seat import RoomHooks, Seat
 
 log = logging.getLogger(__name__)
-
-__all__ = ["OWNER_TTL", "ClusterBus", "ClusterRouter", "Handler", "Reseat"]
 
 LATER_SECONDS = 3600
 """How long an ending or ejection made during a bus outage waits for it to come back."""
@@ -53,9 +55,10 @@ class ClusterRouter:
         """What each of those sockets' welcome carries besides the room (ICE servers)."""
         self.owners: dict[str, str] = {}
         """The owner known for each visit this node holds sockets of."""
-        self.homes: dict[str, str] = {}
-        """The visit of each connection seated in a room this node owns (deliveries to
-        another node name their room: the bus numbers and keeps messages per room)."""
+        self.homes: dict[str, Seat] = {}
+        """The seat of each connection seated in a room this node owns, wherever its socket
+        is: frames forwarded from another node then carry no seat, and deliveries to another
+        node name their room (the bus numbers and keeps messages per room)."""
         self._watch: asyncio.Task[None] | None = None
         self._later: set[asyncio.Task[None]] = set()
         """Endings and ejections waiting for the bus to answer again."""
@@ -87,7 +90,7 @@ class ClusterRouter:
         for visit_id, room in list(self.local.registry.rooms.items()):
             nodes = {conn.split(".", 1)[0] for conn in _connections(room)} - {self.node_id}
             self.local.registry.drop(room)
-            for conn in [c for c, v in self.homes.items() if v == visit_id]:
+            for conn in [c for c, v in self.homes.items() if v.visit_id == visit_id]:
                 del self.homes[conn]
             self.handed[visit_id] = nodes
             await self.bus.set_live(visit_id, None)
@@ -159,9 +162,12 @@ class ClusterRouter:
         if owner == self.bus.node_id:
             await self._inbound_here(seat, conn, message)
         elif owner is not None:
-            await self.bus.send(owner, {"op": "in", "seat": dict(vars(seat)), "conn": conn,
-                                        "type": message.type, "fields": message.fields,
-                                        "raw": message.raw})
+            # The frame as it came (the owner parses it again) or, built in code, its
+            # fields; not the seat, which the owner has from the join.
+            await self.bus.send(owner, {"op": "in", "conn": conn, "raw": message.raw}
+                                if message.raw else
+                                {"op": "in", "conn": conn, "type": message.type,
+                                 "fields": message.fields})
         elif not self.draining:  # (a room just handed over: the socket is closing)
             raise ProtocolError("not_in_room", "This connection is not in the room.")
 
@@ -194,11 +200,12 @@ class ClusterRouter:
     async def _join_at(self, owner: str, seat: Seat, conn: str,
                        welcome_extra: dict[str, Any]) -> None:
         if owner == self.bus.node_id:
-            if self.homes.get(conn) == seat.visit_id:
+            home = self.homes.get(conn)
+            if home is not None and home.visit_id == seat.visit_id:
                 # Seated again (a resync): the room forgets the old seat first, or it would
                 # take the connection for a second tab and close it.
                 await self.local.leave(seat, conn)
-            self.homes[conn] = seat.visit_id
+            self.homes[conn] = seat
             await self.local.join(seat, conn, welcome_extra)
             await self._publish_live(seat.visit_id)
         else:
@@ -218,7 +225,7 @@ class ClusterRouter:
     async def _publish_live(self, visit_id: str) -> None:
         room = self.local.registry.room(visit_id)
         if room is None:
-            for conn in [c for c, v in self.homes.items() if v == visit_id]:
+            for conn in [c for c, v in self.homes.items() if v.visit_id == visit_id]:
                 del self.homes[conn]
             await self.bus.set_live(visit_id, None)
             await self.bus.release(visit_id)
@@ -266,7 +273,7 @@ class ClusterRouter:
         node = conn.split(".", 1)[0]
         await self.bus.send(node, {"op": "deliver", "conn": conn, "message": delivery.message,
                                    "close": delivery.close_code,
-                                   "visit": self.homes.get(conn)})
+                                   "visit": _visit_of(self.homes.get(conn))})
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         """One message from this node's inbox."""
@@ -289,8 +296,11 @@ class ClusterRouter:
                 await self.local.eject(message["visit"], message["participant"], message["reason"])
             await self._publish_live(message["visit"])
             return
-        seat = Seat(**message["seat"])
         conn = message["conn"]
+        if op == "in":
+            await self._forwarded_in(conn, message)
+            return
+        seat = Seat(**message["seat"])
         if op == "join":
             owner = await self._owner_for(seat.visit_id)
             if self.draining:  # began to stop during the claim: no new room here
@@ -303,12 +313,19 @@ class ClusterRouter:
             await self._join_at(owner, seat, conn, message["extra"])
         elif op == "leave":
             await self._leave_here(seat, conn)
-        elif op == "in":
-            try:
-                await self._inbound_here(
-                    seat, conn, Inbound(message["type"], message["fields"], message["raw"]))
-            except ProtocolError as exc:
-                await self.local.bus.publish(conn, Delivery(error(exc.code, exc.message)))
+
+    async def _forwarded_in(self, conn: str, message: dict[str, Any]) -> None:
+        """A frame from a socket another node holds, for a room this node owns."""
+        try:
+            seat = self.homes.get(conn)
+            if seat is None:
+                raise ProtocolError("not_in_room", "This connection is not in the room.")
+            raw = message.get("raw")
+            inbound = (parse_message(raw, seat.role) if raw
+                       else Inbound(message["type"], message["fields"]))
+            await self._inbound_here(seat, conn, inbound)
+        except ProtocolError as exc:
+            await self.local.bus.publish(conn, Delivery(error(exc.code, exc.message)))
 
     async def _after_handover(self, message: dict[str, Any]) -> None:
         """A message for a room this node no longer has (it is stopping). A join's node
@@ -386,7 +403,7 @@ class ClusterRouter:
         room = self.local.registry.room(visit_id)
         if room is not None:
             self.local.registry.drop(room)  # rebuilt from the seats that join again
-            for conn in [c for c, v in self.homes.items() if v == visit_id]:
+            for conn in [c for c, v in self.homes.items() if v.visit_id == visit_id]:
                 del self.homes[conn]
         if any(seat.visit_id == visit_id for seat in self.seats.values()):
             await self._seat_again(visit_id)
@@ -397,3 +414,7 @@ class ClusterRouter:
 def _connections(room: Any) -> list[str]:
     """The connection ids seated in a room (members and pending claims)."""
     return [m.conn for m in (*room.members.values(), *room.claims.values()) if m.conn]
+
+
+def _visit_of(seat: Seat | None) -> str | None:
+    return seat.visit_id if seat is not None else None

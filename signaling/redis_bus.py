@@ -36,7 +36,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
-from signaling.cluster import Handler
+from signaling.cluster_bus import Handler
 from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND, send_call
 
 log = logging.getLogger(__name__)
