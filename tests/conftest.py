@@ -11,10 +11,9 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import Config
+from server.storage.schema import ENGINES
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_api_key
 from tests.postgres_server import PostgresCluster
-
-ENGINES = ("sqlite", "postgres")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -108,16 +108,15 @@ class Workers:
 
 
 @pytest.fixture(scope="module")
-def postgres_module() -> Iterator[str]:
-    """An empty PostgreSQL database for the module's process tree ("" on SQLite)."""
+def postgres_module(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """An empty PostgreSQL database of the session's server for the module's process tree
+    ("" on SQLite)."""
     if ENGINE != "postgres":
         yield ""
         return
-    cluster = PostgresCluster().start()
-    try:
-        yield cluster.fresh_database()
-    finally:
-        cluster.stop()
+    url = postgres_cluster.fresh_database()
+    yield url
+    postgres_cluster.retire(url)
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +364,13 @@ async def test_a_rolling_restart_replaces_every_worker_and_drops_no_call(workers
 
 async def test_a_rolling_restart_during_a_browser_call_is_a_moment_for_the_people_in_it(
         workers: Workers):
-    from tests.browser import Chromium, remote_video_playing, screenshot, state_of, wait_state
+    from tests.browser import (
+        Chromium,
+        remote_video_playing,
+        screenshot,
+        state_of,
+        wait_state,
+    )
 
     api = await api_session(workers)
     try:
