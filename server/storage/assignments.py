@@ -62,16 +62,8 @@ async def assignments_for(db: Database, visit_id: str, participant_id: str | Non
 
 async def assignments_of_visits(db: Database, visit_ids: list[str]) -> dict[str, list[Assignment]]:
     """The assignments of several visits in one query, by visit id, oldest first."""
-    found: dict[str, list[Assignment]] = {visit_id: [] for visit_id in visit_ids}
-    if not visit_ids:
-        return found
-    marks = ",".join("?" * len(visit_ids))
-    rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM assignments WHERE visit_id IN ({marks}) ORDER BY id", visit_ids)
-    for row in rows:
-        assignment = Assignment(*row)
-        found[assignment.visit_id].append(assignment)
-    return found
+    rows = await db.fetchall_by_visit(f"SELECT {_COLUMNS} FROM assignments", visit_ids, "id")
+    return {visit_id: [Assignment(*row) for row in found] for visit_id, found in rows.items()}
 
 
 async def remove_assignment(conn: Connection, visit_id: str, assignment_id: int) -> bool:

@@ -90,6 +90,19 @@ class Database(ABC):
     def transaction(self) -> AbstractAsyncContextManager[Any]:
         """A write transaction: everything inside commits together or not at all."""
 
+    async def fetchall_by_visit(self, select: str, visit_ids: Sequence[str],
+                                order_by: str) -> dict[str, list[Row]]:
+        """The rows of several visits in one query (`select` ... WHERE visit_id IN (...)
+        ORDER BY `order_by`), grouped by their `visit_id` column; every visit has a list."""
+        found: dict[str, list[Row]] = {visit_id: [] for visit_id in visit_ids}
+        if not visit_ids:
+            return found
+        marks = ",".join("?" * len(visit_ids))
+        for row in await self.fetchall(
+                f"{select} WHERE visit_id IN ({marks}) ORDER BY {order_by}", list(visit_ids)):
+            found[row["visit_id"]].append(row)
+        return found
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
         async with self.transaction() as conn:

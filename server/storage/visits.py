@@ -116,17 +116,9 @@ async def mark_denied(conn: Connection, participant_id: str, now: int) -> None:
 
 
 async def _participants_of(db: Database, visit_ids: list[str]) -> dict[str, list[Participant]]:
-    found: dict[str, list[Participant]] = {vid: [] for vid in visit_ids}
-    if not visit_ids:
-        return found
-    marks = ",".join("?" * len(visit_ids))
-    rows = await db.fetchall(
-        # rowid: SQLite's own; on PostgreSQL a column of that name (migrations/postgres/0001).
-        f"SELECT * FROM participants WHERE visit_id IN ({marks}) ORDER BY rowid", visit_ids
-    )
-    for row in rows:
-        found[row["visit_id"]].append(Participant.from_row(row))
-    return found
+    # rowid: SQLite's own; on PostgreSQL a column of that name (migrations/postgres/0001).
+    rows = await db.fetchall_by_visit("SELECT * FROM participants", visit_ids, "rowid")
+    return {vid: [Participant.from_row(row) for row in found] for vid, found in rows.items()}
 
 
 async def get_visit(db: Database, visit_id: str) -> Visit | None:
