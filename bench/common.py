@@ -102,31 +102,42 @@ def children(pid: int) -> list[int]:
     return sorted(set(found))
 
 
-def start_redis(directory: Path, core: int = 0) -> tuple[Server, str]:
-    """A private redis-server on 127.0.0.1 (free port, no persistence, files in
-    `directory`), pinned to `core`; returns it and its URL once it answers PING."""
+def launch_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    """A private redis-server on 127.0.0.1:`port` (no persistence, files in `directory`),
+    returned once it answers PING; RuntimeError (with its log's end) when it does not.
+    The tests' Redis fixture starts its servers through this too."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not installed")
-    port = free_port()
+        raise RuntimeError("redis-server is not installed: run the tests with bash "
+                           "tests/run.sh (it installs Debian's redis-server)")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(directory), "--logfile", str(directory / "redis.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = Server(process)
-    pin(server.pid, core)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and process.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
-                    return server, f"redis://127.0.0.1:{port}/0"
+                    return process
         except OSError:
             pass
         time.sleep(0.05)
-    stop_server(server)
-    raise RuntimeError(f"redis-server did not start on port {port}")
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    log = directory / "redis.log"
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise RuntimeError(f"redis-server did not start on port {port}: {tail}")
+
+
+def start_redis(directory: Path, core: int = 0) -> tuple[Server, str]:
+    """A private redis-server on a free port, pinned to `core`; returns it and its URL."""
+    port = free_port()
+    server = Server(launch_redis(directory, port))
+    pin(server.pid, core)
+    return server, f"redis://127.0.0.1:{port}/0"
 
 
 def stop_server(server: Server) -> None:

@@ -7,16 +7,14 @@ into a test module to use it.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from bench.common import launch_redis
 from tests.live import free_port
 
 
@@ -34,29 +32,10 @@ class RedisServer:
 
     def start(self) -> None:
         """Start it (no persistence: a restart forgets everything, as a crash would)."""
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed: run the tests with bash tests/run.sh "
-                        "(it installs Debian's redis-server)")
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory), "--logfile",
-             str(self.directory / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-        pytest.fail(f"redis-server did not start on port {self.port}: {log}")
+        try:
+            self.process = launch_redis(self.directory, self.port)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
 
     def stop(self) -> None:
         """Stop it at once (SIGKILL, like a crash), and wait until it is gone."""
