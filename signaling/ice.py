@@ -88,12 +88,30 @@ MAX_REMOTE_CANDIDATES = 8
 """Distinct remote addresses a server peer tries for one offer (a browser lists a handful)."""
 
 
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries and a router would deliver to: NAT64 (the
+    well-known prefix), 6to4, Teredo's client, IPv4-mapped or IPv4-compatible; else None."""
+    if address in NAT64_WELL_KNOWN or address in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.teredo is not None:
+        return address.teredo[1]
+    return address.sixtofour or address.ipv4_mapped
+
+
 def candidate_address_allowed(host: str, *, loopback: bool) -> bool:
     """Whether a server peer may send to this candidate address.
 
     Normally only global unicast addresses: private, loopback, link-local, multicast and
-    reserved ranges are the server's own network, not a patient's. With `loopback` (every
-    peer on this machine) only loopback addresses. Names are never allowed.
+    reserved ranges are the server's own network, not a patient's. An IPv6 address that
+    carries an IPv4 one (NAT64, 6to4, Teredo, IPv4-compatible) is judged by that IPv4
+    address, since a translator would deliver to it; a local-use NAT64 prefix never passes.
+    With `loopback` (every peer on this machine) only loopback addresses. Names are never
+    allowed.
     """
     try:
         address = ipaddress.ip_address(host)
@@ -101,6 +119,12 @@ def candidate_address_allowed(host: str, *, loopback: bool) -> bool:
         return False
     if loopback:
         return address.is_loopback
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_LOCAL_USE:
+            return False
+        inner = embedded_ipv4(address)
+        if inner is not None and not (inner.is_global and not inner.is_multicast):
+            return False
     return address.is_global and not address.is_multicast
 
 

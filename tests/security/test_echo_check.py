@@ -231,6 +231,24 @@ def test_only_global_addresses_are_tried_unless_every_peer_is_on_this_machine():
     assert not candidate_address_allowed("10.0.0.1", loopback=True)
 
 
+@pytest.mark.parametrize("host, allowed", [
+    ("64:ff9b::a00:1", False),          # NAT64 of 10.0.0.1
+    ("64:ff9b::7f00:1", False),         # NAT64 of 127.0.0.1
+    ("64:ff9b::a9fe:a9fe", False),      # NAT64 of 169.254.169.254 (a cloud's metadata service)
+    ("64:ff9b::5102:45a0", True),       # NAT64 of 81.2.69.160
+    ("64:ff9b:1::a00:1", False),        # a local-use NAT64 prefix: never a patient's
+    ("2002:a00:1::1", False),           # 6to4 of 10.0.0.1
+    ("2002:c0a8:101::1", False),        # 6to4 of 192.168.1.1
+    ("2002:5102:45a0::1", True),        # 6to4 of 81.2.69.160
+    ("::10.0.0.1", False),              # IPv4-compatible
+    ("::127.0.0.1", False),
+    ("::ffff:192.168.1.1", False),      # IPv4-mapped
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo whose client is 10.0.0.1
+])
+def test_an_ipv6_address_that_carries_an_ipv4_one_is_judged_by_it(host, allowed):
+    assert candidate_address_allowed(host, loopback=False) is allowed
+
+
 def test_an_offer_keeps_at_most_the_candidate_limit_of_distinct_addresses():
     many = [f"a=candidate:{i} 1 udp 1 81.2.{i // 250}.{i % 250 + 1} 4000 typ host" for i in range(300)]
     section = ["m=audio 9 UDP/TLS/RTP/SAVPF 0", "a=mid:0", *many, "a=end-of-candidates"]
