@@ -13,6 +13,7 @@ from server.auth.csrf import csrf_token
 from server.auth.staff import cached_user
 from server.config import Config
 from server.keys import STATIC, TEMPLATES
+from server.library.citations import without_markers
 
 COMPRESS_ON_LOOP_BELOW = 512 * 1024
 """Bodies smaller than this are compressed on the event loop (well under a millisecond for a
@@ -38,6 +39,7 @@ def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
         return datetime.fromtimestamp(ts, tz).strftime(fmt)
 
     env.filters["local_time"] = local_time
+    env.filters["without_markers"] = without_markers
     env.globals["clinic_timezone"] = config.timezone
     return env
 

@@ -142,3 +142,21 @@ async def test_spoken_cues_are_off_until_chosen_then_read_steps_and_count_holds(
         assert any(t.startswith("Step 1 of 3. Breathe out") for t in spoken)
         await page.click(voice)
         assert await page.get_attribute(voice, "aria-pressed") == "false"
+
+
+async def test_a_condition_page_links_each_citation_to_its_source_at_phone_and_desk_widths(live):
+    async with Chromium() as chromium:
+        for width, height in ((1280, 800), (390, 844)):
+            page = await chromium.page(width=width, height=height)
+            await page.goto(f"{live.base}/library/perineal-tear-recovery")
+            await screenshot(page, f"condition-perineal-tear-recovery-{width}")
+            overflow = await page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+            assert not overflow, f"the condition page scrolls sideways at {width}px"
+            first = page.locator("sup.cite a").first
+            target = await first.get_attribute("href")
+            await first.click()
+            await wait_until(page, f"location.hash === '{target}'")
+            assert await page.evaluate(f"document.querySelector('{target}').matches(':target')")
+        page = await chromium.page(width=390, height=844)
+        await page.goto(f"{live.base}/library/sciatica")
+        await screenshot(page, "condition-sciatica-390")

@@ -11,14 +11,13 @@ import pytest
 
 from server.library.clinical import (
     CLINICAL_KINDS,
-    POSTNATAL_RED_FLAGS,
-    POSTNATAL_SOURCES,
     SOURCE_KINDS,
     SUPINE_IN_PREGNANCY,
     SUPINE_SOURCE,
 )
 from server.library.loader import LIBRARY_DIR, SUPINE_POSES, LibraryError, load_library
 from server.library.quiz import QUESTIONS, assess, related_conditions
+from server.library.warning_signs import POSTPARTUM, PREGNANCY, SHARED_SIGNS
 
 # The warning signs after birth that every postpartum entry must name, each with words that show it.
 POSTNATAL_TOPICS = {
@@ -56,7 +55,9 @@ def test_every_condition_has_red_flags_sources_and_real_exercises(library):
 
 
 def test_every_source_is_cited_in_full(library):
-    sources = [s for c in library.conditions.values() for s in c.sources] + [SUPINE_SOURCE, *POSTNATAL_SOURCES]
+    shared = [s for sign in SHARED_SIGNS.values() for s in sign.sources]
+    sources = [s for c in library.conditions.values() for s in c.sources] + [
+        SUPINE_SOURCE, *PREGNANCY.sources, *POSTPARTUM.sources, *shared]
     for source in sources:
         assert source.title.strip() and source.publisher.strip(), source.url
         assert re.fullmatch(r"https://[^\s/]+\.[^\s]+", source.url), source.url
@@ -74,7 +75,7 @@ def test_every_postpartum_entry_names_the_postnatal_warning_signs(library):
         for topic, pattern in POSTNATAL_TOPICS.items():
             assert re.search(pattern, flags), (condition.slug, topic)
     for condition in library.conditions.values():
-        assert bool(condition.postnatal_red_flags) == (condition.phase == "postpartum"), condition.slug
+        assert (POSTPARTUM in condition.warning_sets) == (condition.phase in ("postpartum", "any")), condition.slug
 
 
 def _lies_on_the_back(exercise) -> bool:
@@ -118,25 +119,66 @@ async def test_the_quiz_result_links_to_the_urgency_page(client):
 
 async def test_a_postpartum_page_shows_the_warning_signs_and_their_sources(client):
     body = await (await client.get("/library/perineal-tear-recovery")).text()
-    assert 'data-testid="postnatal-red-flags"' in body
-    for flag in POSTNATAL_RED_FLAGS:
+    assert 'data-testid="postpartum-red-flags"' in body and 'data-testid="pregnancy-red-flags"' not in body
+    for flag in POSTPARTUM.signs:
         assert flag.replace("'", "&#39;") in body
-    for source in POSTNATAL_SOURCES:
+    for source in POSTPARTUM.sources:
         assert source.url in body
     assert "(clinical guideline)" in body
     body = await (await client.get("/library/hip-pain-in-pregnancy")).text()
-    assert 'data-testid="postnatal-red-flags"' not in body
+    assert 'data-testid="postpartum-red-flags"' not in body and 'data-testid="pregnancy-red-flags"' in body
     api = await (await client.get("/api/library/conditions/return-to-running")).json()
-    assert api["postnatal_red_flags"] == list(POSTNATAL_RED_FLAGS)
+    assert api["phase_red_flags"] == {"postpartum": {"heading": POSTPARTUM.heading, "signs": list(POSTPARTUM.signs)}}
     assert {s["kind"] for s in api["sources"]} <= set(SOURCE_KINDS)
 
 
 # -- refusals --------------------------------------------------------------------------------------
 
 
-def _broken_copy(tmp_path: Path, relative: str, old: str, new: str) -> Path:
+SAMPLE = """slug = "zz-sample"
+name = "Sample condition"
+order = 999
+phase = "postpartum"
+aliases = ["sample"]
+gist = "A sample entry the refusal tests change one field of."
+anatomy = "Muscles and joints."
+who_and_when = "About 1 in 10 women, in the first weeks after birth [nice-ng210]."
+approach = "Exercise and advice."
+how_long = "A few visits."
+outlook = "Good."
+red_flags = ["Pain that keeps getting worse: see your GP soon."]
+shared_red_flags = ["cauda-equina"]
+exercises = ["glute-bridge", "clamshell", "bird-dog", "walking-program"]
+
+[[sources]]
+key = "nhs-sample"
+title = "A sample page"
+publisher = "NHS"
+kind = "patient-information"
+url = "https://www.nhs.uk/sample/"
+accessed = 2026
+
+[[sources]]
+key = "nice-ng210"
+title = "Pelvic floor dysfunction: prevention and non-surgical management (NG210)"
+publisher = "NICE"
+year = 2021
+url = "https://www.nice.org.uk/guidance/ng210"
+kind = "guideline"
+"""
+"""A condition written for the refusal tests, so each changes one known field of it."""
+
+
+def _library_copy(tmp_path: Path) -> Path:
     root = tmp_path / "library"
     shutil.copytree(LIBRARY_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return root
+
+
+def _broken_copy(tmp_path: Path, relative: str, old: str, new: str) -> Path:
+    """A copy of the library with one change; `conditions/zz-sample.toml` is SAMPLE, added."""
+    root = _library_copy(tmp_path)
+    (root / "conditions/zz-sample.toml").write_text(SAMPLE)
     target = root / relative
     text = target.read_text()
     assert old in text, old
@@ -144,35 +186,64 @@ def _broken_copy(tmp_path: Path, relative: str, old: str, new: str) -> Path:
     return root
 
 
-NHS_COCCYX = 'publisher = "NHS"\nkind = "patient-information"\nurl = "https://www.nhs.uk/conditions/tailbone-coccyx-pain/"'
+NHS_SAMPLE = 'publisher = "NHS"\nkind = "patient-information"\nurl = "https://www.nhs.uk/sample/"'
+SAMPLE_FILE = "conditions/zz-sample.toml"
+
+
+def test_the_sample_condition_loads_with_its_shared_and_phase_warning_signs(tmp_path):
+    sample = load_library(_broken_copy(tmp_path, SAMPLE_FILE, "", "")).conditions["zz-sample"]
+    assert sample.all_red_flags() == (sample.red_flags[0], SHARED_SIGNS["cauda-equina"].text, *POSTPARTUM.signs)
 
 
 @pytest.mark.parametrize("relative, old, new, phrase", [
-    ("conditions/coccydynia.toml", NHS_COCCYX, NHS_COCCYX.replace('\nkind = "patient-information"', ""),
+    (SAMPLE_FILE, NHS_SAMPLE, NHS_SAMPLE.replace('\nkind = "patient-information"', ""),
      "condition field 'sources[0].kind': is required: one of guideline, paper, patient-information, reference"),
-    ("conditions/coccydynia.toml", NHS_COCCYX, NHS_COCCYX.replace("patient-information", "blog"),
+    (SAMPLE_FILE, NHS_SAMPLE, NHS_SAMPLE.replace("patient-information", "blog"),
      "condition field 'sources[0].kind': must be one of guideline, paper, patient-information, reference"),
-    ("conditions/coccydynia.toml", 'kind = "paper"', 'kind = "patient-information"',
+    (SAMPLE_FILE, 'kind = "guideline"', 'kind = "patient-information"',
      "condition field 'sources': at least one source must be a clinical guideline or a peer-reviewed paper"),
-    ("conditions/coccydynia.toml", 'url = "https://www.physio-pedia.com/Coccydynia"',
-     'url = "http://www.physio-pedia.com/Coccydynia"', "condition field 'sources[1].url': must be an https:// address"),
-    ("conditions/coccydynia.toml", 'publisher = "Ochsner Journal"', 'publisher = ""',
-     "condition field 'sources[2].publisher': must be non-empty text of at most 200 characters"),
-    ("conditions/coccydynia.toml", 'title = "Tailbone (coccyx) pain"', 'title = " "',
+    (SAMPLE_FILE, 'url = "https://www.nice.org.uk/guidance/ng210"', 'url = "http://www.nice.org.uk/guidance/ng210"',
+     "condition field 'sources[1].url': must be an https:// address"),
+    (SAMPLE_FILE, 'publisher = "NICE"', 'publisher = ""',
+     "condition field 'sources[1].publisher': must be non-empty text of at most 200 characters"),
+    (SAMPLE_FILE, 'title = "A sample page"', 'title = " "',
      "condition field 'sources[0].title': must be non-empty text of at most 300 characters"),
-    ("conditions/coccydynia.toml", "red_flags = [", "red_flags = [] \nold_flags = [",
+    (SAMPLE_FILE, 'key = "nhs-sample"\n', "",
+     "condition field 'sources[0].key': is required"),
+    (SAMPLE_FILE, 'key = "nhs-sample"', 'key = "nice-ng210"',
+     "condition field 'sources[1].key': 'nice-ng210' is used twice"),
+    (SAMPLE_FILE, "red_flags = [", "red_flags = [] \nold_flags = [",
      "condition field 'red_flags': must be a list of at least 1 item(s), each non-empty text"),
-    ("conditions/coccydynia.toml", '"Pain after a fall that makes sitting impossible.",',
-     '"Pain after a fall that makes sitting impossible.", "A swollen, painful calf.",',
-     "condition field 'red_flags[3]': the warning signs after birth"),
-    ("conditions/perineal-tear-recovery.toml", '"walking-program"]', '"walking-program", "moonwalk"]',
-     "condition field 'exercises[8]': unknown exercise 'moonwalk'"),
+    (SAMPLE_FILE, '"Pain that keeps getting worse: see your GP soon."',
+     '"Pain that keeps getting worse: see your GP soon.", "A swollen, painful calf: see your GP."',
+     "condition field 'red_flags[1]': the postpartum warning signs"),
+    (SAMPLE_FILE, '"Pain that keeps getting worse: see your GP soon."',
+     '"Being unable to pass urine: see your GP soon."',
+     "condition field 'red_flags[0]': describes the shared warning sign 'cannot-pass-urine'"),
+    (SAMPLE_FILE, '"Pain that keeps getting worse: see your GP soon."',
+     '"Pain so severe that you cannot stand or walk: get a medical review soon."',
+     "condition field 'red_flags[0]': describes the shared warning sign 'cannot-bear-weight'"),
+    (SAMPLE_FILE, 'shared_red_flags = ["cauda-equina"]', 'shared_red_flags = ["cauda-equina", "cauda-equina"]',
+     "condition field 'shared_red_flags[1]': 'cauda-equina' is named twice"),
+    (SAMPLE_FILE, 'shared_red_flags = ["cauda-equina"]', 'shared_red_flags = ["headache"]',
+     "condition field 'shared_red_flags[0]': must be one of"),
+    (SAMPLE_FILE, "in the first weeks after birth [nice-ng210].", "in the first weeks after birth.",
+     "condition field 'who_and_when': 'About 1 in 10 women, in the first weeks after birth.' states a figure"),
+    (SAMPLE_FILE, "A few visits.", "Six to eight visits.",
+     "condition field 'how_long': 'Six to eight visits.' states a figure, duration or timing without"),
+    (SAMPLE_FILE, '"Pain that keeps getting worse: see your GP soon."',
+     '"Pain for more than two weeks: see your GP soon."',
+     "condition field 'red_flags[0]': 'Pain for more than two weeks: see your GP soon.' states a figure"),
+    (SAMPLE_FILE, "after birth [nice-ng210].", "after birth [rcog-gtg29].",
+     "condition field 'who_and_when': cites '[rcog-gtg29]', which is not the key of one of its sources"),
+    (SAMPLE_FILE, '"walking-program"]', '"walking-program", "moonwalk"]',
+     "condition field 'exercises[4]': unknown exercise 'moonwalk'"),
     ("exercises/hips.toml", 'position = "Lying on your side, hips and knees bent',
-     'position = "Lying on your back, hips and knees bent', None),
+     'position = "Lying on your back, hips and knees bent', "supine"),
 ])
 def test_the_loader_refuses_a_clinical_mistake_and_names_file_and_field(tmp_path, relative, old, new, phrase):
     root = _broken_copy(tmp_path, relative, old, new)
-    if phrase is None:  # not a refusal: an exercise said to lie on the back gets the pregnancy rule
+    if phrase == "supine":  # not a refusal: an exercise said to lie on the back gets the pregnancy rule
         assert SUPINE_IN_PREGNANCY in load_library(root).exercises["clamshell"].avoid_when
         return
     with pytest.raises(LibraryError) as broken:
@@ -181,12 +252,26 @@ def test_the_loader_refuses_a_clinical_mistake_and_names_file_and_field(tmp_path
     assert Path(relative).name in str(broken.value)
 
 
-def test_a_condition_with_one_source_is_refused(tmp_path):
-    root = _broken_copy(tmp_path, "conditions/carpal-tunnel-in-pregnancy.toml", "", "")
-    target = root / "conditions/carpal-tunnel-in-pregnancy.toml"
-    head, first, *_ = target.read_text().split("[[sources]]")
-    target.write_text(head + "[[sources]]" + first)  # keep only the first source
+@pytest.mark.parametrize("phase, refused", [("pregnancy", True), ("any", True), ("postpartum", False)])
+def test_an_entry_of_pregnancy_may_not_repeat_the_warning_signs_in_pregnancy(tmp_path, phase, refused):
+    root = _broken_copy(tmp_path, SAMPLE_FILE, 'phase = "postpartum"', f'phase = "{phase}"')
+    target = root / SAMPLE_FILE
+    target.write_text(target.read_text().replace(
+        '"Pain that keeps getting worse: see your GP soon."', '"Your baby moving less: tell your midwife now."'))
+    if not refused:
+        assert load_library(root).conditions["zz-sample"].warning_sets == (POSTPARTUM,)
+        return
     with pytest.raises(LibraryError) as broken:
         load_library(root)
-    assert ("carpal-tunnel-in-pregnancy.toml: condition field 'sources': must be a list of at least 2 [[sources]] "
-            "tables") in str(broken.value)
+    assert "zz-sample.toml: condition field 'red_flags[0]': the pregnancy warning signs" in str(broken.value)
+
+
+def test_a_condition_with_one_source_is_refused(tmp_path):
+    root = _broken_copy(tmp_path, SAMPLE_FILE, "", "")
+    target = root / SAMPLE_FILE
+    head, first, *_ = target.read_text().split("[[sources]]")
+    target.write_text(head.replace(" [nice-ng210]", " [nhs-sample]") + "[[sources]]" + first)  # the first alone
+    with pytest.raises(LibraryError) as broken:
+        load_library(root)
+    assert "zz-sample.toml: condition field 'sources': must be a list of at least 2 [[sources]] tables" in str(
+        broken.value)

@@ -1,5 +1,5 @@
-"""Clinical rules of the library, written once: how sources are cited, the rule for lying on the
-back in pregnancy, and the warning signs after birth that every postpartum condition carries.
+"""Clinical rules of the library, written once: how sources are cited and the rule for lying on the
+back in pregnancy (the warning signs each phase carries are in warning_signs.py).
 
 The loader applies them to the content files; the pages show them with their sources.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, get_args
 
-from server.library.fields import Content, FieldProblem, HttpsUrl, between, text
+from server.library.fields import Content, FieldProblem, HttpsUrl, Slug, between, text
 
 SourceKind = Literal["guideline", "paper", "patient-information", "reference"]
 """guideline: a clinical guideline or committee opinion; paper: a peer-reviewed article or review;
@@ -24,6 +24,8 @@ class Source(Content, frozen=True, kw_only=True):
     no date carries the year it was `accessed` instead, as citations of undated pages do.
     """
 
+    key: Slug
+    """How the entry's text cites it: `[key]` after the claim (citations.py)."""
     title: Annotated[str, text(300)]
     publisher: Annotated[str, text(200)]
     url: HttpsUrl
@@ -43,21 +45,11 @@ class Source(Content, frozen=True, kw_only=True):
         return str(self.year) if self.year else f"accessed {self.accessed}"
 
 
-SUPINE_SOURCE = Source(title="Exercise in pregnancy", publisher="NHS",
-                       url="https://www.nhs.uk/pregnancy/keeping-well/exercise/", accessed=2026,
-                       kind="patient-information")
+SUPINE_SOURCE = Source(key="frimley-exercise-in-pregnancy", title="Exercise in pregnancy",
+                       publisher="Frimley Health and Care (NHS Frimley Integrated Care System)",
+                       url="https://www.frimleyhealthandcare.org.uk/maternity/your-pregnancy/exercise-in-pregnancy/",
+                       accessed=2026, kind="patient-information")
 """Where the rule for lying on the back in pregnancy comes from."""
-POSTNATAL_SOURCES = (
-    Source(title="Recognizing urgent pregnancy-related warning signs (Hear Her campaign)",
-           publisher="Centers for Disease Control and Prevention (CDC)",
-           url="https://www.cdc.gov/hearher/resources/news-media/recognizing-urgent-warning-signs.html",
-           accessed=2026, kind="patient-information"),
-    Source(title="Postnatal information for patients", publisher="The Rotherham NHS Foundation Trust",
-           url="https://www.therotherhamft.nhs.uk/patients-and-visitors/patient-information/"
-           "postnatal-information-for-parents",
-           accessed=2026, kind="patient-information"),
-)
-"""Where the postnatal warning signs come from."""
 
 
 SUPINE_IN_PREGNANCY = (
@@ -66,7 +58,7 @@ SUPINE_IN_PREGNANCY = (
     "Do it propped up on pillows, on your side, sitting or standing instead, and turn onto your side if "
     "you feel dizzy, sick or short of breath."
 )
-"""The one rule for lying on the back in pregnancy (NHS, Exercise in pregnancy), added by the loader
+"""The one rule for lying on the back in pregnancy (NHS Frimley, Exercise in pregnancy), added by the loader
 to every exercise done lying on the back so no content file has to repeat it."""
 SUPINE_POSITION = re.compile(r"^(lying|lie) (on|flat on) your back", re.IGNORECASE)
 """A starting position that says the exercise is done lying on the back, whatever the demo shows."""
@@ -81,22 +73,7 @@ SUPINE_POSES = frozenset({
 def lies_on_the_back(position: str, poses: list[str]) -> bool:
     """Whether an exercise is done lying on the back: its demo mostly, or its starting position says so."""
     return 2 * sum(pose in SUPINE_POSES for pose in poses) >= len(poses) or bool(SUPINE_POSITION.match(position))
+
+
 CLINICAL_KINDS = frozenset({"guideline", "paper"})
 MIN_SOURCES = 2
-POSTNATAL_RED_FLAGS = (
-    ("Heavy bleeding from the vagina, bleeding that suddenly gets heavier, large clots or discharge that smells "
-     "bad, especially with feeling faint, dizzy or a racing heart: get emergency help."),
-    "A temperature of 38 °C or higher, shivering, or feeling very unwell: contact your midwife or GP the same day.",
-    ("Pain, swelling, warmth or redness in one leg (often the calf), or trouble breathing or chest pain: get "
-     "emergency help now (possible blood clot)."),
-    ("A caesarean wound or the stitches of a tear that become red, swollen, more painful, leak or smell bad "
-     "(possible infection): contact your midwife or GP the same day."),
-    ("A severe headache that will not go away or keeps getting worse, especially with changes in your eyesight: "
-     "get medical help straight away."),
-    ("Thoughts of harming yourself or your baby, or feeling confused, very agitated or not like yourself: get "
-     "help straight away from your GP, midwife or an emergency department."),
-)
-"""Warning signs after birth, added by the loader to every postpartum condition so each page carries
-the same, sourced list and no content file repeats it."""
-POSTNATAL_TOPICS = re.compile(r"\bcalf\b|headache|heavy (vaginal )?bleeding|\bwound\b", re.IGNORECASE)
-"""Words that show a content file repeating the postnatal warning signs."""

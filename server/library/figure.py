@@ -6,7 +6,9 @@ the viewer facing right: angles in degrees, 0 points right (forwards), 90 down, 
 [upper, lower] segment. `arm`/`leg` are her right limbs, `far_arm`/`far_leg` her left.
 Out of that plane, `out = { far_leg = [40, -25] }` swings a segment away from the midline
 (abduction; negative crosses it). `foot`/`hand` = [right, left] absolute angles (default:
-foot at a right angle to the shin, hand in line with the forearm). Then `roll` turns the
+foot at a right angle to the shin, hand in line with the forearm); `hand_out` tips a hand out of
+the side plane (default: as its forearm) and `tilt` the head sideways (positive: ear to her right
+shoulder). Then `roll` turns the
 whole body about the stage's left-right axis through the pelvis (90: onto her right side,
 belly towards the side viewer; 180: onto her front) and `turn` about the vertical axis (90:
 facing the side viewer). `hip` = [x, y] or [x, y, z] places the pelvis on the stage.
@@ -96,7 +98,9 @@ def joints(pose: dict[str, Any], figure: Figure) -> dict[str, Vec]:
     j["neck"] = _add(j["mid"], _d(t1), b["trunk"][1])
     top = _add(j["neck"], _d(t1), -b["shoulder_drop"])
     j["shoulder_r"], j["shoulder_l"] = _add(top, (0, 0, b["shoulders"])), _add(top, (0, 0, -b["shoulders"]))
-    j["head"] = _add(j["neck"], _d(pose["head"]), b["head"])
+    tilt = math.radians(pose.get("tilt", 0))
+    up = _d(pose["head"])
+    j["head"] = _add(j["neck"], (up[0] * math.cos(tilt), up[1] * math.cos(tilt), math.sin(tilt)), b["head"])
     j["nose"] = _add(j["head"], _d(pose["head"] + 90), figure.radius["head"])
     for limb in LIMBS:
         s = "r" if SIDES[limb][1] > 0 else "l"
@@ -116,8 +120,9 @@ def joints(pose: dict[str, Any], figure: Figure) -> dict[str, Vec]:
             elbow = _add(j[f"shoulder_{s}"], _d(a0, o0, side), lengths[0])
             wrist = _add(elbow, _d(a1, o1, side), lengths[1])
             hand = pose["hand"][index] if "hand" in pose else a1
+            hand_out = pose["hand_out"][index] if "hand_out" in pose else o1
             j[f"elbow_{s}"], j[f"wrist_{s}"] = elbow, wrist
-            j[f"fingers_{s}"] = _add(wrist, _d(hand, o1, side), b["hand"])
+            j[f"fingers_{s}"] = _add(wrist, _d(hand, hand_out, side), b["hand"])
     roll, turn = math.radians(pose.get("roll", 0)), math.radians(pose.get("turn", 0))
     hx, hy, hz = (list(pose["hip"]) + [0.0])[:3]
     placed = {}
@@ -195,6 +200,7 @@ def check_ranges(pose: dict[str, Any], figure: Figure) -> None:
     t0, t1 = pose["trunk"]
     _check_range(rg, "spine: the back bends", "spine", _norm(t1 - t0))
     _check_range(rg, "neck bends", "neck", _norm(pose["head"] - t1))
+    _check_range(rg, "neck tips sideways", "neck_tilt", pose.get("tilt", 0))
     out = pose.get("out", {})
     for limb in LIMBS:
         side = SIDES[limb][0]
@@ -230,7 +236,12 @@ def check_ranges(pose: dict[str, Any], figure: Figure) -> None:
         if leg and "foot" in pose:
             _check_range(rg, f"{side} ankle bends", "ankle", _norm(pose["foot"][index] - (a1 - 90)))
         if not leg and "hand" in pose:
-            _check_range(rg, f"{side} wrist bends", "wrist", _norm(pose["hand"][index] - a1))
+            wrist = _norm(pose["hand"][index] - a1)
+            if "hand_out" in pose:  # out of the side plane: the angle between forearm and hand, signed as in it
+                hand = _d(pose["hand"][index], pose["hand_out"][index])
+                bend = math.degrees(math.acos(max(-1.0, min(1.0, sum(x * y for x, y in zip(lower, hand))))))
+                wrist = math.copysign(bend, wrist or 1)
+            _check_range(rg, f"{side} wrist bends", "wrist", wrist)
 
 
 def check_placement(pose: dict[str, Any], figure: Figure, props: dict[str, dict[str, Any]]) -> None:

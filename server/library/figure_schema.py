@@ -20,7 +20,7 @@ Limb = Literal["arm", "far_arm", "leg", "far_leg"]
 LIMBS: tuple[str, ...] = get_args(Limb)
 TouchPoint = Literal["hand", "far_hand", "foot", "far_foot", "knee", "far_knee", "elbow", "far_elbow"]
 TOUCH_POINTS: tuple[str, ...] = get_args(TouchPoint)
-_OPTIONAL = ("foot", "hand", "out", "touch", "airborne")
+_OPTIONAL = ("foot", "hand", "hand_out", "tilt", "out", "touch", "airborne")
 
 
 class Pose(Content, frozen=True, kw_only=True):
@@ -29,6 +29,8 @@ class Pose(Content, frozen=True, kw_only=True):
     hip: Annotated[tuple[Number, ...], Meta(min_length=2, max_length=3,
                                             description="[x, y] (or [x, y, z]) inside the 240 × 160 stage")]
     head: Angle
+    tilt: Angle = 0
+    """The head tipped sideways, ear towards the shoulder: positive towards her right."""
     roll: Angle = 0
     turn: Angle = 0
     trunk: Pair
@@ -40,6 +42,9 @@ class Pose(Content, frozen=True, kw_only=True):
     """[right, left] absolute angles; unset: at a right angle to the shin."""
     hand: Pair | None = None
     """[right, left] absolute angles; unset: in line with the forearm."""
+    hand_out: Pair | None = None
+    """[right, left] out-to-the-side angles of the hands; unset: the forearm's (`out`). A forearm held
+    out to the side bends its hand back (fingers up) only with this."""
     out: dict[Limb, Pair] = {}
     touch: dict[TouchPoint, str] = {}
     """Points that hold a prop (figure.toml [props]), e.g. { hand = "chair" }."""
@@ -91,6 +96,7 @@ class Ranges(Content, frozen=True):
 
     spine: Pair
     neck: Pair
+    neck_tilt: Pair
     hip: Pair
     hip_out: Pair
     knee: Pair

@@ -22,9 +22,10 @@ from typing import Any
 
 import msgspec
 
+from server.library import demo_checks
+from server.library.citations import cited_keys, uncited_figures
 from server.library.clinical import (
     CLINICAL_KINDS,
-    POSTNATAL_TOPICS,
     SUPINE_IN_PREGNANCY,
     SUPINE_POSES,
 )
@@ -44,12 +45,14 @@ from server.library.figure import (
 from server.library.figure_schema import FigureFile, Pose
 from server.library.model import (
     PHASES,
+    PROSE_FIELDS,
     Condition,
     Exercise,
     ExerciseFile,
     Library,
     PropPlace,
 )
+from server.library.warning_signs import SHARED_SIGNS
 
 __all__ = ["LIBRARY_DIR", "PHASES", "SUPINE_POSES", "LibraryError", "load_library"]
 
@@ -144,6 +147,7 @@ def _complete_exercise(path: Path, exercise: Exercise, poses: dict[str, Any], fi
                 props.append(PropPlace(name=prop))
     exercise = msgspec.structs.replace(exercise, props=tuple(props))
     _check_demo(path, exercise, poses, figure)
+    demo_checks.check(path, exercise, poses, figure)  # the demo shows what the dosage and the words say
     if exercise.supine:
         for i, item in enumerate(exercise.avoid_when):
             if "16 weeks" in item or "later pregnancy" in item or "late pregnancy" in item.lower():
@@ -162,13 +166,43 @@ def _read_condition(path: Path, raw: dict[str, Any]) -> Condition:
     if not any(source.kind in CLINICAL_KINDS for source in condition.sources):
         raise LibraryError(path, "condition field 'sources'", "at least one source must be a clinical guideline "
                            "or a peer-reviewed paper (kind = \"guideline\" or \"paper\")")
-    if condition.phase == "postpartum":
-        for i, item in enumerate(condition.red_flags):
-            if POSTNATAL_TOPICS.search(item):
-                raise LibraryError(path, f"condition field 'red_flags[{i}]'", "the warning signs after birth "
-                                   "(bleeding, fever, a painful leg, wound infection, severe headache) are added "
-                                   "by the loader; do not repeat them")
+    _check_citations(path, condition)
+    _check_red_flags(path, condition)
     return condition
+
+
+def _check_citations(path: Path, condition: Condition) -> None:
+    """Each source key once; every marker names a source; every figure, duration or timing has one."""
+    keys = [source.key for source in condition.sources]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise LibraryError(path, f"condition field 'sources[{i}].key'", f"'{key}' is used twice")
+    texts = [(name, getattr(condition, name)) for name in PROSE_FIELDS]
+    texts += [(f"red_flags[{i}]", flag) for i, flag in enumerate(condition.red_flags)]
+    for field, text in texts:
+        for key in cited_keys(text):
+            if key not in keys:
+                raise LibraryError(path, f"condition field '{field}'", f"cites '[{key}]', which is not the key "
+                                   f"of one of its sources ({', '.join(keys)})")
+        for sentence in uncited_figures(text):
+            raise LibraryError(path, f"condition field '{field}'", f"'{sentence}' states a figure, duration or "
+                               "timing without the source that states it: add [key] of that source after the claim")
+
+
+def _check_red_flags(path: Path, condition: Condition) -> None:
+    """An entry's own warning signs say nothing its phase sets or a shared sign already say."""
+    for i, flag in enumerate(condition.red_flags):
+        for warning_set in condition.warning_sets:
+            if warning_set.topics.search(flag):
+                raise LibraryError(path, f"condition field 'red_flags[{i}]'", f"the {warning_set.name} warning signs "
+                                   "(server/library/warning_signs.py) are added by the loader; do not repeat them")
+        for key, sign in SHARED_SIGNS.items():
+            if sign.says.search(flag):
+                raise LibraryError(path, f"condition field 'red_flags[{i}]'", f"describes the shared warning sign "
+                                   f"'{key}': name it in shared_red_flags instead, so it reads the same everywhere")
+    for i, key in enumerate(condition.shared_red_flags):
+        if key in condition.shared_red_flags[:i]:
+            raise LibraryError(path, f"condition field 'shared_red_flags[{i}]'", f"'{key}' is named twice")
 
 
 def _read_figure(path: Path) -> Figure:

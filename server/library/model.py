@@ -16,7 +16,6 @@ from msgspec import Meta
 
 from server.library.clinical import (
     MIN_SOURCES,
-    POSTNATAL_RED_FLAGS,
     Source,
     lies_on_the_back,
 )
@@ -30,12 +29,14 @@ from server.library.fields import (
     text,
 )
 from server.library.figure import Figure
+from server.library.warning_signs import PHASE_SETS, SHARED_SIGNS, SharedSignKey, WarningSet
 
 Phase = Literal["pregnancy", "postpartum", "any"]
 PHASES: tuple[str, ...] = get_args(Phase)
 Highlight = Literal["", "pelvic_floor", "abdomen", "glutes", "back", "inner_thighs", "chest", "neck", "wrist",
-                    "thighs", "hamstrings", "calves", "hip_flexors", "shoulders", "arms", "thumb"]
-"""Muscle groups a demo step may light up (drawn by web/js/demo-figure.js)."""
+                    "thighs", "hamstrings", "calves", "hip_flexors", "shoulders", "arms", "thumb", "leg", "far_leg"]
+"""Muscle groups a demo step may light up (drawn by web/js/demo-figure.js); `leg`/`far_leg` light one
+whole leg, her right or her left (the leg that leads on the stairs)."""
 Items = Annotated[tuple[Item, ...], Meta(min_length=1)]
 
 
@@ -87,6 +88,10 @@ class Keyframe(Content, frozen=True):
     highlight: Highlight = ""
     view: str = ""
     """A view for this keyframe only (figure.toml [views]); empty: the exercise's view."""
+    moves: tuple[Literal["foot", "far_foot"], ...] = ()
+    """Feet that step or slide to a new place on the way to this keyframe (a stair, a lunge step, a heel
+    slide); every other foot resting on the floor here and in the keyframe before stays put
+    (demo_checks.py)."""
 
 
 class PropPlace(Content, frozen=True, omit_defaults=True):
@@ -144,6 +149,10 @@ class ExerciseFile(Content, frozen=True):
     exercise: Annotated[tuple[Exercise, ...], Meta(min_length=1, description="[[exercise]] tables, at least one")]
 
 
+PROSE_FIELDS = ("gist", "anatomy", "who_and_when", "approach", "how_long", "outlook")
+"""The paragraphs of a condition page, in page order."""
+
+
 class Condition(Content, frozen=True):
     """A condition of the library (one file of conditions/)."""
 
@@ -159,24 +168,32 @@ class Condition(Content, frozen=True):
     how_long: Prose
     outlook: Prose
     red_flags: Items
+    """The entry's own warning signs, each ending with how urgent it is."""
     sources: Annotated[tuple[Source, ...], Meta(min_length=MIN_SOURCES,
                                                 description=f"a list of at least {MIN_SOURCES} [[sources]] tables")]
     exercises: Annotated[tuple[Slug, ...], Meta(min_length=4, description="a list of at least 4 exercise slugs")]
+    shared_red_flags: tuple[SharedSignKey, ...] = ()
+    """Warning signs written once in warning_signs.SHARED_SIGNS that this entry carries too."""
 
     @property
-    def postnatal_red_flags(self) -> tuple[str, ...]:
-        """The shared warning signs after birth; every postpartum condition carries them."""
-        return POSTNATAL_RED_FLAGS if self.phase == "postpartum" else ()
+    def warning_sets(self) -> tuple[WarningSet, ...]:
+        """The warning-sign sets of the entry's phase: pregnancy, after birth, or both."""
+        return PHASE_SETS[self.phase]
+
+    def shared_flags(self) -> tuple[str, ...]:
+        """The text of each shared warning sign the entry names."""
+        return tuple(SHARED_SIGNS[key].text for key in self.shared_red_flags)
 
     def as_json(self) -> dict[str, Any]:
-        """The condition for the API."""
+        """The condition for the API: markers in the text name `sources[].key`."""
         data = msgspec.to_builtins(self)
-        data["postnatal_red_flags"] = self.postnatal_red_flags
+        data["shared_red_flags"] = [{"key": key, "text": SHARED_SIGNS[key].text} for key in self.shared_red_flags]
+        data["phase_red_flags"] = {s.name: {"heading": s.heading, "signs": list(s.signs)} for s in self.warning_sets}
         return data
 
     def all_red_flags(self) -> tuple[str, ...]:
-        """The condition's own warning signs, then the shared postnatal ones."""
-        return self.red_flags + self.postnatal_red_flags
+        """Every warning sign the page shows: the entry's own, the shared ones it names, its phase sets."""
+        return self.red_flags + self.shared_flags() + tuple(sign for s in self.warning_sets for sign in s.signs)
 
     def matches(self, query: str) -> bool:
         """Whether a search query hits the name or an alias."""

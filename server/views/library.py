@@ -9,10 +9,12 @@ from aiohttp import web
 
 from server.errors import ApiError
 from server.keys import LIBRARY
-from server.library.clinical import POSTNATAL_SOURCES, SUPINE_SOURCE
+from server.library.citations import with_citations, without_markers
+from server.library.clinical import SUPINE_SOURCE
 from server.library.loader import PHASES
 from server.library.model import Exercise, Library
 from server.library.quiz import QUESTIONS, assess, related_conditions
+from server.library.warning_signs import SHARED_SIGNS
 from server.templating import COMPRESS_ON_LOOP_BELOW, render
 
 CACHE = "public, max-age=300"
@@ -43,7 +45,7 @@ def exercise_json(library: Library, exercise: Exercise) -> dict[str, Any]:
 
 def _condition_summary(condition: Any) -> dict[str, Any]:
     return {"slug": condition.slug, "name": condition.name, "aliases": list(condition.aliases),
-            "phase": condition.phase, "gist": condition.gist}
+            "phase": condition.phase, "gist": without_markers(condition.gist)}
 
 
 def _filtered(request: web.Request) -> tuple[list[Any], str, str]:
@@ -81,9 +83,12 @@ async def condition_page(request: web.Request) -> web.StreamResponse:
     """GET /library/{slug}."""
     condition = _condition(request)
     library = request.app[LIBRARY]
+    keys = [source.key for source in condition.sources]
+    shared_sources = {s.key: s for key in condition.shared_red_flags for s in SHARED_SIGNS[key].sources}
     return render(request, "library/condition.html",
                   {"condition": condition, "exercises": [library.exercises[s] for s in condition.exercises],
-                   "postnatal_sources": POSTNATAL_SOURCES})
+                   "cite": lambda text: with_citations(text, keys),
+                   "shared_sources": list(shared_sources.values())})
 
 
 async def exercises_page(request: web.Request) -> web.StreamResponse:

@@ -16,6 +16,8 @@ export function complete(pose) {
   p.out = Object.fromEntries(LIMBS.map(([k]) => [k, pose.out?.[k] ?? [0, 0]]));
   p.foot ??= [p.leg[1] - 90, p.far_leg[1] - 90];
   p.hand ??= [p.arm[1], p.far_arm[1]];
+  p.hand_out ??= [p.out.arm[1], p.out.far_arm[1]];
+  p.tilt ??= 0;
   return p;
 }
 
@@ -39,7 +41,8 @@ export function joints(p, fig) {
   j.neck = add(j.mid, dir(t1), b.trunk[1]);
   const top = add(j.neck, dir(t1), -b.shoulder_drop);
   j.shoulder_r = add(top, [0, 0, b.shoulders]); j.shoulder_l = add(top, [0, 0, -b.shoulders]);
-  j.head = add(j.neck, dir(p.head), b.head);
+  const up = dir(p.head), tilt = (p.tilt ?? 0) * R;
+  j.head = add(j.neck, [up[0] * Math.cos(tilt), up[1] * Math.cos(tilt), Math.sin(tilt)], b.head);
   j.nose = add(j.head, dir(p.head + 90), fig.radius.head);
   // Eyes on the face, either side of the midline: two when she faces the viewer, one in profile.
   const eye = add(add(j.head, dir(p.head + 90), fig.radius.head * 0.72), dir(p.head), fig.radius.head * 0.25);
@@ -58,7 +61,7 @@ export function joints(p, fig) {
     } else {
       j[`elbow_${s}`] = add(j[`shoulder_${s}`], dir(a0, o0, side), b.arm[0]);
       j[`wrist_${s}`] = add(j[`elbow_${s}`], dir(a1, o1, side), b.arm[1]);
-      j[`fingers_${s}`] = add(j[`wrist_${s}`], dir(p.hand[i], o1, side), b.hand);
+      j[`fingers_${s}`] = add(j[`wrist_${s}`], dir(p.hand[i], p.hand_out?.[i] ?? o1, side), b.hand);
     }
   }
   const [cr, sr, ct, st] = [Math.cos(p.roll * R), Math.sin(p.roll * R), Math.cos(p.turn * R), Math.sin(p.turn * R)];
@@ -89,6 +92,8 @@ const MUSCLES = {
   hamstrings: [["hip_r", "knee_r", 4.5], ["hip_l", "knee_l", 4.5]], calves: [["knee_r", "ankle_r", 4], ["knee_l", "ankle_l", 4]],
   hip_flexors: [["hip_r", "hip_r", 6], ["hip_l", "hip_l", 6]], shoulders: [["shoulder_r", "shoulder_r", 6], ["shoulder_l", "shoulder_l", 6]],
   arms: [["shoulder_r", "elbow_r", 4], ["shoulder_l", "elbow_l", 4]],
+  // One whole leg, her right or her left: the leg that leads on the stairs.
+  leg: [["hip_r", "knee_r", 4.5], ["knee_r", "ankle_r", 3.5]], far_leg: [["hip_l", "knee_l", 4.5], ["knee_l", "ankle_l", 3.5]],
 };
 
 const f1 = (v) => Math.round(v * 10) / 10;
