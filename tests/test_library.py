@@ -110,8 +110,8 @@ async def test_an_exercise_page_on_the_back_shows_the_rule_and_its_source(client
 
 
 def test_a_content_file_may_not_repeat_the_supine_rule(tmp_path):
-    root = _broken_copy(tmp_path, "exercises/hips.toml", 'avoid_when = ["Pain at the pubic joint when lifting."]',
-                        'avoid_when = ["Pregnancy after about 16 weeks: lie propped up.", "Pain at the pubic joint when lifting."]')
+    root = _broken_copy(tmp_path, "exercises/hips.toml", 'avoid_when = ["Pain at the pubic joint',
+                        'avoid_when = ["Pregnancy after about 16 weeks: lie propped up.", "Pain at the pubic joint')
     with pytest.raises(LibraryError) as broken:
         load_library(root)
     assert "glute-bridge" in str(broken.value) and "avoid_when[0]" in str(broken.value)
