@@ -302,7 +302,8 @@ async def run(visits: int, seconds: float, seed: int, trace_dir: Path | None = N
         base = f"http://127.0.0.1:{port}"
         links = await prepare_visits(db, base, visits + 1, admitted=False)
         warm_visit = links.pop()
-        env = {"VISITROOM_HEARTBEAT_SECONDS": "5"}
+        # /healthz shows its counts to this machine only when asked to (`_health` reads them).
+        env = {"VISITROOM_HEARTBEAT_SECONDS": "5", "VISITROOM_HEALTH_LOOPBACK": "1"}
         redis_server = None
         if workers > 1:
             redis_server, env["VISITROOM_REDIS_URL"] = start_redis(Path(tmp), core=0)
@@ -318,7 +319,9 @@ async def run(visits: int, seconds: float, seed: int, trace_dir: Path | None = N
             # starts its own, and the kernel picks the worker: 8 sockets a worker, each on
             # a fresh connection, leave one unswept with a chance of about 1 in 10,000.
             for _ in range(1 if workers == 1 else 8 * workers):
-                first = Participant(base, warm_visit[2], warm_visit[0])
+                # The patient's link: a therapist link without an account works in the
+                # first browser only, and each of these is a browser of its own.
+                first = Participant(base, warm_visit[1], warm_visit[0])
                 await first.join()
                 await first.close()
             await asyncio.sleep(1)

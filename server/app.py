@@ -20,6 +20,7 @@ from server.bootstrap import ensure_admin
 from server.config import Config
 from server.housekeeping import housekeeping_ctx
 from server.keys import (
+    API_KEY_THROTTLE,
     AUDIT_SECRET,
     CONFIG,
     DB,
@@ -65,9 +66,12 @@ async def _login_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LOGIN_THROTTLE] = LoginThrottle(
         address_failures=config.login_address_failures,
         window_seconds=config.login_lockout_minutes * 60,
-        global_per_minute=config.login_global_per_minute,
-        max_failures=config.login_max_failures,
-        lockout_seconds=config.login_lockout_minutes * 60)
+        global_per_minute=config.login_global_per_minute)
+    # Wrong API keys from one address wait as failed sign-ins do (the same limit and window).
+    app[API_KEY_THROTTLE] = LoginThrottle(
+        address_failures=config.login_address_failures,
+        window_seconds=config.login_lockout_minutes * 60,
+        global_per_minute=config.login_global_per_minute)
     pool = app[PASSWORDS] = PasswordPool(config.password_threads)
     yield
     pool.close()

@@ -63,6 +63,10 @@ class Config:
     the other cores to the event loop and the echo peers)."""
     trusted_proxies: str = ""
     """Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client."""
+    health_loopback: bool = False
+    """/healthz shows its counts to a request straight over loopback with no forwarding
+    header (a monitor or benchmark on this machine). Off by default: a proxy on this
+    machine that forwards without X-Forwarded-For would otherwise show them to everyone."""
     staff_session_hours: int = 12
     """Lifetime of an admin's or therapist's login."""
     stun: str = ""
@@ -71,6 +75,9 @@ class Config:
     """TURN URLs, comma-separated (turn: or turns:)."""
     turn_secret: str = field(default="", repr=False)
     """coturn's static-auth-secret; TURN credentials are minted per participant from it."""
+    turn_credential_seconds: int = 600
+    """How long a TURN credential lasts; only admitted participants get one, renewed every
+    half of this while they are in the call (see docs/protocol.md, "ICE servers")."""
     heartbeat_seconds: int = 20
     """WebSocket ping interval; a socket silent for 1.5 times this is dropped."""
     flood_rate: int = 50
@@ -123,7 +130,7 @@ class Config:
                 raise ConfigError(f"{name} must not be negative")
         for name in ("heartbeat_seconds", "flood_rate", "echo_seconds", "db_busy_seconds",
                      "login_max_failures", "login_address_failures", "login_global_per_minute",
-                     "password_threads",
+                     "password_threads", "turn_credential_seconds",
                      "echo_connect_seconds", "echo_per_visit"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")

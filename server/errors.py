@@ -8,11 +8,14 @@ from aiohttp import web
 class ApiError(Exception):
     """An error to answer with a status, a machine code and a human message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
+        """Headers the answer carries (`Retry-After` of a 429)."""
 
 
 def wants_json(request: web.Request) -> bool:

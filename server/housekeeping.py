@@ -1,7 +1,8 @@
 """Housekeeping while the server runs: forget what can no longer matter.
 
-Expired staff logins, and revoked link ids whose links are past every window they could
-open (the call's, then the home program's), are deleted at start and then hourly.
+Expired staff logins, revoked link ids whose links are past every window they could
+open (the call's, then the home program's), and long-untried sign-in counts of unknown
+emails are deleted at start and then hourly.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import web
 from server.auth.visit_session import program_seconds
 from server.keys import CONFIG, DB
 from server.storage import DatabaseBusy
+from server.storage.login_unknown import purge_unknown_attempts
 from server.storage.users import purge_expired_sessions
 from server.storage.visits import purge_revocations
 
@@ -32,8 +34,10 @@ async def purge_once(app: web.Application, now: int | None = None) -> tuple[int,
     async with app[DB].transaction() as conn:
         sessions = await purge_expired_sessions(conn, now)
         revocations = await purge_revocations(conn, now - longest)
-    if sessions or revocations:
-        log.info("housekeeping sessions=%d revocations=%d", sessions, revocations)
+        unknown = await purge_unknown_attempts(conn, now)
+    if sessions or revocations or unknown:
+        log.info("housekeeping sessions=%d revocations=%d unknown_emails=%d", sessions,
+                 revocations, unknown)
     return sessions, revocations
 
 

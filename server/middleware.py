@@ -66,12 +66,18 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(request, exc.status, exc.code, exc.message)
+        response = error_response(request, exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return error_response(request, exc.status, code, _plain_message(exc.status))
+        response = error_response(request, exc.status, code, _plain_message(exc.status))
+        if "Allow" in exc.headers:
+            # A 405 names the methods the address takes (RFC 9110 15.5.6).
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except DatabaseBusy:
         response = error_response(request, 503, "busy", "The server is busy for a moment. "
                                   "Please try again in a few seconds.")

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
+from server.library.model import PHASES
 from server.schemas import (
+    ISO_TIME_PATTERN,
+    LINKS_VALUES,
+    MAX_QUERY_LENGTH,
     REQUESTS,
     RESPONSES,
     Error,
     NewGuest,
     NewVisit,
+    Status,
     Visit,
     VisitList,
 )
@@ -87,6 +92,7 @@ _SLUG = _path_param("slug", "^[a-z0-9-]{1,80}$", "pelvic-girdle-pain")
 _BAD_BODY = {400: "The body is not a JSON object.", 415: "The body is not application/json."}
 _NO_VISIT = {404: "No such visit."}
 _LIBRARY = {"type": "object"}  # the library's content has no schema of its own yet
+_ISO_TIME = {"type": "string", "pattern": ISO_TIME_PATTERN}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("/api/openapi.json", "get", "getOpenApi", "meta", "This document",
@@ -100,11 +106,12 @@ OPERATIONS: tuple[Operation, ...] = (
                                "aliases": ["PGP"], "phase": "pregnancy",
                                "gist": "Pain at the back or front of the pelvis."}]},
               parameters=(
-                  _query_param("q", {"type": "string", "maxLength": 100}, "pelvic",
+                  _query_param("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "pelvic",
                                "Searches names and aliases."),
-                  _query_param("phase", {"enum": ["pregnancy", "postpartum", "any"]}, "pregnancy",
+                  _query_param("phase", {"enum": list(PHASES)}, "pregnancy",
                                "Conditions of this phase (and of any phase)."),
-              ), public=True, cached=True),
+              ), public=True, cached=True,
+              errors={400: "A query parameter is not acceptable."}),
     Operation("/api/library/conditions/{slug}", "get", "getCondition", "library",
               "One condition with its exercises", (200, "The condition", _LIBRARY),
               {"slug": "pelvic-girdle-pain", "name": "Pelvic girdle pain", "exercises": []},
@@ -131,14 +138,14 @@ OPERATIONS: tuple[Operation, ...] = (
               (200, "Visits, earliest first", VisitList), {"visits": [EXAMPLE_VISIT]},
               {400: "A query parameter is not acceptable."},
               parameters=(
-                  _query_param("from", {"type": "string"}, "2030-03-01",
+                  _query_param("from", _ISO_TIME, "2030-03-01",
                                "ISO 8601; visits starting at or after (clinic time zone "
                                "without an offset)."),
-                  _query_param("to", {"type": "string"}, "2030-04-01",
+                  _query_param("to", _ISO_TIME, "2030-04-01",
                                "ISO 8601; visits starting before."),
-                  _query_param("status", {"enum": ["scheduled", "cancelled", "ended"]},
+                  _query_param("status", {"enum": list(get_args(Status))},
                                "scheduled", "Only visits in this state."),
-                  _query_param("links", {"enum": ["true", "false"]}, "false",
+                  _query_param("links", {"enum": list(LINKS_VALUES)}, "false",
                                "true: include each participant's link (signed on request)."),
               )),
     Operation("/api/visits/{visit_id}", "get", "getVisit", "visits", "One visit",
@@ -176,6 +183,8 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 _AUTH_ERRORS = {401: "Missing, unknown or revoked API key.",
+                429: "Too many wrong API keys came from this address; every key from it "
+                     "waits Retry-After seconds.",
                 503: "The database is locked by another process for a moment; retry after "
                      "Retry-After seconds."}
 _TAGS = (

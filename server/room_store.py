@@ -9,17 +9,26 @@ API, a deactivated account) to the router.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
 from server.library.model import Library
 from server.storage import DatabaseBusy
-from server.visits import VisitService
+from server.visits import VisitService, acted_by
 from signaling.echo import EchoPool
+from signaling.endpoint import TokenBucket
 from signaling.protocol import ProtocolError
 from signaling.router import Router
+from signaling.seat import Acting, Seat
 
 log = logging.getLogger(__name__)
+
+DEMO_RATE = 1.0
+"""Demos a participant may show a second, sustained (a therapist clicks through a few)."""
+DEMO_BURST = 5.0
+"""Demos she may show at once before the rate applies."""
+_DEMO_BUCKETS_MAX = 10_000
 
 
 class RoomStore:
@@ -28,39 +37,78 @@ class RoomStore:
     def __init__(self, visits: VisitService, library: Library) -> None:
         self.visits = visits
         self.library = library
+        self._demo_buckets: dict[tuple[str, str], TokenBucket] = {}
+
+    def _demo_allowed(self, visit_id: str, participant_id: str) -> bool:
+        now = time.monotonic()
+        key = (visit_id, participant_id)
+        bucket = self._demo_buckets.get(key)
+        if bucket is None:
+            if len(self._demo_buckets) >= _DEMO_BUCKETS_MAX:
+                # A bucket left alone long enough is full again: forgetting it changes nothing.
+                full = DEMO_BURST / DEMO_RATE
+                for old in [k for k, b in self._demo_buckets.items() if now - b.stamp > full]:
+                    del self._demo_buckets[old]
+            bucket = self._demo_buckets[key] = TokenBucket(DEMO_RATE, DEMO_BURST, now)
+        return bucket.take(now)
 
     async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
         if exercise not in self.library.exercises:
             return False
+        if not self._demo_allowed(visit_id, participant_id):
+            # Not shown and not audited: a flood of demos must not fill the log (nor the
+            # patient's screen); repeats that pass are collapsed into one row a minute.
+            raise ProtocolError("rate_limited", "Too many demos at once; wait a moment.")
         with _busy_as_protocol_error():
             await self.visits.record(visit_id, f"participant:{participant_id}", "demo.shown",
                                      {"exercise": exercise})
         return True
 
-    async def admitted(self, visit_id: str, participant_id: str, device: str | None) -> None:
+    async def link_current(self, seat: Seat) -> bool:
+        with _busy_as_protocol_error():
+            return await self.visits.link_current(seat.participant_id, seat.link_id)
+
+    async def admitted(self, visit_id: str, participant_id: str, device: str | None,
+                       by: Acting | None = None) -> None:
         with _busy_as_protocol_error():
             await self.visits.record_admission(visit_id, participant_id, admitted=True,
-                                               device=device)
+                                               device=device, by=by)
 
-    async def removed(self, visit_id: str, participant_id: str, revoke: bool) -> None:
+    async def removed(self, visit_id: str, participant_id: str, revoke: bool,
+                      by: Acting | None = None) -> None:
         with _busy_as_protocol_error():
             if not revoke:
-                await self.visits.unadmit(visit_id, participant_id, actor="therapist")
+                await self.visits.unadmit(visit_id, participant_id, by=by)
                 return
             visit = await self.visits.get(visit_id)
             if visit is not None:
                 # Re-issuing ejects her through the rooms like any revoked link.
-                await self.visits.revoke(visit, participant_id, actor="therapist")
+                actor, device = acted_by(by)
+                await self.visits.revoke(visit, participant_id, actor=actor,
+                                         actor_device=device.get("actor_device"))
 
-    async def denied(self, visit_id: str, participant_id: str) -> None:
+    async def denied(self, visit_id: str, participant_id: str,
+                     by: Acting | None = None) -> None:
         with _busy_as_protocol_error():
-            await self.visits.record_admission(visit_id, participant_id, admitted=False)
+            await self.visits.record_admission(visit_id, participant_id, admitted=False, by=by)
 
-    async def ended(self, visit_id: str, reason: str) -> None:
+    async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
+                         new_device: str | None, was_connected: bool) -> None:
+        try:
+            await self.visits.record(visit_id, f"participant:{participant_id}", "host.replaced",
+                                     {"participant": participant_id, "device": new_device,
+                                      "previous_device": old_device,
+                                      "was_connected": was_connected})
+        except DatabaseBusy:
+            # Both browsers are still told; the log line keeps the ids.
+            log.warning("host move not audited (database busy) visit=%s participant=%s "
+                        "device=%s previous=%s", visit_id, participant_id, new_device, old_device)
+
+    async def ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None:
         if reason == "cancelled":
             return
         try:
-            await self.visits.mark_ended(visit_id, reason)
+            await self.visits.mark_ended(visit_id, reason, by)
         except DatabaseBusy:
             # The call still ends for everyone; the stored visit keeps its status, and its
             # links stop at the end of their window as every link does.

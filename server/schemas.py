@@ -30,7 +30,30 @@ VisitId = Annotated[str, Meta(pattern=f"^{VISIT_ID_PATTERN}$", examples=["v_Q2xp
 Url = Annotated[str, Meta(extra_json_schema={"format": "uri"})]
 Timestamp = Annotated[str, Meta(extra_json_schema={"format": "date-time"},
                                 examples=["2030-03-02T09:30:00Z"])]
-Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+NAME_FORBIDDEN = (r"\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e"
+                  r"\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff")
+"""What no name or note may hold, as the body of a regex character class (one text for
+Python's `re` and JSON Schema's ECMA-262): control characters (C0, C1), invisible and
+direction-changing format characters, line and paragraph separators, lone surrogates.
+The zero-width joiner and non-joiner stay: Persian and Indic names and emoji need them."""
+NAME_PATTERN = rf"^[^{NAME_FORBIDDEN}]*[^\s{NAME_FORBIDDEN}][^{NAME_FORBIDDEN}]*$"
+"""A name: something besides spaces, and nothing `NAME_FORBIDDEN`."""
+OPTIONAL_NAME_PATTERN = rf"^[^{NAME_FORBIDDEN}]*$"
+"""A name that may be left blank."""
+ISO_TIME_PATTERN = (r"^$|^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+                    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+                    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$")
+"""A query's date or date-time: ISO 8601 (`2030-03-01`, `2030-03-01T09:30`, with seconds,
+fraction and `Z` or an offset as wanted), or empty for none."""
+MAX_QUERY_LENGTH = 100
+"""Longest search text."""
+LINKS_VALUES = ("true", "false")
+"""What `links` of a visit list may say."""
+
+# Not validated by msgspec (its message would quote the pattern): `visit_input.clean_name`
+# checks the same rule and says what is wrong in words.
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH,
+                           extra_json_schema={"pattern": NAME_PATTERN})]
 
 
 class NewVisit(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -39,6 +62,7 @@ class NewVisit(Struct, forbid_unknown_fields=True, kw_only=True):
     patient_name: Annotated[Name, Meta(description="How the patient is greeted.",
                                        examples=["Maya Lopez"])]
     therapist_name: Annotated[str, Meta(max_length=MAX_NAME_LENGTH,
+                                        extra_json_schema={"pattern": OPTIONAL_NAME_PATTERN},
                                         description="Not with therapist_email.")] | None = None
     therapist_email: Annotated[str, Meta(
         max_length=MAX_EMAIL_LENGTH, extra_json_schema={"format": "email"},

@@ -22,8 +22,9 @@ from signaling.echo import EchoLimits, EchoPool
 from signaling.endpoint import EndpointSettings, SignalingEndpoint
 from signaling.ice import IceSettings, use_loopback_candidates, welcome_ice
 from signaling.redis_bus import RedisClusterBus, new_node_id
-from signaling.router import LocalRouter, Router
+from signaling.router import LocalRouter, Router, Sink
 from signaling.seat import Seat
+from signaling.turn_grant import TurnGrant
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
     if config.ice_loopback:
         use_loopback_candidates()
     ice = IceSettings(config.stun_urls, config.turn_urls, config.turn_secret,
-                      relay_only=config.ice_relay_only)
+                      relay_only=config.ice_relay_only,
+                      turn_lifetime=config.turn_credential_seconds)
     router = make_router(config, RoomStore(app[VISITS], app[LIBRARY]))
     await router.start()
     if router.node_id:
@@ -106,10 +108,14 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
                                 flood_rate=config.flood_rate, flood_burst=config.flood_rate * 2)
 
     def welcome_extra(seat: Seat) -> dict[str, Any]:
-        return welcome_ice(ice, seat.participant_id, seat.expires_at)
+        return welcome_ice(ice)
+
+    def turn_grant(seat: Seat, sink: Sink) -> TurnGrant:
+        return TurnGrant(sink, ice, seat)
 
     app[ROUTER] = router
-    app[SIGNALING] = SignalingEndpoint(router, authenticate_seat, settings, welcome_extra)
+    app[SIGNALING] = SignalingEndpoint(router, authenticate_seat, settings, welcome_extra,
+                                       sink_for=turn_grant if ice.turn else None)
     app[ECHO] = EchoPool(EchoLimits(
         max_sessions=config.echo_max_sessions, max_seconds=config.echo_seconds,
         connect_seconds=config.echo_connect_seconds, per_visit=config.echo_per_visit,

@@ -26,8 +26,17 @@ from server.visit_input import (
 )
 from server.visit_json import visit_json
 from signaling.ids import NAMED_ROLES, VISIT_ID
+from signaling.seat import Acting
 
 MAX_PARTICIPANTS = 6
+
+
+def acted_by(by: Acting | None) -> tuple[str, dict[str, Any]]:
+    """The audit actor of something done in a room, and the detail naming her device: the
+    acting participant, or "therapist" when the room did not say who (a tool, a test)."""
+    if by is None:
+        return "therapist", {}
+    return f"participant:{by.participant_id}", {"actor_device": by.device}
 
 
 class VisitStateError(Exception):
@@ -104,6 +113,7 @@ class VisitService:
         async with self.db.transaction() as conn:
             await visit_store.set_visit_status(conn, visit.id, "cancelled", now)
             for p in visit.participants:
+                await visit_store.clear_admission(conn, p.id)  # no rebuilt room seats her
                 await visit_store.revoke(conn, jti=p.jti, visit_id=visit.id, now=now,
                                          expires_at=p.expires_at)
             await record_event(conn, actor=actor, action="visit.cancelled", now=now,
@@ -141,25 +151,42 @@ class VisitService:
         await self._link_revoked(visit.id, participant.id)
         return await self._reload(visit.id)
 
-    async def revoke(self, visit: Visit, who: str, *, actor: str, now: int | None = None) -> Visit:
-        """Stop one participant's link without a new one (re-issue later gives her one)."""
+    async def revoke(self, visit: Visit, who: str, *, actor: str, now: int | None = None,
+                     actor_device: str | None = None) -> Visit:
+        """Stop one participant's link without a new one (re-issue later gives her one).
+
+        Her admission goes with it, in the same transaction: a room rebuilt from the
+        database before the ejection reaches her does not seat her as admitted."""
         now = int(time.time()) if now is None else now
         participant = self._changeable_seat(visit, who)
         async with self.db.transaction() as conn:
+            await visit_store.clear_admission(conn, participant.id)
             await visit_store.revoke(conn, jti=participant.jti, visit_id=visit.id, now=now,
                                      expires_at=participant.expires_at)
+            detail: dict[str, Any] = {"participant": participant.id}
+            if actor_device is not None:
+                detail["actor_device"] = actor_device
             await record_event(conn, actor=actor, action="link.revoked", now=now,
-                               visit_id=visit.id, detail={"participant": participant.id})
+                               visit_id=visit.id, detail=detail)
         await self._link_revoked(visit.id, participant.id)
         return await self._reload(visit.id)
 
-    async def unadmit(self, visit_id: str, participant_id: str, *, actor: str) -> None:
+    async def unadmit(self, visit_id: str, participant_id: str, *,
+                      by: Acting | None = None) -> None:
         """The therapist moved an admitted participant out of the call: she waits again."""
         now = int(time.time())
+        actor, device = acted_by(by)
         async with self.db.transaction() as conn:
             await visit_store.clear_admission(conn, participant_id)
             await record_event(conn, actor=actor, action="participant.removed", now=now,
-                               visit_id=visit_id, detail={"participant": participant_id})
+                               visit_id=visit_id, detail={"participant": participant_id, **device})
+
+    async def link_current(self, participant_id: str, link_id: str) -> bool:
+        """Whether a seat's link (`link_id`, its jti) still opens the visit: the
+        participant's current link, not revoked. Asked before anyone is seated in a room,
+        on every path (a socket opening, a room rebuilt on another process, a resync)."""
+        return bool(link_id) and await visit_store.link_current(self.db, participant_id,
+                                                                 link_id)
 
     def _changeable_seat(self, visit: Visit, who: str) -> Participant:
         if visit.status == "cancelled":
@@ -206,17 +233,18 @@ class VisitService:
         return await self._reload(visit.id)
 
     async def record_admission(self, visit_id: str, participant_id: str, *, admitted: bool,
-                               device: str | None = None) -> None:
-        """Store that the therapist admitted (on `device`) or turned away a participant."""
+                               device: str | None = None, by: Acting | None = None) -> None:
+        """Store that the therapist (`by`) admitted (on `device`) or turned away a participant."""
         now = int(time.time())
+        actor, acting_device = acted_by(by)
         async with self.db.transaction() as conn:
             if admitted:
                 await visit_store.mark_admitted(conn, participant_id, now, device)
             else:
                 await visit_store.mark_denied(conn, participant_id, now)
-            await record_event(conn, actor="therapist", now=now, visit_id=visit_id,
+            await record_event(conn, actor=actor, now=now, visit_id=visit_id,
                                action="participant.admitted" if admitted else "participant.denied",
-                               detail={"participant": participant_id})
+                               detail={"participant": participant_id, **acting_device})
 
     async def record(self, visit_id: str, actor: str, action: str, detail: dict[str, Any]) -> None:
         """Write one audit event about a visit."""
@@ -224,14 +252,14 @@ class VisitService:
             await record_event(conn, actor=actor, action=action, now=int(time.time()),
                                visit_id=visit_id, detail=detail)
 
-    async def mark_ended(self, visit_id: str, reason: str) -> None:
-        """The call is over (the therapist ended it or its window closed)."""
+    async def mark_ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None:
+        """The call is over (the therapist, `by`, ended it or its window closed)."""
         now = int(time.time())
+        actor, device = ("system", {}) if reason == "window_closed" else acted_by(by)
         async with self.db.transaction() as conn:
             await visit_store.end_visit(conn, visit_id)
-            await record_event(conn, actor="system" if reason == "window_closed" else "therapist",
-                               action="visit.ended", now=now, visit_id=visit_id,
-                               detail={"reason": reason})
+            await record_event(conn, actor=actor, action="visit.ended", now=now,
+                               visit_id=visit_id, detail={"reason": reason, **device})
 
     async def link(self, participant: Participant) -> str:
         """The participant's current link, minted again from its stored claims."""

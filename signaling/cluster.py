@@ -28,7 +28,8 @@ from typing import Any, Sequence
 
 from signaling.bus import Delivery
 from signaling.closes import CLOSE_TRY_LATER
-from signaling.cluster_bus import OWNER_TTL, ClusterBus, Reseat
+from signaling.cluster_bus import OWNER_TTL, ClusterBus, Reseat, stop_tasks
+from signaling.cluster_ejects import Ejections
 from signaling.protocol import Inbound, ProtocolError, error, parse_message
 from signaling.router import LocalRouter, Sink, room_live_state
 from signaling.seat import RoomHooks, Seat
@@ -64,8 +65,12 @@ class ClusterRouter:
         """Endings and ejections waiting for the bus to answer again."""
         self.draining = False
         """This node is stopping: it owns no room and seats nobody any more."""
+        self.closed = False
+        """Closed: its tasks end at their next turn even if a cancel was lost."""
         self.handed: dict[str, set[str]] = {}
         """The rooms this node handed over as it drained: the nodes that held their sockets."""
+        self.ejections = Ejections(bus.node_id, self._eject_at_owner, min(ttl / 4, 1.0))
+        """Ejections asked here, sent again until the room's owner confirms them."""
 
     @property
     def node_id(self) -> str:
@@ -76,7 +81,7 @@ class ClusterRouter:
 
     async def start(self) -> None:
         await self.bus.start(self._on_message)
-        self._watch = asyncio.ensure_future(self._keep_watch())
+        self._watch = asyncio.create_task(self._keep_watch(), name=f"watch {self.node_id}")
 
     async def drain(self) -> None:
         """This node is stopping: hand every room it owns over now instead of letting its
@@ -103,10 +108,10 @@ class ClusterRouter:
         await self.bus.flush()
 
     async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-        for task in list(self._later):
-            task.cancel()
+        self.closed = True
+        watch = [self._watch] if self._watch is not None else []
+        await stop_tasks([*watch, *self._later, *self.ejections.tasks],
+                         what=f"cluster-router node={self.node_id}")
         for visit_id in list(self.local.registry.rooms):
             await self.bus.release(visit_id)
         await self.local.close()
@@ -177,8 +182,7 @@ class ClusterRouter:
         await self._to_owner(visit_id, {"op": "end", "visit": visit_id, "reason": reason})
 
     async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
-        await self._to_owner(visit_id, {"op": "eject", "visit": visit_id,
-                                        "participant": participant_id, "reason": reason})
+        self.ejections.ask(visit_id, participant_id, reason)  # its first try starts now
 
     async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
         try:
@@ -241,11 +245,32 @@ class ClusterRouter:
         except Exception as exc:  # the bus does not answer (Redis down)
             log.warning("room owner lookup failed visit=%s op=%s error=%s; trying again",
                         visit_id, message["op"], type(exc).__name__)
-            task = asyncio.ensure_future(self._to_owner_later(visit_id, message))
+            task = asyncio.create_task(self._to_owner_later(visit_id, message),
+                                       name=f"later {message['op']} {visit_id}")
             self._later.add(task)
             task.add_done_callback(self._later.discard)
             return
         await self._send_to(owner, message)
+
+    async def _eject_at_owner(self, message: dict[str, Any]) -> bool:
+        """One try at an ejection: to the room's owner now (True), or nowhere (False: no
+        node owns the room; the bus's error, if it does not answer, goes to the caller)."""
+        if message["visit"] in self.local.registry.rooms:
+            await self._on_message(message)
+            return True
+        owner = await self.bus.owner(message["visit"])
+        await self._send_to(owner, message)
+        return owner is not None
+
+    async def _confirm_eject(self, message: dict[str, Any]) -> None:
+        """Tell the node that asked for an ejection that this room has done it."""
+        if "id" not in message:
+            return
+        if message.get("from") == self.node_id:
+            self.ejections.confirmed(message["id"])
+        elif message.get("from"):
+            await self.bus.send(message["from"], {"op": "ejected", "id": message["id"],
+                                                  "visit": message["visit"]})
 
     async def _to_owner_later(self, visit_id: str, message: dict[str, Any]) -> None:
         """An ending or ejection made while the bus was down (already stored): hand it to
@@ -254,6 +279,8 @@ class ClusterRouter:
         deadline = loop.time() + LATER_SECONDS
         while loop.time() < deadline:
             await asyncio.sleep(min(self.ttl / 8, 1.0))
+            if self.closed:
+                return
             try:
                 owner = await self.bus.owner(visit_id)
             except Exception:
@@ -283,6 +310,9 @@ class ClusterRouter:
             if sink is not None:
                 sink.deliver(Delivery(message["message"], message["close"]))
             return
+        if op == "ejected":
+            self.ejections.confirmed(message["id"])
+            return
         if self.draining:
             await self._after_handover(message)
             return
@@ -294,6 +324,7 @@ class ClusterRouter:
                 await self.local.end_visit(message["visit"], message["reason"])
             else:
                 await self.local.eject(message["visit"], message["participant"], message["reason"])
+                await self._confirm_eject(message)
             await self._publish_live(message["visit"])
             return
         conn = message["conn"]
@@ -349,7 +380,7 @@ class ClusterRouter:
 
     async def _keep_watch(self) -> None:
         failed = 0  # rounds failed in a row: an outage logs its cause once, not every round
-        while True:
+        while not (self.closed or self.draining):
             await asyncio.sleep(self.ttl / 4)
             try:
                 await self._watch_once()

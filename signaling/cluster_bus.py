@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Protocol, Sequence
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence
 
 from signaling.seat import Seat
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 Reseat = Callable[[Seat], Awaitable[Seat]]
@@ -54,3 +58,33 @@ OWNER_TTL = 4.0
 (and one watch round, a quarter of it, more): a killed process's calls come back within
 about five seconds. Renewing four times a lifetime rides out an event-loop stall or a
 Redis blip of about three seconds."""
+
+
+STOP_SECONDS = 5.0
+"""How long closing a bus or a router waits for its tasks to end."""
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], *, what: str,
+                     seconds: float = STOP_SECONDS) -> None:
+    """Cancel these tasks and wait until they have ended, at most `seconds` (then log the
+    ones left, by name, and return). A task still running a moment after its cancel is
+    cancelled again: on Python 3.11, `asyncio.wait_for` (which redis-py writes every
+    command through) drops a cancel that lands as the write completes, and the task then
+    carries on as if never cancelled."""
+    tasks = list(tasks)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = deadline - loop.time()
+        if left <= 0:
+            log.error("tasks still running after %.1f s what=%s tasks=%s", seconds, what,
+                      ",".join(sorted(task.get_name() for task in pending)))
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(0.1, left))
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("task had failed what=%s task=%s error=%s", what, task.get_name(),
+                      type(task.exception()).__name__)

@@ -9,6 +9,11 @@ run at once and `per_visit` for one visit; a participant has one check at a time
 one replaces her old one); a check that has not connected within `connect_seconds` is
 dropped, and every check ends after `max_seconds`. The peer uses only the configured STUN
 servers (none by default) and tries only the candidates `trim_offer_candidates` keeps.
+
+Its answer names none of the server's local addresses (`public_answer`): anyone with a
+link may ask for one, and the server's private, loopback or link-local interfaces are
+nobody's business. The browser still reaches the peer: the peer's checks to her candidates
+make it a peer-reflexive candidate for her, and a global address stays listed.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from signaling.ice import MAX_REMOTE_CANDIDATES, trim_offer_candidates
+from signaling.ice import MAX_REMOTE_CANDIDATES, candidate_address_allowed, trim_offer_candidates
 
 if TYPE_CHECKING:  # aiortc is imported on the first check, not at server start
     from aiortc import RTCDataChannel
@@ -60,6 +65,50 @@ class EchoLimits:
 
 class EchoOfferError(ValueError):
     """The offer could not be used."""
+
+
+def _public(host: str) -> bool:
+    return candidate_address_allowed(host, loopback=False)
+
+
+def _public_candidate(line: str) -> str | None:
+    """A candidate line with no local address in it, or None when its own address is local."""
+    bits = line[len("a=candidate:"):].split()
+    if len(bits) < 8 or not _public(bits[4]):
+        return None
+    for n, bit in enumerate(bits[:-1]):
+        if bit == "raddr" and not _public(bits[n + 1]):
+            # A reflexive or relayed candidate names the local address behind it.
+            bits[n + 1] = "0.0.0.0"
+            if n + 3 < len(bits) and bits[n + 2] == "rport":
+                bits[n + 3] = "0"
+    return "a=candidate:" + " ".join(bits)
+
+
+def public_answer(sdp: str) -> str:
+    """The echo peer's answer without the server's local (non-global) addresses: their
+    candidates dropped, a connection line naming one set to 0.0.0.0, a reflexive
+    candidate's related address blanked. A section left with no candidate loses its
+    end-of-candidates, so the browser keeps listening for the peer's checks."""
+    sections: list[list[str]] = [[]]
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            sections.append([])
+        if line.startswith("a=candidate:"):
+            kept = _public_candidate(line)
+            if kept is None:
+                continue
+            line = kept
+        elif line.startswith("c=IN IP") and not _public(line.split()[-1]):
+            line = "c=IN IP4 0.0.0.0"
+        sections[-1].append(line)
+    out: list[str] = []
+    for section in sections:
+        if section and section[0].startswith("m=") and not any(
+                line.startswith("a=candidate:") for line in section):
+            section = [line for line in section if line != "a=end-of-candidates"]
+        out.extend(section)
+    return "\r\n".join(out) + "\r\n"
 
 
 def loss_figures(stats: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +186,7 @@ class EchoSession:
             raise EchoOfferError(str(exc) or type(exc).__name__) from None
         self._tasks.append(asyncio.ensure_future(self._report()))
         self._tasks.append(asyncio.ensure_future(self._expire()))
-        return self.pc.localDescription.sdp
+        return public_answer(self.pc.localDescription.sdp)
 
     async def _report(self) -> None:
         while True:

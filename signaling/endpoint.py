@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -22,8 +22,9 @@ from signaling.closes import (
     CLOSE_POLICY,
     CLOSE_RECONNECT,
 )
+from signaling.masking import ServerWebSocket
 from signaling.protocol import ProtocolError, encode, error, parse_message
-from signaling.router import Router
+from signaling.router import Router, Sink
 from signaling.seat import Seat
 from signaling.sink import SocketSink
 
@@ -43,6 +44,16 @@ class SeatRefused(Exception):
 
 Authenticator = Callable[[web.Request], Awaitable[Seat]]
 WelcomeExtra = Callable[[Seat], dict[str, Any]]
+
+
+class SeatSink(Sink, Protocol):
+    """A socket's sink as the server shapes it for one seat (`signaling.turn_grant`)."""
+
+    def stop(self) -> None:
+        """The socket closed: nothing more is sent on its own initiative."""
+
+
+SinkFor = Callable[[Seat, Sink], SeatSink]
 
 
 @dataclass(frozen=True)
@@ -101,11 +112,14 @@ class SignalingEndpoint:
     """Serves the visit WebSocket for one application."""
 
     def __init__(self, router: Router, authenticate: Authenticator,
-                 settings: EndpointSettings, welcome_extra: WelcomeExtra | None = None) -> None:
+                 settings: EndpointSettings, welcome_extra: WelcomeExtra | None = None,
+                 sink_for: SinkFor | None = None) -> None:
         self.router = router
         self.authenticate = authenticate
         self.settings = settings
         self.welcome_extra = welcome_extra or (lambda seat: {})
+        self.sink_for = sink_for
+        """Wraps each socket's sink for its seat (TURN credentials follow admission)."""
         self._open: dict[str, _Connection] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -158,7 +172,7 @@ class SignalingEndpoint:
             return _json_refusal(refused.status, refused.code, refused.message)
         if self.draining:
             return _draining()
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=HARD_FRAME_LIMIT, compress=False)
+        ws = ServerWebSocket(autoping=False, max_msg_size=HARD_FRAME_LIMIT, compress=False)
         if not ws.can_prepare(request).ok:
             return _json_refusal(400, "not_websocket", "Open this address as a WebSocket.")
         await ws.prepare(request)
@@ -167,7 +181,9 @@ class SignalingEndpoint:
             return ws
         conn = self.new_conn_id()
         state = _Connection(ws, asyncio.get_running_loop().time())
-        self.router.attach(conn, SocketSink(ws, conn, on_close=self._track))
+        sink: Sink = SocketSink(ws, conn, on_close=self._track)
+        shaped = self.sink_for(seat, sink) if self.sink_for is not None else None
+        self.router.attach(conn, shaped or sink)
         self._open[conn] = state
         if self._heartbeat is None:
             self._heartbeat = asyncio.ensure_future(self._beat())
@@ -189,6 +205,8 @@ class SignalingEndpoint:
             finally:
                 self._open.pop(conn, None)  # (after the leave: a drain waits for it)
                 self.router.detach(conn)
+                if shaped is not None:
+                    shaped.stop()
             log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
         return ws
 

@@ -1,9 +1,11 @@
 """ICE for Visitroom: servers for `welcome`, and which remote candidates a server peer may try.
 
 TURN credentials follow the TURN REST scheme that coturn accepts with `use-auth-secret`:
-the username is `<expiry unix time>:<participant id>` and the password is the base64 of
-HMAC-SHA1 of the shared secret over that username. A clinic may force every call through
-TURN (transport policy "relay"), so that neither side learns the other's addresses.
+the username is `<expiry unix time>:<participant id>.<link id>` and the password is the
+base64 of HMAC-SHA1 of the shared secret over that username. They are short-lived and
+given only to admitted participants (`signaling.turn_grant` adds and renews them); a
+`welcome` carries STUN only. A clinic may force every call through TURN (transport
+policy "relay"), so that neither side learns the other's addresses.
 
 A server-side peer (the echo check) sends STUN checks to every candidate an offer lists,
 so an offer is trimmed first: only IP literals (a host name would mean a DNS or mDNS
@@ -36,36 +38,56 @@ class IceSettings:
     """coturn's static-auth-secret; without it no TURN server is offered."""
     relay_only: bool = False
     """Peers use relay candidates only (through TURN): no address reaches the other side."""
+    turn_lifetime: int = 600
+    """Seconds a TURN credential lasts; renewed every half of this while in the call."""
 
     @property
     def transport_policy(self) -> str:
         """The RTCIceTransportPolicy peers are told to use."""
         return RELAY_ONLY if self.relay_only else ALL_CANDIDATES
 
+    @property
+    def turn(self) -> bool:
+        """A TURN server is offered (to admitted participants)."""
+        return bool(self.turn_urls and self.turn_secret)
 
-def turn_credentials(secret: str, participant_id: str, expires_at: int) -> tuple[str, str]:
-    """(username, password) for the TURN REST scheme."""
-    username = f"{expires_at}:{participant_id}"
+
+def turn_user(participant_id: str, link_id: str) -> str:
+    """The TURN username's part after the expiry: the participant and her link's id, so a
+    re-issued link mints other credentials (and coturn's `user-quota` counts per link)."""
+    if not link_id:
+        raise ValueError("TURN credentials need the seat's link id")
+    return f"{participant_id}.{link_id}"
+
+
+def turn_credentials(secret: str, user: str, expires_at: int) -> tuple[str, str]:
+    """(username, password) for the TURN REST scheme: `<expires_at>:<user>`."""
+    username = f"{expires_at}:{user}"
     digest = hmac.new(secret.encode("utf-8"), username.encode("utf-8"), hashlib.sha1).digest()
     return username, base64.b64encode(digest).decode("ascii")
 
 
-def ice_servers_for(settings: IceSettings, participant_id: str, expires_at: int) -> list[dict[str, Any]]:
-    """The RTCIceServer list for one participant; empty means host candidates only."""
-    servers: list[dict[str, Any]] = []
-    if settings.stun_urls:
-        servers.append({"urls": list(settings.stun_urls)})
-    if settings.turn_urls and settings.turn_secret:
-        username, credential = turn_credentials(settings.turn_secret, participant_id, expires_at)
-        servers.append({"urls": list(settings.turn_urls), "username": username,
-                        "credential": credential})
-    return servers
+def stun_servers(settings: IceSettings) -> list[dict[str, Any]]:
+    """The RTCIceServer list without TURN (anyone on a socket may have it)."""
+    return [{"urls": list(settings.stun_urls)}] if settings.stun_urls else []
 
 
-def welcome_ice(settings: IceSettings, participant_id: str, expires_at: int) -> dict[str, Any]:
-    """The ICE fields of one participant's `welcome`: servers and transport policy."""
-    return {"ice_servers": ice_servers_for(settings, participant_id, expires_at),
-            "ice_transport_policy": settings.transport_policy}
+def welcome_ice(settings: IceSettings) -> dict[str, Any]:
+    """The ICE fields of every `welcome`: STUN servers only, the transport policy, and
+    whether admission brings a TURN server (`signaling.turn_grant` adds it)."""
+    return {"ice_servers": stun_servers(settings),
+            "ice_transport_policy": settings.transport_policy, "turn": settings.turn}
+
+
+def admitted_ice(settings: IceSettings, user: str, now: float) -> dict[str, Any]:
+    """The ICE fields for an admitted participant: STUN and TURN servers, with a TURN
+    credential that lasts `turn_lifetime` seconds from `now`, and when it expires."""
+    expires_at = int(now) + settings.turn_lifetime
+    username, credential = turn_credentials(settings.turn_secret, user, expires_at)
+    servers = stun_servers(settings)
+    servers.append({"urls": list(settings.turn_urls), "username": username,
+                    "credential": credential})
+    return {"ice_servers": servers, "ice_expires_at": expires_at}
 
 
 def use_loopback_candidates() -> None:

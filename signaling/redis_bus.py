@@ -36,7 +36,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
-from signaling.cluster_bus import Handler
+from signaling.cluster_bus import Handler, stop_tasks
 from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND, send_call
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class RedisClusterBus:
         self._subscribed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.crashed = False
+        self._stopped = False  # closed or crashed: loops end at their next turn, cancelled or not
         self.reconnects = 0
         """How many times the inbox subscription was established again (for tests, logs)."""
 
@@ -119,8 +120,8 @@ class RedisClusterBus:
         """Subscribe to this node's inbox (waits up to a few seconds for Redis, then
         carries on reconnecting in the background) and start the writer."""
         self._handler = handler
-        self._tasks = [asyncio.ensure_future(self._read_forever()),
-                       asyncio.ensure_future(self._write_forever())]
+        self._tasks = [asyncio.create_task(self._read_forever(), name=f"inbox {self.node_id}"),
+                       asyncio.create_task(self._write_forever(), name=f"writer {self.node_id}")]
         try:
             await asyncio.wait_for(self._subscribed.wait(), 5)
         except asyncio.TimeoutError:
@@ -134,17 +135,16 @@ class RedisClusterBus:
             await asyncio.sleep(0.02)
 
     async def close(self) -> None:
-        """Send what is queued (briefly), then stop and close the connections."""
+        """Send what is queued (briefly), then stop its tasks and close the connections."""
         await self.flush()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._stopped = True
+        await stop_tasks(self._tasks, what=f"redis-bus node={self.node_id}")
         await self._inbox_redis.aclose()
         await self.redis.aclose()
 
     def crash(self) -> None:
         """Vanish as a killed process does: no release, no renewal, nothing more sent."""
-        self.crashed = True
+        self.crashed = self._stopped = True
         for task in self._tasks:
             task.cancel()
         self._queue.clear()
@@ -169,7 +169,7 @@ class RedisClusterBus:
 
     async def _write_forever(self) -> None:
         delay = self.backoff[0]
-        while True:
+        while not self._stopped:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
@@ -228,7 +228,7 @@ class RedisClusterBus:
 
     async def _read_forever(self) -> None:
         delay = self.backoff[0]
-        while True:
+        while not self._stopped:
             pubsub = self._inbox_redis.pubsub()
             try:
                 await self._subscribe(pubsub)
@@ -263,7 +263,7 @@ class RedisClusterBus:
         loop = asyncio.get_running_loop()
         heard = loop.time()
         pinged = False
-        while True:
+        while not self._stopped:
             reply = await pubsub.get_message(timeout=self.ping_seconds)
             now = loop.time()
             if reply is None:

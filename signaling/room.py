@@ -9,6 +9,10 @@ A room is a small state machine:
 Members keep their status (waiting, admitted, denied) when their socket drops, so a
 reload or a lost network never costs a patient her place or a therapist her powers.
 The room never holds a socket: it addresses connections by id through the `Bus`.
+
+The module is longer than 400 lines on purpose: every transition (join, admit, deny,
+remove, eject, end) runs under the room's one lock on the same members and claims, and
+split across modules they would have to share both.
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signaling.bus import Bus, Delivery
-from signaling.closes import CLOSE_DENIED, CLOSE_ENDED, CLOSE_REPLACED, CLOSE_REVOKED
-from signaling.protocol import BROADCAST, Inbound, ProtocolError, relayed_text
-from signaling.seat import NoHooks, RoomHooks, Seat
+from signaling.closes import (
+    CLOSE_DENIED,
+    CLOSE_ENDED,
+    CLOSE_REPLACED,
+    CLOSE_REVOKED,
+    CLOSE_TRY_LATER,
+)
+from signaling.protocol import BROADCAST, Inbound, ProtocolError, error, relayed_text
+from signaling.seat import Acting, NoHooks, RoomHooks, Seat
 
 
 @dataclass
@@ -139,7 +149,16 @@ class Room:
             if self.ended or seat.visit_ended:
                 await self._send_conn(conn, {"type": "visit-ended", "reason": "ended"}, CLOSE_ENDED)
                 return
+            if not await self._link_current(seat, conn):
+                return
             member = self.members.get(seat.participant_id)
+            # The host's seat moving to another browser: audited, then both browsers told.
+            moved_from = member.device if (member is not None and member.role == "therapist"
+                                           and member.device not in (None, seat.device)) else None
+            moved_live = moved_from is not None and member is not None and member.conn is not None
+            if moved_from is not None:
+                await self.hooks.host_moved(self.visit_id, seat.participant_id, moved_from,
+                                            seat.device, moved_live)
             if member is None:
                 status = ("admitted" if seat.role == "therapist" or seat.admitted
                           else "denied" if seat.denied else "waiting")
@@ -152,7 +171,9 @@ class Room:
                 return
             elif member.conn:
                 old, member.conn = member.conn, None
-                await self._send_conn(old, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
+                bye = {"type": "bye", "reason": "replaced",
+                       **({"other_device": True} if moved_from is not None else {})}
+                await self._send_conn(old, bye, CLOSE_REPLACED)
             if member.status == "denied":
                 await self._send_conn(conn, {"type": "denied", "reason": "not_admitted"},
                                       CLOSE_DENIED)
@@ -167,6 +188,8 @@ class Room:
             if member.role == "therapist":
                 self.opened = True
             await self._welcome(member, welcome_extra)
+            if moved_from is not None:
+                await self._send(member, {"type": "took-over", "was_connected": moved_live})
             if member.status == "waiting":
                 await self._send(member, {"type": "waiting"})
                 await self._tell_therapists(self._lobby())
@@ -174,6 +197,20 @@ class Room:
                 if member.role == "therapist":
                     await self._send(member, self._lobby())
                 await self._announce(member)
+
+    async def _link_current(self, seat: Seat, conn: str) -> bool:
+        """Ask the store whether the seat's link still opens the visit (one question, on
+        every path that seats someone); a revoked one is ejected and closed here."""
+        try:
+            if await self.hooks.link_current(seat):
+                return True
+        except ProtocolError as exc:  # the database is busy: the client comes back later
+            await self._send_conn(conn, error(exc.code, exc.message), CLOSE_TRY_LATER)
+            return False
+        await self._eject(seat.participant_id, "link_revoked")
+        await self._send_conn(conn, {"type": "visit-ended", "reason": "link_revoked"},
+                              CLOSE_REVOKED)
+        return False
 
     async def _welcome(self, member: Member, welcome_extra: dict[str, Any]) -> None:
         await self._send(member, {
@@ -237,7 +274,7 @@ class Room:
         elif message.type == "remove":
             await self._remove(member, message["participant"], bool(message["revoke"]))
         elif message.type == "end-visit":
-            await self.end("ended_by_therapist")
+            await self.end("ended_by_therapist", by=Acting(member.id, member.device))
         else:
             raise ProtocolError("unknown_type", f"'{message.type}' is not handled by rooms.")
 
@@ -279,23 +316,24 @@ class Room:
             member = self.members.get(participant_id)
             if claim is not None and claim.conn and member is not None \
                     and member.status == "admitted":
-                await self._admit_claim(claim)
+                await self._admit_claim(claim, Acting(therapist.id, therapist.device))
                 return
             if member is None or member.status != "waiting" or member.conn is None:
                 raise ProtocolError("not_waiting", "That participant is not waiting.")
             if self._full(member):
                 raise ProtocolError("room_full",
                                     f"The visit already has {self.capacity} participants.")
-            await self.hooks.admitted(self.visit_id, member.id, member.device)  # stored first
+            await self.hooks.admitted(self.visit_id, member.id, member.device,  # stored first
+                                      Acting(therapist.id, therapist.device))
             member.status = "admitted"
             await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
             await self._announce(member)
             await self._tell_therapists(self._lobby())
 
-    async def _admit_claim(self, claim: Member) -> None:
+    async def _admit_claim(self, claim: Member, by: Acting | None = None) -> None:
         """The new device takes the seat; the device that held it is told and closed."""
         member = self.members[claim.id]
-        await self.hooks.admitted(self.visit_id, member.id, claim.device)
+        await self.hooks.admitted(self.visit_id, member.id, claim.device, by)
         del self.claims[claim.id]
         if member.conn:
             await self._announce_left(member, "replaced")
@@ -326,7 +364,8 @@ class Room:
             member = self.members.get(participant_id)
             if member is None or member.status != "waiting" or member.role == "therapist":
                 raise ProtocolError("not_waiting", "That participant is not waiting.")
-            await self.hooks.denied(self.visit_id, member.id)
+            await self.hooks.denied(self.visit_id, member.id,
+                                    Acting(therapist.id, therapist.device))
             member.status = "denied"
             await self._send(member, {"type": "denied", "reason": reason or "denied"},
                              CLOSE_DENIED)
@@ -341,10 +380,12 @@ class Room:
             raise ProtocolError("not_admitted", "That participant is not in the call.")
         if revoke:
             # The revoked link ejects her through the visit's listeners (which take the lock).
-            await self.hooks.removed(self.visit_id, member.id, True)
+            await self.hooks.removed(self.visit_id, member.id, True,
+                                     Acting(therapist.id, therapist.device))
             return
         async with self._lock:
-            await self.hooks.removed(self.visit_id, member.id, False)
+            await self.hooks.removed(self.visit_id, member.id, False,
+                                     Acting(therapist.id, therapist.device))
             member.status = "waiting"
             member.since = time.time()
             await self._drop_claim(member.id)
@@ -355,14 +396,14 @@ class Room:
 
     # -- ending --------------------------------------------------------------------------
 
-    async def end(self, reason: str) -> None:
+    async def end(self, reason: str, by: Acting | None = None) -> None:
         """End the visit for everyone: `visit-ended`, then close every connection."""
         async with self._lock:
             if self.ended:
                 return
             self.ended = True
             # Stored before anyone is told, so a page that reloads at once sees the end.
-            await self.hooks.ended(self.visit_id, reason)
+            await self.hooks.ended(self.visit_id, reason, by)
             for member in (*self.members.values(), *self.claims.values()):
                 await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_ENDED)
                 member.conn = None
@@ -370,14 +411,17 @@ class Room:
     async def eject(self, participant_id: str, reason: str) -> None:
         """End the visit for one participant (her link was revoked)."""
         async with self._lock:
-            claim = self.claims.pop(participant_id, None)
-            if claim is not None:
-                await self._send(claim, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
-            member = self.members.pop(participant_id, None)
-            if member is None:
-                return
-            if member.conn:
-                await self._announce_left(member, reason)
-                await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
-            if member.status == "waiting":
-                await self._tell_therapists(self._lobby())
+            await self._eject(participant_id, reason)
+
+    async def _eject(self, participant_id: str, reason: str) -> None:
+        claim = self.claims.pop(participant_id, None)
+        if claim is not None:
+            await self._send(claim, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
+        member = self.members.pop(participant_id, None)
+        if member is None:
+            return
+        if member.conn:
+            await self._announce_left(member, reason)
+            await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
+        if member.status == "waiting":
+            await self._tell_therapists(self._lobby())

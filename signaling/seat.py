@@ -27,36 +27,70 @@ class Seat:
     denied: bool = False
     """Turned away earlier (kept by the server until her link is re-issued)."""
     visit_ended: bool = False
+    link_id: str = ""
+    """The id (jti) of the visit link the connection opened with: a re-issued link has
+    another, so whatever is minted for the seat (TURN credentials) changes with it."""
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who did something in a room, for the audit log: a participant, on a device."""
+
+    participant_id: str
+    device: str | None
+    """The hash of her device cookie (None for a tool without one)."""
 
 
 class RoomHooks(Protocol):
     """What the room tells its owner (the server stores admissions and endings)."""
 
-    async def admitted(self, visit_id: str, participant_id: str, device: str | None) -> None: ...
+    async def admitted(self, visit_id: str, participant_id: str, device: str | None,
+                       by: Acting | None = None) -> None: ...
 
-    async def denied(self, visit_id: str, participant_id: str) -> None: ...
+    async def denied(self, visit_id: str, participant_id: str,
+                     by: Acting | None = None) -> None: ...
 
-    async def removed(self, visit_id: str, participant_id: str, revoke: bool) -> None: ...
+    async def removed(self, visit_id: str, participant_id: str, revoke: bool,
+                      by: Acting | None = None) -> None: ...
 
-    async def ended(self, visit_id: str, reason: str) -> None: ...
+    async def ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None: ...
 
     async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool: ...
+
+    async def link_current(self, seat: Seat) -> bool:
+        """Whether the seat's link (`Seat.link_id`) is still the participant's and not
+        revoked: asked before the room seats anyone, on every path (a socket opening, a
+        room rebuilt on another process, a resync). May raise `ProtocolError("busy")`."""
+        ...
+
+    async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
+                         new_device: str | None, was_connected: bool) -> None: ...
 
 
 class NoHooks:
     """Hooks that do nothing (a room on its own, in tests or tools)."""
 
-    async def admitted(self, visit_id: str, participant_id: str, device: str | None) -> None:
+    async def admitted(self, visit_id: str, participant_id: str, device: str | None,
+                       by: Acting | None = None) -> None:
         return None
 
-    async def denied(self, visit_id: str, participant_id: str) -> None:
+    async def denied(self, visit_id: str, participant_id: str,
+                     by: Acting | None = None) -> None:
         return None
 
-    async def removed(self, visit_id: str, participant_id: str, revoke: bool) -> None:
+    async def removed(self, visit_id: str, participant_id: str, revoke: bool,
+                      by: Acting | None = None) -> None:
         return None
 
-    async def ended(self, visit_id: str, reason: str) -> None:
+    async def ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None:
         return None
 
     async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
         return True
+
+    async def link_current(self, seat: Seat) -> bool:
+        return True
+
+    async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
+                         new_device: str | None, was_connected: bool) -> None:
+        return None

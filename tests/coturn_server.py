@@ -27,6 +27,9 @@ from tests.live import free_port
 REALM = "visitroom.test"
 RELAY_PORTS = 40
 """Relay ports the server may allocate from (two per peer connection at most here)."""
+USER_QUOTA = 12
+"""coturn's `user-quota`: simultaneous allocations of one TURN user (a participant's link,
+whatever the credential's expiry), as docs/deployment.md sets it (a test checks both)."""
 
 
 class CoturnServer:
@@ -59,6 +62,7 @@ class CoturnServer:
             "listening-ip=127.0.0.1", "relay-ip=127.0.0.1", f"listening-port={self.port}",
             f"min-port={self.min_port}", f"max-port={self.min_port + RELAY_PORTS - 1}",
             "use-auth-secret", f"static-auth-secret={self.secret}", f"realm={REALM}",
+            f"user-quota={USER_QUOTA}",
             "fingerprint", "no-cli", "no-tls", "no-dtls", "no-rfc5780", "no-tcp-relay",
             "no-multicast-peers",
             # Every peer of a test is on 127.0.0.1; coturn refuses loopback peers otherwise.
@@ -103,6 +107,12 @@ class CoturnServer:
     def allocations_of(self, username: str) -> int:
         """How many relay allocations the log shows for this TURN username."""
         return len(re.findall(rf"user <{re.escape(username)}>: incoming packet ALLOCATE "
+                              r"processed, success", self.log()))
+
+    def allocations_of_user(self, user: str) -> int:
+        """How many relay allocations the log shows for any credential of this TURN user
+        (the username's part after `<expiry>:`, i.e. `<participant id>.<link id>`)."""
+        return len(re.findall(rf"user <\d+:{re.escape(user)}>: incoming packet ALLOCATE "
                               r"processed, success", self.log()))
 
     def refusals_of(self, username: str) -> int:

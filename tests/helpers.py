@@ -77,6 +77,14 @@ async def link_of(client: TestClient, visit: Visit, role: str = "patient") -> st
     return "/" + url.split("/", 3)[3]
 
 
+async def open_as_therapist(client: TestClient, visit: Visit, email: str,
+                            password: str = "therapist-pass-1") -> Any:
+    """Open the therapist's link as she does when the visit is booked with her account:
+    signed in first (the link alone opens nothing for her). Returns the link's answer."""
+    await login(client, email, password)
+    return await client.get(await link_of(client, visit, "therapist"), allow_redirects=False)
+
+
 async def count_rows(client: TestClient, table: str) -> int:
     """Rows in a table (the tests' way to show that nothing was stored)."""
     assert re.fullmatch(r"[a-z_]+", table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,10 @@ import aiohttp
 from aiohttp import web
 
 from server.app import CONFIG, VISITS, create_app
+from server.auth.passwords import hash_password
 from server.config import Config
+from server.keys import DB
+from server.storage.users import create_user
 from server.storage.visits import Visit
 from server.visit_input import parse_visit_request
 
@@ -31,6 +35,9 @@ class LiveServer:
     runner: web.AppRunner
     base: str
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
+    staff: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Email and password of the therapist accounts `therapist_account` made, by user id:
+    a browser opening such a therapist's link signs in first, as she does."""
 
     @property
     def app(self) -> web.Application:
@@ -41,6 +48,33 @@ class LiveServer:
         request = parse_visit_request({"patient_name": "Maya Lopez", "therapist_name": "Sam Lee",
                                        **fields}, self.app[CONFIG])
         return await self.app[VISITS].create(request, actor="test", now=now)
+
+    async def therapist_account(self, email: str = "rae@clinic.test", name: str = "Rae Kim",
+                                password: str = "therapist-pass-1") -> int:
+        """A therapist account (book a visit with `therapist_email`); returns its user id."""
+        async with self.app[DB].transaction() as conn:
+            user_id = await create_user(conn, email=email, name=name, role="therapist",
+                                        password_hash=hash_password(password), now=0)
+        self.staff[user_id] = (email, password)
+        return user_id
+
+    async def sign_in(self, session: aiohttp.ClientSession, email: str, password: str) -> None:
+        """Sign a browser-like session in through the login form."""
+        async with session.get(f"{self.base}/login") as page:
+            match = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+        assert match, "the login page has no CSRF token"
+        async with session.post(f"{self.base}/login", allow_redirects=False, data={
+                "email": email, "password": password, "csrf_token": match.group(1)}) as done:
+            assert done.status == 303, await done.text()
+
+    async def _account_of(self, link: str) -> tuple[str, str] | None:
+        """The sign-in a link needs: its visit's therapist account, for her own link."""
+        visit = await self.app[VISITS].get(link.split("/join/")[1].split("?")[0])
+        if visit is None or visit.therapist_id not in self.staff:
+            return None
+        if link != await self.link(visit, "therapist"):
+            return None
+        return self.staff[visit.therapist_id]
 
     async def link(self, visit: Visit, role: str = "patient") -> str:
         """The full link of the participant with this role (first one for guests)."""
@@ -56,6 +90,9 @@ class LiveServer:
         if session is None:
             session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
             self.sessions.append(session)
+            account = await self._account_of(link)
+            if account is not None:
+                await self.sign_in(session, *account)
         async with session.get(link) as response:
             assert response.status == 200, await response.text()
         return session

@@ -43,12 +43,14 @@ async def _settled_on_one_socket(page, state: str) -> None:
 
 
 async def test_join_pressed_before_the_camera_starts_joins_once_for_both_roles(live):
-    visit = await live.visit()
-    therapist_link = await live.link(visit, "therapist")
-    patient_link = await live.link(visit, "patient")
-    patient_id = visit.participant("patient").id
     async with Chromium() as chromium:
         for attempt in range(10):
+            # A visit per round: each round's fresh browser is the first to open its
+            # therapist link (a link without an account works in that browser only).
+            visit = await live.visit()
+            therapist_link = await live.link(visit, "therapist")
+            patient_link = await live.link(visit, "patient")
+            patient_id = visit.participant("patient").id
             therapist = await _open_and_press_join_at_once(chromium, therapist_link)
             await _settled_on_one_socket(therapist, "waiting")
             patient = await _open_and_press_join_at_once(chromium, patient_link)

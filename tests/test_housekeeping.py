@@ -27,3 +27,19 @@ async def test_expired_sessions_and_spent_revocations_are_purged(admin):
     assert await count_rows(admin, "revocations") == revocations - 1  # the reissued one stays
     assert (await admin.get("/admin")).status == 200
     assert await purge_once(app, now()) == (0, 0)
+
+
+async def test_long_untried_unknown_email_counts_are_forgotten_but_locks_and_recent_ones_kept(
+        admin):
+    db = admin.server.app[DB]
+    t = now()
+    async with db.transaction() as conn:
+        for tag, failed, locked_until, last_at in [("old", 3, 0, t - 31 * 86400),
+                                                   ("recent", 3, 0, t - 86400),
+                                                   ("locked", 0, t + 600, t - 31 * 86400)]:
+            await conn.execute("INSERT INTO login_unknown_emails (email_tag, failed_logins,"
+                               " locked_until, last_at) VALUES (?, ?, ?, ?)",
+                               (tag, failed, locked_until, last_at))
+    await purge_once(admin.server.app, t)
+    rows = await db.fetchall("SELECT email_tag FROM login_unknown_emails ORDER BY email_tag")
+    assert [r[0] for r in rows] == ["locked", "recent"]

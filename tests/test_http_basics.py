@@ -69,7 +69,8 @@ async def test_an_unexpected_failure_is_a_plain_500_without_traceback(aiohttp_cl
     assert (await client.get("/healthz")).status == 200
 
 
-async def test_health_reports_the_database(client):
+async def test_health_reports_the_database(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config.with_overrides(health_loopback=True)))
     response = await client.get("/healthz")
     assert response.status == 200
     from server.storage.database import migration_files

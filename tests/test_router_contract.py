@@ -34,7 +34,9 @@ PATIENT, THERAPIST = "p_patient000000001", "p_therapist0000001"
 class RecordingSink:
     """A socket as the router sees it: deliveries are recorded in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "a socket") -> None:
+        self.label = label
+        """Whose socket, for a failure's message."""
         self.messages: list[dict[str, Any]] = []
         self.closed: int | None = None
         self._arrived = asyncio.Event()
@@ -59,7 +61,8 @@ class RecordingSink:
                     return message
             self._arrived.clear()
             left = deadline - time.monotonic()
-            assert left > 0, f"no {kind!r}; got {[m['type'] for m in self.messages]}"
+            assert left > 0, (f"{self.label} waited {timeout} s for {kind!r} in vain; "
+                              f"got {[m['type'] for m in self.messages]}")
             try:
                 await asyncio.wait_for(self._arrived.wait(), left)
             except asyncio.TimeoutError:
@@ -71,7 +74,7 @@ class Participant:
 
     def __init__(self, router: Router, seat: Seat, conn: str) -> None:
         self.router, self.seat, self.conn = router, seat, conn
-        self.sink = RecordingSink()
+        self.sink = RecordingSink(f"the {seat.role} ({conn})")
 
     async def join(self) -> None:
         self.router.attach(self.conn, self.sink)
@@ -93,21 +96,34 @@ class MemoryStore:
         self.denials: set[str] = set()
         self.endings: list[str] = []
         self.cancelled = False
+        self.revoked: set[str] = set()
+        """Participants whose link was revoked (the visit service also forgets their
+        admission, in the same transaction)."""
 
-    async def admitted(self, visit_id: str, participant_id: str, device: str | None) -> None:
+    async def admitted(self, visit_id: str, participant_id: str, device: str | None,
+                       by: object = None) -> None:
         self.admissions.add(participant_id)
 
-    async def denied(self, visit_id: str, participant_id: str) -> None:
+    async def denied(self, visit_id: str, participant_id: str, by: object = None) -> None:
         self.denials.add(participant_id)
 
-    async def removed(self, visit_id: str, participant_id: str, revoke: bool) -> None:
+    async def removed(self, visit_id: str, participant_id: str, revoke: bool,
+                      by: object = None) -> None:
         self.admissions.discard(participant_id)
 
-    async def ended(self, visit_id: str, reason: str) -> None:
+    async def ended(self, visit_id: str, reason: str, by: object = None) -> None:
         self.endings.append(reason)
 
     async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
         return exercise == "glute-bridge"
+
+    async def link_current(self, seat: Seat) -> bool:
+        return seat.participant_id not in self.revoked
+
+    def revoke(self, participant_id: str) -> None:
+        """What `VisitService.revoke` stores, before any room hears of it."""
+        self.revoked.add(participant_id)
+        self.admissions.discard(participant_id)
 
     async def reseat(self, seat: Seat) -> Seat:
         from dataclasses import replace

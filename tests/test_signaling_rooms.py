@@ -137,7 +137,7 @@ async def test_a_therapist_who_drops_comes_back_to_the_same_queue_and_power(live
     await patient.expect("waiting")
     await therapist.expect("lobby")
     await therapist.close()
-    back = await live.socket(therapist_link)
+    back = await live.socket(therapist_link, session=therapist.session)  # her own browser
     await back.expect("welcome")
     lobby = await back.expect("lobby")
     assert [w["id"] for w in lobby["waiting"]] == [visit.participant("patient").id]
@@ -212,7 +212,7 @@ async def test_the_therapist_ends_the_visit_for_both(live):
     assert await late.closed_with() == 4000
 
 
-async def test_welcome_carries_stun_and_turn_credentials(aiohttp_server, live_config):
+async def test_welcome_carries_stun_and_admission_brings_turn_credentials(live_config):
     import base64
     import hashlib
     import hmac
@@ -224,16 +224,19 @@ async def test_welcome_carries_stun_and_turn_credentials(aiohttp_server, live_co
                                         turn_secret="s3cret")
     live = await start_live_server(config)
     try:
-        visit = await live.visit()
-        patient = await live.socket(await live.link(visit))
-        servers = (await patient.expect("welcome"))["ice_servers"]
+        visit, therapist, patient = await in_call(live)
     finally:
         await live.close()
     participant = visit.participant("patient")
+    welcome = next(m for m in patient.seen if m["type"] == "welcome")
+    assert welcome["ice_servers"] == [{"urls": ["stun:stun.clinic.test:3478"]}]
+    assert welcome["turn"] is True and "ice_expires_at" not in welcome
+    admitted = patient.seen[-1]
+    servers = admitted["ice_servers"]
     assert servers[0] == {"urls": ["stun:stun.clinic.test:3478"]}
     turn = servers[1]
     assert turn["urls"] == ["turn:turn.clinic.test:3478?transport=udp"]
-    assert turn["username"] == f"{participant.expires_at}:{participant.id}"
+    assert turn["username"] == f"{admitted['ice_expires_at']}:{participant.id}.{participant.jti}"
     expected = base64.b64encode(hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest())
     assert turn["credential"] == expected.decode()
 
@@ -241,7 +244,8 @@ async def test_welcome_carries_stun_and_turn_credentials(aiohttp_server, live_co
 async def test_without_ice_configuration_welcome_offers_host_candidates_only(live):
     visit = await live.visit()
     patient = await live.socket(await live.link(visit))
-    assert (await patient.expect("welcome"))["ice_servers"] == []
+    welcome = await patient.expect("welcome")
+    assert welcome["ice_servers"] == [] and welcome["turn"] is False
 
 
 async def test_a_demo_shown_by_the_therapist_reaches_the_patient_and_is_audited(live):

@@ -1,5 +1,6 @@
-"""Calls through a real coturn (tests/coturn_server.py) with the credentials `welcome` mints:
-two aiortc bots and two Chromium pages forced to relay, and credentials coturn refuses."""
+"""Calls through a real coturn (tests/coturn_server.py) with the credentials admission mints:
+two aiortc bots and two Chromium pages forced to relay, and credentials coturn refuses.
+(tests/test_turn_admission.py: who gets credentials, for how long, and coturn's quota.)"""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ async def turn_live(live_config: Config, coturn: CoturnServer):  # noqa: F811
     await server.close()
 
 
-def _turn_server(welcome: dict) -> dict:
-    return next(s for s in welcome["ice_servers"] if s.get("username"))
+def _turn_server(messages: list[dict]) -> dict:
+    """The TURN server of the newest message that carried one (admission brings it)."""
+    return next(s for m in reversed(messages) if m["type"] in ("welcome", "admitted", "ice")
+                for s in m.get("ice_servers", []) if s.get("username"))
 
 
 def test_relay_only_needs_a_turn_url_and_secret(tmp_path):
@@ -86,14 +89,15 @@ async def test_two_bots_forced_to_relay_meet_through_coturn(relay_live, coturn, 
         assert figures.candidate_types == ("relay", "relay")
         welcome = next(m for m in client.messages if m["type"] == "welcome")
         assert welcome["ice_transport_policy"] == "relay"
-        turn = _turn_server(welcome)
+        turn = _turn_server(client.messages)
         assert turn["urls"] == [coturn.url]
         assert coturn.allocations_of(turn["username"]) >= 1
-        # The credential lasts as long as the link: the visit, then its grace window.
+        # The credential is the link's and short-lived, not the visit's whole window.
         participant = visit.participant(figures.role)
-        assert turn["username"] == f"{participant.expires_at}:{participant.id}"
-        grace = relay_live.app[CONFIG].grace_minutes * 60
-        assert participant.expires_at == visit.ends_at + grace > visit.ends_at
+        expiry, user = turn["username"].split(":")
+        assert user == f"{participant.id}.{participant.jti}"
+        lifetime = relay_live.app[CONFIG].turn_credential_seconds
+        assert time.time() < int(expiry) <= time.time() + lifetime < participant.expires_at
         assert turn["credential"] not in caplog.text
     assert coturn.secret not in caplog.text
     assert "socket open" in caplog.text  # the server did log, without the secret
@@ -114,7 +118,7 @@ async def test_run_py_bot_relay_goes_through_turn_when_the_server_allows_direct(
     welcome = next(m for m in therapist.messages if m["type"] == "welcome")
     assert welcome["ice_transport_policy"] == "all"
     patient = visit.participant("patient")
-    assert coturn.allocations_of(f"{patient.expires_at}:{patient.id}") >= 1
+    assert coturn.allocations_of_user(f"{patient.id}.{patient.jti}") >= 1
 
 
 async def test_coturn_refuses_a_forged_or_expired_credential(coturn):  # noqa: F811
@@ -173,6 +177,6 @@ async def test_two_chromium_pages_forced_to_relay_meet_through_coturn(relay_live
             assert await remote_video_playing(page)
             assert await page.evaluate(_SELECTED_PAIR) == [["relay", "relay", "connected", "relay"]]
             participant = visit.participant(role)
-            assert coturn.allocations_of(f"{participant.expires_at}:{participant.id}") >= 1
+            assert coturn.allocations_of_user(f"{participant.id}.{participant.jti}") >= 1
             assert page.errors == []  # type: ignore[attr-defined]
         await screenshot(pages["patient"], "call-through-turn-patient-1280")

@@ -8,6 +8,7 @@ test makes visits of its own. The failover test runs last: it kills a worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -428,6 +429,103 @@ async def test_a_rolling_restart_during_a_browser_call_is_a_moment_for_the_peopl
             print(f"rolling restart: seconds out of 'connected' {away}")
     finally:
         await api.close()
+
+
+async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, seen: list[dict[str, Any]],
+                timeout: float = 10.0) -> dict[str, Any]:
+    """The socket's next message of this type (every message read is kept in `seen`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+        assert frame.type == aiohttp.WSMsgType.TEXT, (
+            f"closed ({ws.close_code}) while waiting for {kind}; seen {seen}")
+        seen.append(json.loads(frame.data))
+        if seen[-1]["type"] == kind:
+            return seen[-1]
+
+
+async def test_a_revoke_through_another_worker_outlives_its_stalled_then_killed_owner(
+        workers: Workers):
+    """Issue 20, point 1 (docs/security.md T40): the therapist's socket on the room's
+    owner, the patient's on another worker; the owner is stopped (SIGSTOP), her link is
+    revoked through another worker, the owner is killed (-9). She is never seated again
+    and her socket closes with 4004; the therapist, back on a live worker, is alone."""
+    api = await api_session(workers)
+    http = [aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                  connector=aiohttp.TCPConnector(force_close=True),
+                                  headers=headers)
+            for headers in ({}, {}, dict(api.headers))]
+    t_http, p_http, revoker = http
+    stopped = 0
+    try:
+        async with api.post("/api/visits", json={"patient_name": "Maya Lopez",
+                                                 "therapist_name": "Sam Lee"}) as response:
+            visit = await response.json()
+        for session, url in ((t_http, visit["therapist_url"]), (p_http, visit["patient_url"])):
+            async with session.get(url) as response:
+                assert response.status == 200
+        ws_url = f"{workers.base}/visits/{visit['visit_id']}/ws"
+        t_seen: list[dict[str, Any]] = []
+        therapist = await t_http.ws_connect(ws_url, origin=workers.base)
+        await _next(therapist, "welcome", t_seen)
+        owner = therapist._response.headers[NODE_HEADER]
+        assert await workers.owner(visit["visit_id"]) == owner
+        for _ in range(60):  # fresh connections until another worker holds her socket
+            patient = await p_http.ws_connect(ws_url, origin=workers.base)
+            if patient._response.headers[NODE_HEADER] != owner:
+                break
+            await patient.close()
+        else:
+            raise AssertionError("the patient's socket never landed on another worker")
+        p_seen: list[dict[str, Any]] = []
+        while not (await _next(therapist, "lobby", t_seen))["waiting"]:
+            pass
+        await therapist.send_str(json.dumps({"type": "admit",
+                                             "participant": t_seen[-1]["waiting"][0]["id"]}))
+        await _next(patient, "admitted", p_seen)
+
+        stopped = workers.pid_of(owner)
+        os.kill(stopped, signal.SIGSTOP)
+        revoke = f"{workers.base}/api/visits/{visit['visit_id']}/participants/patient/revoke"
+        for _ in range(30):  # a request the stopped worker took never answers: again
+            try:
+                async with revoker.post(revoke, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    if r.status == 200 and r.headers[NODE_HEADER] != owner:
+                        break
+            except asyncio.TimeoutError:
+                continue
+        else:
+            raise AssertionError("no live worker revoked the link")
+        revoked_at = len(p_seen)
+        os.kill(stopped, signal.SIGKILL)
+        killed = time.monotonic()
+        try:
+            while (frame := await patient.receive(timeout=15)).type == aiohttp.WSMsgType.TEXT:
+                p_seen.append(json.loads(frame.data))
+        except asyncio.TimeoutError:
+            raise AssertionError("her socket was still open 15 s after the owner's kill; since "
+                                 f"the revoke: {[m['type'] for m in p_seen[revoked_at:]]}"
+                                 ) from None
+        assert patient.close_code == 4004, (patient.close_code, p_seen[revoked_at:])
+        assert time.monotonic() - killed < 15
+        after = [m["type"] for m in p_seen[revoked_at:]]
+        assert "welcome" not in after and after[-1] == "visit-ended", after
+        # Her therapist's browser comes back on a live worker: the patient is not there.
+        back_seen: list[dict[str, Any]] = []
+        back = await t_http.ws_connect(ws_url, origin=workers.base)
+        assert (await _next(back, "welcome", back_seen, timeout=15))["peers"] == []
+        with contextlib.suppress(asyncio.TimeoutError):
+            await _next(back, "peer-joined", back_seen, timeout=2.0)
+        assert not any(m["type"] in ("peer-joined", "offer") for m in back_seen), back_seen
+        await back.close()
+    finally:
+        if stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stopped, signal.SIGKILL)
+        for session in (*http, api):
+            await session.close()
+        await until(lambda: len(workers.pids()) == WORKERS and stopped not in workers.pids(),
+                    30, "the supervisor started another worker")
 
 
 async def test_a_worker_killed_mid_call_loses_nothing_and_its_calls_come_back_within_10_s(

@@ -62,3 +62,19 @@ def is_local_request(request: web.Request) -> bool:
     if peer is None or not peer.is_loopback:
         return False
     return "X-Forwarded-For" not in request.headers and "Forwarded" not in request.headers
+
+
+def from_this_machine(request: web.Request, trusted_proxies: frozenset[str], *,
+                      direct_loopback: bool) -> bool:
+    """Whether the request comes from this machine, as far as can be trusted: a trusted
+    proxy forwarding a loopback client, or (only with `direct_loopback`) a loopback
+    connection with no forwarding header. A trusted proxy's request without the header
+    is not: it is any client of that proxy."""
+    peer = _parse(request.remote)
+    if peer is None:
+        return False
+    if str(peer) in trusted_proxies:
+        forwarded = request.headers.get("X-Forwarded-For")
+        client = _parse(forwarded.split(",")[-1]) if forwarded else None
+        return client is not None and client.is_loopback
+    return direct_loopback and is_local_request(request)

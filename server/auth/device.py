@@ -16,9 +16,22 @@ from aiohttp import web
 COOKIE = "visitroom_device"
 
 
+_ASSIGNED = "visitroom_device_assigned"
+
+
 def _value(request: web.Request) -> str | None:
+    assigned = request.get(_ASSIGNED)
+    if isinstance(assigned, str):
+        return assigned
     value = request.cookies.get(COOKIE, "")
     return value if 20 <= len(value) <= 64 else None
+
+
+def assign_device(request: web.Request) -> None:
+    """Settle this request's device before its answer is made: the browser's cookie, or a
+    new value that `ensure_device_cookie` then sets (a link opened in a fresh browser can
+    be bound to that browser by the same request)."""
+    request[_ASSIGNED] = _value(request) or secrets.token_urlsafe(24)
 
 
 def device_of(request: web.Request) -> str | None:

@@ -9,8 +9,9 @@ attempts can never check more passwords than the limit allows.
   elsewhere still sign in.
 - Global: a token bucket of `global_per_minute` attempts bounds the hashing work a flood
   from many addresses can cause.
-- Email the server does not know: counted and "locked" here exactly as an account is in
-  the database, so a lock never tells an outsider whether an email has an account.
+
+Accounts, and emails without one, are counted in the shared database
+(`server/storage/users.py`, `server/storage/login_unknown.py`), the same way for both.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 MAX_TRACKED = 10_000
-"""Addresses (and unknown emails) remembered at most; the oldest are forgotten first."""
+"""Addresses remembered at most; the oldest are forgotten first."""
 
 
 @dataclass
@@ -30,13 +31,6 @@ class _Address:
     refused_since: float = 0.0
 
 
-@dataclass
-class _Unknown:
-    failures: int = 0
-    locked_until: float = 0.0
-    last: float = 0.0
-
-
 def _retry(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
@@ -44,15 +38,12 @@ def _retry(seconds: float) -> int:
 class LoginThrottle:
     """In-memory login counters of one server process."""
 
-    def __init__(self, *, address_failures: int, window_seconds: int, global_per_minute: int,
-                 max_failures: int, lockout_seconds: int) -> None:
+    def __init__(self, *, address_failures: int, window_seconds: int,
+                 global_per_minute: int) -> None:
         self.address_failures = address_failures
         self.window = window_seconds
         self.global_per_minute = global_per_minute
-        self.max_failures = max_failures
-        self.lockout = lockout_seconds
         self._addresses: dict[str, _Address] = {}
-        self._unknown: dict[str, _Unknown] = {}
         self._tokens = float(global_per_minute)
         self._filled_at: float | None = None
         self._global_refused_since = 0.0
@@ -116,38 +107,4 @@ class LoginThrottle:
         if self._global_refused_since > now - 60:
             return False
         self._global_refused_since = now
-        return True
-
-    def reserve_unknown(self, tag: str, now: float) -> int | None:
-        """Reserve an attempt for an email without an account, as an account would be."""
-        entry = self._unknown.get(tag)
-        if entry is None:
-            if len(self._unknown) >= MAX_TRACKED:
-                for old in [t for t, e in self._unknown.items()
-                            if e.locked_until <= now and e.last <= now - self.lockout]:
-                    del self._unknown[old]
-                while len(self._unknown) >= MAX_TRACKED:
-                    del self._unknown[next(iter(self._unknown))]
-            entry = self._unknown[tag] = _Unknown()
-        entry.last = now
-        if entry.locked_until > now:
-            return _retry(entry.locked_until - now)
-        if entry.failures >= self.max_failures:
-            return 60
-        entry.failures += 1
-        return None
-
-    def release_unknown(self, tag: str) -> None:
-        """Give back a reserved attempt that was never checked (the hashing pool was full)."""
-        entry = self._unknown.get(tag)
-        if entry is not None:
-            entry.failures = max(0, entry.failures - 1)
-
-    def fail_unknown(self, tag: str, now: float) -> bool:
-        """Count the reserved attempt as failed; True when this locked the email."""
-        entry = self._unknown.get(tag)
-        if entry is None or entry.failures < self.max_failures:
-            return False
-        entry.failures = 0
-        entry.locked_until = now + self.lockout
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.auth.access import api_refusal
 from server.auth.device import device_of
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie
@@ -23,7 +24,7 @@ def seat_of(visit: Visit, participant: Participant, device: str | None) -> Seat:
                 expires_at=participant.expires_at, device=device, admitted=admitted,
                 other_device=participant.admitted_at is not None and not admitted,
                 denied=participant.denied_at is not None,
-                visit_ended=visit.status == "ended")
+                visit_ended=visit.status == "ended", link_id=participant.jti)
 
 
 async def authenticate_seat(request: web.Request) -> Seat:
@@ -32,7 +33,8 @@ async def authenticate_seat(request: web.Request) -> Seat:
     try:
         found = await participant_from_cookie(request, visit_id)
     except LinkRefused as refused:
-        raise SeatRefused(403, refused.problem.value, "This visit link no longer opens the visit.") from None
+        status, message = api_refusal(refused.problem)
+        raise SeatRefused(status, refused.problem.value, message) from None
     if found is None:
         raise SeatRefused(401, "no_visit_session", "Open the visit link first.")
     visit, participant, _claims = found

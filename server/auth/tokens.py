@@ -46,6 +46,12 @@ class LinkProblem(Enum):
     REVOKED = "revoked"
     CANCELLED = "cancelled"
     ACCOUNT_INACTIVE = "account_inactive"
+    STAFF_SIGN_IN = "staff_sign_in"
+    """A therapist link of a visit booked with an account, without her staff session."""
+    WRONG_ACCOUNT = "wrong_account"
+    """A therapist link opened while another staff account is signed in."""
+    LINK_IN_USE = "link_in_use"
+    """A therapist link without an account, opened on a device other than its first."""
 
 
 class LinkRefused(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.auth.access import require_access
 from server.auth.tokens import LinkClaims, LinkProblem, LinkRefused, verify_link
 from server.keys import CONFIG, DB, KEYRING, VISITS
 from server.storage.visits import Participant, Visit, is_revoked
@@ -26,11 +27,22 @@ def cookie_path(visit_id: str) -> str:
 
 async def check_link(request: web.Request, visit_id: str, token: str, *,
                      program: bool = False) -> tuple[Visit, Participant, LinkClaims]:
-    """Verify a token for this visit against keys, revocations and the visit; raise LinkRefused.
+    """Verify a token for this visit, then ask whether this browser may act for its
+    participant (`server.auth.access`); raise LinkRefused.
 
     With `program`, a link past its call window still opens the home program for
     `program_days` more days (`claims.expired` is then true).
     """
+    visit, participant, claims = await verify_visit_link(request, visit_id, token,
+                                                         program=program)
+    await require_access(request, visit, participant)
+    return visit, participant, claims
+
+
+async def verify_visit_link(request: web.Request, visit_id: str, token: str, *,
+                            program: bool = False) -> tuple[Visit, Participant, LinkClaims]:
+    """Verify a token for this visit against keys, revocations and the visit; raise
+    LinkRefused. Whether this browser may use it is `check_link`'s question."""
     config = request.app[CONFIG]
     claims = await verify_link(request.app[KEYRING], token, issuer=config.issuer,
                                visit_id=visit_id,

@@ -10,9 +10,15 @@ from server.storage.interface import Connection, Database, Row
 
 COLLAPSE_SECONDS = 60
 """Repeats of a collapsible event by one actor within this time add to the first row."""
-COLLAPSED_ACTIONS = frozenset({"link.opened"})
+COLLAPSED_ACTIONS = frozenset({"link.opened", "link.refused", "demo.shown"})
 """Events a reload or a flaky connection repeats many times a minute; collapsed so that
 they cannot push everything else out of sight."""
+COLLAPSED_BY_DETAIL = frozenset({"demo.shown"})
+"""Collapsed only into a row with the same detail (the same exercise): which demos a
+patient saw is clinical content, so two exercises are never one row."""
+_LOOK_BACK = 20
+"""Rows of the window searched for one of the same detail."""
+_REPEAT_KEYS = ("repeats", "last_at")
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,23 @@ async def record_event(conn: Connection, *, actor: str, action: str, now: int,
     """Append an event inside the caller's transaction. Detail holds ids and codes, never names.
 
     A collapsible action repeated by the same actor on the same visit within a minute of its
-    first row counts in that row (`repeats`, `last_at`) instead of adding one.
+    first row counts in that row (`repeats`, `last_at`) instead of adding one (for
+    `COLLAPSED_BY_DETAIL` actions, a row with the same detail).
     """
     if action in COLLAPSED_ACTIONS:
         # `visit_id = ?` and `IS NULL` apart, so that both engines use the index.
         same_visit = "visit_id IS NULL" if visit_id is None else "visit_id = ?"
+        by_detail = action in COLLAPSED_BY_DETAIL
         async with conn.execute(
             f"SELECT id, detail FROM events WHERE {same_visit} AND actor = ? AND action = ?"
-            " AND at >= ? ORDER BY id DESC LIMIT 1",
-            (*(() if visit_id is None else (visit_id,)), actor, action, now - COLLAPSE_SECONDS),
+            " AND at >= ? ORDER BY id DESC LIMIT ?",
+            (*(() if visit_id is None else (visit_id,)), actor, action, now - COLLAPSE_SECONDS,
+             _LOOK_BACK if by_detail else 1),
         ) as cur:
-            row = await cur.fetchone()
+            rows = list(await cur.fetchall())
+        if by_detail:
+            rows = [r for r in rows if _without_repeats(json.loads(r[1])) == (detail or {})]
+        row = rows[0] if rows else None
         if row is not None:
             merged = json.loads(row[1])
             merged["repeats"] = int(merged.get("repeats", 1)) + 1
@@ -72,6 +84,10 @@ async def record_event(conn: Connection, *, actor: str, action: str, now: int,
         "INSERT INTO events (at, actor, action, visit_id, detail) VALUES (?, ?, ?, ?, ?)",
         (now, actor, action, visit_id, json.dumps(detail or {}, separators=(",", ":"))),
     )
+
+
+def _without_repeats(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in detail.items() if k not in _REPEAT_KEYS}
 
 
 async def events_for_visit(db: Database, visit_id: str) -> list[Event]:

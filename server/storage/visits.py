@@ -195,6 +195,15 @@ async def is_revoked(db: Database, jti: str) -> bool:
     return await db.fetchone("SELECT 1 FROM revocations WHERE jti = ?", (jti,)) is not None
 
 
+async def link_current(db: Database, participant_id: str, jti: str) -> bool:
+    """Whether `jti` is still a participant's link: her current one, and not revoked."""
+    row = await db.fetchone(
+        "SELECT 1 FROM participants p WHERE p.id = ? AND p.jti = ?"
+        " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.jti = p.jti)",
+        (participant_id, jti))
+    return row is not None
+
+
 async def account_active(db: Database, user_id: int) -> bool:
     """Whether a staff account exists and is active."""
     row = await db.fetchone("SELECT active FROM users WHERE id = ?", (user_id,))

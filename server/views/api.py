@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import get_args
 
@@ -11,8 +12,9 @@ from server.auth.api_keys import require_api_key
 from server.errors import ApiError
 from server.keys import CONFIG, DB, VISITS
 from server.openapi import document
+from server.query_params import query_value
 from server.request_json import read_body
-from server.schemas import NewGuest, NewVisit, Status
+from server.schemas import ISO_TIME_PATTERN, LINKS_VALUES, NewGuest, NewVisit, Status
 from server.storage.events import record_event
 from server.storage.visits import Visit, list_visits
 from server.times import parse_iso_time
@@ -45,10 +47,12 @@ async def create_visit(request: web.Request) -> web.StreamResponse:
 
 
 def _time_param(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
+    raw = query_value(request, name)
+    if not raw:
         return None
-    at = parse_iso_time(raw, request.app[CONFIG].tz)
+    # The documented pattern first: Python reads more than ISO 8601 (`20300301`, `T09`).
+    at = parse_iso_time(raw, request.app[CONFIG].tz) \
+        if re.fullmatch(ISO_TIME_PATTERN, raw) else None
     if at is None:
         raise ApiError(400, "bad_parameter", f"{name} must be an ISO 8601 date or date-time.")
     return at
@@ -57,17 +61,16 @@ def _time_param(request: web.Request, name: str) -> int | None:
 async def list_visits_api(request: web.Request) -> web.StreamResponse:
     """GET /api/visits?from=&to=&status=."""
     key_id = await require_api_key(request)
-    status = request.query.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise ApiError(400, "bad_parameter", "status must be scheduled, cancelled or ended.")
+    status = query_value(request, "status", choices=STATUSES)
     start, end = _time_param(request, "from"), _time_param(request, "to")
+    links = query_value(request, "links", choices=LINKS_VALUES) == "true"
     visits = await list_visits(request.app[DB], start=start, end=end, status=status)
-    links = request.query.get("links", "") in ("1", "true")
     body = {"visits": await request.app[VISITS].describe_many(visits, links=links)}
     # A list hands out names and live links of many visits at once: it is audited.
     await _audit_read(request, key_id, "visits.listed",
                       detail={"count": len(visits), **{k: v for k, v in (
-                          ("status", status), ("from", start), ("to", end)) if v is not None}})
+                          ("status", status), ("from", start), ("to", end),
+                          ("links", links or None)) if v is not None}})
     return web.json_response(body)
 
 

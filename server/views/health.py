@@ -6,9 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from server.auth.client_address import is_local_request
+from server.auth.client_address import from_this_machine, trusted_proxy_set
 from server.auth.staff import load_user
-from server.keys import DB, ROUTER
+from server.keys import CONFIG, DB, ROUTER
 from server.templating import render
 
 
@@ -17,15 +17,19 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
     `schema_version`, `sockets` (open visit WebSockets) and `tasks` (asyncio tasks) let
     monitoring and the soak benchmark see that what a day of visits starts, it also ends.
-    They describe how busy the clinic is, so only a request from this machine (not through
-    a proxy) or a signed-in staff member sees them; anyone else gets the status alone.
+    They describe how busy the clinic is, so only signed-in staff, a trusted proxy
+    forwarding a client on its own machine (loopback), or, with `health_loopback`, a
+    request straight over loopback see them; anyone else gets the status alone.
     """
     try:
         version = await request.app[DB].schema_version()
     except Exception:  # any database failure is reported, not raised
         return web.json_response({"status": "error", "database": "unavailable"}, status=503)
     body: dict[str, object] = {"status": "ok", "database": "ok"}
-    if is_local_request(request) or await load_user(request) is not None:
+    config = request.app[CONFIG]
+    local = from_this_machine(request, trusted_proxy_set(config.trusted_proxies),
+                              direct_loopback=config.health_loopback)
+    if local or await load_user(request) is not None:
         body.update({"schema_version": version, "sockets": request.app[ROUTER].counts()["sockets"],
                      "tasks": len(asyncio.all_tasks())})
     return web.json_response(body)

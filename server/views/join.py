@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server.auth.device import ensure_device_cookie
+from server.auth.access import require_access
+from server.auth.device import assign_device, device_of, ensure_device_cookie
 from server.auth.tokens import LinkProblem, LinkRefused
 from server.auth.visit_session import COOKIE as VISIT_COOKIE
 from server.auth.visit_session import (
-    check_link,
     participant_from_cookie,
+    program_seconds,
     set_visit_cookie,
+    verify_visit_link,
 )
 from server.error_pages import error_response
 from server.keys import CONFIG, DB
@@ -46,6 +49,16 @@ _REFUSALS: dict[LinkProblem, tuple[int, str, str]] = {
     LinkProblem.ACCOUNT_INACTIVE: (403, "Account not active",
                                    "The staff account this link belongs to is no longer active. "
                                    "Ask the clinic's admin."),
+    LinkProblem.STAFF_SIGN_IN: (401, "Sign in to open this visit",
+                                "This visit is booked with a staff account. Sign in with it, "
+                                "then open the link again."),
+    LinkProblem.WRONG_ACCOUNT: (403, "Signed in as someone else",
+                                "This visit is booked with another staff account. Sign out, "
+                                "then open the link again and sign in as the therapist the "
+                                "visit is booked with."),
+    LinkProblem.LINK_IN_USE: (403, "Link already in use",
+                              "This link is already open on another device and works only "
+                              "there. Ask the clinic for a new link."),
 }
 
 
@@ -60,8 +73,16 @@ def refusal_page(request: web.Request, refused: LinkRefused) -> web.Response:
                    f"({request.app[CONFIG].timezone}). Open this link again then.")
         response = error_response(request, 403, "not_yet_open", message, title="Not open yet")
         return response
+    if refused.problem is LinkProblem.STAFF_SIGN_IN:
+        # A visit page (never /join: its query holds the token) comes back here after sign-in.
+        return see_other(sign_in_then(request.rel_url.path))
     status, title, message = _REFUSALS[refused.problem]
     return error_response(request, status, refused.problem.value, message, title=title)
+
+
+def sign_in_then(path: str) -> str:
+    """The login page, coming back to `path` (a visit's own page) once signed in."""
+    return f"/login?{urlencode({'next': path})}"
 
 
 async def join(request: web.Request) -> web.StreamResponse:
@@ -73,18 +94,39 @@ async def join(request: web.Request) -> web.StreamResponse:
                               "This link is incomplete. Copy the whole link from your "
                               "invitation.", title="Link incomplete")
     target = f"/visits/{visit_id}"
+    assign_device(request)  # a therapist link may bind to this browser in this request
     try:
-        visit, participant, claims = await check_link(request, visit_id, token)
+        visit, participant, claims = await verify_visit_link(request, visit_id, token)
     except LinkRefused as refused:
         if refused.problem is not LinkProblem.EXPIRED:
             return refusal_page(request, refused)
         # After the call window the same link still opens the home program.
         try:
-            visit, participant, claims = await check_link(request, visit_id, token, program=True)
+            visit, participant, claims = await verify_visit_link(request, visit_id, token,
+                                                                 program=True)
         except LinkRefused as late:
             return refusal_page(request, late)
         target = f"/visits/{visit_id}/program"
     now = int(time.time())
+    try:
+        await require_access(request, visit, participant)
+    except LinkRefused as refused:
+        if refused.problem is not LinkProblem.STAFF_SIGN_IN:
+            async with request.app[DB].transaction() as conn:
+                await record_event(conn, actor=f"participant:{participant.id}",
+                                   action="link.refused", now=now, visit_id=visit.id,
+                                   detail={"participant": participant.id,
+                                           "problem": refused.problem.value,
+                                           "device": device_of(request)})
+            refusal = refusal_page(request, refused)
+            # The device cookie only (never the visit's): its next attempt is the same device.
+            config = request.app[CONFIG]
+            ensure_device_cookie(request, refusal, secure=config.secure_cookies, max_age=max(
+                0, claims.expires_at + program_seconds(config.program_days, claims.role) - now))
+            return refusal
+        # Her link brings her to sign in, then back to the visit (the token stays in the
+        # cookie set below, never in the login page's address).
+        target = sign_in_then(target)
     async with request.app[DB].transaction() as conn:
         await record_event(conn, actor=f"participant:{participant.id}", action="link.opened",
                            now=now, visit_id=visit.id, detail={"role": participant.role})

@@ -15,6 +15,8 @@ from server.library.loader import PHASES
 from server.library.model import Exercise, Library
 from server.library.quiz import QUESTIONS, assess, related_conditions
 from server.library.warning_signs import SHARED_SIGNS
+from server.query_params import query_value
+from server.schemas import MAX_QUERY_LENGTH
 from server.templating import COMPRESS_ON_LOOP_BELOW, render
 
 CACHE = "public, max-age=300"
@@ -49,7 +51,7 @@ def _condition_summary(condition: Any) -> dict[str, Any]:
 
 
 def _filtered(request: web.Request) -> tuple[list[Any], str, str]:
-    query = request.query.get("q", "")[:100]
+    query = request.query.get("q", "")[:MAX_QUERY_LENGTH]
     phase = request.query.get("phase", "")
     if phase and phase not in PHASES:
         phase = ""
@@ -118,6 +120,10 @@ async def quiz(request: web.Request) -> web.StreamResponse:
 
 async def api_conditions(request: web.Request) -> web.StreamResponse:
     """GET /api/library/conditions."""
+    # The page forgives (a long search is cut, an unknown phase ignored); the API says no,
+    # as its document does.
+    query_value(request, "q", max_length=MAX_QUERY_LENGTH)
+    query_value(request, "phase", choices=PHASES)
     conditions, _, _ = _filtered(request)
     return _cached_json(request, {"conditions": [_condition_summary(c) for c in conditions]})
 

@@ -21,6 +21,11 @@ from server.auth.secrets_util import audit_tag
 from server.auth.staff import end_session, load_user, safe_next, start_session
 from server.keys import AUDIT_SECRET, CONFIG, DB, LOGIN_THROTTLE, PASSWORDS
 from server.storage.events import record_event
+from server.storage.login_unknown import (
+    fail_unknown_attempt,
+    release_unknown_attempt,
+    reserve_unknown_attempt,
+)
 from server.storage.users import (
     fail_login_attempt,
     release_login_attempt,
@@ -120,7 +125,6 @@ async def _check(request: web.Request, password: str,
     """Reserve, check and settle one attempt; (whether it failed, the answer)."""
     config = request.app[CONFIG]
     db = request.app[DB]
-    throttle = request.app[LOGIN_THROTTLE]
     email: str = request[_EMAIL]
     lockout = config.login_lockout_minutes * 60
     now = int(time.time())
@@ -128,10 +132,13 @@ async def _check(request: web.Request, password: str,
     tag = audit_tag(request.app[AUDIT_SECRET], email.casefold())
     address_tag = audit_tag(request.app[AUDIT_SECRET], address)
     owners_address = False
+    # An unknown email is counted in the database as an account is, so every process of a
+    # group shares one count and the answer never tells whether the account exists.
     if user is None:
-        wait = throttle.reserve_unknown(tag, now)
-        if wait is not None:
-            return True, _locked(request, wait)
+        locked_until = await reserve_unknown_attempt(db, tag, now=now,
+                                                     max_failures=config.login_max_failures)
+        if locked_until is not None:
+            return True, _locked(request, locked_until - now if locked_until > now else 60)
     else:
         locked_until = await reserve_login_attempt(db, user.id, now=now,
                                                    max_failures=config.login_max_failures)
@@ -149,7 +156,7 @@ async def _check(request: web.Request, password: str,
     except BaseException as exc:
         # An attempt reserved but never checked is given back, or it would count for ever.
         if user is None:
-            throttle.release_unknown(tag)
+            await release_unknown_attempt(db, tag)
         elif reserved:
             await release_login_attempt(db, user.id)
         if isinstance(exc, PoolBusy):
@@ -158,7 +165,9 @@ async def _check(request: web.Request, password: str,
     now = int(time.time())
     if user is None or not password_ok or not user.active:
         if user is None:
-            now_locked = throttle.fail_unknown(tag, now)
+            now_locked = await fail_unknown_attempt(
+                db, tag, now=now, max_failures=config.login_max_failures,
+                lockout_seconds=lockout)
             # The email itself is never stored: people type passwords into that box. The
             # keyed tag lets the log show repeated attempts at one email, and nothing more.
             actor, detail = ANONYMOUS, {"email_tag": tag}

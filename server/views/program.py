@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.auth.access import api_refusal
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie
 from server.errors import ApiError
@@ -25,7 +26,8 @@ async def _seat(request: web.Request, *, program: bool) -> tuple[Visit, Particip
     try:
         found = await participant_from_cookie(request, request.match_info["visit_id"], program=program)
     except LinkRefused as refused:
-        raise ApiError(403, refused.problem.value, "This visit link no longer opens the visit.") from None
+        status, message = api_refusal(refused.problem)
+        raise ApiError(status, refused.problem.value, message) from None
     if found is None:
         raise ApiError(401, "no_visit_session", "Open the visit link first.")
     visit, participant, _claims = found

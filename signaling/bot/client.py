@@ -45,11 +45,6 @@ def _page_problem(html: str) -> str:
     return ": ".join(p for p in parts if p) or "the link did not open"
 
 
-def _urls(server: dict[str, Any]) -> list[Any]:
-    urls = server.get("urls", [])
-    return urls if isinstance(urls, list) else [urls]
-
-
 class VisitClient:
     """Joins a visit from its link and runs one call."""
 
@@ -111,6 +106,9 @@ class VisitClient:
                 if response.status != 200:
                     raise VisitClientError(f"The link did not open ({response.status}): {_page_problem(body)}")
                 match = re.fullmatch(r"/visits/([^/]+)", response.url.path)
+                if response.url.path == "/login":
+                    raise VisitClientError("This therapist link needs the therapist's staff "
+                                           "sign-in, which the bot cannot do.")
                 if not match:
                     raise VisitClientError("The link did not lead to a visit page.")
                 return match.group(1)
@@ -226,11 +224,11 @@ class VisitClient:
         if kind == "welcome":
             you = message["you"]
             self.figures.role, self.figures.participant_id = you["role"], you["id"]
+            # STUN only while waiting: the TURN server comes with admission.
             self.ice_servers = message.get("ice_servers", [])
             relay = self.relay or message.get("ice_transport_policy") == "relay"
             self.ice_transport_policy = "relay" if relay else "all"
-            if relay and not any(str(url).startswith("turn") for server in self.ice_servers
-                                 for url in _urls(server)):
+            if relay and not message.get("turn"):
                 raise VisitClientError("Relay only, but the server offers no TURN server "
                                        "(its VISITROOM_TURN_URL and VISITROOM_TURN_SECRET).")
             self.status = message["status"]
@@ -238,6 +236,10 @@ class VisitClient:
                 await self._meet(peer)
         elif kind == "waiting":
             self.status = "waiting"
+        elif kind == "ice":
+            # A renewed TURN credential: peer connections made from now on use it (aiortc
+            # has no setConfiguration; the allocations already made stay).
+            self.ice_servers = message["ice_servers"]
         elif kind == "lobby" and self.admit:
             for waiting in message["waiting"]:
                 if waiting["id"] not in self._admitted_sent:
@@ -245,6 +247,7 @@ class VisitClient:
                     await self.send({"type": "admit", "participant": waiting["id"]})
         elif kind == "admitted":
             self.status = "admitted"
+            self.ice_servers = message.get("ice_servers", self.ice_servers)
             for peer in message["peers"]:
                 await self._meet(peer)
         elif kind == "peer-joined":

@@ -7,6 +7,8 @@ import asyncio
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import api_key_in
 from tests.live import free_port
 from tests.test_cli import run, serve, wait_healthy
@@ -15,6 +17,7 @@ MAX_EXAMPLES = 100
 TIME_LIMIT_SECONDS = 240
 
 
+@pytest.mark.timeout(TIME_LIMIT_SECONDS + 60)  # past the run's own limit, which says more
 def test_the_api_survives_schema_driven_fuzzing(tmp_path):
     db, port = tmp_path / "fuzz.db", free_port()
     base = f"http://127.0.0.1:{port}"

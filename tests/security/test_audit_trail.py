@@ -3,9 +3,12 @@ reads, API keys' last use, failed logins for unknown emails (by keyed tag, never
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 import re
+from typing import Any
 
 import pytest
 
@@ -20,6 +23,7 @@ from tests.helpers import (
     make_visit,
     now,
 )
+from tests.live import in_call
 
 pytestmark = pytest.mark.both_engines
 
@@ -143,3 +147,99 @@ async def test_a_failed_login_for_an_unknown_email_is_recorded_by_tag_never_by_t
     await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     page = await (await client.get("/admin/events?actor=anonymous")).text()
     assert actions_on(page) == ["login.failed"] * 3 and tags[2] in page
+
+
+def device_hash(socket: Any) -> str:
+    """The device id the server keeps for a socket's browser (the hash of its cookie)."""
+    cookie = next(c for c in socket.session.cookie_jar if c.key == "visitroom_device")
+    return hashlib.sha256(cookie.value.encode()).hexdigest()[:32]
+
+
+async def visit_events(live: Any, visit_id: str, *actions: str) -> list[tuple[str, str, dict]]:
+    rows = await live.app[DB].fetchall(
+        f"SELECT action, actor, detail FROM events WHERE visit_id = ?"
+        f" AND action IN ({','.join('?' * len(actions))}) ORDER BY id", (visit_id, *actions))
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+async def test_admit_remove_deny_and_end_name_the_acting_therapist_and_her_device(live):
+    visit, therapist, patient = await in_call(live)
+    patient_id = visit.participant("patient").id
+    await therapist.send({"type": "remove", "participant": patient_id})
+    await patient.expect("removed")
+    await therapist.send({"type": "deny", "participant": patient_id})
+    assert await patient.closed_with() == 4003
+    await therapist.send({"type": "end-visit"})
+    await therapist.expect("visit-ended")
+    acting = f"participant:{visit.participant('therapist').id}"
+    device = device_hash(therapist)
+    assert await visit_events(live, visit.id, "participant.admitted", "participant.removed",
+                              "participant.denied", "visit.ended") == [
+        ("participant.admitted", acting, {"participant": patient_id, "actor_device": device}),
+        ("participant.removed", acting, {"participant": patient_id, "actor_device": device}),
+        ("participant.denied", acting, {"participant": patient_id, "actor_device": device}),
+        ("visit.ended", acting, {"reason": "ended_by_therapist", "actor_device": device})]
+
+
+async def test_removing_with_revoke_names_the_acting_therapist_and_her_device(live):
+    visit, therapist, patient = await in_call(live)
+    patient_id = visit.participant("patient").id
+    await therapist.send({"type": "remove", "participant": patient_id, "revoke": True})
+    assert await patient.closed_with() is not None
+    assert await visit_events(live, visit.id, "link.revoked") == [
+        ("link.revoked", f"participant:{visit.participant('therapist').id}",
+         {"participant": patient_id, "actor_device": device_hash(therapist)})]
+
+
+async def test_a_flood_of_demos_is_rate_limited_and_collapsed_in_the_log(live):
+    visit, therapist, patient = await in_call(live)
+    for n in range(40):
+        await therapist.send({"type": "demo-show",
+                              "exercise": "glute-bridge" if n % 2 else "cat-cow"})
+    await therapist.send({"type": "ping", "t": 7})
+    assert (await therapist.expect("pong"))["t"] == 7  # every demo before it was handled
+    refused = [m for m in therapist.seen if m["type"] == "error"]
+    await patient.send({"type": "ping", "t": 8})
+    assert (await patient.expect("pong"))["t"] == 8
+    shown = [m for m in patient.seen if m["type"] == "demo-show"]
+    # The burst of 5, and at most one more if sending took over a second.
+    assert 5 <= len(shown) <= 6 and len(refused) == 40 - len(shown), (len(shown), len(refused))
+    assert {m["code"] for m in refused} == {"rate_limited"}
+    rows = await visit_events(live, visit.id, "demo.shown")
+    # Two exercises, one row each (a row never holds two), the repeats counted in it.
+    assert sorted(r[2]["exercise"] for r in rows) == ["cat-cow", "glute-bridge"]
+    assert sum(r[2].get("repeats", 1) for r in rows) == len(shown)
+    await asyncio.sleep(1.1)  # the rate lets one more through each second
+    await therapist.send({"type": "demo-show", "exercise": "cat-cow"})
+    assert (await patient.expect("demo-show"))["exercise"] == "cat-cow"
+
+
+async def test_wrong_api_keys_are_audited_then_throttled_even_for_a_right_key(api):
+    client, auth = api
+    wrong = {"Authorization": "Bearer vr_" + "x" * 43}
+    for _ in range(5):
+        response = await client.get("/api/visits", headers=wrong)
+        assert response.status == 401
+    response = await client.get("/api/visits", headers=auth)
+    assert response.status == 429
+    assert 880 <= int(response.headers["Retry-After"]) <= 900
+    assert (await response.json())["error"]["code"] == "too_many_attempts"
+    assert (await client.get("/api/visits", headers=wrong)).status == 429
+    rows = await client.server.app[DB].fetchall(
+        "SELECT actor, action, detail FROM events WHERE action LIKE 'api_key.%'"
+        " AND action != 'api_key.created' ORDER BY id")
+    assert [(r[0], r[1]) for r in rows] == [("anonymous", "api_key.failed")] * 5 + [
+        ("anonymous", "api_key.throttled")]  # the refusals audited once a window
+    tags = {json.loads(r[2])["address_tag"] for r in rows}
+    assert len(tags) == 1 and re.fullmatch(r"[0-9a-f]{16}", tags.pop())
+    assert "x" * 43 not in json.dumps([tuple(r) for r in rows])
+
+
+async def test_a_listing_with_links_records_links_true(api):
+    client, auth = api
+    await make_visit(client)
+    assert (await client.get("/api/visits", headers=auth, params={"links": "true"})).status == 200
+    assert (await client.get("/api/visits", headers=auth)).status == 200
+    rows = await client.server.app[DB].fetchall(
+        "SELECT detail FROM events WHERE action = 'visits.listed' ORDER BY id")
+    assert [json.loads(r[0]) for r in rows] == [{"count": 1, "links": True}, {"count": 1}]

@@ -8,7 +8,15 @@ import aiohttp
 import pytest
 
 from server.keys import DB, VISITS
-from tests.helpers import add_therapist, count_rows, link_of, make_visit, post_form
+from tests.helpers import (
+    add_therapist,
+    count_rows,
+    link_of,
+    login,
+    make_visit,
+    open_as_therapist,
+    post_form,
+)
 
 pytestmark = pytest.mark.both_engines
 
@@ -21,8 +29,8 @@ async def _therapist_with_a_visit(admin, aiohttp_client):
         "SELECT id FROM users WHERE email = 'rae@clinic.test'"))[0]
     visit = await make_visit(admin, therapist_email="rae@clinic.test")
     therapist = await aiohttp_client(admin.server)
-    opened = await therapist.get(await link_of(therapist, visit, "therapist"), allow_redirects=False)
-    assert opened.status == 303
+    opened = await open_as_therapist(therapist, visit, "rae@clinic.test")
+    assert opened.status == 303 and opened.headers["Location"] == f"/visits/{visit.id}"
     return user_id, visit, therapist
 
 
@@ -83,4 +91,6 @@ async def test_a_reactivated_therapist_opens_her_links_again(admin, aiohttp_clie
     assert (await therapist.get(f"/visits/{visit.id}")).status == 403
     response = await post_form(admin, "/admin/therapists", f"/admin/therapists/{user_id}/activate")
     assert response.status == 303
-    assert (await therapist.get(f"/visits/{visit.id}")).status == 200
+    await login(therapist, "rae@clinic.test", "therapist-pass-1")  # deactivating signed her out
+    page = await therapist.get(f"/visits/{visit.id}", allow_redirects=False)
+    assert page.status == 200 and 'data-role="therapist"' in await page.text()

@@ -19,6 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.config import ConfigError, config_from_env
 from server.keys import ECHO, VISITS
+from signaling.echo import public_answer
 from signaling.ice import (
     MAX_REMOTE_CANDIDATES,
     candidate_address_allowed,
@@ -208,6 +209,9 @@ async def test_a_check_asks_no_dns_and_sends_only_to_the_offers_allowed_candidat
         await asyncio.sleep(0.5)  # the echo peer works through the offered list meanwhile
         await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
         assert await asyncio.wait_for(echoed, 10) == "hello"  # the check works
+        # aiortc keeps no candidate type in its stats: the nominated pair is aioice's.
+        nominated = pc.sctp.transport.transport._connection._nominated.values()
+        learned = [pair.remote_candidate.type for pair in nominated]
         await asyncio.sleep(1.0)
     finally:
         await pc.close()
@@ -216,7 +220,37 @@ async def test_a_check_asks_no_dns_and_sends_only_to_the_offers_allowed_candidat
     allowed = {("127.0.0.1", own_port)} | {
         (c.split()[4], int(c.split()[5])) for c in EXTRA_LOOPBACK[:MAX_REMOTE_CANDIDATES - 1]}
     assert from_server and from_server <= allowed
-    assert "a=candidate:" in body["sdp"] and "127.0.0.1" in body["sdp"]
+    # The answer lists none of the server's host addresses (its only one here is 127.0.0.1):
+    # the client learned the echo peer from the peer's own checks, as a peer-reflexive one.
+    assert [line for line in body["sdp"].splitlines() if line.startswith("a=candidate:")] == []
+    assert "127.0.0.1" not in body["sdp"]
+    assert learned == ["prflx"]
+
+
+def test_the_answer_names_no_local_address_of_the_server():
+    sdp = "\r\n".join([
+        "v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "t=0 0",
+        "m=audio 40000 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 10.0.0.5", "a=mid:0",
+        "a=candidate:1 1 udp 2130706431 10.0.0.5 40000 typ host",
+        "a=candidate:2 1 udp 2130706431 172.17.0.1 40000 typ host",
+        "a=candidate:3 1 udp 2130706431 fe80::1 40000 typ host",
+        "a=candidate:4 1 udp 2130706431 fd12::7 40000 typ host",
+        "a=candidate:5 1 udp 1694498815 81.2.69.160 40000 typ srflx raddr 10.0.0.5 rport 40000",
+        "a=candidate:6 1 udp 2130706431 81.2.69.161 40001 typ host",
+        "a=end-of-candidates",
+        "m=application 40000 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 127.0.0.1", "a=mid:1",
+        "a=candidate:7 1 udp 2130706431 127.0.0.1 40000 typ host", "a=end-of-candidates"]) + "\r\n"
+    answer = public_answer(sdp)
+    for local in ("10.0.0.5", "172.17.0.1", "fe80::1", "fd12::7", "127.0.0.1"):
+        assert local not in answer, local
+    lines = answer.splitlines()
+    assert [line for line in lines if line.startswith("a=candidate:")] == [
+        "a=candidate:5 1 udp 1694498815 81.2.69.160 40000 typ srflx raddr 0.0.0.0 rport 0",
+        "a=candidate:6 1 udp 2130706431 81.2.69.161 40001 typ host"]
+    assert lines.count("c=IN IP4 0.0.0.0") == 2
+    # The section left without a candidate waits for the peer's checks; the other ends its list.
+    assert answer.count("a=end-of-candidates") == 1
+    assert answer.index("a=end-of-candidates") < answer.index("m=application")
 
 
 def test_only_global_addresses_are_tried_unless_every_peer_is_on_this_machine():

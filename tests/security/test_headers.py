@@ -62,9 +62,32 @@ async def test_an_oversized_header_is_400_logged_in_one_line_without_traceback(c
     assert (await client.get("/healthz")).status == 200  # still serving
 
 
-async def test_health_counts_are_shown_to_this_machine(client):
-    body = await (await client.get("/healthz")).json()
-    assert body["status"] == "ok" and "sockets" in body and "tasks" in body
+COUNTS = {"schema_version", "sockets", "tasks"}
+
+
+async def test_health_counts_are_hidden_from_a_plain_loopback_request_unless_configured(
+        aiohttp_client, config, client):
+    # A proxy on this machine that forwards without X-Forwarded-For looks exactly like this.
+    assert await (await client.get("/healthz")).json() == {"status": "ok", "database": "ok"}
+    monitored = await aiohttp_client(create_app(config.with_overrides(health_loopback=True)))
+    body = await (await monitored.get("/healthz")).json()
+    assert body["status"] == "ok" and COUNTS <= set(body)
+
+
+async def test_health_counts_are_shown_to_a_trusted_proxys_forwarded_loopback_only(
+        aiohttp_client, config):
+    client = await aiohttp_client(create_app(config.with_overrides(
+        trusted_proxies="127.0.0.1", health_loopback=True)))
+
+    async def keys(headers: dict[str, str]) -> set[str]:
+        return set(await (await client.get("/healthz", headers=headers)).json())
+
+    assert COUNTS <= await keys({"X-Forwarded-For": "127.0.0.1"})
+    assert COUNTS <= await keys({"X-Forwarded-For": "203.0.113.9, ::1"})  # the proxy's own entry
+    assert not COUNTS & await keys({"X-Forwarded-For": "203.0.113.9"})
+    assert not COUNTS & await keys({"X-Forwarded-For": "127.0.0.1, 203.0.113.9"})
+    # From the trusted proxy without the header: any client of the proxy, not this machine.
+    assert not COUNTS & await keys({})
 
 
 async def test_health_counts_are_hidden_from_a_request_through_a_proxy(client):

@@ -200,6 +200,30 @@ async def test_known_and_unknown_emails_answer_alike_through_the_lock(aiohttp_cl
         assert abs(int(known_wait or 0) - int(unknown_wait or 0)) <= 2
 
 
+async def test_two_processes_sharing_a_database_count_unknown_emails_as_they_count_accounts(
+        aiohttp_client, config):
+    # Two apps on one database stand for two processes of a group (`serve --workers 2`).
+    shared = config.with_overrides(login_address_failures=100, login_max_failures=3)
+    first = await aiohttp_client(create_app(shared))
+    second = await aiohttp_client(create_app(shared))
+
+    async def answers(email: str) -> list[tuple[int, int]]:
+        seen = []
+        for client in (first, second, first, second, first):
+            response = await attempt(client, email, "not-the-password")
+            seen.append((response.status, int(response.headers.get("Retry-After", 0))))
+        return seen
+
+    known = await answers(ADMIN_EMAIL)
+    unknown = await answers("nobody@clinic.test")
+    assert [s for s, _ in known] == [401, 401, 429, 429, 429]
+    assert [s for s, _ in unknown] == [s for s, _ in known]
+    for (_, known_wait), (_, unknown_wait) in zip(known, unknown):
+        assert abs(known_wait - unknown_wait) <= 2
+    rows = await first.server.app[DB].fetchall("SELECT * FROM login_unknown_emails")
+    assert len(rows) == 1 and "nobody" not in str(tuple(rows[0]))  # a keyed tag only
+
+
 async def test_unlock_command_lifts_the_lock_of_the_only_admin(aiohttp_client, config):
     client = await aiohttp_client(create_app(config.with_overrides(
         login_address_failures=100, login_max_failures=3)))

@@ -4,11 +4,16 @@ and the socket closed where the protocol says so; every other visit keeps workin
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
 import time
 
 import aiohttp
 import pytest
+import yarl
 
+from signaling.masking import MaskedFramesOnly
 from tests.live import in_call
 
 
@@ -170,3 +175,118 @@ async def test_therapist_only_messages_from_an_admitted_patient_are_forbidden(li
     assert (await patient.expect("error"))["code"] == "forbidden"
     assert await patient.alive() and await therapist.alive()
     assert not any(m["type"] in ("ended", "demo-show", "demo-control") for m in therapist.seen)
+
+
+def _frame(text: str, *, masked: bool) -> bytes:
+    """One text frame as a client writes it, with or without the mask RFC 6455 requires."""
+    payload = text.encode()
+    assert len(payload) < 126
+    if not masked:
+        return bytes([0x81, len(payload)]) + payload
+    key = os.urandom(4)
+    return (bytes([0x81, 0x80 | len(payload)]) + key
+            + bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
+
+
+async def _server_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """(opcode, payload) of the server's next frame (a server's frames are not masked)."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    if length in (126, 127):
+        length = int.from_bytes(await reader.readexactly(2 if length == 126 else 8), "big")
+    return head[0] & 0x0F, await reader.readexactly(length)
+
+
+async def _raw_socket(live, *, then: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket opened by hand over TCP (the patient's), `then` sent with the handshake."""
+    visit = await live.visit()
+    link = await live.link(visit, "patient")
+    session = await live.session_for(link)
+    url = f"{live.base}/visits/{visit.id}/ws"
+    cookies = "; ".join(f"{k}={m.value}"
+                        for k, m in session.cookie_jar.filter_cookies(yarl.URL(url)).items())
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(live.base.rsplit(":", 1)[1]))
+    writer.write((f"GET /visits/{visit.id}/ws HTTP/1.1\r\nHost: {live.base[7:]}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+                  f"Origin: {live.base}\r\nCookie: {cookies}\r\n\r\n").encode() + then)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return reader, writer
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> tuple[list[dict], int | None]:
+    """The text the server sent, and the code of its close frame, until the TCP end."""
+    texts, code = [], None
+    try:
+        while True:
+            opcode, payload = await asyncio.wait_for(_server_frame(reader), 5)
+            if opcode == 1:
+                texts.append(json.loads(payload))
+            elif opcode == 8:
+                code = int.from_bytes(payload[:2], "big")
+    except asyncio.IncompleteReadError:
+        return texts, code  # the server closed the TCP connection
+
+
+async def test_an_unmasked_client_frame_closes_the_connection_with_1002(live):
+    reader, writer = await _raw_socket(live)
+    try:
+        writer.write(_frame('{"type": "ping", "t": 1}', masked=True))
+        seen = []
+        while not seen or seen[-1].get("type") != "pong":
+            opcode, payload = await asyncio.wait_for(_server_frame(reader), 5)
+            seen.append(json.loads(payload) if opcode == 1 else {"opcode": opcode})
+        writer.write(_frame('{"type": "ping", "t": 2}', masked=False))  # RFC 6455 5.1
+        texts, code = await asyncio.wait_for(_until_closed(reader), 10)
+        assert code == 1002
+        assert not any(m.get("type") == "pong" for m in texts), texts  # never read
+    finally:
+        writer.close()
+    assert await (await live.socket(await live.link(await live.visit()))).alive()
+
+
+async def test_an_unmasked_frame_sent_with_the_handshake_is_refused_too(live):
+    reader, writer = await _raw_socket(live, then=_frame('{"type": "ping", "t": 3}', masked=False))
+    try:
+        texts, code = await asyncio.wait_for(_until_closed(reader), 10)
+    finally:
+        writer.close()
+    assert code == 1002 and not any(m.get("type") == "pong" for m in texts), texts
+
+
+def _masked_frame(size: int) -> bytes:
+    """A masked binary frame with a payload of `size` bytes (any length form)."""
+    if size < 126:
+        head = bytes([0x82, 0x80 | size])
+    elif size < 65536:
+        head = bytes([0x82, 0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([0x82, 0x80 | 127]) + size.to_bytes(8, "big")
+    return head + os.urandom(4) + b"\x80" * size  # a payload byte that looks like a header
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1000, 1 << 20])
+def test_the_mask_check_follows_frames_however_the_bytes_arrive(chunk):
+    class Queue:
+        failed: Exception | None = None
+
+        def set_exception(self, exc: Exception) -> None:
+            self.failed = exc
+
+    class Reader:
+        fed = b""
+
+        def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+            self.fed += data
+            return False, b""
+
+    reader, queue = Reader(), Queue()
+    guard = MaskedFramesOnly(reader, queue)
+    stream = b"".join(_masked_frame(n) for n in (0, 5, 125, 126, 300, 65535, 65536, 4))
+    for at in range(0, len(stream), chunk):
+        assert guard.feed_data(stream[at:at + chunk]) == (False, b"")
+    assert reader.fed == stream and queue.failed is None
+    assert guard.feed_data(b"\x81\x02hi") == (True, b"")  # unmasked: nothing passes
+    assert reader.fed == stream and queue.failed is not None
+    assert guard.feed_data(_masked_frame(3)) == (True, b"")  # and nothing after it

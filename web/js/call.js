@@ -187,7 +187,11 @@ function onMessage(m) {
       else setState("waiting");
       break;
     case "waiting": setState("waiting"); break;
-    case "admitted": onAdmitted(m.peers); break;
+    case "admitted":
+      if (m.ice_servers) iceServers = m.ice_servers; // the TURN server comes with admission
+      onAdmitted(m.peers);
+      break;
+    case "ice": renewIce(m.ice_servers); break;
     case "lobby": renderLobby(m.waiting); break;
     case "peer-joined": addPeer(m.peer); updateState(); break;
     case "peer-left":
@@ -210,7 +214,10 @@ function onMessage(m) {
       notice("waiting-notice", "Your therapist moved you to the waiting room. They can let you back in.");
       break;
     case "visit-ended": finish("ended", m.reason); break;
-    case "bye": if (m.reason === "replaced") finish("ended", "replaced"); break;
+    case "took-over":
+      if (m.was_connected) notice("call-notice", "This call was open on another device where you are signed in. It continues here, and that device was closed.");
+      break;
+    case "bye": if (m.reason === "replaced") finish("ended", m.other_device ? "moved" : "replaced"); break;
     case "error": console.warn("signaling:", m.code, m.message); if (m.code === "room_full") announce(m.message); break;
   }
 }
@@ -220,6 +227,13 @@ function notice(id, text) {
   el.textContent = text;
   el.hidden = false;
   announce(text);
+}
+
+// A renewed TURN credential, every half lifetime while admitted: peer connections made
+// from now on take it, open ones use it from their next ICE restart.
+function renewIce(servers) {
+  iceServers = servers || [];
+  for (const { session } of peers.values()) session.setIceServers(iceServers);
 }
 
 function onAdmitted(list) {
@@ -388,7 +402,9 @@ function finish(kind, reason) {
   } else {
     $("ended-text").textContent = reason === "replaced"
       ? "This visit is now open in another tab or window."
-      : "Thank you. You can close this page.";
+      : reason === "moved"
+        ? "This call moved to another device that opened your link. If that was not you, tell the clinic now."
+        : "Thank you. You can close this page.";
     show("ended");
   }
   setState("ended", { panel: kind });

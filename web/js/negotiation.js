@@ -52,6 +52,16 @@ export class PeerSession extends EventTarget {
     this.pc.addEventListener("connectionstatechange", () => this.onConnectionState());
   }
 
+  // The ICE servers with a renewed TURN credential (`ice`): whatever this connection
+  // gathers from now on (an ICE restart) uses them; its allocations already made stay.
+  setIceServers(iceServers) {
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (err) {
+      console.warn("ICE servers not renewed:", err.name);
+    }
+  }
+
   async makeOffer() {
     if (this.firstOfferTimer) return; // polite, and the impolite side's first offer is due
     try {

@@ -1,0 +1,87 @@
+"""Ejections across processes, sent again until the room's owner confirms them.
+
+A revoked link must leave the call wherever its room lives. The node that heard of the
+revocation (`ClusterRouter.eject`) hands the ejection to the room's owner and keeps it
+until that owner answers `ejected`: an owner that stalled, died with the message in its
+inbox, or handed the room over meanwhile gets it again, or the next owner does. While no
+node owns the room it is asked again, less often (a stalled owner may come back and
+claim its room again). Sending it twice is harmless: a room ejects a participant it no
+longer has by doing nothing. A room rebuilt from the database never seats the revoked
+link either (`RoomHooks.link_current`): the two together mean a revoke is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+GIVE_UP_SECONDS = 3600.0
+"""How long an ejection is sent again without a confirmation (then logged as an error)."""
+IDLE_RETRY_SECONDS = 10.0
+"""The longest wait between two tries while no node owns the room."""
+
+Deliver = Callable[[dict[str, Any]], Awaitable[bool]]
+"""One try: hand the message to the room's owner now; False when no node owns it."""
+
+
+class Ejections:
+    """The ejections this node asked for that no room has confirmed yet."""
+
+    def __init__(self, node_id: str, deliver: Deliver, every: float) -> None:
+        self.node_id = node_id
+        self.deliver = deliver
+        self.every = every
+        """Seconds between two tries while the room has an owner."""
+        self.pending: dict[str, asyncio.Event] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._count = 0
+
+    def ask(self, visit_id: str, participant_id: str, reason: str) -> None:
+        """Eject a participant from her visit's room, wherever it is, until confirmed."""
+        self._count += 1
+        eject_id = f"{self.node_id}.{self._count}"
+        self.pending[eject_id] = asyncio.Event()
+        message = {"op": "eject", "visit": visit_id, "participant": participant_id,
+                   "reason": reason, "from": self.node_id, "id": eject_id}
+        task = asyncio.create_task(self._until_confirmed(message), name=f"eject {visit_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def confirmed(self, eject_id: str) -> None:
+        """The room's owner has ejected her (or had nobody of that name to eject)."""
+        done = self.pending.get(eject_id)
+        if done is not None:
+            done.set()
+
+    async def _until_confirmed(self, message: dict[str, Any]) -> None:
+        done = self.pending[message["id"]]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GIVE_UP_SECONDS
+        wait, tries = self.every, 0
+        try:
+            while loop.time() < deadline:
+                try:
+                    owned = await self.deliver(message)
+                except Exception as exc:  # the bus does not answer (Redis down): again later
+                    owned = False
+                    if not tries:
+                        log.warning("eject not sent visit=%s participant=%s error=%s; "
+                                    "trying again", message["visit"], message["participant"],
+                                    type(exc).__name__)
+                tries += 1
+                try:
+                    await asyncio.wait_for(done.wait(), wait)
+                    if tries > 1:
+                        log.info("eject confirmed visit=%s participant=%s tries=%d",
+                                 message["visit"], message["participant"], tries)
+                    return
+                except TimeoutError:
+                    pass
+                wait = self.every if owned else min(wait * 2, IDLE_RETRY_SECONDS)
+            log.error("eject never confirmed visit=%s participant=%s after %d s",
+                      message["visit"], message["participant"], GIVE_UP_SECONDS)
+        finally:
+            self.pending.pop(message["id"], None)
