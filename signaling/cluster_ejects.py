@@ -60,7 +60,7 @@ class Ejections:
         done = self.pending[message["id"]]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + GIVE_UP_SECONDS
-        wait, tries = self.every, 0
+        wait, tries, ever_owned = self.every, 0, False
         try:
             while loop.time() < deadline:
                 try:
@@ -72,6 +72,7 @@ class Ejections:
                                     "trying again", message["visit"], message["participant"],
                                     type(exc).__name__)
                 tries += 1
+                ever_owned = ever_owned or owned
                 try:
                     await asyncio.wait_for(done.wait(), wait)
                     if tries > 1:
@@ -81,7 +82,10 @@ class Ejections:
                 except TimeoutError:
                     pass
                 wait = self.every if owned else min(wait * 2, IDLE_RETRY_SECONDS)
-            log.error("eject never confirmed visit=%s participant=%s after %d s",
-                      message["visit"], message["participant"], GIVE_UP_SECONDS)
+            # A room nobody owned all along had nobody to eject (a revoke before the visit
+            # started, say): only a room that was owned and never confirmed is an error.
+            (log.error if ever_owned else log.info)(
+                "eject never confirmed visit=%s participant=%s after %d s (room owned: %s)",
+                message["visit"], message["participant"], GIVE_UP_SECONDS, ever_owned)
         finally:
             self.pending.pop(message["id"], None)

@@ -163,3 +163,16 @@ async def test_revoking_clears_the_admission_and_the_link_no_longer_seats_anyone
                ).participant("patient")
     assert await visits.link_current(patient.id, renewed.jti)
     assert not await visits.link_current(patient.id, patient.jti)  # the old one stays out
+
+
+@pytest.mark.both_engines
+async def test_a_socket_seated_again_after_a_reissue_keeps_its_old_link_and_is_turned_away(client):
+    """A room rebuilt elsewhere re-reads the seat; it must not lend the old socket the new jti."""
+    visits = client.server.app[VISITS]
+    visit = await make_visit(client)
+    stored = await visits.get(visit.id)
+    opened = seat_of(stored, stored.participant("patient"), "device-1")
+    await visits.reissue(stored, "patient", actor="test")
+    again = await stored_seat(visits, opened)
+    assert again.link_id == opened.link_id
+    assert not await visits.link_current(again.participant_id, again.link_id)

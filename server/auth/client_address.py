@@ -34,14 +34,18 @@ def trusted_proxy_set(setting: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def _forwarded_client(request: web.Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client a proxy names: the last hop of X-Forwarded-For (the one the proxy added)."""
+    return _parse(request.headers.get("X-Forwarded-For", "").split(",")[-1])
+
+
 def client_ip(request: web.Request, trusted_proxies: frozenset[str]) -> str:
     """The client's IP address as text ('unknown' when the transport has none)."""
     peer = _parse(request.remote)
     if peer is None:
         return "unknown"
     if str(peer) in trusted_proxies:
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1]
-        client = _parse(forwarded)
+        client = _forwarded_client(request)
         if client is not None:
             return str(client)
     return str(peer)
@@ -74,7 +78,6 @@ def from_this_machine(request: web.Request, trusted_proxies: frozenset[str], *,
     if peer is None:
         return False
     if str(peer) in trusted_proxies:
-        forwarded = request.headers.get("X-Forwarded-For")
-        client = _parse(forwarded.split(",")[-1]) if forwarded else None
+        client = _forwarded_client(request)
         return client is not None and client.is_loopback
     return direct_loopback and is_local_request(request)
