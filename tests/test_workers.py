@@ -436,7 +436,10 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, seen: list[dict[
     """The socket's next message of this type (every message read is kept in `seen`)."""
     deadline = time.monotonic() + timeout
     while True:
-        frame = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            frame = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            raise TimeoutError(f"no {kind} within {timeout} s; seen {seen}") from None
         assert frame.type == aiohttp.WSMsgType.TEXT, (
             f"closed ({ws.close_code}) while waiting for {kind}; seen {seen}")
         seen.append(json.loads(frame.data))
@@ -478,10 +481,20 @@ async def test_a_revoke_through_another_worker_outlives_its_stalled_then_killed_
         else:
             raise AssertionError("the patient's socket never landed on another worker")
         p_seen: list[dict[str, Any]] = []
-        while not (await _next(therapist, "lobby", t_seen))["waiting"]:
-            pass
+        await _next(patient, "waiting", p_seen)
+        # The sockets she opened and closed on the owner each moved the lobby; admit her once
+        # the lobby has settled with this socket waiting (no lobby news for a second).
+        lobby: dict[str, Any] = {"waiting": []}
+        for _ in range(15):
+            try:
+                lobby = await _next(therapist, "lobby", t_seen, timeout=1.0)
+            except TimeoutError:
+                if lobby["waiting"]:
+                    break
+        else:
+            raise AssertionError(f"the lobby never settled with her waiting; seen {t_seen}")
         await therapist.send_str(json.dumps({"type": "admit",
-                                             "participant": t_seen[-1]["waiting"][0]["id"]}))
+                                             "participant": lobby["waiting"][0]["id"]}))
         await _next(patient, "admitted", p_seen)
 
         stopped = workers.pid_of(owner)
