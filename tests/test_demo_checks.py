@@ -13,7 +13,8 @@ import pytest
 
 from server.library import demo_checks
 from server.library.figure import FLOOR_Y, joints
-from server.library.loader import LIBRARY_DIR, LibraryError, load_library
+from server.library.loader import LIBRARY_DIR, load_library
+from tests.test_demo_figure import _refusal
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,6 @@ def _set_pose(root: Path, name: str, **fields: str | None) -> None:
         else:
             body = f"{key} = {value}\n" + body
     path.write_text(text[:block.start(1)] + body + text[block.end(1):])
-
-
-def _refusal(root: Path) -> str:
-    with pytest.raises(LibraryError) as refused:
-        load_library(root)
-    return str(refused.value)
 
 
 def _on_floor(point: tuple, radius: float) -> bool:
