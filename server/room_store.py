@@ -92,6 +92,11 @@ class RoomStore:
         with _busy_as_protocol_error():
             await self.visits.record_admission(visit_id, participant_id, admitted=False, by=by)
 
+    async def device_turned_away(self, visit_id: str, participant_id: str, link_id: str,
+                                 device: str | None, by: Acting | None = None) -> None:
+        with _busy_as_protocol_error():
+            await self.visits.turn_device_away(visit_id, participant_id, link_id, device, by)
+
     async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
                          new_device: str | None, was_connected: bool) -> None:
         try:

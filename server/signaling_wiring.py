@@ -49,6 +49,7 @@ async def stored_seat(visits: VisitService, seat: Seat) -> Seat:
     admitted or denied since the socket opened, or the visit ended), on the same device."""
     try:
         visit = await visits.get(seat.visit_id)
+        turned_away = await visits.device_denied(seat.link_id, seat.device)
     except DatabaseBusy:
         log.warning("seat not re-read (database busy) visit=%s", seat.visit_id)
         return seat
@@ -58,7 +59,8 @@ async def stored_seat(visits: VisitService, seat: Seat) -> Seat:
         return replace(seat, visit_ended=True)
     # The link stays the one the socket opened with: a link re-issued meanwhile must not lend
     # the old socket its new jti (the room's link check then turns the old socket away).
-    stored = replace(seat_of(visit, participant, seat.device), link_id=seat.link_id)
+    stored = replace(seat_of(visit, participant, seat.device, device_denied=turned_away),
+                     link_id=seat.link_id)
     # A visit cancelled meanwhile is over for a socket still open on it.
     return replace(stored, visit_ended=True) if visit.status == "cancelled" else stored
 

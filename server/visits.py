@@ -16,6 +16,7 @@ from server.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: 
 from server.storage import Database
 from server.storage import visits as visit_store
 from server.storage.assignments import assignments_of_visits
+from server.storage.device_denials import deny_device, device_denied
 from server.storage.events import record_event
 from server.storage.users import user_by_email
 from server.storage.visits import Participant, Visit
@@ -245,6 +246,25 @@ class VisitService:
             await record_event(conn, actor=actor, now=now, visit_id=visit_id,
                                action="participant.admitted" if admitted else "participant.denied",
                                detail={"participant": participant_id, **acting_device})
+
+    async def turn_device_away(self, visit_id: str, participant_id: str, link_id: str,
+                               device: str | None, by: Acting | None = None) -> None:
+        """Store that the therapist (`by`) turned away one device on a participant's link
+        (her admission stays on the device that holds it): that device is refused from now
+        on until the link is re-issued."""
+        now = int(time.time())
+        actor, acting_device = acted_by(by)
+        async with self.db.transaction() as conn:
+            if device and link_id:
+                await deny_device(conn, jti=link_id, visit_id=visit_id, device=device, now=now)
+            await record_event(conn, actor=actor, now=now, visit_id=visit_id,
+                               action="participant.device_denied",
+                               detail={"participant": participant_id, "device": device,
+                                       **acting_device})
+
+    async def device_denied(self, link_id: str, device: str | None) -> bool:
+        """Whether this device was turned away on this link (`turn_device_away`)."""
+        return await device_denied(self.db, link_id, device)
 
     async def record(self, visit_id: str, actor: str, action: str, detail: dict[str, Any]) -> None:
         """Write one audit event about a visit."""

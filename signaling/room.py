@@ -49,7 +49,9 @@ class Member:
     device: str | None = None
     """The browser of the live (or last) connection."""
     new_device: bool = False
-    """Waiting on a device other than the one she was admitted on."""
+    """Waiting on a device other than the one she was admitted on (or waited on)."""
+    link_id: str = ""
+    """The link (jti) the live connection opened with."""
 
 
 def _polite(me: Member, peer: Member) -> bool:
@@ -151,7 +153,17 @@ class Room:
                 return
             if not await self._link_current(seat, conn):
                 return
+            if seat.device_denied:
+                await self._send_conn(conn, {"type": "denied", "reason": "not_admitted"},
+                                      CLOSE_DENIED)
+                return
             member = self.members.get(seat.participant_id)
+            if member is None and seat.other_device and seat.role != "therapist":
+                # Her admission holds on another device, away now: the seat stays that
+                # device's, and this one knocks as new, whichever of the two comes first.
+                member = Member(seat.participant_id, seat.role, seat.name, "admitted",
+                                device=seat.admitted_on)
+                self.members[member.id] = member
             # The host's seat moving to another browser: audited, then both browsers told.
             moved_from = member.device if (member is not None and member.role == "therapist"
                                            and member.device not in (None, seat.device)) else None
@@ -170,10 +182,13 @@ class Room:
                 await self._claim(member, seat, conn, welcome_extra)
                 return
             elif member.conn:
+                other = seat.device != member.device
                 old, member.conn = member.conn, None
                 bye = {"type": "bye", "reason": "replaced",
-                       **({"other_device": True} if moved_from is not None else {})}
+                       **({"other_device": True} if other else {})}
                 await self._send_conn(old, bye, CLOSE_REPLACED)
+                if other and member.status == "waiting":
+                    member.new_device = True  # the therapist sees the knock moved browsers
             if member.status == "denied":
                 await self._send_conn(conn, {"type": "denied", "reason": "not_admitted"},
                                       CLOSE_DENIED)
@@ -183,6 +198,7 @@ class Room:
                 await self._drop_claim(member.id)
             member.conn = conn
             member.device = seat.device
+            member.link_id = seat.link_id
             if member.status == "waiting":
                 member.since = time.time()
             if member.role == "therapist":
@@ -231,7 +247,7 @@ class Room:
         if old is not None and old.conn:
             await self._send(old, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
         claim = Member(member.id, member.role, member.name, "waiting", conn=conn,
-                       device=seat.device, new_device=True)
+                       device=seat.device, new_device=True, link_id=seat.link_id)
         self.claims[member.id] = claim
         await self._welcome(claim, welcome_extra)
         await self._send(claim, {"type": "waiting"})
@@ -355,8 +371,12 @@ class Room:
             claim = self.claims.get(participant_id)
             seated = self.members.get(participant_id)
             if claim is not None and seated is not None and seated.status == "admitted":
+                # Only the new device is turned away, for good (stored first); the seat
+                # stays with the device in the call.
+                await self.hooks.device_turned_away(self.visit_id, claim.id, claim.link_id,
+                                                    claim.device,
+                                                    Acting(therapist.id, therapist.device))
                 del self.claims[participant_id]
-                # Only the new device is turned away; the seat stays with the device in the call.
                 await self._send(claim, {"type": "denied", "reason": reason or "denied"},
                                  CLOSE_DENIED)
                 await self._tell_therapists(self._lobby())

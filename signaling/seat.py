@@ -24,6 +24,11 @@ class Seat:
     """Admitted earlier on this device (kept by the server across restarts)."""
     other_device: bool = False
     """Admitted earlier on another device: this one waits, marked as new."""
+    admitted_on: str | None = None
+    """With `other_device`: the device her admission holds on, which keeps it whichever of
+    the two comes back first."""
+    device_denied: bool = False
+    """This device was turned away on this link while another held her admission."""
     denied: bool = False
     """Turned away earlier (kept by the server until her link is re-issued)."""
     visit_ended: bool = False
@@ -49,6 +54,12 @@ class RoomHooks(Protocol):
 
     async def denied(self, visit_id: str, participant_id: str,
                      by: Acting | None = None) -> None: ...
+
+    async def device_turned_away(self, visit_id: str, participant_id: str, link_id: str,
+                                 device: str | None, by: Acting | None = None) -> None:
+        """One device on her link was turned away (her admission stays on another): stored
+        so that device is refused from now on. May raise `ProtocolError("busy")`."""
+        ...
 
     async def removed(self, visit_id: str, participant_id: str, revoke: bool,
                       by: Acting | None = None) -> None: ...
@@ -76,6 +87,10 @@ class NoHooks:
 
     async def denied(self, visit_id: str, participant_id: str,
                      by: Acting | None = None) -> None:
+        return None
+
+    async def device_turned_away(self, visit_id: str, participant_id: str, link_id: str,
+                                 device: str | None, by: Acting | None = None) -> None:
         return None
 
     async def removed(self, visit_id: str, participant_id: str, revoke: bool,

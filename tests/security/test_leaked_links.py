@@ -4,9 +4,12 @@ revoked, guests' and ended visits' included."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
-from server.keys import DB, VISITS
+from server.keys import DB, ROUTER, VISITS
 from tests.helpers import link_of, make_visit, post_form
 from tests.live import in_call
 
@@ -163,3 +166,108 @@ async def test_a_claim_is_void_once_the_seat_waits_so_admit_reaches_the_right_de
     assert (await patient.expect("admitted"))["peers"][0]["id"] == visit.participant("therapist").id
     await therapist.send({"type": "offer", "to": pid, "sdp": "v=0"})
     assert (await patient.expect("offer"))["from"] == visit.participant("therapist").id
+
+
+async def _room_emptied(live, visit) -> None:
+    """Wait (bounded) until the server has dropped the visit's room: everyone left."""
+    for _ in range(250):
+        if live.app[ROUTER].registry.room(visit.id) is None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the room was never dropped after every socket closed")
+
+
+async def _emptied_after_a_call(live):
+    """A call that ended with everyone gone: the patient's admission is on her browser."""
+    visit, therapist, patient = await in_call(live)
+    await patient.close()
+    await therapist.close()
+    await _room_emptied(live, visit)
+    return visit, patient.session, therapist.session
+
+
+async def test_the_admitted_device_keeps_its_seat_when_a_leaked_one_comes_back_first(live):
+    visit, her_browser, host_browser = await _emptied_after_a_call(live)
+    pid = visit.participant("patient").id
+    stranger = await live.socket(await live.link(visit, "patient"))  # the leaked link, first
+    assert (await stranger.expect("welcome"))["status"] == "waiting"
+    patient = await live.socket(await live.link(visit, "patient"), session=her_browser)
+    welcome = await patient.expect("welcome")
+    assert welcome["status"] == "admitted"
+    assert await stranger.alive()  # the two do not replace each other
+    therapist = await live.socket(await live.link(visit, "therapist"), session=host_browser)
+    assert (await therapist.expect("welcome"))["peers"][0]["id"] == pid
+    assert [(w["id"], w["new_device"]) for w in await _lobby_of(therapist, 1)] == [(pid, True)]
+
+
+async def test_the_order_they_come_back_in_changes_nothing(live):
+    visit, her_browser, host_browser = await _emptied_after_a_call(live)
+    pid = visit.participant("patient").id
+    patient = await live.socket(await live.link(visit, "patient"), session=her_browser)
+    assert (await patient.expect("welcome"))["status"] == "admitted"
+    stranger = await live.socket(await live.link(visit, "patient"))
+    assert (await stranger.expect("welcome"))["status"] == "waiting"
+    await patient.expect("opened-elsewhere")
+    therapist = await live.socket(await live.link(visit, "therapist"), session=host_browser)
+    assert [(w["id"], w["new_device"]) for w in await _lobby_of(therapist, 1)] == [(pid, True)]
+
+
+async def test_a_device_turned_away_is_refused_when_it_comes_back_and_audited(live):
+    visit, therapist, patient = await in_call(live)
+    pid = visit.participant("patient").id
+    link = await live.link(visit, "patient")
+    stranger = await live.socket(link)
+    await stranger.expect("waiting")
+    await _lobby_of(therapist, 1)
+    await therapist.send({"type": "deny", "participant": pid})
+    await stranger.expect("denied")
+    assert await stranger.closed_with() == 4003
+    again = await live.socket(link, session=stranger.session)  # knocks again at once
+    assert (await again.expect("denied"))["reason"] == "not_admitted"
+    assert await again.closed_with() == 4003
+    assert await patient.alive()
+    rows = await live.app[DB].fetchall(
+        "SELECT actor, detail FROM events WHERE visit_id = ? AND action = ?",
+        (visit.id, "participant.device_denied"))
+    assert len(rows) == 1
+    detail = json.loads(rows[0]["detail"])
+    assert detail["participant"] == pid and detail["device"] and detail["actor_device"]
+    assert detail["device"] != detail["actor_device"]
+    assert rows[0]["actor"] == f"participant:{visit.participant('therapist').id}"
+    # Her own browser is untouched: it reconnects straight into the call.
+    await patient.close()
+    back = await live.socket(link, session=patient.session)
+    assert (await back.expect("welcome"))["status"] == "admitted"
+
+
+async def test_a_reissued_link_forgets_the_devices_turned_away(live):
+    visit, therapist, patient = await in_call(live)
+    pid = visit.participant("patient").id
+    stranger = await live.socket(await live.link(visit, "patient"))
+    await stranger.expect("waiting")
+    await _lobby_of(therapist, 1)
+    await therapist.send({"type": "deny", "participant": pid})
+    await stranger.closed_with()
+    fresh = await live.app[VISITS].reissue(await live.app[VISITS].get(visit.id), "patient",
+                                           actor="test")
+    again = await live.socket(await live.link(fresh, "patient"), session=stranger.session)
+    assert (await again.expect("welcome"))["status"] == "waiting"
+
+
+async def test_a_waiting_knock_that_moves_browsers_is_shown_as_new(live):
+    visit = await live.visit()
+    pid = visit.participant("patient").id
+    therapist = await live.socket(await live.link(visit, "therapist"))
+    await therapist.expect("welcome")
+    link = await live.link(visit, "patient")
+    first = await live.socket(link)
+    await first.expect("waiting")
+    assert [(w["id"], w["new_device"]) for w in await _lobby_of(therapist, 1)] == [(pid, False)]
+    second = await live.socket(link)  # the same link on another browser
+    await second.expect("waiting")
+    bye = await first.expect("bye")
+    assert bye == {"type": "bye", "reason": "replaced", "other_device": True}
+    lobby = await therapist.expect("lobby")
+    while lobby["waiting"] and not lobby["waiting"][0]["new_device"]:
+        lobby = await therapist.expect("lobby")
+    assert [(w["id"], w["new_device"]) for w in lobby["waiting"]] == [(pid, True)]
