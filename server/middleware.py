@@ -25,7 +25,7 @@ CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 PERMISSIONS_POLICY = (
-    "camera=(self), microphone=(self), speaker-selection=(self), display-capture=(), "
+    "camera=(self), microphone=(self), speaker-selection=(self), display-capture=(self), "
     "geolocation=(), payment=(), usb=(), interest-cohort=()"
 )
 

@@ -32,6 +32,7 @@ async def test_every_response_carries_the_security_headers(client):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         policy = response.headers["Permissions-Policy"]
         assert "camera=(self)" in policy and "microphone=(self)" in policy
+        assert "display-capture=(self)" in policy and "geolocation=()" in policy
 
 
 async def test_unknown_page_is_a_readable_html_404(client):

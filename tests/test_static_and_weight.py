@@ -116,3 +116,11 @@ async def test_the_call_page_loads_under_100_kb(client):
     assert "/static/js/negotiation.js" in weight["files"]  # imports were followed
     assert weight["raw_bytes"] <= TARGET_RAW
     assert weight["compressed_bytes"] < weight["raw_bytes"]
+
+
+async def test_a_patients_call_page_does_not_load_the_therapists_views(client):
+    visit = await make_visit(client)
+    weight = await measure_call_page(client, await link_of(client, visit))
+    assert "/static/js/call-state.js" in weight["files"]
+    assert "/static/js/call-lobby.js" not in weight["files"]
+    assert "/static/js/call-library.js" not in weight["files"]

@@ -1,6 +1,6 @@
 """The codebase keeps its shape: no import cycles, every module importable on its own,
-signaling independent of the server, modules of a readable size, and rules the browser
-repeats (close codes) equal to the server's."""
+signaling independent of the server, modules of a readable size (Python and browser), and
+rules the browser repeats (close codes) equal to the server's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ast
 import re
 import subprocess
 import sys
+from itertools import takewhile
 from pathlib import Path
 
 from signaling.closes import FINAL
@@ -89,6 +90,16 @@ def test_modules_stay_readable_or_say_why_not():
             head = text.split('"""')[1] if text.startswith('"""') else ""
             assert "longer than" in head or "one place" in head, (
                 f"{name} has {text.count(chr(10))} lines; split it or say at its top why not")
+
+
+def test_browser_modules_stay_readable_or_say_why_not():
+    for path in sorted((ROOT / "web/js").rglob("*.js")):
+        text = path.read_text()
+        if text.count("\n") > MAX_LINES:
+            head = " ".join(takewhile(lambda line: line.startswith("//"), text.splitlines()))
+            assert "longer than" in head or "one place" in head, (
+                f"{path.relative_to(ROOT)} has {text.count(chr(10))} lines; split it or say at "
+                "its top why not")
 
 
 def test_the_browser_knows_the_servers_final_close_codes():

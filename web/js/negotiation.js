@@ -15,9 +15,13 @@ const DISCONNECT_GRACE_MS = 4000;
 // that offer (and offers itself only if none comes). Later collisions (renegotiation, two
 // ICE restarts at once) go through the pattern untouched.
 const FIRST_OFFER_WAIT_MS = 3000;
+// The sources every connection negotiates, in this order, and their kind: a source with no
+// track still receives. Senders are kept by source, so a second video (a screen) is one more.
+const SOURCES = [["microphone", "audio"], ["camera", "video"]];
 
 export class PeerSession extends EventTarget {
-  constructor({ peerId, polite, iceServers, iceTransportPolicy = "all", stream, send }) {
+  // tracks: source name -> track (call-media.js), sent as parts of stream.
+  constructor({ peerId, polite, iceServers, iceTransportPolicy = "all", stream, tracks, send }) {
     super();
     this.peerId = peerId;
     this.polite = polite;
@@ -32,10 +36,10 @@ export class PeerSession extends EventTarget {
     this.firstOfferTimer = polite
       ? setTimeout(() => { this.firstOfferTimer = null; this.makeOffer(); }, FIRST_OFFER_WAIT_MS)
       : null;
-    for (const kind of ["audio", "video"]) {
-      const track = stream && stream.getTracks().find((t) => t.kind === kind);
+    for (const [source, kind] of SOURCES) {
+      const track = tracks.get(source);
       // addTrack transceivers are reused by the answerer; a missing device still receives.
-      if (track) this.senders[kind] = this.pc.addTrack(track, stream);
+      if (track) this.senders[source] = this.pc.addTrack(track, stream);
       else this.pc.addTransceiver(kind, { direction: "recvonly" });
     }
     this.channel = this.pc.createDataChannel("visitroom", { negotiated: true, id: 0 });
@@ -130,9 +134,9 @@ export class PeerSession extends EventTarget {
     this.pc.restartIce();
   }
 
-  // Send nothing on this kind (mute, camera off) or a track again.
-  async setOutgoing(kind, track) {
-    const sender = this.senders[kind];
+  // Send nothing for this source (mute, camera off) or a track again.
+  async setOutgoing(source, track) {
+    const sender = this.senders[source];
     if (sender) await sender.replaceTrack(track || null);
   }
 

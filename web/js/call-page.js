@@ -1,0 +1,65 @@
+// The call page's frame: its elements by id, the screen-reader announcer, which panels
+// show, and the call's state as the person sees and hears it (status chip, notices, the
+// closing panels: left, ended, denied).
+
+export const $ = (id) => document.getElementById(id);
+export const root = $("call-root");
+const PANELS = ["prejoin", "waiting", "stage", "lobby", "library", "controls", "left", "ended", "denied"];
+
+export function announce(text) {
+  const el = $("announcer");
+  el.textContent = "";
+  setTimeout(() => { el.textContent = text; }, 50);
+}
+
+// Show these panels and hide the rest; data-view names the layout the stylesheet applies
+// (the call's layout whenever the video stage is up, else the one panel shown).
+function show(...visible) {
+  for (const id of PANELS) if ($(id)) $(id).hidden = !visible.includes(id);
+  root.dataset.view = visible.includes("stage") ? "call" : visible[0] || "none";
+}
+
+export function statusView(call) {
+  const therapist = call.role === "therapist";
+  const TEXT = {
+    prejoin: "Getting ready", waiting: therapist ? "Waiting for your patient" : "In the waiting room",
+    connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…", ended: "Visit ended",
+  };
+  const inCall = therapist ? ["stage", "lobby", "library", "controls"] : ["stage", "controls"];
+
+  call.addEventListener("status", ({ detail: { state, panel, reason } }) => {
+    if (panel === "denied") show("denied");
+    else if (panel === "ended") {
+      $("ended-text").textContent = reason === "replaced"
+        ? "This visit is now open in another tab or window."
+        : reason === "moved"
+          ? "This call moved to another device that opened your link. If that was not you, tell the clinic now."
+          : "Thank you. You can close this page.";
+      show("ended");
+    }
+    const chip = $("call-state");
+    // An admitted patient alone in the call (her therapist's socket is moving) is not in
+    // the waiting room: she waits in the call.
+    const text = state === "waiting" && call.admitted && !therapist ? "Waiting for your therapist" : TEXT[state];
+    if (chip.dataset.state !== state || chip.textContent !== text) announce(text);
+    chip.dataset.state = state;
+    chip.textContent = text;
+    root.dataset.state = panel || state;
+    if (panel === "left") {
+      show("left");
+      announce("You left the visit. You can rejoin while it lasts.");
+    }
+    if (panel) return;
+    if (state === "prejoin") show("prejoin");
+    else if (state === "waiting" && !call.admitted) show("waiting");
+    else if (state !== "ended") show(...inCall);
+  });
+  call.addEventListener("admitted", () => { $("waiting-notice").hidden = true; });
+  call.addEventListener("notice", ({ detail: { id, text } }) => {
+    const el = $(id);
+    el.textContent = text;
+    el.hidden = false;
+    announce(text);
+  });
+  call.addEventListener("announce", (e) => announce(e.detail));
+}
