@@ -48,9 +48,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pin(pid: int, core: int) -> None:
-    """Pin a process to one core when the machine has more than one."""
-    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
+def pin(pid: int, core: int | None) -> None:
+    """Pin a process to one core when the machine has more than one (None: leave it free)."""
+    if core is not None and hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
         os.sched_setaffinity(pid, {core % os.cpu_count()})
 
 
@@ -76,10 +76,10 @@ def raise_file_limit(wanted: int = 65536) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, wanted), hard), hard))
 
 
-def start_server(db: Path, port: int, *, extra_env: dict[str, str] | None = None, core: int = 0,
+def start_server(db: Path, port: int, *, extra_env: dict[str, str] | None = None, core: int | None = 0,
                  workers: int = 1) -> Server:
     """`run.py serve` on 127.0.0.1:port with this database, pinned to `core` (with
-    `workers` > 1, the supervisor; its workers inherit the pinning)."""
+    `workers` > 1, the supervisor; its workers inherit the pinning; None: not pinned)."""
     raise_file_limit()
     env = {**os.environ, "VISITROOM_ADMIN_PASSWORD": "benchmark-admin-1", **(extra_env or {})}
     more = ["--workers", str(workers)] if workers != 1 else []
@@ -132,8 +132,9 @@ def launch_redis(directory: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"redis-server did not start on port {port}: {tail}")
 
 
-def start_redis(directory: Path, core: int = 0) -> tuple[Server, str]:
-    """A private redis-server on a free port, pinned to `core`; returns it and its URL."""
+def start_redis(directory: Path, core: int | None = 0) -> tuple[Server, str]:
+    """A private redis-server on a free port, pinned to `core` (None: not pinned); returns
+    it and its URL."""
     port = free_port()
     server = Server(launch_redis(directory, port))
     pin(server.pid, core)

@@ -78,6 +78,8 @@ class Tally:
 
     received: int = 0
     errors: int = 0
+    first_error: str = ""
+    """The first `error` message a socket received, as sent."""
     latencies: list[float] = field(default_factory=list)
 
 
@@ -123,6 +125,7 @@ async def _read_frames(ws: aiohttp.ClientWebSocketResponse, peer: str, tally: Ta
                 await ws.send_str(_candidate(peer) if kind == "offer" else _offer(peer))
         elif kind == "error":
             tally.errors += 1
+            tally.first_error = tally.first_error or frame.data[:300]
 
 
 async def _open_visitroom_pairs(origin: str, links: list[tuple[str, str, str, str]],
@@ -148,6 +151,14 @@ async def _open_visitroom_pairs(origin: str, links: list[tuple[str, str, str, st
                 tally.errors += 1
             return ws
 
+    # A fresh browser gets its device cookie from the first link it opens, and a therapist
+    # link booked without an account binds to that device: each browser opens one link
+    # alone first, so the concurrent rest carry the same device cookie.
+    if links:
+        for session, link, home in ((sessions[0], links[0][2], homes[0][0]),
+                                    (sessions[1], links[0][1], homes[0][1])):
+            async with session.get(home + link[len(origin):]) as response:
+                await response.read()
     pairs = []
     for start in range(0, len(links), 100):
         batch = list(zip(links[start:start + 100], homes[start:start + 100]))

@@ -18,6 +18,7 @@ from server.auth.passwords import PasswordPool
 from server.auth.tokens import KeyRing
 from server.bootstrap import ensure_admin
 from server.config import Config
+from server.helper_threads import helper_threads_ctx
 from server.housekeeping import housekeeping_ctx
 from server.keys import (
     API_KEY_THROTTLE,
@@ -88,6 +89,7 @@ def create_app(config: Config) -> web.Application:
     app[LIBRARY] = load_library(config.library_dir)
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
     app[STATIC] = StaticFiles(WEB_DIR)
+    app.cleanup_ctx.append(helper_threads_ctx)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_login_ctx)
     app.cleanup_ctx.append(signaling_ctx)

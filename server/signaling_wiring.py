@@ -13,10 +13,12 @@ from aiohttp import web
 
 from server.auth.seat import authenticate_seat, seat_of
 from server.config import Config, ConfigError
-from server.keys import CONFIG, ECHO, LIBRARY, ROUTER, SIGNALING, VISITS
+from server.keys import CONFIG, DB, ECHO, LIBRARY, ROUTER, SIGNALING, VISITS
 from server.room_store import RoomsFollowVisits, RoomStore
-from server.storage import DatabaseBusy
+from server.storage import Database, DatabaseBusy
+from server.storage.server_secrets import bus_seal_key
 from server.visits import VisitService
+from signaling.bus_seal import EnvelopeSeal
 from signaling.cluster import ClusterRouter
 from signaling.echo import EchoLimits, EchoPool
 from signaling.endpoint import EndpointSettings, SignalingEndpoint
@@ -29,8 +31,9 @@ from signaling.turn_grant import TurnGrant
 log = logging.getLogger(__name__)
 
 
-def make_router(config: Config, hooks: RoomStore) -> Router:
-    """The router the configuration names (VISITROOM_BUS, VISITROOM_REDIS_URL)."""
+async def make_router(config: Config, hooks: RoomStore, db: Database) -> Router:
+    """The router the configuration names (VISITROOM_BUS, VISITROOM_REDIS_URL); over
+    Redis, its envelopes sealed with the group's bus key from the shared database."""
     if config.bus == "local":
         return LocalRouter(hooks)
     if config.bus == "redis":
@@ -39,7 +42,8 @@ def make_router(config: Config, hooks: RoomStore) -> Router:
         async def reseat(seat: Seat) -> Seat:
             return await stored_seat(visits, seat)
 
-        return ClusterRouter(RedisClusterBus(config.redis_url, new_node_id()), hooks,
+        seal = EnvelopeSeal(await bus_seal_key(db))
+        return ClusterRouter(RedisClusterBus(config.redis_url, new_node_id(), seal), hooks,
                              reseat=reseat)
     raise ConfigError(f"no router for bus {config.bus!r}")
 
@@ -103,7 +107,7 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
     ice = IceSettings(config.stun_urls, config.turn_urls, config.turn_secret,
                       relay_only=config.ice_relay_only,
                       turn_lifetime=config.turn_credential_seconds)
-    router = make_router(config, RoomStore(app[VISITS], app[LIBRARY]))
+    router = await make_router(config, RoomStore(app[VISITS], app[LIBRARY]), app[DB])
     await router.start()
     if router.node_id:
         log.info("signaling node=%s pid=%d", router.node_id, os.getpid())
@@ -125,7 +129,9 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
         connect_seconds=config.echo_connect_seconds, per_visit=config.echo_per_visit,
         stun_urls=config.stun_urls, loopback=config.ice_loopback))
     app[VISITS].listeners.append(RoomsFollowVisits(router, app[ECHO]))
+    preload = asyncio.ensure_future(app[ECHO].preload())
     yield
+    await preload
     await app[ECHO].close()
     await app[SIGNALING].close()
     await router.close()

@@ -7,15 +7,20 @@ the socket's node inbox (a connection id starts with the id of the node that hol
 Ownership is a record with a time to live that the owner renews; when an owner
 disappears its record lapses, and every node holding sockets of that visit seats them
 again through a new owner (each gets a new `welcome`: the client resyncs). A bus that lost
-messages it cannot replay hands every node a `resync` of the room: the owner drops it and
-the sockets are seated again the same way. A node that stops on purpose (`drain`) does not
+messages it cannot replay (or found Redis lost its data) hands its own node a `lost`: an
+owner drops the room and tells each node that held its sockets to `resync`, until each
+answers (`signaling.cluster_repair`), and the sockets are seated again the same way; a
+node holding sockets seats them again. Each node renews its presence in its watch round;
+an owner lets go of members whose node's presence lapsed (the others are told
+`peer-left`). A node that stops on purpose (`drain`) does not
 wait for its records to lapse: it drops its rooms, gives up their records and sends a
 `resync` to every node holding their sockets, which seat them again at once.
 
 What carries messages and ownership is a `ClusterBus` (`signaling.cluster_bus`).
 
 The module is longer than 400 lines on purpose: every path of a room's ownership (claim,
-forward, hand over, re-seat, outage) reads and writes the same few maps of this class,
+forward, hand over, re-seat, repair, presence, outage) reads and writes the same few maps
+of this class,
 and split across modules they would have to share them.
 """
 
@@ -30,6 +35,7 @@ from signaling.bus import Delivery
 from signaling.closes import CLOSE_TRY_LATER
 from signaling.cluster_bus import OWNER_TTL, ClusterBus, Reseat, stop_tasks
 from signaling.cluster_ejects import Ejections
+from signaling.cluster_repair import Repairs
 from signaling.protocol import Inbound, ProtocolError, error, parse_message
 from signaling.router import LocalRouter, Sink, room_live_state
 from signaling.seat import RoomHooks, Seat
@@ -71,6 +77,10 @@ class ClusterRouter:
         """The rooms this node handed over as it drained: the nodes that held their sockets."""
         self.ejections = Ejections(bus.node_id, self._eject_at_owner, min(ttl / 4, 1.0))
         """Ejections asked here, sent again until the room's owner confirms them."""
+        self.repairs = Repairs(bus.node_id, bus.send, ttl / 2)
+        """Resyncs of rooms owned here, sent again until each node answers."""
+        self._missing: dict[str, float] = {}
+        """Nodes holding sockets seated here whose presence is missing: since when."""
 
     @property
     def node_id(self) -> str:
@@ -168,11 +178,13 @@ class ClusterRouter:
             await self._inbound_here(seat, conn, message)
         elif owner is not None:
             # The frame as it came (the owner parses it again) or, built in code, its
-            # fields; not the seat, which the owner has from the join.
-            await self.bus.send(owner, {"op": "in", "conn": conn, "raw": message.raw}
+            # fields; not the seat, which the owner has from the join. The visit names
+            # the room the bus numbers and keeps it under.
+            await self.bus.send(owner, {"op": "in", "conn": conn, "raw": message.raw,
+                                        "visit": seat.visit_id}
                                 if message.raw else
                                 {"op": "in", "conn": conn, "type": message.type,
-                                 "fields": message.fields})
+                                 "fields": message.fields, "visit": seat.visit_id})
         elif not self.draining:  # (a room just handed over: the socket is closing)
             raise ProtocolError("not_in_room", "This connection is not in the room.")
 
@@ -313,11 +325,20 @@ class ClusterRouter:
         if op == "ejected":
             self.ejections.confirmed(message["id"])
             return
+        if op == "resynced":
+            self.repairs.answered(message["visit"], message["from"])
+            return
         if self.draining:
             await self._after_handover(message)
             return
+        if op == "lost":  # from this node's own bus: messages it cannot replay
+            await self._repair(message["visit"])
+            return
         if op == "resync":
             await self._resync(message["visit"])
+            if message.get("from"):  # an owner's repair, sent until answered
+                await self.bus.send(message["from"], {"op": "resynced", "visit": message["visit"],
+                                                      "from": self.node_id})
             return
         if op in ("end", "eject"):
             if op == "end":
@@ -333,7 +354,15 @@ class ClusterRouter:
             return
         seat = Seat(**message["seat"])
         if op == "join":
-            owner = await self._owner_for(seat.visit_id)
+            try:
+                owner = await self._owner_for(seat.visit_id)
+            except Exception as exc:  # Redis away: the socket comes back later, as at home
+                log.warning("forwarded join refused visit=%s conn=%s error=%s", seat.visit_id,
+                            conn, type(exc).__name__)
+                await self.local.bus.publish(conn, Delivery(
+                    error("unavailable", "The visit cannot be reached just now; trying again."),
+                    CLOSE_TRY_LATER))
+                return
             if self.draining:  # began to stop during the claim: no new room here
                 await self._give_back(seat.visit_id, owner)
                 await self._after_handover(message)
@@ -381,7 +410,7 @@ class ClusterRouter:
     async def _keep_watch(self) -> None:
         failed = 0  # rounds failed in a row: an outage logs its cause once, not every round
         while not (self.closed or self.draining):
-            await asyncio.sleep(self.ttl / 4)
+            # The first round at once: this node's presence exists before it seats anyone.
             try:
                 await self._watch_once()
             except Exception:  # a failed round is retried on the next; never stop watching
@@ -393,9 +422,13 @@ class ClusterRouter:
                     log.warning("cluster watch back node=%s after %d failed rounds",
                                 self.bus.node_id, failed)
                 failed = 0
+            await asyncio.sleep(self.ttl / 4)
 
     async def _watch_once(self) -> None:
+        held = {seat.visit_id for seat in self.seats.values()}
+        await self.bus.beat(self.ttl, held | set(self.local.registry.rooms))
         await self.bus.renew(list(self.local.registry.rooms), self.ttl)
+        await self._let_go_of_gone_nodes()
         for visit_id, known in list(self.owners.items()):
             if known == self.bus.node_id:
                 continue
@@ -409,7 +442,13 @@ class ClusterRouter:
             await self._seat_again(visit_id)
 
     async def _seat_again(self, visit_id: str) -> None:
-        owner = await self._owner_for(visit_id)
+        try:
+            owner = await self._owner_for(visit_id)
+        except Exception as exc:  # Redis away: the next watch round seats them again
+            log.warning("re-seat postponed visit=%s node=%s error=%s", visit_id,
+                        self.bus.node_id, type(exc).__name__)
+            self.owners[visit_id] = ""
+            return
         for conn, seat in list(self.seats.items()):
             if seat.visit_id != visit_id:
                 continue
@@ -429,10 +468,14 @@ class ClusterRouter:
     async def _resync(self, visit_id: str) -> None:
         """Messages of a visit's room were lost between nodes (the bus could not replay
         them): the owner drops its room, and every node seats its sockets again, as the
-        database has them, each with a fresh welcome."""
+        database has them, each with a fresh welcome. The owner tells each node that held
+        sockets in it until that node answers (`signaling.cluster_repair`), and the rest
+        once."""
         log.warning("room resync visit=%s node=%s", visit_id, self.bus.node_id)
         room = self.local.registry.room(visit_id)
+        nodes: set[str] = set()
         if room is not None:
+            nodes = {conn.split(".", 1)[0] for conn in _connections(room)} - {self.node_id}
             self.local.registry.drop(room)  # rebuilt from the seats that join again
             for conn in [c for c, v in self.homes.items() if v.visit_id == visit_id]:
                 del self.homes[conn]
@@ -440,6 +483,50 @@ class ClusterRouter:
             await self._seat_again(visit_id)
         elif room is not None:
             await self._publish_live(visit_id)  # no room here now: clear it, let it go
+        if room is not None:
+            await self.repairs.ask(visit_id, nodes)
+            await self.bus.announce_resync(visit_id, nodes)
+
+    async def _repair(self, visit_id: str | None) -> None:
+        """This node's bus lost messages it cannot replay: of one room, or (None) of every
+        room (Redis forgot its data, or this node's presence lapsed). A room owned here is
+        resynced; the sockets held here of a room owned elsewhere are seated again, and
+        its owner is asked to resync (what was lost may be what this node sent it). Only
+        live rooms: those owned here or with sockets here."""
+        owned = set(self.local.registry.rooms)
+        held = {seat.visit_id for seat in self.seats.values()}
+        for visit in sorted([visit_id] if visit_id is not None else owned | held):
+            try:
+                if visit in owned:
+                    await self._resync(visit)
+                elif visit in held:
+                    await self._seat_again(visit)
+                    owner = self.owners.get(visit)
+                    if owner and owner != self.node_id:
+                        await self.bus.send(owner, {"op": "resync", "visit": visit})
+            except Exception:  # one room that fails is not a reason to leave the others
+                log.exception("repair failed visit=%s node=%s", visit, self.node_id)
+                self.owners[visit] = ""  # the next watch round seats its sockets again
+
+    async def _let_go_of_gone_nodes(self) -> None:
+        """Members of rooms owned here whose socket's node stopped renewing its presence
+        for a whole record's life (it died, or stalled) leave their rooms: the others are
+        told `peer-left`. A node that comes back finds its presence lapsed and seats its
+        sockets again (`_repair`). Repairs owed by gone nodes are let go."""
+        nodes = {conn.split(".", 1)[0] for conn in self.homes} | self.repairs.nodes()
+        nodes.discard(self.node_id)
+        if not nodes:
+            self._missing.clear()
+            return
+        alive = await self.bus.alive(nodes)
+        now = asyncio.get_running_loop().time()
+        self._missing = {n: self._missing.get(n, now) for n in nodes - alive}
+        gone = {n for n, since in self._missing.items() if now - since >= self.ttl}
+        for conn, seat in list(self.homes.items()):
+            if conn.split(".", 1)[0] in gone and self.homes.get(conn) is seat:
+                log.warning("member's node gone visit=%s conn=%s", seat.visit_id, conn)
+                await self._leave_here(seat, conn)
+        await self.repairs.again(nodes - gone)
 
 
 def _connections(room: Any) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Collection, Iterable, Protocol, Sequence
 
 from signaling.seat import Seat
 
@@ -51,6 +51,19 @@ class ClusterBus(Protocol):
         """Publish a room's live state for every node's dashboard (None: no room)."""
 
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def beat(self, life: float, rooms: Collection[str]) -> None:
+        """This node's periodic round: renew its presence for `life` seconds (and keep its
+        message numbers alive), remember only `rooms` (held or owned here), and check that
+        the bus still holds what it held; where it does not, the handler gets a
+        `{"op": "lost", "visit": None}`."""
+
+    async def alive(self, nodes: Collection[str]) -> set[str]:
+        """Which of these nodes renewed their presence within its life."""
+
+    async def announce_resync(self, visit_id: str, skip: Collection[str]) -> None:
+        """Ask every other node but `skip`, once and without an answer, to seat its
+        sockets of a visit again (for one whose join the owner may have lost unseen)."""
 
 
 OWNER_TTL = 4.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from signaling.cluster_bus import Handler
 
@@ -27,6 +27,8 @@ class MemoryCluster:
         self.owners: dict[str, tuple[str, float]] = {}
         self.states: dict[str, str] = {}
         self.down: set[str] = set()
+        self.alive: dict[str, float] = {}
+        """Each node's presence: until when it lasts."""
 
     def node(self, node_id: str) -> "MemoryNode":
         """The bus of one node."""
@@ -117,3 +119,17 @@ class MemoryNode:
 
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
         return {v: self.cluster.states[v] for v in visit_ids if v in self.cluster.states}
+
+    async def beat(self, life: float, rooms: Collection[str]) -> None:
+        """Renew this node's presence (nothing is ever lost here to report)."""
+        if self.node_id not in self.cluster.down:
+            self.cluster.alive[self.node_id] = self.cluster.now() + life
+
+    async def alive(self, nodes: Collection[str]) -> set[str]:
+        now = self.cluster.now()
+        return {n for n in nodes if self.cluster.alive.get(n, 0.0) >= now}
+
+    async def announce_resync(self, visit_id: str, skip: Collection[str]) -> None:
+        for node in list(self.cluster.inboxes):
+            if node != self.node_id and node not in skip:
+                await self.send(node, {"op": "resync", "visit": visit_id})

@@ -216,6 +216,11 @@ class EchoSession:
         await self.pc.close()
 
 
+def _import_media() -> None:
+    import aiortc  # noqa: F401
+    import aiortc.contrib.media  # noqa: F401
+
+
 class EchoPool:
     """Runs echo sessions within a limit."""
 
@@ -228,6 +233,11 @@ class EchoPool:
     def max_seconds(self) -> float:
         """Longest a check lasts."""
         return self.limits.max_seconds
+
+    async def preload(self) -> None:
+        """Import aiortc in a helper thread once the server is up: imported in the first
+        check instead, it held the event loop for 0.2 to 3 s (docs/performance.md)."""
+        await asyncio.to_thread(_import_media)
 
     async def start(self, offer_sdp: str, visit_id: str, participant_id: str) -> tuple[str, str]:
         """Start this participant's check: (session id, answer SDP).

@@ -2,13 +2,21 @@
 
 Every node subscribes to its inbox, the pub/sub channel `visitroom:node:<id>`. Consecutive
 messages for a node are sent by one Lua script that, atomically and in one round trip,
-numbers each (a counter per receiving node and room, in the hash `visitroom:seq:<node>`),
-appends it to the room's capped stream (`visitroom:stream:<visit>`, `MAXLEN ~ 1000`) and
-publishes them together, a line each. A receiver that sees a number skip, or that finds on
-reconnecting that its counters moved on while it was away, replays what it missed from the
-room's stream; where the stream no longer holds it (trimmed, or Redis itself restarted and
-forgot), it broadcasts a resync of that room on `visitroom:resync`, and every node seats
-its sockets of that visit again (each gets a fresh `welcome`): nobody is left stale.
+numbers each (a counter per receiving node and room, in the hash `visitroom:seq:<node>`,
+within the group's epoch), appends it to the room's stream (`visitroom:stream:<visit>`)
+and publishes them together, a line each. A receiver that sees a number skip, or that
+finds on reconnecting that its counters moved on while it was away, replays what it
+missed from the room's stream; where the stream no longer holds it, or Redis forgot
+everything (a new epoch), its router repairs the room (`signaling.redis_inbox`,
+`signaling.cluster_repair`): nobody is left stale.
+
+A stream keeps an entry `RETAIN_SECONDS` (30 s, trimmed by MINID from Redis's own clock on
+every send, and the key expires as long after the last one) and at most about
+`STREAM_LEN` entries: replay is needed only across an inbox reconnect, which takes at most
+about 18 s (a dead connection shows within three pings, 6 s; the backoff is capped at
+5 s; connecting and subscribing take at most 2 s and 5 s); a longer outage ends in a
+repair, as a trimmed stream always did. What a stream held past that (SDP with addresses,
+names in welcomes) no longer lingers 600 s.
 
 Outgoing messages, live states and releases leave through one writer task, in order, so a
 node's messages keep their order whatever its coroutines do; while Redis is away they wait
@@ -20,6 +28,9 @@ set only when absent; renewing extends it while it names this node (and sets it 
 Redis forgot it), releasing deletes it only then. Live states are the hash
 `visitroom:live`. One Redis server serves all nodes; Redis Cluster is not supported (one
 send touches the receiver's counters and the room's stream, keys of different slots).
+Every envelope is sealed for its inbox and room (`signaling.bus_seal`): Redis holds node
+ids, room ids, numbers, sizes and timing, never what a room says, and what a node cannot
+open is dropped, never handed on.
 """
 
 from __future__ import annotations
@@ -27,8 +38,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import msgspec
 import redis.asyncio as aioredis
@@ -36,18 +48,29 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from signaling.bus_seal import EnvelopeSeal
 from signaling.cluster_bus import Handler, stop_tasks
+from signaling.ids import VISIT_ID
+from signaling.redis_inbox import PREFIX, RESYNC_CHANNEL, InboxReader, new_epoch
 from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND, send_call
 
 log = logging.getLogger(__name__)
 
-PREFIX = "visitroom"
-RESYNC_CHANNEL = f"{PREFIX}:resync"
 LIVE_KEY = f"{PREFIX}:live"
 STREAM_LEN = 1000
 """Messages a room's stream keeps (approximately) for replay."""
 KEEP_SECONDS = 600
-"""How long an idle room's stream and a node's counters outlive their last message."""
+"""How long a node's counters outlive it (its beat renews them while it lives)."""
+RETAIN_SECONDS = 30
+"""How long a stream keeps a message for replay (see the module's docstring)."""
+ANSWER_SECONDS = 1.0
+"""How long a request (a staff action, a dashboard, a socket opening) waits for Redis
+before it answers without it: one try, no retries (the writer and the watch retry)."""
+STALE_SECONDS = 600
+"""An envelope sent longer ago than this is not handed on (its room is repaired): a node
+remembers each room's numbers and each sender's last message id at least this long after
+the room's last message (`signaling.redis_inbox`), so within it a copy played back into
+Redis is a repeat, and after it a stale one."""
 QUEUE_LIMIT = 10_000
 """Operations a node holds while Redis is away; past it the oldest messages are dropped
 (and their rooms resynced once Redis is back)."""
@@ -69,16 +92,22 @@ def _room_of(message: dict[str, Any]) -> str:
     return message.get("visit") or (seat.get("visit_id") if seat else None) or "-"
 
 
-class RedisClusterBus:
+class RedisClusterBus(InboxReader):
     """A `signaling.cluster.ClusterBus` over one Redis server."""
 
-    def __init__(self, url: str, node_id: str, *, stream_len: int = STREAM_LEN,
-                 keep_seconds: int = KEEP_SECONDS, backoff: tuple[float, float] = (0.1, 5.0),
+    def __init__(self, url: str, node_id: str, seal: EnvelopeSeal, *,
+                 stream_len: int = STREAM_LEN,
+                 keep_seconds: float = KEEP_SECONDS, retain_seconds: float = RETAIN_SECONDS,
+                 backoff: tuple[float, float] = (0.1, 5.0),
                  ping_seconds: float = 2.0) -> None:
         self.url = url
         self.node_id = node_id
+        self.seal = seal
+        """Seals what this node sends and opens what it takes in (`signaling.bus_seal`)."""
         self.stream_len = stream_len
-        self.keep_ms = keep_seconds * 1000
+        self.keep_ms = int(keep_seconds * 1000)
+        self.idle_forget_seconds = float(STALE_SECONDS)
+        self.retain_ms = int(retain_seconds * 1000)
         self.backoff = backoff
         self.ping_seconds = ping_seconds
         self.inbox = f"{PREFIX}:node:{node_id}"
@@ -92,6 +121,10 @@ class RedisClusterBus:
         # and what was published meanwhile would be missed without a replay. RESP2: the
         # RESP3 parser formats each push into a debug string, even with debug logging off.
         self._inbox_redis = aioredis.from_url(url, protocol=2, retry=Retry(NoBackoff(), 0), **options)
+        quick = {**options, "socket_connect_timeout": ANSWER_SECONDS,
+                 "socket_timeout": ANSWER_SECONDS}
+        self.quick = aioredis.from_url(url, retry=Retry(NoBackoff(), 0), **quick)
+        """For requests that wait on the answer: one try, bounded (ANSWER_SECONDS)."""
         self._send = self.redis.register_script(SEND)
         self._claim = self.redis.register_script(CLAIM)
         self._renew = self.redis.register_script(RENEW)
@@ -113,6 +146,7 @@ class RedisClusterBus:
         self._stopped = False  # closed or crashed: loops end at their next turn, cancelled or not
         self.reconnects = 0
         """How many times the inbox subscription was established again (for tests, logs)."""
+        self._init_reader()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -140,6 +174,7 @@ class RedisClusterBus:
         self._stopped = True
         await stop_tasks(self._tasks, what=f"redis-bus node={self.node_id}")
         await self._inbox_redis.aclose()
+        await self.quick.aclose()
         await self.redis.aclose()
 
     def crash(self) -> None:
@@ -156,7 +191,9 @@ class RedisClusterBus:
         if self.crashed:
             return
         self._mid += 1
-        payload = _encode({"f": self.node_id, "i": self._mid, "m": message}).decode()
+        payload = self.seal.seal(_encode({"f": self.node_id, "i": self._mid,
+                                          "t": int(time.time()), "m": message}),
+                                 node, _room_of(message))
         self._push(("send", node, _room_of(message), payload))
 
     def _push(self, op: tuple[str, ...]) -> None:
@@ -194,12 +231,20 @@ class RedisClusterBus:
                 self._in_flight = 0
                 delay = self.backoff[0]
                 if self._overflowed and not self._queue:
-                    for room in sorted(self._overflowed):
-                        self._push(("resync", room))
-                    self._overflowed.clear()
+                    rooms, self._overflowed = sorted(self._overflowed), set()
+                    for room in rooms:  # never numbered: no receiver can tell
+                        await self._lost(room)
 
     async def _write(self, batch: list[tuple[str, ...]]) -> None:
         pipe = self.redis.pipeline(transaction=False)
+        try:
+            await self._write_through(pipe, batch)
+        finally:
+            # A pipeline that failed before it ran (loading its scripts) still holds its
+            # connection: redis-py then logs "Unclosed Pipeline client" when it is collected.
+            await pipe.reset()
+
+    async def _write_through(self, pipe: Any, batch: list[tuple[str, ...]]) -> None:
         at = 0
         while at < len(batch):
             op, first = batch[at], at
@@ -207,7 +252,8 @@ class RedisClusterBus:
             if op[0] == "send":  # with the messages after it for the same node: one call
                 while at < len(batch) and batch[at][0] == "send" and batch[at][1] == op[1]:
                     at += 1
-                keys, args = send_call(PREFIX, batch[first:at], self.stream_len, self.keep_ms)
+                keys, args = send_call(PREFIX, new_epoch(), batch[first:at], self.stream_len,
+                                       self.keep_ms, self.retain_ms)
                 await self._send(keys=keys, args=args, client=pipe)
             elif op[0] == "live":
                 pipe.hset(LIVE_KEY, op[1], op[2])
@@ -216,126 +262,32 @@ class RedisClusterBus:
             elif op[0] == "release":
                 await self._release(keys=[f"{PREFIX}:owner:{op[1]}"], args=[self.node_id],
                                     client=pipe)
-            elif op[0] == "resync":
-                pipe.publish(RESYNC_CHANNEL, op[1])
+            elif op[0] == "resync":  # to every node but this one (see signaling.redis_inbox)
+                pipe.publish(RESYNC_CHANNEL, f"{op[1]} {self.node_id} {op[2]}")
         for result in await pipe.execute(raise_on_error=False):
             if isinstance(result, ResponseError):  # a bug, not an outage: never retried
                 log.error("redis refused an operation node=%s error=%s", self.node_id, result)
             elif isinstance(result, Exception):
                 raise result
 
-    # -- the inbox -----------------------------------------------------------------------
-
-    async def _read_forever(self) -> None:
-        delay = self.backoff[0]
-        while not self._stopped:
-            pubsub = self._inbox_redis.pubsub()
-            try:
-                await self._subscribe(pubsub)
-                delay = self.backoff[0]
-                await self._listen(pubsub)
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
-                self._subscribed.clear()
-                log.warning("redis inbox lost node=%s error=%s; reconnecting in %.1fs",
-                            self.node_id, type(exc).__name__, delay)
-            finally:
-                try:
-                    await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff[1])
-
-    async def _subscribe(self, pubsub: Any) -> None:
-        await pubsub.subscribe(self.inbox, RESYNC_CHANNEL)
-        confirmed = 0
-        while confirmed < 2:  # messages sent after this point reach this node
-            reply = await pubsub.get_message(timeout=5)
-            if reply is None:
-                raise asyncio.TimeoutError()
-            confirmed += 1 if reply["type"] == "subscribe" else 0
-        await self._catch_up()
-        log.info("redis inbox open node=%s", self.node_id)
-        self.reconnects += 1
-        self._subscribed.set()
-
-    async def _listen(self, pubsub: Any) -> None:
-        loop = asyncio.get_running_loop()
-        heard = loop.time()
-        pinged = False
-        while not self._stopped:
-            reply = await pubsub.get_message(timeout=self.ping_seconds)
-            now = loop.time()
-            if reply is None:
-                # A connection that died without a word (a cut network) only shows when
-                # a ping goes unanswered.
-                if now - heard > 3 * self.ping_seconds:
-                    raise ConnectionError("redis inbox silent")
-                if not pinged and now - heard > self.ping_seconds:
-                    await pubsub.ping()
-                    pinged = True
-                continue
-            heard, pinged = now, False
-            if reply["type"] != "message":
-                continue
-            if reply["channel"] == RESYNC_CHANNEL:
-                await self._hand({"op": "resync", "visit": reply["data"]})
-            else:
-                for line in reply["data"].split("\n"):  # a message a line (see SEND)
-                    room, seq, stream_id, payload = line.split(" ", 3)
-                    await self._take(room, int(seq), stream_id, payload)
-
-    async def _take(self, room: str, seq: int, stream_id: str, payload: str) -> None:
-        last = self._last.get(room, (0, "-"))[0]
-        if seq <= last:
-            return  # already taken in by a replay
-        if seq > last + 1:
-            await self._replay(room, seq - 1)
-        self._last[room] = (seq, stream_id)
-        await self._open(room, payload)
-
-    async def _catch_up(self) -> None:
-        """Replay what was sent to this node while its inbox was away; resync what can't be."""
-        counters = {room: int(n) for room, n in
-                    (await self.redis.hgetall(f"{PREFIX}:seq:{self.node_id}")).items()}
-        for room in sorted(set(counters) | set(self._last)):
-            last = self._last.get(room, (0, "-"))[0]
-            now = counters.get(room, 0)
-            if now > last:
-                await self._replay(room, now)
-            elif now < last:  # Redis forgot (restarted): what went missing can't be known
-                log.warning("redis counters reset room=%s node=%s", room, self.node_id)
-                self._last[room] = (now, "-")
-                self._push(("resync", room))
-
-    async def _replay(self, room: str, upto: int) -> None:
-        """Take in this node's messages of a room numbered up to `upto` from its stream."""
-        last, last_id = self._last.get(room, (0, "-"))
-        start = "-" if last_id == "-" else f"({last_id}"
-        for entry_id, fields in await self.redis.xrange(f"{PREFIX}:stream:{room}", start, "+"):
-            if fields.get("to") != self.node_id:
-                continue
-            seq = int(fields["seq"])
-            if seq <= last:
-                continue
-            if seq != last + 1 or seq > upto:
-                break
-            last, last_id = seq, entry_id
-            self._last[room] = (last, last_id)
-            await self._open(room, fields["m"])
-        if last < upto:
-            log.warning("redis stream no longer holds missed messages room=%s node=%s "
-                        "missing=%d", room, self.node_id, upto - last)
-            self._last[room] = (upto, last_id)
-            self._push(("resync", room))
-        else:
-            log.info("redis replayed room=%s node=%s upto=%d", room, self.node_id, upto)
+    # -- taking messages in (the reading side is `signaling.redis_inbox`) ---------------
 
     async def _open(self, room: str, payload: str) -> None:
-        envelope = _decode(payload)
+        plain = self.seal.open_or_drop(payload, self.node_id, room)
+        if plain is None:
+            return  # not sealed by this group for this inbox and room: never handed on
+        envelope = _decode(plain)
         key = (room, envelope["f"])
         if envelope["i"] <= self._heard.get(key, 0):
             return  # a retried batch repeated it
+        if time.time() - envelope["t"] > STALE_SECONDS:
+            # Older than the numbers and senders' ids kept to recognise a repeat: a copy
+            # played back from Redis, or a message that waited out a long outage. Not
+            # handed on; the room is repaired instead.
+            log.warning("stale envelope dropped node=%s room=%s", self.node_id,
+                        room if VISIT_ID.fullmatch(room) else "?")
+            await self._lost(room)
+            return
         self._heard[key] = envelope["i"]
         await self._hand(envelope["m"])
 
@@ -353,13 +305,13 @@ class RedisClusterBus:
         if self.crashed:
             raise ConnectionError("this node is gone")
         return await self._claim(keys=[f"{PREFIX}:owner:{visit_id}"],
-                                 args=[self.node_id, int(ttl * 1000)])
+                                 args=[self.node_id, int(ttl * 1000)], client=self.quick)
 
     async def owner(self, visit_id: str) -> str | None:
         """The node that owns a visit's room now, if any."""
         if self.crashed:
             return None
-        return await self.redis.get(f"{PREFIX}:owner:{visit_id}")
+        return await self.quick.get(f"{PREFIX}:owner:{visit_id}")
 
     async def renew(self, visit_ids: Sequence[str], ttl: float) -> None:
         """Extend this node's ownership; a room another node took meanwhile is resynced."""
@@ -375,12 +327,19 @@ class RedisClusterBus:
         for index in lost:
             visit_id = visit_ids[int(index) - 1]
             log.warning("room ownership lost visit=%s node=%s", visit_id, self.node_id)
-            self._push(("resync", visit_id))
+            await self._lost(visit_id)  # this node's room is stale: its router repairs it
 
     async def release(self, visit_id: str) -> None:
         """Give up a room (after anything queued before it went out)."""
         if not self.crashed:
             self._push(("release", visit_id))
+
+    async def announce_resync(self, visit_id: str, skip: Collection[str]) -> None:
+        """Ask every other node but `skip` to seat its sockets of a visit again (one
+        publish, in order with this node's messages; `signaling.cluster_repair` retries
+        the nodes it knows, which it skips here)."""
+        if not self.crashed:
+            self._push(("resync", visit_id, ",".join(sorted(skip))))
 
     async def set_live(self, visit_id: str, state: str | None) -> None:
         """Publish a room's live state for every node (in order with this node's messages)."""
@@ -392,7 +351,7 @@ class RedisClusterBus:
         if not visit_ids:
             return {}
         try:
-            states = await self.redis.hmget(LIVE_KEY, list(visit_ids))
+            states = await self.quick.hmget(LIVE_KEY, list(visit_ids))
         except (RedisError, OSError) as exc:
             log.warning("live states unavailable node=%s error=%s", self.node_id,
                         type(exc).__name__)

@@ -15,7 +15,17 @@ from typing import Iterator
 import pytest
 
 from bench.common import launch_redis
+from signaling.bus_seal import EnvelopeSeal
 from tests.live import free_port
+
+GROUP_KEY = bytes(range(32))
+"""The bus key the tests' nodes of one group share (a server reads its group's key from
+the database: `server.storage.server_secrets.bus_seal_key`)."""
+
+
+def group_seal() -> EnvelopeSeal:
+    """A node's seal for the tests' group (its own, as each process has one)."""
+    return EnvelopeSeal(GROUP_KEY)
 
 
 class RedisServer:

@@ -21,7 +21,12 @@ from signaling.cluster import ClusterRouter
 from signaling.closes import CLOSE_TRY_LATER
 from signaling.protocol import ProtocolError
 from signaling.redis_bus import RedisClusterBus, new_node_id
-from tests.redis_server import RedisServer, own_redis_server, redis_server  # noqa: F401
+from tests.redis_server import (  # noqa: F401
+    RedisServer,
+    group_seal,
+    own_redis_server,
+    redis_server,
+)
 from tests.test_router_contract import (
     PATIENT,
     THERAPIST,
@@ -39,7 +44,7 @@ class Nodes:
     def __init__(self, url: str, **bus: Any) -> None:
         self.url = url
         self.store = MemoryStore()
-        self.buses = [RedisClusterBus(url, new_node_id(), **bus) for _ in range(2)]
+        self.buses = [RedisClusterBus(url, new_node_id(), group_seal(), **bus) for _ in range(2)]
         self.a, self.b = (ClusterRouter(b, self.store, reseat=self.store.reseat, ttl=1.5)
                           for b in self.buses)
         self.therapist = Participant(self.a, _seat(THERAPIST, "therapist"),
@@ -224,7 +229,7 @@ async def test_a_bus_closes_though_its_cancel_lands_as_a_command_is_written(
     a cancel that lands as the write completes: the cancelled task carries on. `close()`
     cancelled its inbox task once and waited for it without end (a test of a cancelled
     visit hung for minutes in `Nodes.close`); here its cancel lands just so."""
-    bus = RedisClusterBus(redis_server.url, new_node_id(), ping_seconds=0.2)
+    bus = RedisClusterBus(redis_server.url, new_node_id(), group_seal(), ping_seconds=0.2)
     write = Connection._send_packed_command
     closing: list[asyncio.Task[None]] = []
 
@@ -253,7 +258,7 @@ async def test_a_bus_closes_though_its_cancel_lands_as_a_command_is_written(
 
 async def test_a_node_started_while_redis_is_down_serves_once_it_is_up(tmp_path):
     server = RedisServer(tmp_path)
-    bus = RedisClusterBus(server.url, new_node_id(), backoff=(0.1, 0.3))
+    bus = RedisClusterBus(server.url, new_node_id(), group_seal(), backoff=(0.1, 0.3))
     router = ClusterRouter(bus, MemoryStore(), ttl=1.5)
     started = time.monotonic()
     await router.start()  # waits a few seconds, then carries on reconnecting
@@ -274,7 +279,8 @@ async def test_a_node_started_while_redis_is_down_serves_once_it_is_up(tmp_path)
 
 async def test_a_socket_opened_while_redis_is_down_is_told_to_try_again_later(own_redis_server,
                                                                                caplog):
-    bus = RedisClusterBus(own_redis_server.url, new_node_id(), backoff=(0.1, 0.3))
+    bus = RedisClusterBus(own_redis_server.url, new_node_id(), group_seal(),
+                          backoff=(0.1, 0.3))
     router = ClusterRouter(bus, MemoryStore(), ttl=1.5)
     await router.start()
     try:

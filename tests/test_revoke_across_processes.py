@@ -1,4 +1,4 @@
-"""A revoke is never lost between processes (issue 20, point 1; docs/security.md T40).
+"""A revoke is never lost between processes (issue 20, point 1; docs/security.md T38).
 
 The therapist's socket is on the room's owner, the patient's on another process, and her
 link is revoked through that other process while the owner is dead, stalled, or Redis

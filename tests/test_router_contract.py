@@ -25,7 +25,7 @@ from signaling.protocol import parse_message
 from signaling.redis_bus import RedisClusterBus, new_node_id
 from signaling.router import LocalRouter, Router
 from signaling.seat import Seat
-from tests.redis_server import redis_server  # noqa: F401 (a fixture)
+from tests.redis_server import group_seal, redis_server  # noqa: F401 (a fixture)
 
 VISIT = "v_contract00000001"
 PATIENT, THERAPIST = "p_patient000000001", "p_therapist0000001"
@@ -154,7 +154,8 @@ class Cluster:
             await router.start()
             return router, router
         for name in ("a", "b"):
-            bus = (RedisClusterBus(self.redis_url, new_node_id()) if self.kind == "redis"
+            bus = (RedisClusterBus(self.redis_url, new_node_id(), group_seal())
+                   if self.kind == "redis"
                    else self.memory.node(name))
             node = ClusterRouter(bus, self.store, reseat=self.store.reseat, ttl=0.6)
             await node.start()
@@ -337,3 +338,17 @@ async def test_a_draining_owner_hands_its_room_over_without_waiting_for_its_reco
     assert time.monotonic() - started < 0.7 * owner.ttl  # before any lapse (0.75 TTL at least)
     assert welcome["status"] == "admitted"
     assert survivor.counts()["rooms"] == 1 and owner.counts()["rooms"] == 0
+
+
+async def test_a_member_whose_node_dies_is_let_go_and_the_other_told(two_nodes):
+    """Presence expires with its process: the node holding the patient's socket dies
+    without a word (no leave, no renewal); the owner lets her go within a record's life
+    and a round or two, and the therapist is told `peer-left`."""
+    cluster = two_nodes
+    therapist, patient = await _in_call(cluster)
+    owner = therapist.router
+    assert owner.counts()["rooms"] == 1, "the therapist's node claimed the room first"
+    patient.router.bus.crash()
+    started = time.monotonic()
+    assert (await therapist.expect("peer-left", timeout=4 * owner.ttl + 2))["peer"] == PATIENT
+    assert time.monotonic() - started < 4 * owner.ttl + 2

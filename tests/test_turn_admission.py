@@ -18,7 +18,7 @@ from aioice import stun
 from aioice.turn import create_turn_endpoint
 
 from server.config import Config
-from server.keys import VISITS
+from server.keys import ROUTER, VISITS
 from signaling.ice import turn_credentials
 from tests.browser import Chromium, wait_state, wait_until
 from tests.coturn_server import USER_QUOTA, CoturnServer, coturn  # noqa: F401 (fixture)
@@ -191,11 +191,16 @@ async def test_credentials_are_minted_where_the_socket_is_and_never_cross_redis(
         await asyncio.sleep(0.3)  # (whatever the owner streamed is in Redis by now)
         async with aioredis.from_url(redis_server.url, decode_responses=True) as client:
             streams = [key async for key in client.scan_iter(match="*", _type="stream")]
-            entries = [str(fields) for key in streams for _, fields in await client.xrange(key)]
+            stored = [(key.split(":", 2)[2], fields) for key in streams
+                      for _, fields in await client.xrange(key)]
     finally:
         for server in servers:
             await server.close()
-    assert streams and any("admitted" in entry for entry in entries)  # the owner's delivery
+    # Envelopes are sealed (T39): opened with the group's key, as the receiving server does.
+    seal = a.app[ROUTER].bus.seal
+    opened = [seal.open(fields["m"], fields["to"], room).decode() for room, fields in stored]
+    entries = [str(fields) for _, fields in stored] + opened
+    assert streams and any("admitted" in entry for entry in opened)  # the owner's delivery
     assert [e for e in entries if credential in e or username in e or "credential" in e] == []
 
 

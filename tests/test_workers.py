@@ -449,7 +449,7 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, seen: list[dict[
 
 async def test_a_revoke_through_another_worker_outlives_its_stalled_then_killed_owner(
         workers: Workers):
-    """Issue 20, point 1 (docs/security.md T40): the therapist's socket on the room's
+    """Issue 20, point 1 (docs/security.md T38): the therapist's socket on the room's
     owner, the patient's on another worker; the owner is stopped (SIGSTOP), her link is
     revoked through another worker, the owner is killed (-9). She is never seated again
     and her socket closes with 4004; the therapist, back on a live worker, is alone."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, Callable, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from server.helper_threads import helper_executor
 
 _hasher = PasswordHasher()
 T = TypeVar("T")
@@ -56,8 +57,7 @@ class PasswordPool:
     """A bounded pool of threads that hash and check passwords for the event loop."""
 
     def __init__(self, threads: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=max(1, threads),
-                                            thread_name_prefix="argon2")
+        self._executor = helper_executor(max(1, threads), "argon2")
         self._limit = max(1, threads) * QUEUE_PER_THREAD
         self._pending = 0
 
