@@ -19,12 +19,14 @@ from server.auth.tokens import KeyRing
 from server.bootstrap import ensure_admin
 from server.config import Config
 from server.helper_threads import helper_threads_ctx
-from server.housekeeping import housekeeping_ctx
+from server.housekeeping import purge_kind
+from server.jobs import job_runner, jobs_ctx
 from server.keys import (
     API_KEY_THROTTLE,
     AUDIT_SECRET,
     CONFIG,
     DB,
+    JOBS,
     KEYRING,
     LIBRARY,
     LOGIN_THROTTLE,
@@ -89,11 +91,13 @@ def create_app(config: Config) -> web.Application:
     app[LIBRARY] = load_library(config.library_dir)
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
     app[STATIC] = StaticFiles(WEB_DIR)
+    app[JOBS] = job_runner(app)
+    app[JOBS].register(purge_kind(config))
     app.cleanup_ctx.append(helper_threads_ctx)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_login_ctx)
     app.cleanup_ctx.append(signaling_ctx)
-    app.cleanup_ctx.append(housekeeping_ctx)
+    app.cleanup_ctx.append(jobs_ctx)
     app.cleanup_ctx.append(memory_release_ctx)
     app.on_response_prepare.append(middleware.security_headers)
     app.on_response_prepare.append(node_header)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
-import ssl
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
@@ -15,9 +13,8 @@ from typing import Any, Awaitable, Callable, Sequence
 from server.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
 from server.logs import configure_logging
+from server.process_runtime import settle_memory, tls_context
 from server.visit_input import KIND_MINUTES, VisitInputError
-
-COMMANDS = ("serve", "create-visit", "rotate-key", "bot", "backup", "unlock")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -164,29 +161,6 @@ def rotate_key(args: argparse.Namespace) -> int:
         return 0
 
     return _run(lambda: _with_services(config, work))
-
-
-def settle_memory() -> None:
-    """Settle the collector once the server has loaded (every worker does it too)."""
-    # What is loaded at start (modules, templates, the exercise library) lives as long as
-    # the process: move it out of the collector's way, and collect young objects less
-    # often, so a server holding thousands of sockets does not pause to walk them all.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
-
-
-def tls_context(config: Config) -> ssl.SSLContext | None:
-    """The server's TLS settings when it serves HTTPS itself (TLS 1.2 at least)."""
-    if not config.tls:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(config.certfile, config.keyfile)
-    except ssl.SSLError as exc:
-        raise ConfigError(f"cannot use {config.certfile} with {config.keyfile}: {exc.reason}") from None
-    return context
 
 
 def _use_self_signed(config: Config) -> Config:
@@ -346,7 +320,7 @@ HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_k
 def main(argv: Sequence[str]) -> int:
     """Parse arguments and run a command; errors print one readable line and exit non-zero."""
     argv = list(argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in HANDLERS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "serve")
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO if args.command == "serve" else logging.WARNING)

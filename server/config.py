@@ -94,6 +94,12 @@ class Config:
     """Folder of the condition library's content files."""
     program_days: int = 90
     """How long after a visit the patient can reopen her home program."""
+    housekeeping_seconds: int = 3600
+    """Period of housekeeping (forgetting expired logins, spent revocations, old jobs): a
+    group of processes runs it once a period (1 to 86400)."""
+    job_lease_seconds: int = 60
+    """How long a process holds a job without renewing its lease; a job whose process died
+    goes to another this long after it stopped renewing (2 to 3600)."""
     bus: str = "local"
     """Where rooms live: 'local' (this process) or 'redis' (several processes share rooms
     through VISITROOM_REDIS_URL); setting the URL alone chooses 'redis'."""
@@ -134,6 +140,10 @@ class Config:
                      "echo_connect_seconds", "echo_per_visit"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        for name, low, high in (("housekeeping_seconds", 1, 86400),
+                                ("job_lease_seconds", 2, 3600)):
+            if not low <= getattr(self, name) <= high:
+                raise ConfigError(f"{name} must be {low} to {high}, got {getattr(self, name)}")
         if self.redis_url and self.bus == "local":
             object.__setattr__(self, "bus", "redis")
         if self.bus not in BUSES:

@@ -1,29 +1,35 @@
 """Housekeeping while the server runs: forget what can no longer matter.
 
 Expired staff logins, revoked link ids whose links are past every window they could
-open (the call's, then the home program's), and long-untried sign-in counts of unknown
-emails are deleted at start and then hourly.
+open (the call's, then the home program's), long-untried sign-in counts of unknown
+emails, and jobs long done or failed are deleted by a periodic job (`PURGE`): once an
+hour (`housekeeping_seconds`) for a whole group of processes, at the first start too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from typing import AsyncIterator
 
 from aiohttp import web
 
 from server.auth.visit_session import program_seconds
+from server.config import Config
+from server.jobs import JobKind
 from server.keys import CONFIG, DB
-from server.storage import DatabaseBusy
+from server.storage.jobs import Job, purge_finished_jobs
 from server.storage.login_unknown import purge_unknown_attempts
 from server.storage.users import purge_expired_sessions
 from server.storage.visits import purge_revocations
 
 log = logging.getLogger(__name__)
 
-INTERVAL_SECONDS = 3600
+KEEP_DONE_SECONDS = 7 * 86400
+"""How long a done job's row is kept (a week, as Synapse keeps its tasks)."""
+KEEP_FAILED_SECONDS = 30 * 86400
+"""How long a job that failed for good stays on the admin's page."""
+PURGE = "housekeeping.purge"
+"""The periodic job's kind."""
 
 
 async def purge_once(app: web.Application, now: int | None = None) -> tuple[int, int]:
@@ -35,22 +41,19 @@ async def purge_once(app: web.Application, now: int | None = None) -> tuple[int,
         sessions = await purge_expired_sessions(conn, now)
         revocations = await purge_revocations(conn, now - longest)
         unknown = await purge_unknown_attempts(conn, now)
-    if sessions or revocations or unknown:
-        log.info("housekeeping sessions=%d revocations=%d unknown_emails=%d", sessions,
-                 revocations, unknown)
+        jobs = await purge_finished_jobs(conn, done_before=now - KEEP_DONE_SECONDS,
+                                         failed_before=now - KEEP_FAILED_SECONDS)
+    if sessions or revocations or unknown or jobs:
+        log.info("housekeeping sessions=%d revocations=%d unknown_emails=%d jobs=%d", sessions,
+                 revocations, unknown, jobs)
     return sessions, revocations
 
 
-async def housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run `purge_once` at start and every hour until shutdown."""
-    async def loop() -> None:
-        while True:
-            try:
-                await purge_once(app)
-            except DatabaseBusy:
-                log.warning("housekeeping skipped: database busy")
-            await asyncio.sleep(INTERVAL_SECONDS)
+async def _purge_job(app: web.Application, job: Job) -> None:
+    await purge_once(app)
 
-    task = asyncio.ensure_future(loop())
-    yield
-    task.cancel()
+
+def purge_kind(config: Config) -> JobKind:
+    """The periodic purge, once a `housekeeping_seconds` period for a group."""
+    return JobKind(PURGE, _purge_job, max_attempts=3, timeout_seconds=300,
+                   every_seconds=config.housekeeping_seconds)

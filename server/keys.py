@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from server.auth.passwords import PasswordPool
     from server.auth.tokens import KeyRing
     from server.config import Config
+    from server.jobs import JobRunner
     from server.library.model import Library
     from server.static_files import StaticFiles
     from server.storage import Database
@@ -40,3 +41,4 @@ PASSWORDS: web.AppKey[PasswordPool] = web.AppKey("passwords")
 LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 API_KEY_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("api_key_throttle")
 AUDIT_SECRET: web.AppKey[str] = web.AppKey("audit_secret")
+JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")

@@ -28,7 +28,13 @@ from server.schemas import (
     Visit,
     VisitList,
 )
-from signaling.ids import NAMED_ROLES, PARTICIPANT_ID_PATTERN, VISIT_ID_PATTERN
+from signaling.ids import (
+    NAMED_ROLES,
+    PARTICIPANT_ID_PATTERN,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    VISIT_ID_PATTERN,
+)
 
 _REF = "#/components/schemas/{name}"
 
@@ -88,7 +94,8 @@ def _query_param(name: str, schema: dict[str, Any], example: str, description: s
 _VISIT_ID = _path_param("visit_id", f"^{VISIT_ID_PATTERN}$", EXAMPLE_VISIT_ID)
 _SEAT = _path_param("participant", f"^({'|'.join(NAMED_ROLES)}|{PARTICIPANT_ID_PATTERN})$",
                     "patient", "'patient', 'therapist', or a guest's participant id.")
-_SLUG = _path_param("slug", "^[a-z0-9-]{1,80}$", "pelvic-girdle-pain")
+_SLUG = _path_param("slug", f"^{SLUG_PATTERN}$", "pelvic-girdle-pain")
+_SLUG["schema"]["maxLength"] = SLUG_MAX_LENGTH
 _BAD_BODY = {400: "The body is not a JSON object.", 415: "The body is not application/json."}
 _NO_VISIT = {404: "No such visit."}
 _LIBRARY = {"type": "object"}  # the library's content has no schema of its own yet

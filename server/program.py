@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from server.library.fields import DOSE_LIMITS
 from server.library.model import Library
-from server.schemas import ASSIGNMENT_LIMITS, MAX_NOTE, NewAssignment
+from server.schemas import MAX_NOTE, NewAssignment
 from server.storage import Database
 from server.storage.assignments import (
     Assignment,
@@ -24,7 +25,7 @@ def parse_assignment(data: NewAssignment, library: Library) -> dict[str, Any]:
     if exercise is None:
         raise VisitInputError("exercise", "is not in the library")
     values: dict[str, Any] = {"exercise": exercise.slug}
-    for field in ASSIGNMENT_LIMITS:
+    for field in DOSE_LIMITS:
         given = getattr(data, field)
         values[field] = getattr(exercise.dosage, field) if given is None else given
     if not values["per_day"] and not values["per_week"]:

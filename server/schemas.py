@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal, Mapping, TypeVar
 import msgspec
 from msgspec import Meta, Struct
 
-from signaling.ids import PARTICIPANT_ID_PATTERN, VISIT_ID_PATTERN
+from server.library.fields import DOSE_LIMITS
+from signaling.ids import PARTICIPANT_ID_PATTERN, SLUG_MAX_LENGTH, VISIT_ID_PATTERN
 
 KIND_MINUTES: dict[str, int] = {"intro": 10, "evaluation": 60, "follow-up": 45}
 """Visit kinds and the length each has when none is given (`Kind` lists the same)."""
@@ -25,6 +26,13 @@ MAX_MINUTES = 240
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
 MIN_CAPACITY, MAX_CAPACITY = 2, 4
+
+
+def is_email_address(value: str) -> bool:
+    """The shape of a staff account's email: an @, no white space, at most
+    `MAX_EMAIL_LENGTH` characters (the account's own mail proves the rest)."""
+    return (0 < len(value) <= MAX_EMAIL_LENGTH and "@" in value
+            and not any(c.isspace() for c in value))
 
 VisitId = Annotated[str, Meta(pattern=f"^{VISIT_ID_PATTERN}$", examples=["v_Q2xpbmljVmlzaXQx"])]
 Url = Annotated[str, Meta(extra_json_schema={"format": "uri"})]
@@ -83,21 +91,18 @@ class NewGuest(Struct, forbid_unknown_fields=True):
     name: Annotated[Name, Meta(examples=["Ana Ruiz"])]
 
 
-ASSIGNMENT_LIMITS = {"sets": (1, 10), "reps": (1, 50), "hold_seconds": (0, 120),
-                     "per_day": (0, 10), "per_week": (0, 7)}
-"""Whole-number ranges of an assignment's dosage."""
 MAX_NOTE = 500
 
 
 def _dose(field: str) -> Any:
-    low, high = ASSIGNMENT_LIMITS[field]
+    low, high = DOSE_LIMITS[field]
     return Annotated[int, Meta(ge=low, le=high)] | None
 
 
 class NewAssignment(Struct, forbid_unknown_fields=True, kw_only=True):
     """An exercise for the patient's home program; a dosage left out is the exercise's own."""
 
-    exercise: Annotated[str, Meta(max_length=80, examples=["glute-bridge"])]
+    exercise: Annotated[str, Meta(max_length=SLUG_MAX_LENGTH, examples=["glute-bridge"])]
     sets: _dose("sets") = None
     reps: _dose("reps") = None
     hold_seconds: _dose("hold_seconds") = None

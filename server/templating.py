@@ -1,10 +1,14 @@
-"""Jinja2 rendering: one environment, autoescaped, with the clinic's time formatting."""
+"""Jinja2 rendering: one environment, autoescaped, with the clinic's time formatting.
+
+`render_text` renders a template in a language without an HTTP request (a job composing
+an email); `render` is the request's path through it, into an HTML response.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jinja2
 from aiohttp import web
@@ -44,18 +48,42 @@ def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
     return env
 
 
+LANGUAGES = ("en",)
+"""The languages pages and messages can be rendered in; the first is the default."""
+
+
+def page_language(requested: str | None) -> str:
+    """The language to render in: the one asked for when there is a catalog for it, else
+    the default."""
+    return requested if requested in LANGUAGES else LANGUAGES[0]
+
+
+def request_language(request: web.Request) -> str:
+    """The language of this request's pages (English, until there are catalogs)."""
+    return LANGUAGES[0]
+
+
+def render_text(app: web.Application, name: str, language: str,
+                context: Mapping[str, Any] | None = None) -> str:
+    """Render a template to text without a request, in `language` (the default when there
+    is no catalog for it): a page as an anonymous visitor sees it, or a message's body.
+    `language` and `static` are in every template's context, `user` is None unless given."""
+    values: dict[str, Any] = {"user": None, "static": app[STATIC].url,
+                              "language": page_language(language)}
+    values.update(context or {})
+    return app[TEMPLATES].get_template(name).render(values)
+
+
 def render(request: web.Request, name: str, context: dict[str, Any] | None = None, *,
            status: int = 200) -> web.Response:
-    """Render a template into an HTML response."""
-    env = request.app[TEMPLATES]
+    """Render a template into an HTML response, in the request's language."""
     values: dict[str, Any] = {
         "request": request,
         "user": cached_user(request),
         "csrf_token": lambda: csrf_token(request),
-        "static": request.app[STATIC].url,
     }
     values.update(context or {})
-    body = env.get_template(name).render(values)
+    body = render_text(request.app, name, request_language(request), values)
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8",
                             zlib_executor_size=COMPRESS_ON_LOOP_BELOW)
     response.enable_compression()

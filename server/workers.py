@@ -36,9 +36,9 @@ from aiohttp import web
 
 from server.access_log import AccessLogger
 from server.app import create_app
-from server.cli import settle_memory, tls_context
 from server.config import Config, ConfigError
 from server.logs import quiet_libraries
+from server.process_runtime import settle_memory, tls_context
 
 log = logging.getLogger("server.workers")  # (also when run as __main__, a worker)
 

@@ -21,13 +21,16 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from signaling.ids import PARTICIPANT_ID_PATTERN as _PARTICIPANT_ID
+from signaling.ids import SLUG_MAX_LENGTH, SLUG_PATTERN
+
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 60 * 1024
 MAX_CANDIDATE_CHARS = 1024
 MAX_REASON_CHARS = 200
 MAX_DEMO_FRAME = 1024
-PARTICIPANT_ID_PATTERN = r"^p_[A-Za-z0-9_-]{16}$"
-EXERCISE_SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+PARTICIPANT_ID_PATTERN = f"^{_PARTICIPANT_ID}$"
+EXERCISE_SLUG_PATTERN = f"^{SLUG_PATTERN}$"
 PARTICIPANT_ID = re.compile(PARTICIPANT_ID_PATTERN)
 EXERCISE_SLUG = re.compile(EXERCISE_SLUG_PATTERN)
 DEMO_ACTIONS = frozenset({"play", "pause", "step", "hide"})
@@ -138,7 +141,7 @@ class DemoShow(Message, tag="demo-show"):
     """Shows an exercise demo to every other admitted participant."""
 
     senders = THERAPIST
-    exercise: Annotated[str, Meta(max_length=80, pattern=EXERCISE_SLUG_PATTERN,
+    exercise: Annotated[str, Meta(max_length=SLUG_MAX_LENGTH, pattern=EXERCISE_SLUG_PATTERN,
                                   description="A library exercise slug.")]
 
 

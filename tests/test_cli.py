@@ -103,7 +103,7 @@ def test_rotate_key_adds_a_key_and_old_links_still_verify(tmp_path):
     assert result.returncode == 0 and "Added signing key" in result.stdout
     second = json.loads(run("create-visit", "--db", str(db), "--patient-name", "B", "--json").stdout)
     with sqlite3.connect(db) as conn:
-        kids = [r[0] for r in conn.execute("SELECT kid FROM signing_keys ORDER BY created_at, rowid")]
+        kids = [r[0] for r in conn.execute("SELECT kid FROM signing_keys ORDER BY created_at, position")]
         used = dict(conn.execute("SELECT visit_id, kid FROM participants WHERE role = 'patient'"))
     assert len(kids) == 2
     assert used[first["visit_id"]] == kids[0] and used[second["visit_id"]] == kids[1]

@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.app import create_app
-from server.cli import tls_context
+from server.process_runtime import tls_context
 from server.config import Config
 from server.self_signed import ensure_certificate
 from tests.browser import Chromium, screenshot, wait_state, wait_until

@@ -10,6 +10,7 @@ import secrets
 
 from aiohttp import web
 
+from server.auth.cookies import set_strict_cookie
 from server.auth.secrets_util import same_secret
 from server.errors import ApiError
 from server.keys import CONFIG
@@ -38,8 +39,7 @@ def attach_new_token(request: web.Request, response: web.StreamResponse) -> None
     """Set the cookie on the response when this request created a token."""
     token = request.get(_NEW)
     if token and not response.prepared:
-        response.set_cookie(COOKIE, token, path="/", httponly=True, samesite="Strict",
-                            secure=request.app[CONFIG].secure_cookies)
+        set_strict_cookie(response, COOKIE, token, secure=request.app[CONFIG].secure_cookies)
 
 
 def csrf_ok(request: web.Request, submitted: object) -> bool:

@@ -13,6 +13,8 @@ import secrets
 
 from aiohttp import web
 
+from server.auth.cookies import set_strict_cookie
+
 COOKIE = "visitroom_device"
 
 
@@ -47,5 +49,5 @@ def ensure_device_cookie(request: web.Request, response: web.StreamResponse, *,
     One cookie per browser, for the whole site: the link itself (`/join/…`) and the visit's
     pages must see the same device.
     """
-    response.set_cookie(COOKIE, _value(request) or secrets.token_urlsafe(24), path="/",
-                        httponly=True, samesite="Strict", secure=secure, max_age=max_age)
+    set_strict_cookie(response, COOKIE, _value(request) or secrets.token_urlsafe(24),
+                      secure=secure, max_age=max_age)

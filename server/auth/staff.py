@@ -7,6 +7,7 @@ import time
 
 from aiohttp import web
 
+from server.auth.cookies import set_strict_cookie
 from server.auth.secrets_util import sha256_hex
 from server.errors import ApiError
 from server.keys import CONFIG, DB
@@ -72,8 +73,7 @@ async def start_session(request: web.Request, response: web.StreamResponse, user
                              expires_at=now + lifetime)
     # Strict: a link to a staff page from another site (an email, a chat) arrives signed
     # out and goes through the login page; a cross-site request never carries the session.
-    response.set_cookie(COOKIE, value, path="/", httponly=True, samesite="Strict",
-                        secure=config.secure_cookies, max_age=lifetime)
+    set_strict_cookie(response, COOKIE, value, secure=config.secure_cookies, max_age=lifetime)
 
 
 async def end_session(request: web.Request, response: web.StreamResponse) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.auth.cookies import set_strict_cookie
 from server.auth.access import require_access
 from server.auth.tokens import LinkClaims, LinkProblem, LinkRefused, verify_link
 from server.keys import CONFIG, DB, KEYRING, VISITS
@@ -46,7 +47,7 @@ async def verify_visit_link(request: web.Request, visit_id: str, token: str, *,
     config = request.app[CONFIG]
     claims = await verify_link(request.app[KEYRING], token, issuer=config.issuer,
                                visit_id=visit_id,
-                               expired_grace=config.program_days * 86400 if program else 0)
+                               expired_grace=program_seconds(config.program_days) if program else 0)
     if claims.expired and claims.role not in PROGRAM_ROLES:
         # A guest has no home program: past the call window her link opens nothing.
         raise LinkRefused(LinkProblem.EXPIRED)
@@ -77,8 +78,9 @@ async def participant_from_cookie(request: web.Request, visit_id: str, *,
     return await check_link(request, visit_id, token, program=program)
 
 
-def program_seconds(program_days: int, role: str) -> int:
-    """How long after its call window a link of this role still opens its home program."""
+def program_seconds(program_days: int, role: str = "patient") -> int:
+    """How long after its call window a link of this role still opens its home program
+    (the one place the program window is reckoned)."""
     return program_days * 86400 if role in PROGRAM_ROLES else 0
 
 
@@ -92,6 +94,5 @@ def set_visit_cookie(request: web.Request, response: web.StreamResponse, visit_i
     """
     config = request.app[CONFIG]
     until = claims.expires_at + program_seconds(config.program_days, claims.role)
-    response.set_cookie(COOKIE, token, path=cookie_path(visit_id), httponly=True,
-                        samesite="Strict", secure=config.secure_cookies,
-                        max_age=max(0, until - now))
+    set_strict_cookie(response, COOKIE, token, path=cookie_path(visit_id),
+                      secure=config.secure_cookies, max_age=max(0, until - now))

@@ -12,7 +12,10 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+from signaling.ids import SLUG_MAX_LENGTH
+from signaling.ids import SLUG_PATTERN as _SLUG
+
+SLUG_PATTERN = f"^{_SLUG}$"
 
 
 def text(max_len: int) -> Meta:
@@ -21,12 +24,20 @@ def text(max_len: int) -> Meta:
                 description=f"non-empty text of at most {max_len} characters")
 
 
+DOSE_LIMITS: dict[str, tuple[int, int]] = {
+    "sets": (1, 10), "reps": (1, 50), "hold_seconds": (0, 120), "per_day": (0, 10),
+    "per_week": (0, 7)}
+"""Whole-number ranges of a dosage: the library's defaults, a home program's assignments
+(the API and the call page's form)."""
+
+
 def between(low: float, high: float) -> Meta:
     """A number from `low` to `high`, both included."""
     return Meta(ge=low, le=high)
 
 
-Slug = Annotated[str, Meta(pattern=SLUG_PATTERN, description="a lowercase slug like 'glute-bridge'")]
+Slug = Annotated[str, Meta(pattern=SLUG_PATTERN, max_length=SLUG_MAX_LENGTH,
+                           description="a lowercase slug like 'glute-bridge'")]
 HttpsUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://[^\s/]+\.\S+$",
                                description="an https:// address")]
 Item = Annotated[str, text(600)]

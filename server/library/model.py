@@ -20,6 +20,7 @@ from server.library.clinical import (
     lies_on_the_back,
 )
 from server.library.fields import (
+    DOSE_LIMITS,
     Content,
     FieldProblem,
     Item,
@@ -47,17 +48,18 @@ class Dosage(Content, frozen=True):
     ("each time you get out of bed"); the numbers stay as the home program's defaults.
     """
 
-    sets: Annotated[int, between(1, 10)]
-    reps: Annotated[int, between(1, 50)]
-    hold_seconds: Annotated[int, between(0, 120)] = 0
-    per_day: Annotated[int, between(0, 10)] = 0
-    per_week: Annotated[int, between(0, 7)] = 0
+    sets: Annotated[int, between(*DOSE_LIMITS["sets"])]
+    reps: Annotated[int, between(*DOSE_LIMITS["reps"])]
+    hold_seconds: Annotated[int, between(*DOSE_LIMITS["hold_seconds"])] = 0
+    per_day: Annotated[int, between(*DOSE_LIMITS["per_day"])] = 0
+    per_week: Annotated[int, between(*DOSE_LIMITS["per_week"])] = 0
     when: Annotated[str, text(120)] = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.per_day and not self.per_week:
-            raise FieldProblem("per_day", "give per_day (1..10) or per_week (1..7)")
+            raise FieldProblem("per_day", f"give per_day (1..{DOSE_LIMITS['per_day'][1]}) or "
+                                          f"per_week (1..{DOSE_LIMITS['per_week'][1]})")
         if self.sets == 1 and self.reps == 1 and not self.when:
             raise FieldProblem("when", "a strategy done once at a time says when, e.g. 'each time you get "
                                "out of bed'")

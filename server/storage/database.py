@@ -32,6 +32,13 @@ class SqliteDatabase(Database):
 
     engine = "sqlite"
 
+    @staticmethod
+    def schema_script(sql: str) -> str:
+        """A migration as SQLite runs it: as written. The shared dialect is SQLite's own
+        (`INTEGER PRIMARY KEY` is the rowid, BIGINT an integer, `COLLATE NOCASE` built in);
+        every table but a WITHOUT ROWID one also has a rowid, which no query orders by."""
+        return sql
+
     def __init__(self, path: Path, busy_seconds: float = 5.0) -> None:
         self.path = Path(path)
         # SQLite's own busy handler waits out a lock within each try.
@@ -66,9 +73,10 @@ class SqliteDatabase(Database):
             if number <= current:
                 continue
             log.info("applying migration %04d", number)
-            # executescript commits first; the explicit BEGIN/COMMIT makes each file atomic.
+            # executescript commits first; the explicit BEGIN/COMMIT makes each number atomic.
             await self._writer.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
+                f"BEGIN IMMEDIATE;\n{self.schema_script(sql)}\n"
+                f"PRAGMA user_version = {number};\nCOMMIT;"
             )
 
     async def close(self) -> None:

@@ -64,7 +64,18 @@ class Database(ABC):
     """An open Visitroom database, whichever engine holds it."""
 
     engine: str
-    """'sqlite' or 'postgres'."""
+    """'sqlite' or 'postgres' (also the ending of a migration file only this engine runs)."""
+
+    @staticmethod
+    @abstractmethod
+    def schema_script(sql: str) -> str:
+        """A migration, written in the shared dialect (`server.storage.schema`), as this
+        engine runs it: where the engine's quirks (row ids, collations) are translated."""
+
+    row_lock: str = ""
+    """What a subquery picking a row to update ends with so that concurrent writers skip
+    rows another one holds: nothing on SQLite (one writer at a time), ` FOR UPDATE SKIP
+    LOCKED` on PostgreSQL."""
 
     @abstractmethod
     async def open(self) -> "Database":
@@ -93,7 +104,8 @@ class Database(ABC):
     async def fetchall_by_visit(self, select: str, visit_ids: Sequence[str],
                                 order_by: str) -> dict[str, list[Row]]:
         """The rows of several visits in one query (`select` ... WHERE visit_id IN (...)
-        ORDER BY `order_by`), grouped by their `visit_id` column; every visit has a list."""
+        ORDER BY `order_by`: columns both engines have, never a rowid), grouped by their
+        `visit_id` column; every visit has a list."""
         found: dict[str, list[Row]] = {visit_id: [] for visit_id in visit_ids}
         if not visit_ids:
             return found

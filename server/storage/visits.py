@@ -80,12 +80,13 @@ async def insert_visit(conn: Connection, visit: Visit) -> None:
 
 
 async def insert_participant(conn: Connection, p: Participant) -> None:
-    """Store one participant of an existing visit."""
+    """Store one participant of an existing visit, after the ones it already has."""
     await conn.execute(
         "INSERT INTO participants (id, visit_id, role, display_name, jti, kid, issued_at,"
-        " not_before, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " not_before, expires_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " (SELECT COALESCE(MAX(position), 0) + 1 FROM participants WHERE visit_id = ?))",
         (p.id, p.visit_id, p.role, p.display_name, p.jti, p.kid, p.issued_at, p.not_before,
-         p.expires_at),
+         p.expires_at, p.visit_id),
     )
 
 
@@ -116,8 +117,7 @@ async def mark_denied(conn: Connection, participant_id: str, now: int) -> None:
 
 
 async def _participants_of(db: Database, visit_ids: list[str]) -> dict[str, list[Participant]]:
-    # rowid: SQLite's own; on PostgreSQL a column of that name (migrations/postgres/0001).
-    rows = await db.fetchall_by_visit("SELECT * FROM participants", visit_ids, "rowid")
+    rows = await db.fetchall_by_visit("SELECT * FROM participants", visit_ids, "position")
     return {vid: [Participant.from_row(row) for row in found] for vid, found in rows.items()}
 
 

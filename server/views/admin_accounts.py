@@ -15,6 +15,7 @@ from server.auth.passwords import PoolBusy, generate_password, password_problem
 from server.auth.staff import require_staff
 from server.errors import ApiError
 from server.keys import CONFIG, DB, PASSWORDS, VISITS
+from server.schemas import is_email_address
 from server.storage.api_keys import create_api_key, list_api_keys, revoke_api_key
 from server.storage.events import EventQuery, event_actions, find_events, record_event
 from server.storage.users import (
@@ -60,7 +61,7 @@ async def create_therapist(request: web.Request) -> web.StreamResponse:
         name = clean_name(form.get("name"), "name") or ""
     except VisitInputError as exc:
         return await _therapists_page(request, error=f"Name {exc.message}.", values=form, status=422)
-    if not email or "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+    if not is_email_address(email):
         return await _therapists_page(request, error="Enter a valid email address.", values=form,
                                       status=422)
     password = form.get("password", "")

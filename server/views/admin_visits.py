@@ -12,6 +12,7 @@ from server.auth.staff import require_staff
 from server.errors import ApiError
 from server.ics import visit_invite
 from server.keys import CONFIG, DB, LIBRARY, ROUTER, VISITS
+from server.schemas import MAX_MINUTES
 from server.storage.assignments import assignments_for
 from server.storage.events import events_for_visit
 from server.storage.users import User, list_therapists
@@ -97,7 +98,7 @@ async def _form_page(request: web.Request, values: dict[str, str], error: VisitI
     therapists = [t for t in await list_therapists(request.app[DB]) if t.active]
     return render(request, "admin/visit_new.html",
                   {"values": values, "error": error, "therapists": therapists,
-                   "kinds": KIND_MINUTES}, status=status)
+                   "kinds": KIND_MINUTES, "max_minutes": MAX_MINUTES}, status=status)
 
 
 async def new_visit_form(request: web.Request) -> web.StreamResponse:

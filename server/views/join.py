@@ -19,6 +19,8 @@ from server.auth.visit_session import (
 )
 from server.error_pages import error_response
 from server.keys import CONFIG, DB
+from server.library.fields import DOSE_LIMITS
+from server.schemas import MAX_NOTE
 from server.storage.events import record_event
 from server.templating import render, see_other
 
@@ -164,4 +166,5 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
         therapist = visit.participant("therapist")
         other_name = therapist.display_name if therapist else "your therapist"
     return render(request, "visit/call.html",
-                  {"visit": visit, "me": participant, "other_name": other_name})
+                  {"visit": visit, "me": participant, "other_name": other_name,
+                   "dose_limits": DOSE_LIMITS, "note_max": MAX_NOTE})

@@ -20,6 +20,7 @@ from server.auth.passwords import PoolBusy
 from server.auth.secrets_util import audit_tag
 from server.auth.staff import end_session, load_user, safe_next, start_session
 from server.keys import AUDIT_SECRET, CONFIG, DB, LOGIN_THROTTLE, PASSWORDS
+from server.schemas import MAX_EMAIL_LENGTH
 from server.storage.events import record_event
 from server.storage.login_unknown import (
     fail_unknown_attempt,
@@ -38,7 +39,6 @@ from server.storage.users import (
 )
 from server.templating import render, see_other
 
-MAX_EMAIL = 254
 _EMAIL = "login_email"
 _TARGET = "login_next"
 KNOWN_ADDRESS_DAYS = 30
@@ -95,7 +95,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await require_csrf(request)
     config = request.app[CONFIG]
     throttle = request.app[LOGIN_THROTTLE]
-    request[_EMAIL] = form.get("email", "").strip()[:MAX_EMAIL]
+    request[_EMAIL] = form.get("email", "").strip()[:MAX_EMAIL_LENGTH]
     request[_TARGET] = safe_next(form.get("next"))
     now = time.time()
     address = throttle_key(client_ip(request, trusted_proxy_set(config.trusted_proxies)))

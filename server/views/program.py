@@ -8,7 +8,7 @@ from aiohttp import web
 
 from server.auth.access import api_refusal
 from server.auth.tokens import LinkRefused
-from server.auth.visit_session import participant_from_cookie
+from server.auth.visit_session import participant_from_cookie, program_seconds
 from server.errors import ApiError
 from server.keys import CONFIG, DB, LIBRARY
 from server.program import assign, parse_assignment, unassign
@@ -102,5 +102,5 @@ async def program_page(request: web.Request) -> web.StreamResponse:
         "visit": visit, "items": items, "patient": patient,
         "therapist_name": therapist.display_name if therapist else "your therapist",
         "until": visit.ends_at + request.app[CONFIG].grace_minutes * 60
-        + request.app[CONFIG].program_days * 86400,
+        + program_seconds(request.app[CONFIG].program_days, patient.role),
     })

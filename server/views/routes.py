@@ -6,6 +6,7 @@ from aiohttp import web
 
 from server.views import (
     admin_accounts,
+    admin_jobs,
     admin_visits,
     api,
     health,
@@ -15,12 +16,12 @@ from server.views import (
     login,
     program,
 )
-from signaling.ids import NAMED_ROLES, PARTICIPANT_ID_PATTERN, VISIT_ID_PATTERN
+from signaling.ids import NAMED_ROLES, PARTICIPANT_ID_PATTERN, SLUG_PATTERN, VISIT_ID_PATTERN
 
 VISIT = f"{{visit_id:{VISIT_ID_PATTERN}}}"
 # A seat in a visit: its role for the patient and the therapist, its id for a guest.
 SEAT = f"{{participant:{'|'.join(NAMED_ROLES)}|{PARTICIPANT_ID_PATTERN}}}"
-SLUG = "{slug:[a-z0-9-]{1,80}}"
+SLUG = f"{{slug:{SLUG_PATTERN}}}"
 
 
 def register(app: web.Application) -> None:
@@ -56,6 +57,8 @@ def register(app: web.Application) -> None:
         web.post("/admin/api-keys", admin_accounts.create_key),
         web.post(r"/admin/api-keys/{key_id:\d+}/revoke", admin_accounts.revoke_key),
         web.get("/admin/events", admin_accounts.audit_log),
+        web.get("/admin/jobs", admin_jobs.jobs_page),
+        web.get("/admin/jobs.json", admin_jobs.jobs_json),
         web.get("/library", library.index),
         web.get("/library/quiz", library.quiz),
         web.get("/library/exercises", library.exercises_page),

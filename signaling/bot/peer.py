@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiortc import (
     RTCConfiguration,
+    RTCDataChannel,
     RTCIceServer,
     RTCIceTransportPolicy,
     RTCPeerConnection,
@@ -19,13 +20,34 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from signaling.bot.figures import CallFigures
 from signaling.bot.loops import make_tracks
-
-if TYPE_CHECKING:
-    from signaling.bot.client import VisitClient
 
 log = logging.getLogger(__name__)
 DATA_CHANNEL = "visitroom"
+
+
+class PeerHost(Protocol):
+    """What a peer link uses of the participant that holds it (the bot's `VisitClient`):
+    its media and ICE settings, its figures, its signaling socket and its task keeping."""
+
+    media: str
+    ice_servers: list[dict[str, Any]]
+    ice_transport_policy: str
+    figures: CallFigures
+    _owned_tracks: list[MediaStreamTrack]
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+
+    def _spawn(self, coro: Any) -> None: ...
+
+    async def _consume(self, track: MediaStreamTrack) -> None: ...
+
+    def _wire_channel(self, channel: RTCDataChannel) -> None: ...
+
+    def _elapsed_ms(self) -> float: ...
+
+    def _check_done(self) -> None: ...
 
 
 def ice_configuration(servers: list[dict[str, Any]], policy: str = "all") -> RTCConfiguration:
@@ -54,7 +76,7 @@ def selected_candidate_types(pc: RTCPeerConnection) -> tuple[str, str] | None:
 class PeerLink:
     """One RTCPeerConnection with one remote participant."""
 
-    def __init__(self, client: "VisitClient", peer_id: str, polite: bool) -> None:
+    def __init__(self, client: PeerHost, peer_id: str, polite: bool) -> None:
         self.client = client
         self.peer_id = peer_id
         self.polite = polite

@@ -1,0 +1,1 @@
+"""The Visitroom web server: the aiohttp application, its storage, views and library."""
