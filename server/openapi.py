@@ -78,9 +78,13 @@ class Operation:
     """Answers 304 to a matching If-None-Match."""
 
 
-def _path_param(name: str, pattern: str, example: str, description: str = "") -> dict[str, Any]:
+def _path_param(name: str, pattern: str, example: str, description: str = "",
+                max_length: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "pattern": pattern}
+    if max_length is not None:
+        schema["maxLength"] = max_length
     param = {"name": name, "in": "path", "required": True, "example": example,
-             "schema": {"type": "string", "pattern": pattern}}
+             "schema": schema}
     if description:
         param["description"] = description
     return param
@@ -94,8 +98,8 @@ def _query_param(name: str, schema: dict[str, Any], example: str, description: s
 _VISIT_ID = _path_param("visit_id", f"^{VISIT_ID_PATTERN}$", EXAMPLE_VISIT_ID)
 _SEAT = _path_param("participant", f"^({'|'.join(NAMED_ROLES)}|{PARTICIPANT_ID_PATTERN})$",
                     "patient", "'patient', 'therapist', or a guest's participant id.")
-_SLUG = _path_param("slug", f"^{SLUG_PATTERN}$", "pelvic-girdle-pain")
-_SLUG["schema"]["maxLength"] = SLUG_MAX_LENGTH
+_SLUG = _path_param("slug", f"^{SLUG_PATTERN}$", "pelvic-girdle-pain",
+                    max_length=SLUG_MAX_LENGTH)
 _BAD_BODY = {400: "The body is not a JSON object.", 415: "The body is not application/json."}
 _NO_VISIT = {404: "No such visit."}
 _LIBRARY = {"type": "object"}  # the library's content has no schema of its own yet

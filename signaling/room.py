@@ -182,7 +182,7 @@ class Room:
                 await self._claim(member, seat, conn, welcome_extra)
                 return
             elif member.conn:
-                other = seat.device != member.device
+                other = member.device not in (None, seat.device)  # (as `moved_from`)
                 old, member.conn = member.conn, None
                 bye = {"type": "bye", "reason": "replaced",
                        **({"other_device": True} if other else {})}

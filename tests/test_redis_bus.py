@@ -88,6 +88,18 @@ async def cut_inbox(url: str, bus: RedisClusterBus) -> None:
         assert killed == 1, f"node {bus.node_id} had {killed} inbox connections to cut, not 1"
 
 
+def gate_inbox(bus: RedisClusterBus, gate: asyncio.Event) -> None:
+    """Hold what the bus hands its router until `gate` is set (a stalled process)."""
+    handler = bus._handler
+    assert handler is not None
+
+    async def gated(message: dict[str, Any]) -> None:
+        await gate.wait()
+        await handler(message)
+
+    bus._handler = gated
+
+
 def welcomes(person: Participant) -> int:
     return sum(m["type"] == "welcome" for m in person.sink.messages)
 

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from signaling.protocol import ProtocolError
 from tests.redis_server import RedisServer, own_redis_server, redis_server  # noqa: F401
-from tests.test_redis_bus import Nodes, emptied  # noqa: F401 (a fixture)
+from tests.test_redis_bus import Nodes, emptied, gate_inbox  # noqa: F401 (a fixture)
 from tests.test_router_contract import PATIENT, THERAPIST, VISIT, Participant, _seat
 
 HEARTBEAT = 2 * 1.5 + 1.5
@@ -263,18 +263,14 @@ async def test_a_stalled_process_let_go_of_comes_back_into_the_call(emptied):  #
     try:
         await _busy_call(nodes)
         bus = nodes.buses[1]
-        handler, beat = bus._handler, bus.beat
-        assert handler is not None
-
-        async def stalled_handler(message: dict[str, Any]) -> None:
-            await stalled.wait()
-            await handler(message)
+        beat = bus.beat
 
         async def stalled_beat(life: float, rooms: Any) -> None:
             await stalled.wait()
             await beat(life, rooms)
 
-        bus._handler, bus.beat = stalled_handler, stalled_beat  # type: ignore[method-assign]
+        gate_inbox(bus, stalled)
+        bus.beat = stalled_beat  # type: ignore[method-assign]
         stalled.clear()
         await _agree(nodes, in_call=False, within=2 * HEARTBEAT, what="while hers stalled")
         stalled.set()

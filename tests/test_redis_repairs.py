@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from signaling.cluster_repair import Repairs
 from signaling.redis_bus import STALE_SECONDS
 from tests.redis_server import own_redis_server, redis_server  # noqa: F401
-from tests.test_redis_bus import Nodes, emptied, welcomes  # noqa: F401 (fixtures)
+from tests.test_redis_bus import Nodes, emptied, gate_inbox, welcomes  # noqa: F401 (fixtures)
 from tests.test_redis_data_loss import HEARTBEAT, _agree, _busy_call, _relayed
 from tests.test_router_contract import PATIENT, VISIT, Participant
 
@@ -103,13 +103,8 @@ async def test_a_stall_right_after_a_beat_is_repaired_when_it_ends(emptied):  # 
     try:
         await nodes.in_call()
         bus = nodes.buses[1]
-        handler, script = bus._handler, bus._beat_script
-        assert handler is not None
+        script = bus._beat_script
         armed = [True]
-
-        async def stalled_handler(message: dict[str, Any]) -> None:
-            await stalled.wait()
-            await handler(message)
 
         async def beat_script(**kwargs: Any) -> Any:
             answer = await script(**kwargs)
@@ -120,7 +115,8 @@ async def test_a_stall_right_after_a_beat_is_repaired_when_it_ends(emptied):  # 
                 stalled.set()
             return answer
 
-        bus._handler, bus._beat_script = stalled_handler, beat_script
+        gate_inbox(bus, stalled)
+        bus._beat_script = beat_script
         await nodes.therapist.expect("peer-left", timeout=8)  # the owner let her go
         await _agree(nodes, in_call=True, within=2 * HEARTBEAT, what="after the stall")
     finally:

@@ -26,7 +26,7 @@ from signaling.protocol import ProtocolError
 from tests.helpers import make_visit
 from tests.redis_server import RedisServer, own_redis_server, redis_server  # noqa: F401
 from tests.test_cross_process import _split_call, servers  # noqa: F401 (a fixture)
-from tests.test_redis_bus import Nodes, emptied  # noqa: F401 (a fixture)
+from tests.test_redis_bus import Nodes, emptied, gate_inbox  # noqa: F401 (a fixture)
 from tests.test_router_contract import PATIENT, THERAPIST, VISIT, Participant
 
 
@@ -88,18 +88,14 @@ async def test_a_stalled_owner_leaves_her_out_and_confirms_the_ejection_when_it_
     try:
         await nodes.in_call()
         bus = nodes.buses[0]
-        handler, renew = bus._handler, bus.renew
-        assert handler is not None
-
-        async def stalled_handler(message: dict[str, Any]) -> None:
-            await stalled.wait()
-            await handler(message)
+        renew = bus.renew
 
         async def stalled_renew(visit_ids: Any, ttl: float) -> None:
             await stalled.wait()
             await renew(visit_ids, ttl)
 
-        bus._handler, bus.renew = stalled_handler, stalled_renew  # type: ignore[method-assign]
+        gate_inbox(bus, stalled)
+        bus.renew = stalled_renew  # type: ignore[method-assign]
         stalled.clear()
         since = len(nodes.therapist.sink.messages)
         nodes.store.revoke(PATIENT)  # what the visit service stores first
