@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from server.cli import main
+from server.runtime.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

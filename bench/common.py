@@ -175,12 +175,12 @@ async def prepare_visits(db: Path, public_url: str, count: int, *,
     Returns (visit id, patient link, therapist link, "patient id,therapist id") for each.
     """
     from server.auth.tokens import KeyRing
-    from server.bootstrap import ensure_admin
-    from server.config import Config
+    from server.runtime.bootstrap import ensure_admin
+    from server.runtime.config import Config
     from server.storage import open_database
     from server.storage.visits import mark_admitted
-    from server.visit_input import parse_visit_request
-    from server.visits import VisitService
+    from server.visits.visit_input import parse_visit_request
+    from server.visits.service import VisitService
 
     config = Config(db=db, public_url=public_url, admin_password="benchmark-admin-1")
     database = await open_database(db)

@@ -54,8 +54,8 @@ async def measure_call_page(client: TestClient, link_path: str) -> dict[str, Any
 
 async def run() -> dict[str, Any]:
     from server.app import VISITS, create_app
-    from server.config import Config
-    from server.visit_input import parse_visit_request
+    from server.runtime.config import Config
+    from server.visits.visit_input import parse_visit_request
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(db=Path(tmp) / "bench.db", admin_password="bench-password-1")

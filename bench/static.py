@@ -65,7 +65,7 @@ def _ready_ms(implementation: str) -> float:
     `aiohttp` (copy and gzip siblings), at first use for `visitroom` (read, gzip, keep)."""
     from bench.static_aiohttp import AiohttpStatic
     from server.app import WEB_DIR
-    from server.static_files import StaticFiles
+    from server.http.static_files import StaticFiles
 
     rels = [p.relative_to(WEB_DIR).as_posix() for p in sorted(WEB_DIR.rglob("*")) if p.is_file()]
     times = []
@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--implementation", choices=("visitroom", "aiohttp"), default="visitroom",
-                        help="visitroom: server/static_files.py; aiohttp: FileResponse with "
+                        help="visitroom: server/http/static_files.py; aiohttp: FileResponse with "
                              ".gz siblings (bench/static_aiohttp.py)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

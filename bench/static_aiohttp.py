@@ -1,4 +1,4 @@
-"""The static-file handling that was measured against `server/static_files.py` and not taken.
+"""The static-file handling that was measured against `server/http/static_files.py` and not taken.
 
     python -m bench.static --implementation aiohttp   (starts this module's server)
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server import static_files
-from server.static_files import COMPRESSIBLE, LONG_CACHE, SHORT_CACHE, TYPES
+from server.http import static_files
+from server.http.static_files import COMPRESSIBLE, LONG_CACHE, SHORT_CACHE, TYPES
 
 
 class AiohttpStatic:
@@ -76,7 +76,7 @@ class AiohttpStatic:
 def main(argv: list[str]) -> int:
     """`run.py serve` with `AiohttpStatic` in place of `StaticFiles`."""
     static_files.StaticFiles = AiohttpStatic  # type: ignore[misc, assignment]
-    from server.cli import main as serve
+    from server.runtime.cli import main as serve
 
     return serve(["serve", *argv])
 

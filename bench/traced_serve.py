@@ -23,7 +23,7 @@ import tracemalloc
 from pathlib import Path
 from types import FrameType
 
-from server.cli import main
+from server.runtime.cli import main
 
 FRAMES = 12
 """Stack depth kept per allocation: enough to see which of our lines asked for it."""

@@ -12,15 +12,15 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from server import access_log, middleware, templating
+from server.http import access_log, middleware, templating
 from server.auth.login_throttle import LoginThrottle
 from server.auth.passwords import PasswordPool
 from server.auth.tokens import KeyRing
-from server.bootstrap import ensure_admin
-from server.config import Config
-from server.helper_threads import helper_threads_ctx
-from server.housekeeping import purge_kind
-from server.jobs import job_runner, jobs_ctx
+from server.runtime.bootstrap import ensure_admin
+from server.runtime.config import Config
+from server.runtime.helper_threads import helper_threads_ctx
+from server.runtime.housekeeping import purge_kind
+from server.runtime.jobs import job_runner, jobs_ctx
 from server.keys import (
     API_KEY_THROTTLE,
     AUDIT_SECRET,
@@ -36,13 +36,13 @@ from server.keys import (
     VISITS,
 )
 from server.library.loader import load_library
-from server.memory import memory_release_ctx
-from server.signaling_wiring import drain_signaling, node_header, signaling_ctx
-from server.static_files import StaticFiles
+from server.runtime.memory import memory_release_ctx
+from server.visits.signaling_wiring import drain_signaling, node_header, signaling_ctx
+from server.http.static_files import StaticFiles
 from server.storage import open_store
 from server.storage.server_secrets import audit_tag_secret
 from server.views import routes
-from server.visits import VisitService
+from server.visits.service import VisitService
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"

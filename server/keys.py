@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from server.auth.login_throttle import LoginThrottle
     from server.auth.passwords import PasswordPool
     from server.auth.tokens import KeyRing
-    from server.config import Config
-    from server.jobs import JobRunner
+    from server.runtime.config import Config
+    from server.runtime.jobs import JobRunner
     from server.library.model import Library
-    from server.static_files import StaticFiles
+    from server.http.static_files import StaticFiles
     from server.storage import Database
-    from server.visits import VisitService
+    from server.visits.service import VisitService
     from signaling.echo import EchoPool
     from signaling.endpoint import SignalingEndpoint
     from signaling.router import Router

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.app import create_app
-from server.config import Config
+from server.runtime.config import Config
 from server.storage.schema import ENGINES
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, login, make_api_key
 from tests.hangs import pytest_timeout_set_timer  # noqa: F401 (a hook: says what a hang waited for)

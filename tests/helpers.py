@@ -11,13 +11,13 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from server.auth.api_keys import new_api_key
-from server.config import Config
+from server.runtime.config import Config
 from server.keys import CONFIG, DB, VISITS
 from server.storage import Database, open_database
 from server.storage.api_keys import create_api_key
 from server.storage.postgres import PostgresDatabase
 from server.storage.visits import Visit
-from server.visit_input import parse_visit_request
+from server.visits.visit_input import parse_visit_request
 
 ADMIN_EMAIL = "admin@clinic.test"
 ADMIN_PASSWORD = "correct horse battery"

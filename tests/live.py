@@ -14,11 +14,11 @@ from aiohttp import web
 
 from server.app import CONFIG, VISITS, create_app
 from server.auth.passwords import hash_password
-from server.config import Config
+from server.runtime.config import Config
 from server.keys import DB
 from server.storage.users import create_user
 from server.storage.visits import Visit
-from server.visit_input import parse_visit_request
+from server.visits.visit_input import parse_visit_request
 
 
 def free_port() -> int:

@@ -7,9 +7,9 @@ import re
 import msgspec
 import pytest
 
-from server import schemas
+from server.http import schemas
 from server.keys import DB, VISITS
-from server.openapi import OPERATIONS
+from server.http.openapi import OPERATIONS
 from tests.helpers import count_rows, make_visit
 
 pytestmark = pytest.mark.both_engines

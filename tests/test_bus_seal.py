@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from server.config import Config
+from server.runtime.config import Config
 from server.keys import ROUTER
 from server.storage.server_secrets import audit_tag_secret, bus_seal_key
 from signaling.bot import VisitClient

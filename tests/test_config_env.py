@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigError, config_from_env
+from server.runtime.config import ConfigError, config_from_env
 
 
 def test_variables_are_read_as_their_settings_types():

@@ -16,9 +16,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from server.auth.seat import seat_of
-from server.config import Config
+from server.runtime.config import Config
 from server.keys import CONFIG, ROUTER, SIGNALING, VISITS
-from server.signaling_wiring import stored_seat
+from server.visits.signaling_wiring import stored_seat
 from signaling.closes import CLOSE_ENDED, CLOSE_RECONNECT
 from signaling.cluster import ClusterRouter
 from signaling.cluster_bus import OWNER_TTL

@@ -153,7 +153,7 @@ async def test_a_server_killed_mid_call_restarts_intact_and_both_peers_reconnect
 
 
 async def test_a_denied_patient_stays_denied_after_a_kill_9_until_her_link_is_reissued(tmp_path):
-    from server.config import Config
+    from server.runtime.config import Config
     from server.keys import VISITS
     from tests.live import Socket, start_live_server
 

@@ -11,7 +11,7 @@ import sys
 import threading
 
 from server.app import create_app
-from server.helper_threads import HELPER_NICENESS
+from server.runtime.helper_threads import HELPER_NICENESS
 from server.keys import PASSWORDS
 
 
@@ -36,7 +36,7 @@ def test_the_media_library_is_imported_once_the_server_is_up(tmp_path):
         "from pathlib import Path\n"
         "from aiohttp.test_utils import TestClient, TestServer\n"
         "from server.app import create_app\n"
-        "from server.config import Config\n"
+        "from server.runtime.config import Config\n"
         "async def main():\n"
         f"    config = Config(db=Path({str(tmp_path / 'v.db')!r}), admin_password='x' * 16,\n"
         "                    public_url='http://127.0.0.1:8080')\n"

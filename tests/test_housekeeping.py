@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.housekeeping import purge_once
+from server.runtime.housekeeping import purge_once
 from server.keys import DB, VISITS
 from tests.helpers import count_rows, make_visit, now
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from aiohttp import web
 
 from server.app import create_app
-from server.process_runtime import tls_context
-from server.config import Config
-from server.self_signed import ensure_certificate
+from server.runtime.process_runtime import tls_context
+from server.runtime.config import Config
+from server.runtime.self_signed import ensure_certificate
 from tests.browser import Chromium, screenshot, wait_state, wait_until
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.live import LiveServer, free_port

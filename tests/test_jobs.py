@@ -10,12 +10,12 @@ import re
 import pytest
 from aiohttp import web
 
-from server.config import Config, ConfigError, config_from_env
-from server.housekeeping import PURGE
-from server.jobs import JobKind, JobRunner, enqueue, period_job_id, retry_delay
+from server.runtime.config import Config, ConfigError, config_from_env
+from server.runtime.housekeeping import PURGE
+from server.runtime.jobs import JobKind, JobRunner, enqueue, period_job_id, retry_delay
 from server.keys import CONFIG, DB, JOBS
 from server.storage.jobs import Job, claim_job, finish_job, list_jobs, renew_lease
-from server.templating import render_text
+from server.http.templating import render_text
 from tests.helpers import add_therapist, login, now, open_test_database, post_form
 
 pytestmark = pytest.mark.both_engines
@@ -214,7 +214,7 @@ async def test_housekeeping_forgets_jobs_long_done_or_failed(client):
                 "INSERT INTO jobs (id, kind, status, run_at, max_attempts, created_at,"
                 " finished_at) VALUES (?, 'test.old', ?, ?, 1, ?, ?)",
                 (job_id, status, ended, ended, ended))
-    from server.housekeeping import purge_once
+    from server.runtime.housekeeping import purge_once
     await purge_once(app, t)
     rows = await app[DB].fetchall("SELECT id FROM jobs WHERE kind = 'test.old' ORDER BY id")
     assert [r[0] for r in rows] == ["new_done", "new_failed"]

@@ -17,8 +17,8 @@ from unittest import mock
 import psycopg
 import pytest
 
-from server.housekeeping import PURGE
-from server.jobs import period_job_id
+from server.runtime.housekeeping import PURGE
+from server.runtime.jobs import period_job_id
 from signaling.ice import use_loopback_candidates
 from tests.postgres_server import PostgresCluster
 from tests.redis_server import RedisServer, redis_server  # noqa: F401 (a fixture)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import server.memory
+import server.runtime.memory
 from server.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(server.memory._TRIM is None, reason="needs glibc's malloc_trim")
+pytestmark = pytest.mark.skipif(server.runtime.memory._TRIM is None, reason="needs glibc's malloc_trim")
 
 
 def rss_kib() -> int:
@@ -38,15 +38,15 @@ def fragment_heap(mib: int = 64) -> list[bytes]:
 
 
 async def test_the_server_gives_freed_memory_back_while_it_runs(aiohttp_client, config, monkeypatch):
-    real_trim = server.memory._TRIM
+    real_trim = server.runtime.memory._TRIM
     calls: list[int] = []
 
     def trim(pad: int) -> int:  # the real call, counted
         calls.append(pad)
         return real_trim(pad)
 
-    monkeypatch.setattr(server.memory, "_TRIM", trim)
-    monkeypatch.setattr(server.memory, "RELEASE_INTERVAL_SECONDS", 0.1)
+    monkeypatch.setattr(server.runtime.memory, "_TRIM", trim)
+    monkeypatch.setattr(server.runtime.memory, "RELEASE_INTERVAL_SECONDS", 0.1)
     client = await aiohttp_client(create_app(config))
     deadline = time.monotonic() + 5
     while len(calls) < 3:
@@ -60,7 +60,7 @@ def test_releasing_free_memory_gives_the_holes_back_within_milliseconds():
     script = (
         "import json, time\n"
         "from tests.test_memory import fragment_heap, rss_kib\n"
-        "from server.memory import release_free_memory\n"
+        "from server.runtime.memory import release_free_memory\n"
         "kept = fragment_heap(); held = rss_kib(); started = time.perf_counter()\n"
         "released = release_free_memory(); took = time.perf_counter() - started\n"
         "print(json.dumps([released, held, rss_kib(), took]))\n")

@@ -43,9 +43,9 @@ async def test_logs_carry_ids_not_names_or_tokens(config, caplog):
     import aiohttp
     from aiohttp import web
 
-    from server.access_log import AccessLogger
+    from server.http.access_log import AccessLogger
     from server.keys import CONFIG, VISITS
-    from server.visit_input import parse_visit_request
+    from server.visits.visit_input import parse_visit_request
 
     caplog.set_level(logging.INFO)
     runner = web.AppRunner(create_app(config), access_log_class=AccessLogger)

@@ -17,9 +17,9 @@ from typing import Iterator
 import pytest
 
 from server.app import create_app
-from server.config import Config, ConfigError, config_from_env
+from server.runtime.config import Config, ConfigError, config_from_env
 from server.keys import DB, VISITS
-from server.program import assign
+from server.visits.program import assign
 from server.storage.postgres import PostgresDatabase, pg_row, to_pyformat
 from server.storage.schema import migration_files
 from server.storage.signing_keys import all_signing_keys, insert_signing_key
@@ -95,7 +95,7 @@ async def test_processes_starting_together_migrate_once_without_failing(empty_ur
 
 async def test_processes_starting_together_make_one_admin_account_and_one_first_key(empty_url):
     from server.auth.tokens import KeyRing
-    from server.bootstrap import ensure_admin
+    from server.runtime.bootstrap import ensure_admin
     from server.storage.users import count_admins
 
     opened = await asyncio.gather(*(PostgresDatabase(empty_url).open() for _ in range(4)))

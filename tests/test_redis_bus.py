@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection
 
-from server.config import Config, ConfigError, config_from_env
+from server.runtime.config import Config, ConfigError, config_from_env
 from signaling.cluster import ClusterRouter
 from signaling.closes import CLOSE_TRY_LATER
 from signaling.protocol import ProtocolError

@@ -19,7 +19,7 @@ import pytest
 
 from server.auth.seat import seat_of
 from server.keys import ROUTER, VISITS
-from server.signaling_wiring import stored_seat
+from server.visits.signaling_wiring import stored_seat
 from signaling.closes import CLOSE_REVOKED
 from signaling.cluster_bus import OWNER_TTL
 from signaling.protocol import ProtocolError

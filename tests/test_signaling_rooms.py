@@ -7,7 +7,7 @@ import time
 import aiohttp
 
 from server.keys import DB, VISITS
-from server.visit_input import MIN_CAPACITY
+from server.visits.visit_input import MIN_CAPACITY
 from tests.live import in_call
 
 

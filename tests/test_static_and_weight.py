@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from bench.page_weight import TARGET_RAW, measure_call_page
-from server.static_files import StaticFiles
+from server.http.static_files import StaticFiles
 from tests.helpers import link_of, make_visit
 
 

@@ -16,7 +16,7 @@ import pytest
 from aioice import stun
 from aioice.turn import create_turn_endpoint
 
-from server.config import Config, ConfigError, config_from_env
+from server.runtime.config import Config, ConfigError, config_from_env
 from server.keys import CONFIG
 from signaling.bot import VisitClient, VisitClientError
 from signaling.ice import turn_credentials

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from aioice import stun
 from aioice.turn import create_turn_endpoint
 
-from server.config import Config
+from server.runtime.config import Config
 from server.keys import ROUTER, VISITS
 from signaling.ice import turn_credentials
 from tests.browser import Chromium, wait_state, wait_until

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from server.app import create_app
 from server.auth.passwords import hash_password
 from server.auth.tokens import SigningKey, add_signing_key, new_private_pem, sign_link
-from server.config import Config
+from server.runtime.config import Config
 from server.keys import KEYRING, VISITS
 from server.storage.signing_keys import all_signing_keys
 from server.storage.visits import get_visit

@@ -25,7 +25,7 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 
-from server.signaling_wiring import NODE_HEADER
+from server.visits.signaling_wiring import NODE_HEADER
 from signaling.bot import VisitClient
 from signaling.closes import CLOSE_ENDED, CLOSE_RECONNECT
 from signaling.ice import use_loopback_candidates

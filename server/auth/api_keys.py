@@ -16,7 +16,7 @@ from aiohttp import web
 
 from server.auth.client_address import client_ip, throttle_key, trusted_proxy_set
 from server.auth.secrets_util import audit_tag, sha256_hex
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import API_KEY_THROTTLE, AUDIT_SECRET, CONFIG, DB
 from server.storage.api_keys import live_key, mark_key_used
 from server.storage.events import record_event

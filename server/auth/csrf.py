@@ -12,7 +12,7 @@ from aiohttp import web
 
 from server.auth.cookies import set_strict_cookie
 from server.auth.secrets_util import same_secret
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import CONFIG
 
 COOKIE = "visitroom_csrf"

@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from server.helper_threads import helper_executor
+from server.runtime.helper_threads import helper_executor
 
 _hasher = PasswordHasher()
 T = TypeVar("T")

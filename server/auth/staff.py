@@ -9,7 +9,7 @@ from aiohttp import web
 
 from server.auth.cookies import set_strict_cookie
 from server.auth.secrets_util import sha256_hex
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import CONFIG, DB
 from server.storage.users import User, create_session, delete_session, user_for_session
 

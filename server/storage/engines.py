@@ -3,7 +3,7 @@ the SQLite file (the default)."""
 
 from __future__ import annotations
 
-from server.config import Config, ConfigError
+from server.runtime.config import Config, ConfigError
 from server.storage.database import open_database
 from server.storage.interface import Database
 from server.storage.postgres import (

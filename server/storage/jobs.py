@@ -1,4 +1,4 @@
-"""The `jobs` table: durable jobs with leases (see server/jobs.py for who runs them).
+"""The `jobs` table: durable jobs with leases (see server/runtime/jobs.py for who runs them).
 
 A job is claimed by one process in one statement: an UPDATE of the first due row (a
 scheduled job whose time has come, or a running one whose lease ended: its process died)

@@ -13,9 +13,9 @@ from server.auth.api_keys import new_api_key
 from server.auth.csrf import require_csrf
 from server.auth.passwords import PoolBusy, generate_password, password_problem
 from server.auth.staff import require_staff
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import CONFIG, DB, PASSWORDS, VISITS
-from server.schemas import is_email_address
+from server.http.schemas import is_email_address
 from server.storage.api_keys import create_api_key, list_api_keys, revoke_api_key
 from server.storage.events import EventQuery, event_actions, find_events, record_event
 from server.storage.users import (
@@ -25,9 +25,9 @@ from server.storage.users import (
     user_by_email,
     user_by_id,
 )
-from server.templating import render, see_other
-from server.times import parse_iso_time
-from server.visit_input import VisitInputError, clean_name
+from server.http.templating import render, see_other
+from server.visits.times import parse_iso_time
+from server.visits.visit_input import VisitInputError, clean_name
 from signaling.ids import VISIT_ID
 
 

@@ -11,11 +11,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from server.auth.staff import require_staff
-from server.errors import ApiError, json_error
+from server.http.errors import ApiError, json_error
 from server.keys import DB, JOBS
-from server.query_params import query_value
+from server.http.query_params import query_value
 from server.storage.jobs import STATUSES, JobRecord, count_jobs, job_kinds, list_jobs
-from server.templating import render
+from server.http.templating import render
 
 PAGE_SIZE = 50
 MAX_PAGE = 1000

@@ -9,18 +9,18 @@ from aiohttp import web
 
 from server.auth.csrf import require_csrf
 from server.auth.staff import require_staff
-from server.errors import ApiError
-from server.ics import visit_invite
+from server.http.errors import ApiError
+from server.visits.ics import visit_invite
 from server.keys import CONFIG, DB, LIBRARY, ROUTER, VISITS
-from server.schemas import MAX_MINUTES
+from server.http.schemas import MAX_MINUTES
 from server.storage.assignments import assignments_for
 from server.storage.events import events_for_visit
 from server.storage.users import User, list_therapists
 from server.storage.visits import Visit, is_revoked, list_visits
-from server.templating import render, see_other
+from server.http.templating import render, see_other
 from server.views.guards import visit_or_404
-from server.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
-from server.visits import VisitStateError
+from server.visits.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
+from server.visits.service import VisitStateError
 
 PAST_DAYS = 30
 

@@ -9,18 +9,18 @@ from typing import get_args
 from aiohttp import web
 
 from server.auth.api_keys import require_api_key
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import CONFIG, DB, VISITS
-from server.openapi import document
-from server.query_params import query_value
-from server.request_json import read_body
-from server.schemas import ISO_TIME_PATTERN, LINKS_VALUES, NewGuest, NewVisit, Status
+from server.http.openapi import document
+from server.http.query_params import query_value
+from server.http.request_json import read_body
+from server.http.schemas import ISO_TIME_PATTERN, LINKS_VALUES, NewGuest, NewVisit, Status
 from server.storage.events import record_event
 from server.storage.visits import Visit, list_visits
-from server.times import parse_iso_time
+from server.visits.times import parse_iso_time
 from server.views.guards import visit_or_404
-from server.visit_input import VisitInputError, clean_name, parse_visit_request
-from server.visits import VisitStateError
+from server.visits.visit_input import VisitInputError, clean_name, parse_visit_request
+from server.visits.service import VisitStateError
 
 STATUSES: tuple[str, ...] = get_args(Status)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import CONFIG, VISITS
 from server.storage.visits import Visit
 

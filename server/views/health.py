@@ -9,7 +9,7 @@ from aiohttp import web
 from server.auth.client_address import from_this_machine, trusted_proxy_set
 from server.auth.staff import load_user
 from server.keys import CONFIG, DB, ROUTER
-from server.templating import render
+from server.http.templating import render
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

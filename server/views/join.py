@@ -17,12 +17,12 @@ from server.auth.visit_session import (
     set_visit_cookie,
     verify_visit_link,
 )
-from server.error_pages import error_response
+from server.http.error_pages import error_response
 from server.keys import CONFIG, DB
 from server.library.fields import DOSE_LIMITS
-from server.schemas import MAX_NOTE
+from server.http.schemas import MAX_NOTE
 from server.storage.events import record_event
-from server.templating import render, see_other
+from server.http.templating import render, see_other
 
 _REFUSALS: dict[LinkProblem, tuple[int, str, str]] = {
     LinkProblem.MALFORMED: (401, "Link not valid",

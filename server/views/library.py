@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import LIBRARY
 from server.library.citations import with_citations, without_markers
 from server.library.clinical import SUPINE_SOURCE
@@ -15,9 +15,9 @@ from server.library.loader import PHASES
 from server.library.model import Exercise, Library
 from server.library.quiz import QUESTIONS, assess, related_conditions
 from server.library.warning_signs import SHARED_SIGNS
-from server.query_params import query_value
-from server.schemas import MAX_QUERY_LENGTH
-from server.templating import COMPRESS_ON_LOOP_BELOW, render
+from server.http.query_params import query_value
+from server.http.schemas import MAX_QUERY_LENGTH
+from server.http.templating import COMPRESS_ON_LOOP_BELOW, render
 
 CACHE = "public, max-age=300"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.auth.seat import authenticate_seat
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import ECHO, SIGNALING
-from server.request_json import read_json_object
+from server.http.request_json import read_json_object
 from server.views.guards import require_own_origin
 from signaling.echo import EchoBusy, EchoOfferError
 from signaling.endpoint import SeatRefused

@@ -20,7 +20,7 @@ from server.auth.passwords import PoolBusy
 from server.auth.secrets_util import audit_tag
 from server.auth.staff import end_session, load_user, safe_next, start_session
 from server.keys import AUDIT_SECRET, CONFIG, DB, LOGIN_THROTTLE, PASSWORDS
-from server.schemas import MAX_EMAIL_LENGTH
+from server.http.schemas import MAX_EMAIL_LENGTH
 from server.storage.events import record_event
 from server.storage.login_unknown import (
     fail_unknown_attempt,
@@ -37,7 +37,7 @@ from server.storage.users import (
     user_by_email,
     user_by_id,
 )
-from server.templating import render, see_other
+from server.http.templating import render, see_other
 
 _EMAIL = "login_email"
 _TARGET = "login_next"

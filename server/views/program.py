@@ -9,17 +9,17 @@ from aiohttp import web
 from server.auth.access import api_refusal
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie, program_seconds
-from server.errors import ApiError
+from server.http.errors import ApiError
 from server.keys import CONFIG, DB, LIBRARY
-from server.program import assign, parse_assignment, unassign
-from server.request_json import read_body
-from server.schemas import NewAssignment
+from server.visits.program import assign, parse_assignment, unassign
+from server.http.request_json import read_body
+from server.http.schemas import NewAssignment
 from server.storage.assignments import assignments_for
 from server.storage.visits import Participant, Visit
-from server.templating import render
+from server.http.templating import render
 from server.views.guards import require_own_origin
 from server.views.join import refusal_page
-from server.visit_input import VisitInputError
+from server.visits.visit_input import VisitInputError
 
 
 async def _seat(request: web.Request, *, program: bool) -> tuple[Visit, Participant]:

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from server.keys import DB
-from server.openapi import document
+from server.http.openapi import document
 from tests.helpers import count_rows, make_visit
 
 DOC = document("http://127.0.0.1:8080")

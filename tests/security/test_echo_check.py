@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from server.config import ConfigError, config_from_env
+from server.runtime.config import ConfigError, config_from_env
 from server.keys import ECHO, VISITS
 from signaling.echo import public_answer
 from signaling.ice import (

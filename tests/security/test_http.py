@@ -129,7 +129,7 @@ async def test_missing_or_bad_api_key_is_401(client, header):
     assert (await response.json())["error"]["code"] == "unauthorized"
 
 
-@pytest.mark.parametrize("path", ["/static/../server/config.py", "/static/%2e%2e/server/config.py",
+@pytest.mark.parametrize("path", ["/static/../server/runtime/config.py", "/static/%2e%2e/server/runtime/config.py",
                                   "/static/css/../../run.py"])
 async def test_static_files_do_not_escape_their_folder(client, path):
     response = await client.get(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import ssl
 
-from server.config import Config, ConfigError
+from server.runtime.config import Config, ConfigError
 
 
 def settle_memory() -> None:

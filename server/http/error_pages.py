@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.errors import json_error, wants_json
-from server.templating import render
+from server.http.errors import json_error, wants_json
+from server.http.templating import render
 
 
 def error_response(request: web.Request, status: int, code: str, message: str,

@@ -1,10 +1,10 @@
 """The REST API's bodies as typed schemas (msgspec Structs), declared once.
 
-Requests are decoded into these Structs at the edge (`server.request_json.read_body`), and
-the OpenAPI document's components are generated from them (`server.openapi`); forms and the
+Requests are decoded into these Structs at the edge (`server.http.request_json.read_body`), and
+the OpenAPI document's components are generated from them (`server.http.openapi`); forms and the
 command line go through the same Structs (`convert_text`). What a schema cannot say (names
 without control characters, one therapist field of two, a start time in the clinic's zone)
-is checked after it, in `server.visits`.
+is checked after it, in `server.visits.service`.
 """
 
 from __future__ import annotations

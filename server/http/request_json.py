@@ -1,6 +1,6 @@
 """Reading a JSON body from a request, with the API's errors.
 
-`read_body` decodes straight into the request's schema (a Struct of `server.schemas`):
+`read_body` decodes straight into the request's schema (a Struct of `server.http.schemas`):
 415 when the body is not application/json, 400 when it is not a JSON object, 422 naming
 the field that is missing, unknown or not acceptable.
 """
@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from server.errors import ApiError
-from server.schemas import explain
+from server.http.errors import ApiError
+from server.http.schemas import explain
 
 T = TypeVar("T", bound=msgspec.Struct)
 

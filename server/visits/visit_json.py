@@ -1,4 +1,4 @@
-"""A visit as the API and `run.py create-visit --json` show it (server.schemas.Visit)."""
+"""A visit as the API and `run.py create-visit --json` show it (server.http.schemas.Visit)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import msgspec
 
-from server import schemas
+from server.http import schemas
 from server.storage.assignments import Assignment
 from server.storage.visits import Visit
-from server.times import iso_time
+from server.visits.times import iso_time
 
 
 def visit_json(visit: Visit, assignments: list[Assignment], urls: dict[str, str]) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import time
 from aiohttp import web
 
 from server.auth.visit_session import program_seconds
-from server.config import Config
-from server.jobs import JobKind
+from server.runtime.config import Config
+from server.runtime.jobs import JobKind
 from server.keys import CONFIG, DB
 from server.storage.jobs import Job, purge_finished_jobs
 from server.storage.login_unknown import purge_unknown_attempts

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of the REST API, served at /api/openapi.json.
 
-Generated: the schemas come from the Structs in `server.schemas` (msgspec's JSON Schema),
+Generated: the schemas come from the Structs in `server.http.schemas` (msgspec's JSON Schema),
 and each operation from one row of `OPERATIONS` (path, method, operationId, tag, summary,
 parameters, body, responses, examples). The operationIds name the functions a generated
 client has (`create_visit`, `cancel_visit`, …).
@@ -15,7 +15,7 @@ from typing import Any, get_args
 import msgspec
 
 from server.library.model import PHASES
-from server.schemas import (
+from server.http.schemas import (
     ISO_TIME_PATTERN,
     LINKS_VALUES,
     MAX_QUERY_LENGTH,

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from server.auth.csrf import csrf_token
 from server.auth.staff import cached_user
-from server.config import Config
+from server.runtime.config import Config
 from server.keys import STATIC, TEMPLATES
 from server.library.citations import without_markers
 

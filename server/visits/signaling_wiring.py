@@ -12,12 +12,12 @@ from typing import Any, AsyncIterator
 from aiohttp import web
 
 from server.auth.seat import authenticate_seat, seat_of
-from server.config import Config, ConfigError
+from server.runtime.config import Config, ConfigError
 from server.keys import CONFIG, DB, ECHO, LIBRARY, ROUTER, SIGNALING, VISITS
-from server.room_store import RoomsFollowVisits, RoomStore
+from server.visits.room_store import RoomsFollowVisits, RoomStore
 from server.storage import Database, DatabaseBusy
 from server.storage.server_secrets import bus_seal_key
-from server.visits import VisitService
+from server.visits.service import VisitService
 from signaling.bus_seal import EnvelopeSeal
 from signaling.cluster import ClusterRouter
 from signaling.echo import EchoLimits, EchoPool

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from server.library.model import Library
 from server.storage import DatabaseBusy
-from server.visits import VisitService, acted_by
+from server.visits.service import VisitService, acted_by
 from signaling.echo import EchoPool
 from signaling.endpoint import TokenBucket
 from signaling.protocol import ProtocolError

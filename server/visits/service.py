@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 from server.auth.secrets_util import new_id
 from server.auth.tokens import KeyRing, sign_link
-from server.config import Config
-from server.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (re-exported)
+from server.runtime.config import Config
+from server.http.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (re-exported)
 from server.storage import Database
 from server.storage import visits as visit_store
 from server.storage.assignments import assignments_of_visits
@@ -20,12 +20,12 @@ from server.storage.device_denials import deny_device, device_denied
 from server.storage.events import record_event
 from server.storage.users import user_by_email
 from server.storage.visits import Participant, Visit
-from server.visit_input import (
+from server.visits.visit_input import (
     DEFAULT_THERAPIST_NAME,
     VisitInputError,
     VisitRequest,
 )
-from server.visit_json import visit_json
+from server.visits.visit_json import visit_json
 from signaling.ids import NAMED_ROLES, VISIT_ID
 from signaling.seat import Acting
 

@@ -6,7 +6,7 @@ import logging
 import time
 
 from server.auth.passwords import generate_password, hash_password
-from server.config import Config
+from server.runtime.config import Config
 from server.storage import Database
 from server.storage.events import record_event
 from server.storage.users import count_admins, create_user

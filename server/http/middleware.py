@@ -8,11 +8,11 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from server.access_log import SERVER_HEADER
+from server.http.access_log import SERVER_HEADER
 from server.auth.csrf import attach_new_token
-from server.config import Config
-from server.error_pages import error_response
-from server.errors import ApiError
+from server.runtime.config import Config
+from server.http.error_pages import error_response
+from server.http.errors import ApiError
 from server.keys import CONFIG
 from server.storage import DatabaseBusy
 

@@ -1,7 +1,7 @@
 """A request to create a visit, checked: names, times, kind, length, capacity, therapist.
 
 The API, the admin form and the CLI all build a `VisitRequest` here; what the schema
-(server/schemas.py) can say, it says, and the rest (control characters, the clinic's
+(server/http/schemas.py) can say, it says, and the rest (control characters, the clinic's
 time zone, a name or an email for the therapist) is checked below.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from server import schemas
-from server.config import Config
-from server.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (one place for callers)
-from server.times import parse_iso_time
+from server.http import schemas
+from server.runtime.config import Config
+from server.http.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (one place for callers)
+from server.visits.times import parse_iso_time
 
 DEFAULT_THERAPIST_NAME = "Your therapist"
 _FORBIDDEN = re.compile(f"[{schemas.NAME_FORBIDDEN}]")

@@ -2,7 +2,7 @@
 
 The supervisor prepares once (migrations, the admin account, the demo visit: `serve`
 does that before calling `supervise`), then starts N workers. Each worker is a fresh
-Python process (`python -m server.workers`, so a rolling restart runs the code on disk
+Python process (`python -m server.runtime.workers`, so a rolling restart runs the code on disk
 now) that reads its settings from the supervisor through a pipe (so flags given to the
 supervisor, `--turn-secret` say, never appear in a worker's command line), binds
 host:port with SO_REUSEPORT and serves the whole application; the kernel spreads
@@ -34,15 +34,15 @@ from typing import Any, Callable, Coroutine
 
 from aiohttp import web
 
-from server.access_log import AccessLogger
+from server.http.access_log import AccessLogger
 from server.app import create_app
-from server.config import Config, ConfigError
-from server.logs import quiet_libraries
-from server.process_runtime import settle_memory, tls_context
+from server.runtime.config import Config, ConfigError
+from server.runtime.logs import quiet_libraries
+from server.runtime.process_runtime import settle_memory, tls_context
 
-log = logging.getLogger("server.workers")  # (also when run as __main__, a worker)
+log = logging.getLogger("server.runtime.workers")  # (also when run as __main__, a worker)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 READY_SECONDS = 60.0
 """How long a new worker may take to open its database, Redis and port."""
 STOP_SECONDS = 20.0
@@ -142,7 +142,7 @@ class Supervisor:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server.workers", stdin=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "server.runtime.workers", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, env=env)
         assert process.stdin is not None and process.stdout is not None
         # The pipe stays open: its end tells the worker that the supervisor is gone.

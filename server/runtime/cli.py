@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
-from server.config import Config, ConfigError, config_from_env
+from server.runtime.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
-from server.logs import configure_logging
-from server.process_runtime import settle_memory, tls_context
-from server.visit_input import KIND_MINUTES, VisitInputError
+from server.runtime.logs import configure_logging
+from server.runtime.process_runtime import settle_memory, tls_context
+from server.visits.visit_input import KIND_MINUTES, VisitInputError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +113,7 @@ def _run(work: Callable[[], Awaitable[int]]) -> int:
 async def _with_services(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
     from server.auth.tokens import KeyRing
     from server.storage import open_store
-    from server.visits import VisitService
+    from server.visits.service import VisitService
 
     db = await open_store(config)
     try:
@@ -126,7 +126,7 @@ async def _with_services(config: Config, work: Callable[[Any], Awaitable[int]]) 
 
 def create_visit(args: argparse.Namespace) -> int:
     """`run.py create-visit`."""
-    from server.visit_input import parse_visit_request
+    from server.visits.visit_input import parse_visit_request
 
     config = _config(args)
     request = parse_visit_request({
@@ -165,7 +165,7 @@ def rotate_key(args: argparse.Namespace) -> int:
 
 def _use_self_signed(config: Config) -> Config:
     """The config serving https with a self-signed certificate for the public URL's host."""
-    from server.self_signed import ensure_certificate
+    from server.runtime.self_signed import ensure_certificate
 
     if config.certfile:
         raise ConfigError("--self-signed makes its own certificate: leave out --certfile and --keyfile")
@@ -203,11 +203,11 @@ def serve(args: argparse.Namespace) -> int:
     """`run.py serve`: prepare the database, print how to get in, run until stopped."""
     from aiohttp import web
 
-    from server.access_log import AccessLogger
+    from server.http.access_log import AccessLogger
     from server.app import create_app
-    from server.bootstrap import ensure_admin
+    from server.runtime.bootstrap import ensure_admin
     from server.storage import describe_store
-    from server.visit_input import parse_visit_request
+    from server.visits.visit_input import parse_visit_request
 
     config = _config(args)
     if args.self_signed:
@@ -232,7 +232,7 @@ def serve(args: argparse.Namespace) -> int:
         return 0
 
     if args.workers != 1:
-        from server.workers import supervise
+        from server.runtime.workers import supervise
 
         return supervise(config, args.workers, lambda: _run(lambda: _with_services(config, prepare)))
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from server.library.fields import DOSE_LIMITS
 from server.library.model import Library
-from server.schemas import MAX_NOTE, NewAssignment
+from server.http.schemas import MAX_NOTE, NewAssignment
 from server.storage import Database
 from server.storage.assignments import (
     Assignment,
@@ -16,7 +16,7 @@ from server.storage.assignments import (
     remove_assignment,
 )
 from server.storage.events import record_event
-from server.visit_input import VisitInputError, clean_name
+from server.visits.visit_input import VisitInputError, clean_name
 
 
 def parse_assignment(data: NewAssignment, library: Library) -> dict[str, Any]:

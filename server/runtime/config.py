@@ -90,7 +90,7 @@ class Config:
     """An echo check not connected within this many seconds is dropped."""
     echo_per_visit: int = 2
     """Echo checks that may run at once for one visit (each participant has one at most)."""
-    library_dir: Path = Path(__file__).resolve().parent / "library"
+    library_dir: Path = Path(__file__).resolve().parent.parent / "library"
     """Folder of the condition library's content files."""
     program_days: int = 90
     """How long after a visit the patient can reopen her home program."""

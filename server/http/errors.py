@@ -1,4 +1,4 @@
-"""Errors as the API answers them: `{"error": {"code", "message"}}` (pages: server.error_pages)."""
+"""Errors as the API answers them: `{"error": {"code", "message"}}` (pages: server.http.error_pages)."""
 
 from __future__ import annotations
 

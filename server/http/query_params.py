@@ -12,7 +12,7 @@ from typing import Iterable
 
 from aiohttp import web
 
-from server.errors import ApiError
+from server.http.errors import ApiError
 
 
 def query_value(request: web.Request, name: str, *, max_length: int | None = None,

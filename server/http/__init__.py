@@ -1,0 +1,1 @@
+"""HTTP plumbing: middleware, error answers, request and query reading, the API schemas and its OpenAPI document, static files and page rendering."""
