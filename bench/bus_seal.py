@@ -13,17 +13,15 @@ import argparse
 import os
 import timeit
 
-import msgspec
-
 from signaling.bus_seal import EnvelopeSeal
+from signaling.cluster_messages import Deliver, seal_ready
 
 NODE, ROOM = "n0123456789ab", "v_0123456789abcdef"
 
 
 def _envelope(message: dict[str, object]) -> bytes:
-    return msgspec.json.encode({"f": "nfedcba987654", "i": 12345, "m": {
-        "op": "deliver", "conn": f"{NODE}.c_0123456789ab", "message": message, "close": None,
-        "visit": ROOM}})
+    return seal_ready("nfedcba987654", 12345, 1_765_000_000,
+                      Deliver(f"{NODE}.c_0123456789ab", message))
 
 
 def envelopes() -> dict[str, bytes]:

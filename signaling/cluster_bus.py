@@ -11,11 +11,13 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Collection, Iterable, Protocol, Sequence
 
+from signaling.cluster_messages import Op
 from signaling.seat import Seat
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[[Op], Awaitable[None]]
+"""Takes one message of this node's inbox (`signaling.cluster_messages`)."""
 Reseat = Callable[[Seat], Awaitable[Seat]]
 """Reads a seat again from the database (admitted or denied since the socket opened)."""
 
@@ -30,8 +32,9 @@ class ClusterBus(Protocol):
 
     async def close(self) -> None: ...
 
-    async def send(self, node: str, message: dict[str, Any]) -> None:
-        """Put a message in a node's inbox (in order per sender and inbox)."""
+    async def send(self, node: str, room: str, message: Op) -> None:
+        """Put a message in a node's inbox (in order per sender and inbox), numbered and
+        kept under `room` (a visit id, or `cluster_messages.NO_ROOM`)."""
 
     async def claim(self, visit_id: str, ttl: float) -> str:
         """Become the owner of a visit's room unless another node is; returns the owner."""
@@ -56,7 +59,7 @@ class ClusterBus(Protocol):
         """This node's periodic round: renew its presence for `life` seconds (and keep its
         message numbers alive), remember only `rooms` (held or owned here), and check that
         the bus still holds what it held; where it does not, the handler gets a
-        `{"op": "lost", "visit": None}`."""
+        `Lost(None)`."""
 
     async def alive(self, nodes: Collection[str]) -> set[str]:
         """Which of these nodes renewed their presence within its life."""
@@ -64,6 +67,16 @@ class ClusterBus(Protocol):
     async def announce_resync(self, visit_id: str, skip: Collection[str]) -> None:
         """Ask every other node but `skip`, once and without an answer, to seat its
         sockets of a visit again (for one whose join the owner may have lost unseen)."""
+
+
+def node_conn_id(node_id: str, local_id: str) -> str:
+    """A connection id that names the node holding its socket (a node id has no dots)."""
+    return f"{node_id}.{local_id}"
+
+
+def node_of(conn: str) -> str:
+    """The node holding a connection's socket (`node_conn_id`)."""
+    return conn.split(".", 1)[0]
 
 
 OWNER_TTL = 4.0

@@ -2,7 +2,7 @@
 
 A revoked link must leave the call wherever its room lives. The node that heard of the
 revocation (`ClusterRouter.eject`) hands the ejection to the room's owner and keeps it
-until that owner answers `ejected`: an owner that stalled, died with the message in its
+until that owner answers `Ejected`: an owner that stalled, died with the message in its
 inbox, or handed the room over meanwhile gets it again, or the next owner does. While no
 node owns the room it is asked again, less often (a stalled owner may come back and
 claim its room again). Sending it twice is harmless: a room ejects a participant it no
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
+
+from signaling.cluster_messages import Eject
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ GIVE_UP_SECONDS = 3600.0
 IDLE_RETRY_SECONDS = 10.0
 """The longest wait between two tries while no node owns the room."""
 
-Deliver = Callable[[dict[str, Any]], Awaitable[bool]]
+Deliver = Callable[[Eject], Awaitable[bool]]
 """One try: hand the message to the room's owner now; False when no node owns it."""
 
 
@@ -44,8 +46,7 @@ class Ejections:
         self._count += 1
         eject_id = f"{self.node_id}.{self._count}"
         self.pending[eject_id] = asyncio.Event()
-        message = {"op": "eject", "visit": visit_id, "participant": participant_id,
-                   "reason": reason, "from": self.node_id, "id": eject_id}
+        message = Eject(visit_id, participant_id, reason, self.node_id, eject_id)
         task = asyncio.create_task(self._until_confirmed(message), name=f"eject {visit_id}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -56,8 +57,8 @@ class Ejections:
         if done is not None:
             done.set()
 
-    async def _until_confirmed(self, message: dict[str, Any]) -> None:
-        done = self.pending[message["id"]]
+    async def _until_confirmed(self, message: Eject) -> None:
+        done = self.pending[message.eject_id]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + GIVE_UP_SECONDS
         wait, tries, ever_owned = self.every, 0, False
@@ -69,7 +70,7 @@ class Ejections:
                     owned = False
                     if not tries:
                         log.warning("eject not sent visit=%s participant=%s error=%s; "
-                                    "trying again", message["visit"], message["participant"],
+                                    "trying again", message.visit, message.participant,
                                     type(exc).__name__)
                 tries += 1
                 ever_owned = ever_owned or owned
@@ -77,7 +78,7 @@ class Ejections:
                     await asyncio.wait_for(done.wait(), wait)
                     if tries > 1:
                         log.info("eject confirmed visit=%s participant=%s tries=%d",
-                                 message["visit"], message["participant"], tries)
+                                 message.visit, message.participant, tries)
                     return
                 except TimeoutError:
                     pass
@@ -86,6 +87,6 @@ class Ejections:
             # started, say): only a room that was owned and never confirmed is an error.
             (log.error if ever_owned else log.info)(
                 "eject never confirmed visit=%s participant=%s after %d s (room owned: %s)",
-                message["visit"], message["participant"], GIVE_UP_SECONDS, ever_owned)
+                message.visit, message.participant, GIVE_UP_SECONDS, ever_owned)
         finally:
-            self.pending.pop(message["id"], None)
+            self.pending.pop(message.eject_id, None)

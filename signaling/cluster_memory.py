@@ -1,14 +1,23 @@
 """Several cluster nodes in one process, for the router contract tests: inboxes with random
-delays and ownership records that expire, as Redis gives them (signaling/redis_bus.py)."""
+delays and ownership records that expire, as Redis gives them (signaling/redis_bus.py).
+Messages travel as their bytes (`signaling.cluster_messages`), as they do through Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
-from typing import Any, Collection, Sequence
+from typing import Collection, Sequence
 
 from signaling.cluster_bus import Handler
+from signaling.cluster_messages import (
+    DecodeErrors,
+    Op,
+    Resync,
+    decode_message,
+    encode_message,
+    tag_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +32,7 @@ class MemoryCluster:
     def __init__(self, *, max_delay: float = 0.005, seed: int = 7) -> None:
         self.max_delay = max_delay
         self.random = random.Random(seed)
-        self.inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self.inboxes: dict[str, asyncio.Queue[bytes]] = {}
         self.owners: dict[str, tuple[str, float]] = {}
         self.states: dict[str, str] = {}
         self.down: set[str] = set()
@@ -53,18 +62,24 @@ class MemoryNode:
         self._consumer: asyncio.Task[None] | None = None
 
     async def start(self, handler: Handler) -> None:
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self.cluster.inboxes[self.node_id] = inbox
         self.cluster.down.discard(self.node_id)
 
         async def consume() -> None:
             while True:
-                message = await inbox.get()
+                data = await inbox.get()
                 await asyncio.sleep(self.cluster.random.uniform(0, self.cluster.max_delay))
+                try:
+                    message = decode_message(data)
+                except DecodeErrors:
+                    log.error("bus message dropped (unknown or malformed) node=%s", self.node_id)
+                    continue
                 try:
                     await handler(message)
                 except Exception:
-                    log.exception("inbox message failed node=%s", self.node_id)
+                    log.exception("inbox message failed node=%s op=%s", self.node_id,
+                                  tag_of(message))
 
         self._consumer = asyncio.ensure_future(consume())
 
@@ -80,12 +95,12 @@ class MemoryNode:
         self.cluster.inboxes.pop(self.node_id, None)
         self.cluster.down.add(self.node_id)
 
-    async def send(self, node: str, message: dict[str, Any]) -> None:
+    async def send(self, node: str, room: str, message: Op) -> None:
         if self.node_id in self.cluster.down:
             return
         inbox = self.cluster.inboxes.get(node)
         if inbox is not None:
-            inbox.put_nowait(message)
+            inbox.put_nowait(encode_message(message))
 
     async def claim(self, visit_id: str, ttl: float) -> str:
         owner = self.cluster.current_owner(visit_id)
@@ -132,4 +147,4 @@ class MemoryNode:
     async def announce_resync(self, visit_id: str, skip: Collection[str]) -> None:
         for node in list(self.cluster.inboxes):
             if node != self.node_id and node not in skip:
-                await self.send(node, {"op": "resync", "visit": visit_id})
+                await self.send(node, visit_id, Resync(visit_id))

@@ -5,8 +5,8 @@ trimmed past a gap, a queue overflowed), a room's owner drops its room and every
 holding sockets of that visit seats them again, each with a fresh `welcome`, so nobody
 is left believing a stale room. One publish is not enough for that: a node whose inbox
 had not reopened would miss it. So the owner sends each node that held sockets in its
-room a numbered `resync` (`{"op": "resync", "visit", "from"}`) and keeps it until that
-node answers `resynced` (after seating its sockets again), sending it again every
+room a `Resync` naming itself (`signaling.cluster_messages`) and keeps it until that
+node answers `Resynced` (after seating its sockets again), sending it again every
 `every` seconds; a node that no longer lives is let go when its presence lapses, and
 every repair gives up after `GIVE_UP_SECONDS` (logged). Besides, every node notices a
 loss of the whole bus on its own (`signaling.redis_inbox`) and seats its own sockets
@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Collection
+from typing import Awaitable, Callable, Collection
+
+from signaling.cluster_messages import Op, Resync
 
 log = logging.getLogger(__name__)
 
 GIVE_UP_SECONDS = 60.0
 """How long a repair is sent again without an answer (then logged as an error)."""
 
-Send = Callable[[str, dict[str, Any]], Awaitable[None]]
+Send = Callable[[str, str, Op], Awaitable[None]]
+"""The bus's `send(node, room, message)`."""
 
 
 class Repairs:
@@ -43,7 +46,7 @@ class Repairs:
         now = asyncio.get_running_loop().time()
         for node in sorted(set(nodes) - {self.node_id}):
             self.pending[(visit_id, node)] = (now, now)
-            await self.send(node, self._message(visit_id))
+            await self.send(node, visit_id, Resync(visit_id, self.node_id))
 
     def answered(self, visit_id: str, node: str) -> None:
         """A node seated its sockets of the visit again."""
@@ -63,11 +66,8 @@ class Repairs:
                 del self.pending[(visit_id, node)]
             elif now - last >= self.every:
                 self.pending[(visit_id, node)] = (first, now)
-                await self.send(node, self._message(visit_id))
+                await self.send(node, visit_id, Resync(visit_id, self.node_id))
 
     def nodes(self) -> set[str]:
         """The nodes that owe an answer."""
         return {node for _, node in self.pending}
-
-    def _message(self, visit_id: str) -> dict[str, Any]:
-        return {"op": "resync", "visit": visit_id, "from": self.node_id}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -179,7 +178,7 @@ class SignalingEndpoint:
         if self.draining:  # began to stop while this socket was opened
             await ws.close(code=CLOSE_RECONNECT, message=b"reconnect")
             return ws
-        conn = self.new_conn_id()
+        conn = self.router.new_conn_id()
         state = _Connection(ws, asyncio.get_running_loop().time())
         sink: Sink = SocketSink(ws, conn, on_close=self._track)
         shaped = self.sink_for(seat, sink) if self.sink_for is not None else None
@@ -209,11 +208,6 @@ class SignalingEndpoint:
                     shaped.stop()
             log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
         return ws
-
-    def new_conn_id(self) -> str:
-        """A connection id; the router may prefix it with its process's id."""
-        prefix = getattr(self.router, "conn_prefix", "")
-        return f"{prefix}c_{secrets.token_urlsafe(9)}"
 
     async def _read(self, ws: web.WebSocketResponse, seat: Seat, conn: str, state: _Connection) -> None:
         loop = asyncio.get_running_loop()

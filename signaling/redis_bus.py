@@ -30,7 +30,8 @@ Redis forgot it), releasing deletes it only then. Live states are the hash
 send touches the receiver's counters and the room's stream, keys of different slots).
 Every envelope is sealed for its inbox and room (`signaling.bus_seal`): Redis holds node
 ids, room ids, numbers, sizes and timing, never what a room says, and what a node cannot
-open is dropped, never handed on.
+open is dropped, never handed on; so is one that opens but holds no message this release
+knows (`signaling.cluster_messages`), logged by ids.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ import time
 from collections import deque
 from typing import Any, Collection, Sequence
 
-import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -50,6 +50,14 @@ from redis.exceptions import RedisError, ResponseError
 
 from signaling.bus_seal import EnvelopeSeal
 from signaling.cluster_bus import Handler, stop_tasks
+from signaling.cluster_messages import (
+    DecodeErrors,
+    Op,
+    decode_message,
+    open_envelope,
+    seal_ready,
+    tag_of,
+)
 from signaling.ids import VISIT_ID
 from signaling.redis_inbox import PREFIX, RESYNC_CHANNEL, InboxReader, new_epoch
 from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND, send_call
@@ -75,7 +83,6 @@ QUEUE_LIMIT = 10_000
 """Operations a node holds while Redis is away; past it the oldest messages are dropped
 (and their rooms resynced once Redis is back)."""
 
-_encode, _decode = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
 
 def new_node_id() -> str:
     """A node id unique across machines and restarts, random: it names no machine or
@@ -85,11 +92,6 @@ def new_node_id() -> str:
     Connection ids start with the node id and a dot, so the id itself has no dots.
     """
     return f"n{secrets.token_hex(6)}"
-
-
-def _room_of(message: dict[str, Any]) -> str:
-    seat = message.get("seat")
-    return message.get("visit") or (seat.get("visit_id") if seat else None) or "-"
 
 
 class RedisClusterBus(InboxReader):
@@ -186,15 +188,15 @@ class RedisClusterBus(InboxReader):
 
     # -- messages ----------------------------------------------------------------------
 
-    async def send(self, node: str, message: dict[str, Any]) -> None:
-        """Queue a message for a node's inbox (numbered, streamed, published in order)."""
+    async def send(self, node: str, room: str, message: Op) -> None:
+        """Queue a message for a node's inbox (numbered, streamed under `room`, published
+        in order)."""
         if self.crashed:
             return
         self._mid += 1
-        payload = self.seal.seal(_encode({"f": self.node_id, "i": self._mid,
-                                          "t": int(time.time()), "m": message}),
-                                 node, _room_of(message))
-        self._push(("send", node, _room_of(message), payload))
+        payload = self.seal.seal(seal_ready(self.node_id, self._mid, int(time.time()), message),
+                                 node, room)
+        self._push(("send", node, room, payload))
 
     def _push(self, op: tuple[str, ...]) -> None:
         self._queue.append(op)
@@ -276,27 +278,36 @@ class RedisClusterBus(InboxReader):
         plain = self.seal.open_or_drop(payload, self.node_id, room)
         if plain is None:
             return  # not sealed by this group for this inbox and room: never handed on
-        envelope = _decode(plain)
-        key = (room, envelope["f"])
-        if envelope["i"] <= self._heard.get(key, 0):
+        try:
+            envelope = open_envelope(plain)
+        except DecodeErrors:  # sealed by the group, yet no envelope: another release's
+            log.error("bus envelope malformed node=%s room=%s", self.node_id, _logged(room))
+            return
+        key = (room, envelope.sender)
+        if envelope.number <= self._heard.get(key, 0):
             return  # a retried batch repeated it
-        if time.time() - envelope["t"] > STALE_SECONDS:
+        if time.time() - envelope.sent > STALE_SECONDS:
             # Older than the numbers and senders' ids kept to recognise a repeat: a copy
             # played back from Redis, or a message that waited out a long outage. Not
             # handed on; the room is repaired instead.
-            log.warning("stale envelope dropped node=%s room=%s", self.node_id,
-                        room if VISIT_ID.fullmatch(room) else "?")
+            log.warning("stale envelope dropped node=%s room=%s", self.node_id, _logged(room))
             await self._lost(room)
             return
-        self._heard[key] = envelope["i"]
-        await self._hand(envelope["m"])
+        self._heard[key] = envelope.number
+        try:
+            message = decode_message(envelope.message)
+        except DecodeErrors:  # an op this release does not know, or fields it does not take
+            log.error("bus message dropped (unknown or malformed) node=%s room=%s sender=%s "
+                      "number=%d", self.node_id, _logged(room), envelope.sender, envelope.number)
+            return
+        await self._hand(message)
 
-    async def _hand(self, message: dict[str, Any]) -> None:
+    async def _hand(self, message: Op) -> None:
         assert self._handler is not None
         try:
             await self._handler(message)
         except Exception:  # one bad message never stops the inbox
-            log.exception("inbox message failed node=%s op=%s", self.node_id, message.get("op"))
+            log.exception("inbox message failed node=%s op=%s", self.node_id, tag_of(message))
 
     # -- ownership and live states ---------------------------------------------------------
 
@@ -357,3 +368,8 @@ class RedisClusterBus(InboxReader):
                         type(exc).__name__)
             return {}
         return {v: s for v, s in zip(visit_ids, states) if s is not None}
+
+
+def _logged(room: str) -> str:
+    """A room as a log line names it: a visit id, or "?" for anything else a line held."""
+    return room if VISIT_ID.fullmatch(room) else "?"

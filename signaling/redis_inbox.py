@@ -9,10 +9,10 @@ Numbers are only comparable within one epoch: the random value `visitroom:epoch`
 (SET when absent) by whichever script first finds Redis without one, so a restart without
 persistence or a FLUSHALL makes a new one. A node that sees another epoch (on a line, on
 reconnecting, or in its periodic `beat`) forgets its numbers and tells its router that
-data was lost (`{"op": "lost"}`): the router repairs every room it holds, and every other
+data was lost (`Lost(None)`): the router repairs every room it holds, and every other
 node notices the same on its own, within one round, whether or not any message reaches
 it. A room whose missed messages its stream no longer holds is lost the same way, alone
-(`{"op": "lost", "visit": ...}`). Stream entries of another epoch are never replayed.
+(`Lost(visit)`). Stream entries of another epoch are never replayed.
 
 A node's counters (`visitroom:seq:<node>`) and presence (`visitroom:alive:<node>`) are
 renewed by its beat: counters never lapse while it lives, however quiet its rooms, and a
@@ -33,6 +33,7 @@ from typing import Any, Awaitable, Callable, Collection
 
 from redis.exceptions import RedisError, ResponseError
 
+from signaling.cluster_messages import Lost, Op, Resync
 from signaling.redis_scripts import BEAT, EPOCH
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class InboxReader:
     _last: dict[str, tuple[int, str]]
     _heard: dict[tuple[str, str], int]
     _open: Callable[[str, str], Awaitable[None]]
-    _hand: Callable[[dict[str, Any]], Awaitable[None]]
+    _hand: Callable[[Op], Awaitable[None]]
 
     def _init_reader(self) -> None:
         self.epoch: str | None = None
@@ -141,7 +142,7 @@ class InboxReader:
             if reply["channel"] == RESYNC_CHANNEL:  # "<visit> <asking node> <skipped,...>"
                 visit, sender, skipped = (reply["data"].split(" ") + ["", ""])[:3]
                 if self.node_id != sender and self.node_id not in skipped.split(","):
-                    await self._hand({"op": "resync", "visit": visit})
+                    await self._hand(Resync(visit))
             else:
                 for line in reply["data"].split("\n"):  # a message a line (see SEND)
                     epoch, room, seq, stream_id, payload = line.split(" ", 4)
@@ -181,7 +182,7 @@ class InboxReader:
     async def _lost(self, room: str | None) -> None:
         """Tell this node's router that messages were lost: of one room, or (None) of all."""
         self.losses += 1
-        await self._hand({"op": "lost", "visit": room})
+        await self._hand(Lost(room))
 
     async def _catch_up(self) -> None:
         """Replay what was sent to this node while its inbox was away; what can't be is

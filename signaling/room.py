@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from signaling.bus import Bus, Delivery
 from signaling.closes import (
@@ -99,6 +99,10 @@ class Room:
     def empty(self) -> bool:
         """Nobody is connected."""
         return all(m.conn is None for m in (*self.members.values(), *self.claims.values()))
+
+    def connections(self) -> set[str]:
+        """The connection ids seated in the room (members and pending claims)."""
+        return {m.conn for m in (*self.members.values(), *self.claims.values()) if m.conn}
 
     def _present_admitted(self) -> list[Member]:
         return [m for m in self.members.values() if m.status == "admitted" and m.conn]
@@ -281,18 +285,10 @@ class Room:
         """Act on a validated message from the member's live connection (relays take
         `route`, the router's synchronous hot path)."""
         member = self._member_at(participant_id, conn)
-        if message.type in BROADCAST:
-            await self._broadcast(member, message)
-        elif message.type == "admit":
-            await self._admit(member, message["participant"])
-        elif message.type == "deny":
-            await self._deny(member, message["participant"], message["reason"])
-        elif message.type == "remove":
-            await self._remove(member, message["participant"], bool(message["revoke"]))
-        elif message.type == "end-visit":
-            await self.end("ended_by_therapist", by=Acting(member.id, member.device))
-        else:
+        handler = HANDLERS.get(message.type)
+        if handler is None:
             raise ProtocolError("unknown_type", f"'{message.type}' is not handled by rooms.")
+        await handler(self, member, message)
 
     def route(self, participant_id: str, conn: str, message: Inbound) -> tuple[str, str]:
         """Where a relayed message goes and what its receiver gets (the hot path: no awaits)."""
@@ -326,7 +322,8 @@ class Room:
             if member.id != sender.id:
                 await self._send(member, out)
 
-    async def _admit(self, therapist: Member, participant_id: str) -> None:
+    async def _admit(self, therapist: Member, message: Inbound) -> None:
+        participant_id = message["participant"]
         async with self._lock:
             claim = self.claims.get(participant_id)
             member = self.members.get(participant_id)
@@ -366,7 +363,8 @@ class Room:
         if claim is not None and claim.conn:
             await self._send(claim, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
 
-    async def _deny(self, therapist: Member, participant_id: str, reason: str | None) -> None:
+    async def _deny(self, therapist: Member, message: Inbound) -> None:
+        participant_id, reason = message["participant"], message["reason"]
         async with self._lock:
             claim = self.claims.get(participant_id)
             seated = self.members.get(participant_id)
@@ -392,9 +390,10 @@ class Room:
             member.conn = None
             await self._tell_therapists(self._lobby())
 
-    async def _remove(self, therapist: Member, participant_id: str, revoke: bool) -> None:
+    async def _remove(self, therapist: Member, message: Inbound) -> None:
         """The therapist takes someone out of the call: back to the waiting room, or, with
         `revoke`, out of the visit with her link revoked."""
+        participant_id, revoke = message["participant"], bool(message["revoke"])
         member = self.members.get(participant_id)
         if member is None or member.status != "admitted" or member.role == "therapist":
             raise ProtocolError("not_admitted", "That participant is not in the call.")
@@ -415,6 +414,9 @@ class Room:
             await self._tell_therapists(self._lobby())
 
     # -- ending --------------------------------------------------------------------------
+
+    async def _end_visit(self, therapist: Member, message: Inbound) -> None:
+        await self.end("ended_by_therapist", by=Acting(therapist.id, therapist.device))
 
     async def end(self, reason: str, by: Acting | None = None) -> None:
         """End the visit for everyone: `visit-ended`, then close every connection."""
@@ -445,3 +447,15 @@ class Room:
             await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
         if member.status == "waiting":
             await self._tell_therapists(self._lobby())
+
+
+RoomHandler = Callable[[Room, Member, Inbound], Awaitable[None]]
+HANDLERS: dict[str, RoomHandler] = {
+    **{kind: Room._broadcast for kind in BROADCAST},
+    "admit": Room._admit,
+    "deny": Room._deny,
+    "remove": Room._remove,
+    "end-visit": Room._end_visit,
+}
+"""What a room does with each message type it acts on, given the sender and the message
+(a new type is one more entry). Relays take `Room.route`; `ping` and `bye` the endpoint."""

@@ -9,6 +9,7 @@ forwards to it (over Redis, or in memory in the contract tests).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Protocol, Sequence
 
 from signaling.bus import Delivery
@@ -42,6 +43,10 @@ class Router(Protocol):
     @property
     def node_id(self) -> str | None:
         """The id this process answers under among several (None: the only one)."""
+
+    def new_conn_id(self) -> str:
+        """An id for a socket this process opens, unique across the processes of a group
+        (the router may prefix it with its node's id, to route deliveries back)."""
 
     def attach(self, conn: str, sink: Sink) -> None:
         """A socket of this process opened (before it joins)."""
@@ -92,15 +97,6 @@ class RemoteDelivery(Protocol):
     async def __call__(self, conn: str, delivery: Delivery) -> None: ...
 
 
-def room_live_state(room: Any) -> str:
-    """A room's state as the dashboard shows it."""
-    if room.state == "ended":
-        return "ended"
-    if room.waiting_count:
-        return "waiting"
-    return "in_call" if room.state == "in_call" else "idle"
-
-
 class LocalRouter:
     """Every room in this process: one server, or the rooms a cluster node owns."""
 
@@ -111,6 +107,10 @@ class LocalRouter:
         self.registry = RoomRegistry(self.bus, hooks)
 
     node_id: str | None = None
+
+    def new_conn_id(self) -> str:
+        """A random connection id (72 bits: never repeated in practice)."""
+        return f"c_{secrets.token_urlsafe(9)}"
 
     async def start(self) -> None:
         return None
@@ -150,10 +150,52 @@ class LocalRouter:
     async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
         states = {}
         for visit_id in visit_ids:
-            room = self.registry.room(visit_id)
-            if room is not None:
-                states[visit_id] = room_live_state(room)
+            state = self.live_state(visit_id)
+            if state is not None:
+                states[visit_id] = state
         return states
 
     def counts(self) -> dict[str, int]:
         return {"sockets": len(self.sinks), "rooms": len(self.registry.rooms)}
+
+    # -- what a cluster node asks of the rooms it owns (`signaling.cluster`) -------------
+
+    def live_state(self, visit_id: str) -> str | None:
+        """A visit's room's state as the dashboard shows it (one of LIVE_STATES); None
+        without a room here."""
+        room = self.registry.room(visit_id)
+        if room is None:
+            return None
+        if room.state == "ended":
+            return "ended"
+        if room.waiting_count:
+            return "waiting"
+        return "in_call" if room.state == "in_call" else "idle"
+
+    def owns(self, visit_id: str) -> bool:
+        """Whether a visit's room lives in this process."""
+        return self.registry.room(visit_id) is not None
+
+    def room_ids(self) -> list[str]:
+        """The visits whose room lives in this process."""
+        return list(self.registry.rooms)
+
+    def drop_room(self, visit_id: str) -> set[str]:
+        """Forget a visit's room without a word to anyone (another process seats its
+        members again); the connection ids it had seated, or none without a room."""
+        room = self.registry.room(visit_id)
+        if room is None:
+            return set()
+        conns = room.connections()
+        self.registry.drop(room)
+        return conns
+
+    def deliver_here(self, conn: str, delivery: Delivery) -> None:
+        """Hand a delivery to a socket of this process (nothing if it closed meanwhile)."""
+        sink = self.sinks.get(conn)
+        if sink is not None:
+            sink.deliver(delivery)
+
+    async def publish(self, conn: str, delivery: Delivery) -> None:
+        """Send a delivery to a connection, held here or (through `remote`) elsewhere."""
+        await self.bus.publish(conn, delivery)

@@ -27,6 +27,14 @@ from server.keys import ROUTER
 from server.storage.server_secrets import audit_tag_secret, bus_seal_key
 from signaling.bot import VisitClient
 from signaling.bus_seal import EnvelopeSeal, SealError
+from signaling.cluster_messages import (
+    Deliver,
+    End,
+    Op,
+    decode_message,
+    open_envelope,
+    seal_ready,
+)
 from signaling.redis_bus import RedisClusterBus, new_node_id
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, open_test_database
 from tests.live import LiveServer, free_port, start_live_server
@@ -180,23 +188,22 @@ class Forger:
 
     async def push(self, node: str, room: str, payload: str) -> None:
         self.payloads.append(payload)
-        await self.bus.send(node, {"visit": room})
+        await self.bus.send(node, room, End(room, "forged"))
         await self.bus.flush()
 
 
-def _deliver(kind: str, **fields: Any) -> dict[str, Any]:
-    return {"op": "deliver", "conn": "x.c_1", "message": {"type": kind, **fields}, "close": None,
-            "visit": ROOM}
+def _deliver(kind: str, **fields: Any) -> Deliver:
+    return Deliver("x.c_1", {"type": kind, **fields})
 
 
 async def test_a_forged_envelope_in_a_nodes_inbox_is_dropped_and_a_peers_sealed_one_taken(
         emptied, caplog):
-    taken: list[dict[str, Any]] = []
+    taken: list[Op] = []
 
-    async def record(message: dict[str, Any]) -> None:
+    async def record(message: Op) -> None:
         taken.append(message)
 
-    async def ignore(message: dict[str, Any]) -> None:
+    async def ignore(message: Op) -> None:
         pass
 
     node, peer, third = (RedisClusterBus(emptied, new_node_id(), group_seal()) for _ in range(3))
@@ -206,28 +213,28 @@ async def test_a_forged_envelope_in_a_nodes_inbox_is_dropped_and_a_peers_sealed_
         await bus.start(ignore)
     client = aioredis.from_url(emptied, decode_responses=True)
     try:
-        await peer.send(node.node_id, _deliver("peer-joined"))
-        await peer.send(third.node_id, _deliver("admitted"))
+        await peer.send(node.node_id, ROOM, _deliver("peer-joined"))
+        await peer.send(third.node_id, ROOM, _deliver("admitted"))
         await peer.flush()
         await _until(lambda: len(taken) == 1, "the peer's sealed message reached the handler")
-        assert taken[0]["message"]["type"] == "peer-joined"
+        assert isinstance(taken[0], Deliver) and taken[0].message["type"] == "peer-joined"
         for_third = next(f["m"] for _, f in await client.xrange(f"visitroom:stream:{ROOM}")
                          if f["to"] == third.node_id)
         for_node = next(f["m"] for _, f in await client.xrange(f"visitroom:stream:{ROOM}")
                         if f["to"] == node.node_id)
 
-        forged = json.dumps({"f": peer.node_id, "i": 1000, "m": _deliver("admitted")},
-                            separators=(",", ":"))
-        await forger.push(node.node_id, ROOM, forged)  # plain JSON, as before sealing
-        foreign = EnvelopeSeal(os.urandom(32)).seal(forged.encode(), node.node_id, ROOM)
+        plain = seal_ready(peer.node_id, 1000, int(time.time()), _deliver("admitted"))
+        await forger.push(node.node_id, ROOM, _text(plain))  # an envelope, never sealed
+        foreign = EnvelopeSeal(os.urandom(32)).seal(plain, node.node_id, ROOM)
         await forger.push(node.node_id, ROOM, foreign)  # sealed under another key
         await forger.push(node.node_id, ROOM, for_third)  # another inbox's envelope
         await forger.push(node.node_id, "v_seal000000000002", for_node)  # another room
         await forger.push(node.node_id, ROOM, for_node)  # itself again: a repeat
-        await peer.send(node.node_id, _deliver("pong"))  # after them all, in order
+        await peer.send(node.node_id, ROOM, _deliver("pong"))  # after them all, in order
         await peer.flush()
         await _until(lambda: len(taken) == 2, "the peer's second sealed message arrived")
-        assert [m["message"]["type"] for m in taken] == ["peer-joined", "pong"]
+        assert [m.message["type"] for m in taken if isinstance(m, Deliver)] == [
+            "peer-joined", "pong"] and len(taken) == 2
         assert node.seal.refused == 4  # the repeat opens, and is dropped by its number
         assert "bus envelope refused" in caplog.text and "admitted" not in caplog.text
     finally:
@@ -324,7 +331,8 @@ async def test_what_a_real_call_across_two_servers_leaves_in_redis_names_no_one_
         for _, fields in stream:  # besides the envelope, ids and numbers only
             assert all(re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", v) for k, v in fields.items()
                        if k != "m"), fields
-            assert b'"f":' in seal.open(fields["m"], fields["to"], visit.id)  # sealed, opens
+            envelope = open_envelope(seal.open(fields["m"], fields["to"], visit.id))  # it opens
+            assert envelope.sender in {s.app[ROUTER].node_id for s in servers}
         _assert_holds_nothing_of_the_call(everything)
         assert any(visit.id in line for line in published.seen)
         _assert_holds_nothing_of_the_call("\n".join(published.seen))
@@ -367,7 +375,9 @@ async def test_turn_credentials_are_minted_on_the_sockets_server_and_never_cross
         turn = next(s for s in admitted["ice_servers"] if "credential" in s)
         assert b.app[ROUTER].counts()["rooms"] == 1 and a.app[ROUTER].counts()["rooms"] == 0
         # Her admission crossed the bus (b's room, a's socket), without any credential.
-        assert any(b'"admitted"' in data for data in plain)
+        messages = [decode_message(open_envelope(data).message) for data in plain]
+        assert any(isinstance(m, Deliver) and isinstance(m.message, dict)
+                   and m.message["type"] == "admitted" for m in messages)
         for data in plain:
             assert b"credential" not in data and turn["username"].encode() not in data
             assert turn["credential"].encode() not in data

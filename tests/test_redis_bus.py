@@ -19,6 +19,7 @@ from redis.asyncio.connection import Connection
 from server.runtime.config import Config, ConfigError, config_from_env
 from signaling.cluster import ClusterRouter
 from signaling.closes import CLOSE_TRY_LATER
+from signaling.cluster_messages import Op
 from signaling.protocol import ProtocolError
 from signaling.redis_bus import RedisClusterBus, new_node_id
 from tests.redis_server import (  # noqa: F401
@@ -48,8 +49,8 @@ class Nodes:
         self.a, self.b = (ClusterRouter(b, self.store, reseat=self.store.reseat, ttl=1.5)
                           for b in self.buses)
         self.therapist = Participant(self.a, _seat(THERAPIST, "therapist"),
-                                     f"{self.a.conn_prefix}c_t1")
-        self.patient = Participant(self.b, _seat(PATIENT, "patient"), f"{self.b.conn_prefix}c_p1")
+                                     self.a.new_conn_id())
+        self.patient = Participant(self.b, _seat(PATIENT, "patient"), self.b.new_conn_id())
 
     async def in_call(self) -> None:
         await self.a.start()
@@ -93,7 +94,7 @@ def gate_inbox(bus: RedisClusterBus, gate: asyncio.Event) -> None:
     handler = bus._handler
     assert handler is not None
 
-    async def gated(message: dict[str, Any]) -> None:
+    async def gated(message: Op) -> None:
         await gate.wait()
         await handler(message)
 
@@ -281,7 +282,7 @@ async def test_a_node_started_while_redis_is_down_serves_once_it_is_up(tmp_path)
             assert time.monotonic() - started < 15, (
                 "the bus did not subscribe within 15 s of redis-server starting")
             await asyncio.sleep(0.1)
-        therapist = Participant(router, _seat(THERAPIST, "therapist"), f"{router.conn_prefix}c_t")
+        therapist = Participant(router, _seat(THERAPIST, "therapist"), router.new_conn_id())
         await therapist.join()
         assert (await therapist.expect("welcome"))["status"] == "admitted"
     finally:
@@ -297,7 +298,7 @@ async def test_a_socket_opened_while_redis_is_down_is_told_to_try_again_later(ow
     await router.start()
     try:
         own_redis_server.stop()
-        patient = Participant(router, _seat(PATIENT, "patient"), f"{router.conn_prefix}c_p")
+        patient = Participant(router, _seat(PATIENT, "patient"), router.new_conn_id())
         await patient.join()  # no traceback escapes: the socket is told, and closed
         assert (await patient.expect("error"))["code"] == "unavailable"
         assert patient.sink.closed == CLOSE_TRY_LATER
@@ -310,7 +311,7 @@ async def test_a_socket_opened_while_redis_is_down_is_told_to_try_again_later(ow
             assert time.monotonic() < deadline, (
                 "the bus did not reconnect within 10 s of redis-server starting again")
             await asyncio.sleep(0.1)
-        again = Participant(router, _seat(PATIENT, "patient"), f"{router.conn_prefix}c_p2")
+        again = Participant(router, _seat(PATIENT, "patient"), router.new_conn_id())
         await again.join()
         assert (await again.expect("welcome"))["status"] == "waiting"
     finally:

@@ -232,7 +232,7 @@ async def test_the_repair_after_a_restart_covers_live_rooms_only(own_redis_serve
         others = [f"v_over{i:012d}" for i in range(5)]
         for visit_id in others:  # visits over and done with: both sockets left
             people = [Participant(node, replace(_seat(who, role), visit_id=visit_id),
-                                  f"{node.conn_prefix}c_{visit_id}_{role}")
+                                  node.new_conn_id())
                       for node, who, role in ((nodes.a, THERAPIST, "therapist"),
                                               (nodes.b, PATIENT, "patient"))]
             for person in people:

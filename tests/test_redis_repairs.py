@@ -6,12 +6,12 @@ envelope played back into Redis (docs/security.md T40, T39)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from signaling.cluster_messages import Deliver, Lost, Op, Resync, seal_ready
 from signaling.cluster_repair import Repairs
 from signaling.redis_bus import STALE_SECONDS
 from tests.redis_server import own_redis_server, redis_server  # noqa: F401
@@ -32,7 +32,7 @@ async def test_a_socket_back_on_a_worker_that_forgot_the_room_repairs_nothing(em
         await nodes.b.leave(nodes.patient.seat, nodes.patient.conn)  # a reload
         nodes.b.detach(nodes.patient.conn)
         await asyncio.sleep(1.5)  # beats pass, and the stream's retention (1 s)
-        again = Participant(nodes.b, nodes.patient.seat, f"{nodes.b.conn_prefix}c_p2")
+        again = Participant(nodes.b, nodes.patient.seat, nodes.b.new_conn_id())
         await again.join()
         await again.expect("welcome")
         await asyncio.sleep(2.0)
@@ -50,8 +50,8 @@ async def test_lines_of_a_replaced_epoch_are_one_loss_not_many(emptied):  # noqa
         handler = bus._handler
         assert handler is not None
 
-        async def slow(message: dict[str, Any]) -> None:  # lines queue up in b's inbox
-            if message.get("op") == "deliver":
+        async def slow(message: Op) -> None:  # lines queue up in b's inbox
+            if isinstance(message, Deliver):
                 await asyncio.sleep(0.3)
             await handler(message)
 
@@ -129,39 +129,38 @@ async def test_an_envelope_older_than_the_repeat_memory_is_not_handed_on(emptied
     try:
         await nodes.in_call()
         bus, sender = nodes.buses[1], nodes.buses[0]
-        handed: list[dict[str, Any]] = []
+        handed: list[Op] = []
         handler = bus._handler
         assert handler is not None
 
-        async def recording(message: dict[str, Any]) -> None:
+        async def recording(message: Op) -> None:
             handed.append(message)
             await handler(message)
 
         bus._handler = recording
-        message = {"op": "deliver", "conn": nodes.patient.conn, "visit": VISIT,
-                   "message": {"type": "removed"}}
-        old = json.dumps({"f": sender.node_id, "i": 10**9, "t": int(time.time()) - STALE_SECONDS - 5,
-                          "m": message}).encode()
+        message = Deliver(nodes.patient.conn, {"type": "removed"})
+        old = seal_ready(sender.node_id, 10**9, int(time.time()) - STALE_SECONDS - 5, message)
         await bus._open(VISIT, sender.seal.seal(old, bus.node_id, VISIT))
-        assert handed == [{"op": "lost", "visit": VISIT}]  # a repair, not the message
-        fresh = json.dumps({"f": sender.node_id, "i": 10**9 + 1, "t": int(time.time()),
-                            "m": {"op": "noop-for-test", "visit": VISIT}}).encode()
+        assert handed == [Lost(VISIT)]  # a repair, not the message
+        fresh = seal_ready(sender.node_id, 10**9 + 1, int(time.time()),
+                           Deliver("nobody.c_x", {"type": "pong"}))
         await bus._open(VISIT, sender.seal.seal(fresh, bus.node_id, VISIT))
-        assert handed[-1] == {"op": "noop-for-test", "visit": VISIT}
+        assert handed[-1] == Deliver("nobody.c_x", {"type": "pong"})
     finally:
         await nodes.close()
 
 
 async def test_a_resync_is_sent_again_until_its_node_answers():
-    sent: list[tuple[str, dict[str, Any]]] = []
+    sent: list[tuple[str, Op]] = []
 
-    async def send(node: str, message: dict[str, Any]) -> None:
+    async def send(node: str, room: str, message: Op) -> None:
+        assert room == VISIT
         sent.append((node, message))
 
     repairs = Repairs("nowner", send, every=0.05)
     await repairs.ask(VISIT, {"nb", "nc", "nowner"})
     assert sorted(node for node, _ in sent) == ["nb", "nc"]  # never to itself
-    assert all(m == {"op": "resync", "visit": VISIT, "from": "nowner"} for _, m in sent)
+    assert all(m == Resync(VISIT, "nowner") for _, m in sent)
     sent.clear()
     await repairs.again({"nb", "nc"})
     assert sent == []  # not yet due

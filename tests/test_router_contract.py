@@ -162,9 +162,6 @@ class Cluster:
             self.nodes.append(node)
         return self.nodes[0], self.nodes[1]
 
-    def conn(self, router: Router, name: str) -> str:
-        return f"{getattr(router, 'conn_prefix', '')}c_{name}"
-
     async def close(self) -> None:
         for node in self.nodes:
             await node.close()
@@ -198,8 +195,8 @@ async def two_nodes(request) -> AsyncIterator[Cluster]:
 async def _people(cluster: Cluster) -> tuple[Participant, Participant]:
     therapist_node, patient_node = await cluster.start()
     therapist = Participant(therapist_node, _seat(THERAPIST, "therapist"),
-                            cluster.conn(therapist_node, "t1"))
-    patient = Participant(patient_node, _seat(PATIENT, "patient"), cluster.conn(patient_node, "p1"))
+                            therapist_node.new_conn_id())
+    patient = Participant(patient_node, _seat(PATIENT, "patient"), patient_node.new_conn_id())
     return therapist, patient
 
 

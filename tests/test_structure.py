@@ -116,3 +116,36 @@ def test_the_browser_knows_the_servers_final_close_codes():
     match = re.search(r"const FINAL_CODES = new Set\(\[([0-9, ]+)\]\)", source)
     assert match
     assert {int(code) for code in match.group(1).split(",")} == set(FINAL)
+
+
+FILE_NAME = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.(?:py|js|css|html|sql|toml|md))\b")
+
+
+def _file_names_in(doc: Path) -> set[str]:
+    """The file names a page mentions, without placeholders such as `NNNN_name.sql`."""
+    return {name for name in FILE_NAME.findall(doc.read_text()) if "NNNN" not in name}
+
+
+def test_the_architecture_page_names_files_that_exist():
+    # A name may be written from the repository's root or from a folder the page is
+    # describing (`app.py` in the server's box, `call-state.js` in the browser's table).
+    present = [path.relative_to(ROOT).as_posix()
+               for folder in ("server", "signaling", "web", "templates", "docs", "tests", "bench")
+               for path in (ROOT / folder).rglob("*") if "__pycache__" not in path.parts]
+    present += [path.name for path in ROOT.glob("*.*")]
+    missing = sorted(name for name in _file_names_in(ROOT / "docs/architecture.md")
+                     if not any(path == name or path.endswith("/" + name) for path in present))
+    assert not missing, f"docs/architecture.md names files that are not there: {missing}"
+
+
+def test_the_file_name_check_sees_a_moved_file(tmp_path: Path):
+    doc = tmp_path / "page.md"
+    doc.write_text("`server/visits.py` holds it; so do live.py, web/js/call.js and NNNN_x.sql.")
+    assert _file_names_in(doc) == {"server/visits.py", "live.py", "web/js/call.js"}
+
+
+def test_the_server_package_keeps_its_modules_in_folders_by_domain():
+    # The application factory and its keys are the server's root; everything else belongs
+    # to what it serves (http/, runtime/, visits/, auth/, storage/, views/, library/).
+    loose = sorted(path.name for path in (ROOT / "server").glob("*.py"))
+    assert loose == ["__init__.py", "app.py", "keys.py"], loose
