@@ -13,6 +13,8 @@ import argparse
 import os
 import timeit
 
+import msgspec
+
 from signaling.bus_seal import EnvelopeSeal
 from signaling.cluster_messages import Deliver, seal_ready
 
@@ -20,8 +22,9 @@ NODE, ROOM = "n0123456789ab", "v_0123456789abcdef"
 
 
 def _envelope(message: dict[str, object]) -> bytes:
+    # A relayed message travels as the JSON text its receiver gets (`protocol.relayed_text`).
     return seal_ready("nfedcba987654", 12345, 1_765_000_000,
-                      Deliver(f"{NODE}.c_0123456789ab", message))
+                      Deliver(f"{NODE}.c_0123456789ab", msgspec.json.encode(message).decode()))
 
 
 def envelopes() -> dict[str, bytes]:

@@ -114,9 +114,10 @@ class Lost(Op, tag="lost"):
     visit: str | None = None
 
 
-ClusterMessage = Union[Deliver, Forward, Join, Leave, End, Eject, Ejected, Resync, Resynced,
-                       Lost]
-"""Every message between nodes."""
+WireMessage = Union[Deliver, Forward, Join, Leave, End, Eject, Ejected, Resync, Resynced]
+"""Every message a node may send another (what the bus decodes)."""
+ClusterMessage = Union[WireMessage, Lost]
+"""Every message a node's router takes: the wire's, and its own bus's `Lost`."""
 KINDS: tuple[type[Op], ...] = ClusterMessage.__args__  # type: ignore[attr-defined]
 
 
@@ -144,7 +145,7 @@ class _Outgoing(Struct, array_like=True, frozen=True):
 
 _encode = msgspec.msgpack.Encoder().encode
 _envelopes = msgspec.msgpack.Decoder(Envelope)
-_messages = msgspec.msgpack.Decoder(ClusterMessage)
+_messages = msgspec.msgpack.Decoder(WireMessage)
 
 DecodeErrors = (msgspec.DecodeError, msgspec.ValidationError)
 """What `open_envelope` and `decode_message` raise for what is not a message of theirs."""
@@ -161,7 +162,8 @@ def open_envelope(data: bytes) -> Envelope:
 
 
 def decode_message(data: Raw | bytes) -> Op:
-    """A message from its bytes (one of DecodeErrors when unknown or malformed)."""
+    """A message from its bytes (one of DecodeErrors when unknown or malformed, or a
+    `Lost`, which only a node's own bus says)."""
     return _messages.decode(data)
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections import deque
@@ -91,7 +92,12 @@ def new_node_id() -> str:
 
     Connection ids start with the node id and a dot, so the id itself has no dots.
     """
-    return f"n{secrets.token_hex(6)}"
+    return f"n{secrets.token_hex(NODE_ID_BYTES)}"
+
+
+NODE_ID_BYTES = 6
+NODE_ID = re.compile(rf"n[0-9a-f]{{{2 * NODE_ID_BYTES}}}")
+"""What `new_node_id` makes: a node id a log line may show."""
 
 
 class RedisClusterBus(InboxReader):
@@ -298,7 +304,8 @@ class RedisClusterBus(InboxReader):
             message = decode_message(envelope.message)
         except DecodeErrors:  # an op this release does not know, or fields it does not take
             log.error("bus message dropped (unknown or malformed) node=%s room=%s sender=%s "
-                      "number=%d", self.node_id, _logged(room), envelope.sender, envelope.number)
+                      "number=%d", self.node_id, _logged(room), _logged_node(envelope.sender),
+                      envelope.number)
             return
         await self._hand(message)
 
@@ -373,3 +380,8 @@ class RedisClusterBus(InboxReader):
 def _logged(room: str) -> str:
     """A room as a log line names it: a visit id, or "?" for anything else a line held."""
     return room if VISIT_ID.fullmatch(room) else "?"
+
+
+def _logged_node(node: str) -> str:
+    """A node id as a log line names it: "?" for anything that is not one."""
+    return node if NODE_ID.fullmatch(node) else "?"

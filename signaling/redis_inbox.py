@@ -33,7 +33,7 @@ from typing import Any, Awaitable, Callable, Collection
 
 from redis.exceptions import RedisError, ResponseError
 
-from signaling.cluster_messages import Lost, Op, Resync
+from signaling.cluster_messages import NO_ROOM, Lost, Op, Resync
 from signaling.redis_scripts import BEAT, EPOCH
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class InboxReader:
         if self._stopped:
             return
         now = asyncio.get_running_loop().time()  # (before the call: a stall after it counts)
-        self._rooms_here = {*rooms, "-"}  # ("-": a message that names no room)
+        self._rooms_here = {*rooms, NO_ROOM}
         self._forget_idle_rooms(now)
         epoch, present, counters = await self._beat_script(
             keys=[EPOCH_KEY, f"{PREFIX}:alive:{self.node_id}", f"{PREFIX}:seq:{self.node_id}"],
