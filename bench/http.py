@@ -35,6 +35,7 @@ TARGET_CREATE_PER_S = 500
 
 async def _api_key(db: Path) -> str:
     from server.auth.api_keys import new_api_key
+    from server.auth.policy import KeyScope
     from server.storage import open_database
     from server.storage.api_keys import create_api_key
 
@@ -42,8 +43,10 @@ async def _api_key(db: Path) -> str:
     database = await open_database(db)
     try:
         async with database.transaction() as conn:
+            # It only creates visits (the links it opens come in the answers).
             await create_api_key(conn, name="bench", prefix=prefix, key_hash=key_hash,
-                                 created_by=None, now=int(time.time()))
+                                 created_by=None, now=int(time.time()),
+                                 scopes=KeyScope.CREATE.value)
     finally:
         await database.close()
     return key

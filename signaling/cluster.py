@@ -38,6 +38,7 @@ from signaling.cluster_messages import (
     Deliver,
     Eject,
     Ejected,
+    EjectSession,
     End,
     Forward,
     Join,
@@ -100,8 +101,8 @@ class ClusterRouter(Recovery):
         self.handlers: dict[type[Op], Callable[[Any], Awaitable[None]]] = {
             Deliver: self._on_deliver, Forward: self._on_forward, Join: self._on_join,
             Leave: self._on_leave, End: self._on_end, Eject: self._on_eject,
-            Ejected: self._on_ejected, Resync: self._on_resync, Resynced: self._on_resynced,
-            Lost: self._on_lost,
+            EjectSession: self._on_eject, Ejected: self._on_ejected, Resync: self._on_resync,
+            Resynced: self._on_resynced, Lost: self._on_lost,
         }
         """What this node does with each kind of message in its inbox."""
 
@@ -196,8 +197,9 @@ class ClusterRouter(Recovery):
     async def end_visit(self, visit_id: str, reason: str) -> None:
         await self._to_owner(visit_id, End(visit_id, reason))
 
-    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
-        self.ejections.ask(visit_id, participant_id, reason)  # its first try starts now
+    async def eject(self, visit_id: str, participant_id: str, reason: str,
+                    on_session: str | None = None) -> None:
+        self.ejections.ask(visit_id, participant_id, reason, on_session)  # first try now
 
     async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
         try:
@@ -265,7 +267,7 @@ class ClusterRouter(Recovery):
             return
         await self._send_to(owner, visit_id, message)
 
-    async def _eject_at_owner(self, message: Eject) -> bool:
+    async def _eject_at_owner(self, message: Eject | EjectSession) -> bool:
         """One try at an ejection: to the room's owner now (True), or nowhere (False: no
         node owns the room; the bus's error, if it does not answer, goes to the caller)."""
         if self.local.owns(message.visit):
@@ -340,8 +342,9 @@ class ClusterRouter(Recovery):
         await self.local.end_visit(message.visit, message.reason)
         await self._publish_live(message.visit)
 
-    async def _on_eject(self, message: Eject) -> None:
-        await self.local.eject(message.visit, message.participant, message.reason)
+    async def _on_eject(self, message: Eject | EjectSession) -> None:
+        await self.local.eject(message.visit, message.participant, message.reason,
+                               message.session if isinstance(message, EjectSession) else None)
         if message.eject_id:  # tell the node that asked that this room has done it
             if message.sender == self.node_id:
                 self.ejections.confirmed(message.eject_id)

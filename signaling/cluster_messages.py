@@ -86,6 +86,24 @@ class Eject(Op, tag="eject"):
     eject_id: str = ""
 
 
+class EjectSession(Op, tag="eject-session"):
+    """Close the seat of one participant that one staff session opened (the session ended:
+    her sign-out there), confirmed to `sender` like `Eject`. An op of its own: a node of an
+    earlier release drops it as unknown rather than read it as an `Eject` of every seat."""
+
+    visit: str
+    participant: str
+    reason: str
+    session: str
+    """The ended session's stored id (`Seat.session`); never logged."""
+    sender: str = ""
+    eject_id: str = ""
+
+    def __repr__(self) -> str:  # the session's id stays out of any log or traceback
+        return (f"EjectSession(visit={self.visit!r}, participant={self.participant!r}, "
+                f"reason={self.reason!r}, eject_id={self.eject_id!r})")
+
+
 class Ejected(Op, tag="ejected"):
     """The room's owner has done an ejection (`Eject.eject_id`)."""
 
@@ -114,7 +132,8 @@ class Lost(Op, tag="lost"):
     visit: str | None = None
 
 
-WireMessage = Union[Deliver, Forward, Join, Leave, End, Eject, Ejected, Resync, Resynced]
+WireMessage = Union[Deliver, Forward, Join, Leave, End, Eject, EjectSession, Ejected, Resync,
+                    Resynced]
 """Every message a node may send another (what the bus decodes)."""
 ClusterMessage = Union[WireMessage, Lost]
 """Every message a node's router takes: the wire's, and its own bus's `Lost`."""

@@ -14,7 +14,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from signaling.cluster_bus import ClusterBus, Reseat, node_of
-from signaling.cluster_messages import End, Eject, Join, Op, Resync
+from signaling.cluster_messages import End, Eject, EjectSession, Join, Op, Resync
 from signaling.cluster_repair import Repairs
 from signaling.router import LocalRouter
 from signaling.seat import Seat
@@ -81,7 +81,7 @@ class Recovery:
         if isinstance(message, Join):
             nodes = {node_of(message.conn)}
             visit_id = message.seat.visit_id
-        elif isinstance(message, (End, Eject)):
+        elif isinstance(message, (End, Eject, EjectSession)):
             visit_id = message.visit
             nodes = self.handed.get(visit_id, set())
         else:

@@ -52,6 +52,12 @@ class Member:
     """Waiting on a device other than the one she was admitted on (or waited on)."""
     link_id: str = ""
     """The link (jti) the live connection opened with."""
+    session: str = field(default="", repr=False)
+    """The staff session the live connection opened with (`Seat.session`)."""
+
+
+def _anyone(member: Member) -> bool:
+    return True
 
 
 def _polite(me: Member, peer: Member) -> bool:
@@ -202,7 +208,7 @@ class Room:
                 await self._drop_claim(member.id)
             member.conn = conn
             member.device = seat.device
-            member.link_id = seat.link_id
+            member.link_id, member.session = seat.link_id, seat.session
             if member.status == "waiting":
                 member.since = time.time()
             if member.role == "therapist":
@@ -227,7 +233,10 @@ class Room:
         except ProtocolError as exc:  # the database is busy: the client comes back later
             await self._send_conn(conn, error(exc.code, exc.message), CLOSE_TRY_LATER)
             return False
-        await self._eject(seat.participant_id, "link_revoked")
+        # Only what this stale link (and session) holds goes: her seat through a current
+        # link, or a later sign-in, stays whichever of the two comes back first.
+        await self._eject(seat.participant_id, "link_revoked",
+                          lambda m: m.link_id == seat.link_id and m.session == seat.session)
         await self._send_conn(conn, {"type": "visit-ended", "reason": "link_revoked"},
                               CLOSE_REVOKED)
         return False
@@ -251,7 +260,8 @@ class Room:
         if old is not None and old.conn:
             await self._send(old, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
         claim = Member(member.id, member.role, member.name, "waiting", conn=conn,
-                       device=seat.device, new_device=True, link_id=seat.link_id)
+                       device=seat.device, new_device=True, link_id=seat.link_id,
+                       session=seat.session)
         self.claims[member.id] = claim
         await self._welcome(claim, welcome_extra)
         await self._send(claim, {"type": "waiting"})
@@ -352,6 +362,7 @@ class Room:
             await self._announce_left(member, "replaced")
             await self._send(member, {"type": "bye", "reason": "replaced"}, CLOSE_REPLACED)
         member.conn, member.device, member.new_device = claim.conn, claim.device, False
+        member.link_id, member.session = claim.link_id, claim.session
         await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
         await self._announce(member)
         await self._tell_therapists(self._lobby())
@@ -430,18 +441,30 @@ class Room:
                 await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_ENDED)
                 member.conn = None
 
-    async def eject(self, participant_id: str, reason: str) -> None:
-        """End the visit for one participant (her link was revoked)."""
+    async def eject(self, participant_id: str, reason: str,
+                    on_session: str | None = None) -> None:
+        """End the visit for one participant (her link was revoked); with `on_session`, only
+        the seat opened through that staff session (it ended: her sign-out there)."""
         async with self._lock:
-            await self._eject(participant_id, reason)
+            # A session's ejection never matches a seat another session opened, even a
+            # later one on the same browser.
+            await self._eject(participant_id, reason,
+                              None if on_session is None else
+                              lambda m: m.session == on_session)
 
-    async def _eject(self, participant_id: str, reason: str) -> None:
-        claim = self.claims.pop(participant_id, None)
-        if claim is not None:
+    async def _eject(self, participant_id: str, reason: str,
+                     held: Callable[[Member], bool] | None = None) -> None:
+        """Take the participant's claim and seat out of the room (only those `held` picks)."""
+        if held is None:
+            held = _anyone
+        claim = self.claims.get(participant_id)
+        if claim is not None and held(claim):
+            del self.claims[participant_id]
             await self._send(claim, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
-        member = self.members.pop(participant_id, None)
-        if member is None:
+        member = self.members.get(participant_id)
+        if member is None or not held(member):
             return
+        del self.members[participant_id]
         if member.conn:
             await self._announce_left(member, reason)
             await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)

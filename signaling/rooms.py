@@ -68,11 +68,13 @@ class RoomRegistry:
             await room.end(reason)
             self.drop(room)
 
-    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
-        """Close one participant's connection (her link was revoked)."""
+    async def eject(self, visit_id: str, participant_id: str, reason: str,
+                    on_session: str | None = None) -> None:
+        """Close one participant's connection (her link was revoked; with `on_session`,
+        only the seat that staff session opened: `Room.eject`)."""
         room = self.rooms.get(visit_id)
         if room is not None:
-            await room.eject(participant_id, reason)
+            await room.eject(participant_id, reason, on_session)
             self._drop_if_empty(room)
 
     def _schedule_expiry(self, room: Room) -> None:

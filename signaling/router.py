@@ -66,8 +66,11 @@ class Router(Protocol):
     async def end_visit(self, visit_id: str, reason: str) -> None:
         """End a visit for everyone (cancelled, or its window closed elsewhere)."""
 
-    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
-        """Close one participant's connection (her link was revoked)."""
+    async def eject(self, visit_id: str, participant_id: str, reason: str,
+                    on_session: str | None = None) -> None:
+        """Close one participant's connection (her link was revoked); with `on_session`,
+        only her seat opened through that staff session (`Seat.session`): the session
+        ended, and her other browsers (sessions) keep theirs."""
 
     async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
         """The live state (one of LIVE_STATES) of each visit with a room; others are absent."""
@@ -144,8 +147,9 @@ class LocalRouter:
     async def end_visit(self, visit_id: str, reason: str) -> None:
         await self.registry.end_visit(visit_id, reason)
 
-    async def eject(self, visit_id: str, participant_id: str, reason: str) -> None:
-        await self.registry.eject(visit_id, participant_id, reason)
+    async def eject(self, visit_id: str, participant_id: str, reason: str,
+                    on_session: str | None = None) -> None:
+        await self.registry.eject(visit_id, participant_id, reason, on_session)
 
     async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
         states = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -35,6 +35,11 @@ class Seat:
     link_id: str = ""
     """The id (jti) of the visit link the connection opened with: a re-issued link has
     another, so whatever is minted for the seat (TURN credentials) changes with it."""
+    session: str = field(default="", repr=False)
+    """The therapist of a visit booked with a staff account: the stored id of the staff
+    session the connection opened with (never the cookie; never logged). The seat stands
+    only while that session does (`RoomHooks.link_current`), and her sign-out there ejects
+    the seats it opened (`Router.eject(on_session=...)`); empty for everyone else."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,9 @@ class RoomHooks(Protocol):
 
     async def link_current(self, seat: Seat) -> bool:
         """Whether the seat's link (`Seat.link_id`) is still the participant's and not
-        revoked: asked before the room seats anyone, on every path (a socket opening, a
-        room rebuilt on another process, a resync). May raise `ProtocolError("busy")`."""
+        revoked, and a host's staff session (`Seat.session`) still live: asked before the
+        room seats anyone, on every path (a socket opening, a room rebuilt on another
+        process, a resync, a repair). May raise `ProtocolError("busy")`."""
         ...
 
     async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,

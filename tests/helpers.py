@@ -11,6 +11,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from server.auth.api_keys import new_api_key
+from server.auth.policy import ALL_SCOPES, scopes_text
+
 from server.runtime.config import Config
 from server.keys import CONFIG, DB, VISITS
 from server.storage import Database, open_database
@@ -93,8 +95,9 @@ async def count_rows(client: TestClient, table: str) -> int:
 
 
 async def make_api_key(admin: TestClient, name: str = "Scheduler") -> str:
-    """Create an API key through the admin page and return it."""
-    response = await post_form(admin, "/admin/api-keys", "/admin/api-keys", {"name": name})
+    """Create an API key that may do everything through the admin page and return it."""
+    response = await post_form(admin, "/admin/api-keys", "/admin/api-keys",
+                               {"name": name, "scopes": "all"})
     assert response.status == 201
     match = re.search(r'id="new-key" readonly value="([^"]+)"', await response.text())
     assert match
@@ -126,7 +129,8 @@ async def api_key_in(db: Path | str, name: str) -> str:
         key, prefix, key_hash = new_api_key()
         async with database.transaction() as conn:
             await create_api_key(conn, name=name, prefix=prefix, key_hash=key_hash,
-                                 created_by=None, now=int(time.time()))
+                                 created_by=None, now=int(time.time()),
+                                 scopes=scopes_text(ALL_SCOPES))
         return key
     finally:
         await database.close()

@@ -125,7 +125,8 @@ async def test_deactivated_therapist_cannot_sign_in(aiohttp_client, admin):
 
 
 async def test_api_key_is_shown_once_stored_hashed_and_revocable(admin):
-    response = await post_form(admin, "/admin/api-keys", "/admin/api-keys", {"name": "EHR bridge"})
+    response = await post_form(admin, "/admin/api-keys", "/admin/api-keys",
+                               {"name": "EHR bridge", "scopes": "read"})
     assert response.status == 201
     key = re.search(r'id="new-key" readonly value="([^"]+)"', await response.text()).group(1)
     listing = await (await admin.get("/admin/api-keys")).text()

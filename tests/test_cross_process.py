@@ -144,7 +144,7 @@ async def test_a_rebuilt_room_seats_each_socket_as_the_database_has_it_now(clien
     visits = client.server.app[VISITS]
     visit = await make_visit(client)
     patient = visit.participant("patient")
-    opened = seat_of(visit, patient, "device-1")  # her socket opened before she was let in
+    opened = seat_of(visit, patient, "device-1", link_id=patient.jti)  # before she was let in
     assert not opened.admitted
     await visits.record_admission(visit.id, patient.id, admitted=True, device="device-1")
     again = await stored_seat(visits, opened)

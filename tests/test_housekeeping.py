@@ -1,4 +1,5 @@
-"""Expired staff logins and spent revocations are forgotten; live ones are kept."""
+"""Expired staff logins, spent revoked links and the devices of links that open nothing
+are forgotten; live ones are kept."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import pytest
 
 from server.runtime.housekeeping import purge_once
 from server.keys import DB, VISITS
+from server.storage.device_denials import deny_device, device_denied
+from server.storage.link_devices import bind_link_device, link_device
+from server.storage.links import get_link
 from tests.helpers import count_rows, make_visit, now
 
 pytestmark = pytest.mark.both_engines
@@ -16,15 +20,23 @@ async def test_expired_sessions_and_spent_revocations_are_purged(admin):
     db = app[DB]
     visit = await make_visit(admin)
     await app[VISITS].reissue(visit, "patient", actor="test")
+    spent = await make_visit(admin)
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO staff_sessions (id_hash, user_id, created_at, expires_at)"
                            " VALUES ('old', 1, 0, 10)")
-        await conn.execute("INSERT INTO revocations (jti, visit_id, revoked_at, expires_at)"
-                           " VALUES ('j_spent', ?, 0, 10)", (visit.id,))
-    sessions, revocations = await count_rows(admin, "staff_sessions"), await count_rows(admin, "revocations")
+        await conn.execute("UPDATE links SET revoked_at = 0, expires_at = 10 WHERE jti = ?",
+                           (spent.participant("patient").jti,))
+        await conn.execute("UPDATE links SET expires_at = 10 WHERE jti = ?",
+                           (spent.participant("therapist").jti,))
+    sessions, links = await count_rows(admin, "staff_sessions"), await count_rows(admin, "links")
     assert await purge_once(app) == (1, 1)
     assert await count_rows(admin, "staff_sessions") == sessions - 1  # the admin's own stays
-    assert await count_rows(admin, "revocations") == revocations - 1  # the reissued one stays
+    assert await count_rows(admin, "links") == links - 1
+    assert await get_link(db, spent.participant("patient").jti) is None
+    # Kept: the reissued link's old jti (revoked, but its window is open) and a link past its
+    # window that was never revoked (its participant's current link).
+    assert (await get_link(db, visit.participant("patient").jti)).revoked_at is not None
+    assert await get_link(db, spent.participant("therapist").jti) is not None
     assert (await admin.get("/admin")).status == 200
     assert await purge_once(app, now()) == (0, 0)
 
@@ -43,3 +55,31 @@ async def test_long_untried_unknown_email_counts_are_forgotten_but_locks_and_rec
     await purge_once(admin.server.app, t)
     rows = await db.fetchall("SELECT email_tag FROM login_unknown_emails ORDER BY email_tag")
     assert [r[0] for r in rows] == ["locked", "recent"]
+
+
+async def test_device_bindings_and_denials_go_with_the_links_that_can_no_longer_open(admin):
+    app = admin.server.app
+    db = app[DB]
+    live, spent = await make_visit(admin), await make_visit(admin)
+    t = now()
+    async with db.transaction() as conn:
+        for visit in (live, spent):
+            for role in ("patient", "therapist"):
+                jti = visit.participant(role).jti
+                await bind_link_device(conn, jti=jti, visit_id=visit.id, device=f"d-{jti}",
+                                       now=t)
+                await deny_device(conn, jti=jti, visit_id=visit.id, device="other", now=t)
+        # The spent visit: the patient's link revoked long ago, the therapist's past every
+        # window it could open (never revoked: it stays in `links`, it opens nothing).
+        await conn.execute("UPDATE links SET revoked_at = 0, expires_at = 10 WHERE jti = ?",
+                           (spent.participant("patient").jti,))
+        await conn.execute("UPDATE links SET expires_at = 10 WHERE jti = ?",
+                           (spent.participant("therapist").jti,))
+    await purge_once(app, t)
+    kept = {live.participant(role).jti for role in ("patient", "therapist")}
+    for table in ("link_devices", "device_denials"):
+        rows = await db.fetchall(f"SELECT jti FROM {table}")
+        assert {r[0] for r in rows} == kept, table
+    assert await link_device(db, live.participant("therapist").jti) == (
+        f"d-{live.participant('therapist').jti}")
+    assert await device_denied(db, live.participant("patient").jti, "other")

@@ -28,7 +28,7 @@ PERIOD = 2
 """VISITROOM_HOUSEKEEPING_SECONDS of the group."""
 LEASE = 4
 """VISITROOM_JOB_LEASE_SECONDS of the group."""
-DONE = re.compile(r"worker=\d+ pid=(\d+) server\.jobs: job (housekeeping\.purge@\d+) "
+DONE = re.compile(r"worker=\d+ pid=(\d+) server\.runtime\.jobs: job (housekeeping\.purge@\d+) "
                   r"kind=housekeeping\.purge attempt=(\d+) done")
 
 

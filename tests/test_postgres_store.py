@@ -69,7 +69,7 @@ async def test_migrations_apply_on_a_fresh_database_and_again_change_nothing(emp
             == len(migration_files("sqlite"))
         tables = {r[0] for r in await db.fetchall(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
-        assert {"users", "visits", "participants", "events", "assignments", "revocations",
+        assert {"users", "visits", "participants", "events", "assignments", "links",
                 "server_secrets", "login_addresses", "schema_migrations"} <= tables
     finally:
         await db.close()
@@ -155,10 +155,10 @@ async def test_a_failed_transaction_stores_nothing(postgres_url):
     try:
         with pytest.raises(RuntimeError):
             async with db.transaction() as conn:
-                await conn.execute("INSERT INTO revocations (jti, visit_id, revoked_at, expires_at)"
-                                   " VALUES ('j1', 'v1', 1, 2)")
+                await conn.execute("INSERT INTO login_unknown_emails (email_tag, last_at)"
+                                   " VALUES ('t1', 1)")
                 raise RuntimeError("half-way")
-        assert (await db.fetchone("SELECT COUNT(*) FROM revocations"))[0] == 0
+        assert (await db.fetchone("SELECT COUNT(*) FROM login_unknown_emails"))[0] == 0
     finally:
         await db.close()
 
@@ -180,9 +180,9 @@ async def test_a_write_lock_held_past_the_busy_time_answers_busy_not_a_wait_with
                     pass
             assert time.monotonic() - started < 5
         async with other.transaction() as conn:  # free again: writes go on
-            await conn.execute("INSERT INTO revocations (jti, visit_id, revoked_at, expires_at)"
-                               " VALUES ('j2', 'v1', 1, 2)")
-        assert (await other.fetchone("SELECT COUNT(*) FROM revocations"))[0] == 1
+            await conn.execute("INSERT INTO login_unknown_emails (email_tag, last_at)"
+                               " VALUES ('t2', 1)")
+        assert (await other.fetchone("SELECT COUNT(*) FROM login_unknown_emails"))[0] == 1
     finally:
         await holder.close()
         await other.close()

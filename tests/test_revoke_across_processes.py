@@ -147,7 +147,7 @@ async def test_revoking_clears_the_admission_and_the_link_no_longer_seats_anyone
     patient = visit.participant("patient")
     await visits.record_admission(visit.id, patient.id, admitted=True, device="device-1")
     stored = await visits.get(visit.id)
-    opened = seat_of(stored, stored.participant("patient"), "device-1")
+    opened = seat_of(stored, stored.participant("patient"), "device-1", link_id=patient.jti)
     assert opened.admitted and opened.link_id == patient.jti
     assert await visits.link_current(patient.id, patient.jti)
     await visits.revoke(visit, "patient", actor="test")
@@ -167,7 +167,8 @@ async def test_a_socket_seated_again_after_a_reissue_keeps_its_old_link_and_is_t
     visits = client.server.app[VISITS]
     visit = await make_visit(client)
     stored = await visits.get(visit.id)
-    opened = seat_of(stored, stored.participant("patient"), "device-1")
+    opened = seat_of(stored, stored.participant("patient"), "device-1",
+                     link_id=stored.participant("patient").jti)
     await visits.reissue(stored, "patient", actor="test")
     again = await stored_seat(visits, opened)
     assert again.link_id == opened.link_id

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any, AsyncIterator
 
 import pytest
 import redis
 
 from signaling.bus import Delivery
-from signaling.closes import CLOSE_ENDED
+from signaling.closes import CLOSE_ENDED, CLOSE_REVOKED
 from signaling.cluster import ClusterRouter
 from signaling.cluster_memory import MemoryCluster
 from signaling.protocol import parse_message
@@ -99,6 +100,8 @@ class MemoryStore:
         self.revoked: set[str] = set()
         """Participants whose link was revoked (the visit service also forgets their
         admission, in the same transaction)."""
+        self.ended_sessions: set[str] = set()
+        """Staff sessions that ended (signed out): a seat they opened is not seated again."""
 
     async def admitted(self, visit_id: str, participant_id: str, device: str | None,
                        by: object = None) -> None:
@@ -118,7 +121,7 @@ class MemoryStore:
         return exercise == "glute-bridge"
 
     async def link_current(self, seat: Seat) -> bool:
-        return seat.participant_id not in self.revoked
+        return seat.participant_id not in self.revoked and seat.session not in self.ended_sessions
 
     def revoke(self, participant_id: str) -> None:
         """What `VisitService.revoke` stores, before any room hears of it."""
@@ -126,15 +129,13 @@ class MemoryStore:
         self.admissions.discard(participant_id)
 
     async def reseat(self, seat: Seat) -> Seat:
-        from dataclasses import replace
-
         return replace(seat, admitted=seat.participant_id in self.admissions,
                        denied=seat.participant_id in self.denials, visit_ended=self.cancelled)
 
 
-def _seat(participant_id: str, role: str) -> Seat:
+def _seat(participant_id: str, role: str, session: str = "") -> Seat:
     return Seat(visit_id=VISIT, participant_id=participant_id, role=role, name=role.title(),
-                capacity=2, expires_at=int(time.time()) + 3600, device="d1")
+                capacity=2, expires_at=int(time.time()) + 3600, device="d1", session=session)
 
 
 class Cluster:
@@ -194,7 +195,7 @@ async def two_nodes(request) -> AsyncIterator[Cluster]:
 
 async def _people(cluster: Cluster) -> tuple[Participant, Participant]:
     therapist_node, patient_node = await cluster.start()
-    therapist = Participant(therapist_node, _seat(THERAPIST, "therapist"),
+    therapist = Participant(therapist_node, _seat(THERAPIST, "therapist", "s1"),
                             therapist_node.new_conn_id())
     patient = Participant(patient_node, _seat(PATIENT, "patient"), patient_node.new_conn_id())
     return therapist, patient
@@ -277,6 +278,55 @@ async def test_an_ejected_participant_leaves_and_the_other_is_told(cluster):
     await therapist.router.eject(VISIT, PATIENT, "link_revoked")
     assert (await patient.expect("visit-ended"))["reason"] == "link_revoked"
     assert (await therapist.expect("peer-left"))["reason"] == "link_revoked"
+
+
+async def _confirmed(router: Router, timeout: float = 5.0) -> None:
+    """Every ejection this router asked for was done by the room's owner (a cluster
+    router's are confirmed; the local router's are done before `eject` returns)."""
+    ejections = getattr(router, "ejections", None)
+    deadline = time.monotonic() + timeout
+    while ejections is not None and ejections.pending:
+        assert time.monotonic() < deadline, "the ejection was never confirmed"
+        await asyncio.sleep(0.02)
+
+
+async def test_an_ejection_on_one_browser_closes_her_socket_there_only(cluster):
+    """Her staff sign-out in another session (browser) leaves this one's seat; of the
+    session this seat opened with, it goes (carried to the room's owner on every kind of
+    router)."""
+    therapist, patient = await _in_call(cluster)
+    await patient.router.eject(VISIT, THERAPIST, "link_revoked", on_session="s2")
+    await _confirmed(patient.router)
+    await patient.send({"type": "offer", "to": THERAPIST, "sdp": "v=0 still here"})
+    assert (await therapist.expect("offer"))["sdp"] == "v=0 still here"
+    assert therapist.sink.closed is None
+    await patient.router.eject(VISIT, THERAPIST, "link_revoked", on_session="s1")
+    assert (await therapist.expect("visit-ended"))["reason"] == "link_revoked"
+    assert therapist.sink.closed == CLOSE_REVOKED
+    assert (await patient.expect("peer-left"))["reason"] == "link_revoked"
+    assert patient.sink.closed is None
+
+
+async def test_a_seat_turned_away_takes_only_what_its_own_session_holds(cluster):
+    """She signed out on one browser (session s1) and goes on in the call on another (s2);
+    the first browser's socket coming back (a room rebuilt, a reconnect) is turned away
+    without taking her current seat with it."""
+    therapist, patient = await _in_call(cluster)
+    cluster.store.ended_sessions.add("s1")
+    await patient.router.eject(VISIT, THERAPIST, "link_revoked", on_session="s1")
+    assert (await therapist.expect("visit-ended"))["reason"] == "link_revoked"
+    await _confirmed(patient.router)
+    other = Participant(therapist.router, replace(therapist.seat, device="d2", session="s2"),
+                        therapist.router.new_conn_id())
+    await other.join()
+    assert (await other.expect("welcome"))["status"] == "admitted"
+    stale = Participant(therapist.router, therapist.seat, therapist.router.new_conn_id())
+    await stale.join()
+    assert (await stale.expect("visit-ended"))["reason"] == "link_revoked"
+    assert stale.sink.closed == CLOSE_REVOKED
+    await patient.send({"type": "offer", "to": THERAPIST, "sdp": "v=0 still here"})
+    assert (await other.expect("offer"))["sdp"] == "v=0 still here"
+    assert other.sink.closed is None
 
 
 async def test_every_node_sees_the_live_state(cluster):

@@ -1,7 +1,8 @@
 """A database made by the code before "each migration written once" (its migration files,
 tests/fixtures/old_migrations/) upgrades in place on both engines: every row reads the same,
 participants and signing keys keep the order they were added in, links made before open
-after, and new rows come after the old ones."""
+after (their rows and revocations moved into `links`, migration 0010), and new rows come
+after the old ones."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import jwt
 import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from server.app import create_app
 from server.auth.passwords import hash_password
-from server.auth.tokens import SigningKey, add_signing_key, new_private_pem, sign_link
+from server.auth.policy import ALL_SCOPES, scopes_text
+from server.auth.secrets_util import sha256_hex
+from server.auth.tokens import add_signing_key, new_private_pem
 from server.runtime.config import Config
 from server.keys import KEYRING, VISITS
 from server.storage.signing_keys import all_signing_keys
@@ -35,12 +39,16 @@ INTERPRETER, PARTNER = "p_ggInterpreter000", "p_aaPartner0000000"
 EARLIER = "p_ddEarlier0000000"
 """The other visit's patient, added between THERAPIST and INTERPRETER."""
 TABLES = ("users", "staff_sessions", "api_keys", "signing_keys", "visits", "participants",
-          "revocations", "events", "assignments", "server_secrets", "login_addresses",
+          "events", "assignments", "server_secrets", "login_addresses",
           "login_unknown_emails", "link_devices", "device_denials")
 PARTICIPANTS = [PATIENT, THERAPIST, INTERPRETER, PARTNER]
 """The open visit's participants in the order they were added (not their ids' order)."""
 KIDS = ["k-zeta", "k-alpha"]
 """Signing keys in the order they were added, made in the same second."""
+REVOKED = PARTNER
+"""The participant whose current link the old code revoked (without a re-issue)."""
+OLD_KEY = "vr_" + "o" * 43
+"""The API key the old code made (before keys had scopes)."""
 
 
 class OldDatabase:
@@ -90,7 +98,7 @@ def _seed(old: OldDatabase) -> dict[str, Any]:
                            password_hash=hash_password(PASSWORD), created_at=NOW - 800)
     old.insert("staff_sessions", id_hash="h" * 64, user_id=admin, created_at=NOW - 60,
                expires_at=NOW + 3600)
-    old.insert("api_keys", name="Scheduler", prefix="vr_abc", key_hash="k" * 64,
+    old.insert("api_keys", name="Scheduler", prefix=OLD_KEY[:10], key_hash=sha256_hex(OLD_KEY),
                created_by=admin, created_at=NOW - 500)
     for kid in KIDS:
         old.insert("signing_keys", kid=kid, private_pem=pems[kid], created_at=NOW - 700)
@@ -112,6 +120,8 @@ def _seed(old: OldDatabase) -> dict[str, Any]:
                        role="patient", display_name="Noa Earlier", jti="j-earlier", kid=KIDS[0],
                        issued_at=NOW - 9000, not_before=NOW - 9000, expires_at=NOW - 3000)
     old.insert("revocations", jti="j-old", visit_id=VISIT, revoked_at=NOW - 300,
+               expires_at=NOW + 7200)  # a link a re-issue replaced
+    old.insert("revocations", jti=f"j-{REVOKED}", visit_id=VISIT, revoked_at=NOW - 200,
                expires_at=NOW + 7200)
     for action in ("visit.created", "link.reissued", "participant.admitted"):
         old.insert("events", at=NOW - 100, actor="test", action=action, visit_id=VISIT,
@@ -163,6 +173,8 @@ async def test_every_row_reads_the_same_after_the_upgrade(old_database):
         for table in TABLES:
             rows = [dict(zip(r.keys(), tuple(r))) for r in await db.fetchall(
                 f"SELECT * FROM {table}")]
+            if table == "api_keys":  # migration 0011: an old key keeps all that keys could do
+                assert {r.pop("scopes") for r in rows} == {scopes_text(ALL_SCOPES)}
             assert _sorted(rows) == before[table], table
     finally:
         await db.close()
@@ -185,27 +197,65 @@ async def test_participants_and_keys_keep_the_order_they_were_added_in(old_datab
         await db.close()
 
 
+def _old_token(pems: dict[str, str], pid: str, role: str, *, jti: str | None = None) -> str:
+    """A participant's link as the code before scopes signed it: no `scope` claim."""
+    kid = KIDS[PARTICIPANTS.index(pid) % 2]  # theirs: see _seed
+    claims = {"iss": "visitroom", "aud": "visit", "sub": pid, "vid": VISIT, "role": role,
+              "nbf": NOW - 900, "exp": NOW + 7200, "iat": NOW - 600, "jti": jti or f"j-{pid}"}
+    return jwt.encode(claims, _keypair(pems[kid])[0], algorithm="EdDSA", headers={"kid": kid})
+
+
 async def test_links_made_before_the_upgrade_open_after_it(old_database, aiohttp_client, tmp_path):
     old, pems, _ = old_database
-    before = {}
-    key = SigningKey(KIDS[0], *_keypair(pems[KIDS[0]]), NOW - 700)  # theirs: see _seed
-    for pid, role in ((PATIENT, "patient"), (INTERPRETER, "guest")):
-        before[pid] = sign_link(key, issuer="visitroom", participant_id=pid, visit_id=VISIT,
-                                role=role, jti=f"j-{pid}", issued_at=NOW - 600,
-                                not_before=NOW - 900, expires_at=NOW + 7200)
+    before = {pid: _old_token(pems, pid, role)
+              for pid, role in ((PATIENT, "patient"), (INTERPRETER, "guest"))}
     client = await aiohttp_client(create_app(_config(old, tmp_path)))
     app = client.server.app
     visit = await app[VISITS].get(VISIT)
     assert visit is not None and [p.id for p in visit.participants] == PARTICIPANTS
     patient = visit.participant("patient")
     assert patient is not None and patient.admitted_at == NOW - 30
-    assert await app[VISITS].link(patient) == f"{PUBLIC_URL}/join/{VISIT}?token={before[PATIENT]}"
+    # Minted again, her link says its scope; the claims are the ones she was sent.
+    minted = (await app[VISITS].link(patient)).split("token=", 1)[1]
+    assert jwt.get_unverified_header(minted)["kid"] == KIDS[0]
+    assert jwt.decode(minted, options={"verify_signature": False}) == {
+        **jwt.decode(before[PATIENT], options={"verify_signature": False}), "scope": "visit"}
     for pid, role in ((PATIENT, "patient"), (INTERPRETER, "guest")):
-        client.session.cookie_jar.clear()
-        response = await client.get(f"/join/{VISIT}?token={before[pid]}")
-        assert response.status == 200 and str(response.url).endswith(f"/visits/{VISIT}")
-        assert f'data-role="{role}"' in await response.text()
+        for token in (before[pid], minted) if pid == PATIENT else (before[pid],):
+            client.session.cookie_jar.clear()
+            response = await client.get(f"/join/{VISIT}?token={token}")
+            assert response.status == 200 and str(response.url).endswith(f"/visits/{VISIT}")
+            assert f'data-role="{role}"' in await response.text()
     assert app[KEYRING].kids == KIDS and (await app[KEYRING].newest()).kid == KIDS[1]
+
+
+async def test_links_revoked_before_the_upgrade_stay_refused_after_it(
+        old_database, aiohttp_client, tmp_path):
+    old, pems, _ = old_database
+    client = await aiohttp_client(create_app(_config(old, tmp_path)))
+    revoked = _old_token(pems, REVOKED, "guest")  # her current link, revoked
+    replaced = _old_token(pems, PATIENT, "patient", jti="j-old")  # a link a re-issue replaced
+    for token in (revoked, replaced):
+        client.session.cookie_jar.clear()
+        response = await client.get(f"/join/{VISIT}?token={token}", allow_redirects=False)
+        assert response.status == 403 and "Link no longer valid" in await response.text()
+        assert "visitroom_visit" not in response.cookies
+
+
+async def test_each_participants_link_and_its_revocation_move_into_links(old_database):
+    old, _, before = old_database
+    db = await open_test_database(old.where)
+    try:
+        links = {r["jti"]: dict(zip(r.keys(), tuple(r)))
+                 for r in await db.fetchall("SELECT * FROM links")}
+        assert set(links) == {p["jti"] for p in before["participants"]}  # not "j-old"
+        for p in before["participants"]:
+            assert links[p["jti"]] == {
+                "jti": p["jti"], "scope": "visit", "subject": p["id"], "visit_id": p["visit_id"],
+                "kid": p["kid"], "issued_at": p["issued_at"], "expires_at": p["expires_at"],
+                "revoked_at": NOW - 200 if p["id"] == REVOKED else None}
+    finally:
+        await db.close()
 
 
 async def test_a_guest_added_after_the_upgrade_comes_after_the_old_participants(
@@ -218,6 +268,28 @@ async def test_a_guest_added_after_the_upgrade_comes_after_the_old_participants(
     added = await visits.add_guest(visit, "Lee Student", actor="test")
     assert [p.id for p in added.participants][:-1] == PARTICIPANTS
     assert added.participants[-1].display_name == "Lee Student"
+
+
+async def test_a_key_made_before_scopes_keeps_doing_everything(
+        old_database, aiohttp_client, tmp_path):
+    old, _, _ = old_database
+    client = await aiohttp_client(create_app(_config(old, tmp_path)))
+    auth = {"Authorization": f"Bearer {OLD_KEY}"}
+    created = await client.post("/api/visits", json={"patient_name": "Maya Lopez"},
+                                headers=auth)
+    assert created.status == 201, await created.text()
+    visit_id = (await created.json())["visit_id"]
+    # (The seed's ended visit has only a patient: the list would not describe it.)
+    listed = await client.get("/api/visits?status=scheduled", headers=auth)
+    assert listed.status == 200, await listed.text()
+    assert (await client.get(f"/api/visits/{visit_id}", headers=auth)).status == 200
+    guest = await client.post(f"/api/visits/{visit_id}/participants", json={"name": "Ana"},
+                              headers=auth)
+    assert guest.status == 201
+    assert (await client.post(f"/api/visits/{visit_id}/cancel", headers=auth)).status == 200
+    await login(client, "admin@clinic.test", PASSWORD)
+    page = await (await client.get("/admin/api-keys")).text()
+    assert "<td>Scheduler</td><td><code>" in page and "read, create and change visits" in page
 
 
 async def test_staff_sign_in_with_the_email_in_any_case_after_the_upgrade(

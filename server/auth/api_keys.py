@@ -17,8 +17,10 @@ from aiohttp import web
 from server.auth.client_address import client_ip, throttle_key, trusted_proxy_set
 from server.auth.secrets_util import audit_tag, sha256_hex
 from server.http.errors import ApiError
+from server.auth.policy import KeyActor, parse_scopes
 from server.keys import API_KEY_THROTTLE, AUDIT_SECRET, CONFIG, DB
 from server.storage.api_keys import live_key, mark_key_used
+from server.storage import audit_events as audit
 from server.storage.events import record_event
 
 KEY_PREFIX = "vr_"
@@ -33,8 +35,10 @@ def new_api_key() -> tuple[str, str, str]:
     return key, key[:10], sha256_hex(key)
 
 
-async def require_api_key(request: web.Request) -> int:
-    """The id of the API key this request carries; 401 JSON when missing, unknown or revoked."""
+async def require_api_key(request: web.Request) -> tuple[KeyActor, int | None]:
+    """The API key this request carries, with its scopes, and when it was last marked used
+    (for `mark_used`, once its scopes allow the request); 401 JSON when missing, unknown or
+    revoked."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -47,7 +51,7 @@ async def require_api_key(request: web.Request) -> int:
     wait = throttle.reserve_address(address, time.time())
     if wait is not None:
         if throttle.first_refusal(address, time.time()):
-            await _audit(request, "api_key.throttled", address_tag)
+            await _audit(request, audit.ApiKeyThrottled(address_tag=address_tag))
         raise ApiError(429, "too_many_attempts", "Too many requests with a wrong API key came "
                        f"from this address. Try again in {math.ceil(wait / 60)} minute(s).",
                        headers={"Retry-After": str(wait)})
@@ -61,19 +65,24 @@ async def require_api_key(request: web.Request) -> int:
         throttle.release_address(address, failed=checked and found is None, now=time.time())
     if found is None:
         # The key's text is never stored: a near miss of a real key is most of that key.
-        await _audit(request, "api_key.failed", address_tag)
+        await _audit(request, audit.ApiKeyFailed(address_tag=address_tag))
         raise ApiError(401, "unauthorized", "This API key is unknown or was revoked.")
-    key_id, last_used_at = found
+    key_id, last_used_at, scopes = found
+    return KeyActor(key_id, parse_scopes(scopes)), last_used_at
+
+
+async def mark_used(request: web.Request, key_id: int, last_used_at: int | None) -> None:
+    """Write the key's `last_used_at` for a request its scopes allowed (a refused one is
+    audited instead: `api_key.refused`)."""
     now = int(time.time())
     # A write per request would serialise every API call on the database's one writer;
     # to the minute is precise enough to tell a live key from a forgotten one.
     if last_used_at is None or now - last_used_at >= LAST_USED_PRECISION:
         async with request.app[DB].transaction() as conn:
             await mark_key_used(conn, key_id, now)
-    return key_id
 
 
-async def _audit(request: web.Request, action: str, address_tag: str) -> None:
+async def _audit(request: web.Request, event: audit.AuditEvent) -> None:
     async with request.app[DB].transaction() as conn:
-        await record_event(conn, actor="anonymous", action=action, now=int(time.time()),
-                           detail={"address_tag": address_tag})
+        await record_event(conn, event, actor="anonymous", now=int(time.time()))
+

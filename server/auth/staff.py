@@ -1,17 +1,22 @@
-"""Staff logins: the session cookie, who is signed in, and role checks for pages."""
+"""Staff logins: the session cookie and who is signed in (what she may do: server/auth/policy.py)."""
+
 
 from __future__ import annotations
 
 import secrets
 import time
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from server.auth.cookies import set_strict_cookie
 from server.auth.secrets_util import sha256_hex
-from server.http.errors import ApiError
 from server.keys import CONFIG, DB
+from server.storage.interface import Connection
 from server.storage.users import User, create_session, delete_session, user_for_session
+
+InTransaction = Callable[[Connection], Awaitable[None]]
+"""A write that goes in the same transaction as a session's end (a sign-out's audit)."""
 
 COOKIE = "visitroom_staff"
 _USER = "staff_user"
@@ -37,6 +42,15 @@ def cached_user(request: web.Request) -> User | None:
     return value if isinstance(value, User) else None
 
 
+def session_id_hash(request: web.Request) -> str | None:
+    """The stored id (`staff_sessions.id_hash`, the hash of the cookie, never the cookie)
+    of the session `load_user` found signed in on this request; None when none was."""
+    value = request.cookies.get(COOKIE)
+    if cached_user(request) is None or not value:
+        return None
+    return sha256_hex(value)
+
+
 def login_redirect(request: web.Request) -> web.HTTPSeeOther:
     """A redirect to the login page that comes back here afterwards."""
     target = request.rel_url.path_qs if request.method == "GET" else "/admin"
@@ -49,38 +63,48 @@ def _query(key: str, value: str) -> str:
     return urlencode({key: value})
 
 
-async def require_staff(request: web.Request, role: str | None = None) -> User:
-    """The signed-in user; redirect to login when nobody is, 403 when the role is wrong."""
+async def require_staff(request: web.Request) -> User:
+    """The signed-in user; redirect to login when nobody is. What she may do is the access
+    policy's to say (`server/views/guards.py` `staff_may`)."""
     user = await load_user(request)
     if user is None:
         raise login_redirect(request)
-    if role is not None and user.role != role:
-        raise ApiError(403, "forbidden", "Your account cannot open this page.")
     return user
 
 
-async def start_session(request: web.Request, response: web.StreamResponse, user: User) -> None:
-    """Sign the user in with a brand-new session id (never one the browser brought)."""
+
+async def start_session(request: web.Request, response: web.StreamResponse, user: User, *,
+                        also: InTransaction | None = None) -> None:
+    """Sign the user in with a brand-new session id (never one the browser brought); the
+    session the browser had ends in the same transaction, with `also`."""
     config = request.app[CONFIG]
     old = request.cookies.get(COOKIE)
-    if old:
-        await delete_session(request.app[DB], sha256_hex(old))
     value = secrets.token_urlsafe(32)
     now = int(time.time())
     lifetime = config.staff_session_hours * 3600
     async with request.app[DB].transaction() as conn:
+        if old:
+            await delete_session(conn, sha256_hex(old))
         await create_session(conn, id_hash=sha256_hex(value), user_id=user.id, now=now,
                              expires_at=now + lifetime)
+        if also is not None:
+            await also(conn)
     # Strict: a link to a staff page from another site (an email, a chat) arrives signed
     # out and goes through the login page; a cross-site request never carries the session.
     set_strict_cookie(response, COOKIE, value, secure=config.secure_cookies, max_age=lifetime)
 
 
-async def end_session(request: web.Request, response: web.StreamResponse) -> None:
-    """Sign out: forget the session on the server and in the browser."""
+async def end_session(request: web.Request, response: web.StreamResponse, *,
+                      also: InTransaction | None = None) -> None:
+    """Sign out: forget the session on the server (with `also`, in one transaction: both
+    or neither) and in the browser."""
     value = request.cookies.get(COOKIE)
-    if value:
-        await delete_session(request.app[DB], sha256_hex(value))
+    if value or also is not None:
+        async with request.app[DB].transaction() as conn:
+            if value:
+                await delete_session(conn, sha256_hex(value))
+            if also is not None:
+                await also(conn)
     response.del_cookie(COOKIE, path="/")
 
 

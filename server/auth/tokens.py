@@ -1,18 +1,21 @@
-"""Visit links: Ed25519-signed JWTs, a key ring for rotation, and their verification.
+"""Links: Ed25519-signed JWTs, a key ring for rotation, and their verification.
 
-Claims follow DESIGN.md: iss, aud="visit", sub (participant id), vid, role, nbf, exp, iat,
-jti, with the signing key's id in the `kid` header. Ed25519 signatures are deterministic, so
-the same claims and key give the same token: the server keeps the claims, never the token,
-and mints a participant's link again whenever it must show it.
+Claims follow DESIGN.md: iss, aud and scope (the link's scope, `server/auth/scopes.py`),
+sub, nbf, exp, iat, jti, and what the scope adds (a visit link: vid, role), with the
+signing key's id in the `kid` header. A token without `scope` is a visit link (made before
+scopes). Ed25519 signatures are deterministic, so the same claims and key give the same
+token: the server keeps the claims, never the token, and mints a link again whenever it
+must show it.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -21,15 +24,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from server.auth.scopes import DEFAULT_SCOPE, VISIT, Scope, scope_named
 from server.storage import Database
+from server.storage.links import live_link
 from server.storage.signing_keys import all_signing_keys, insert_signing_key
 from signaling.ids import ROLES
 
 ALGORITHM = "EdDSA"
-AUDIENCE = "visit"
+AUDIENCE = VISIT.audience
 MAX_TOKEN_LENGTH = 2048
-_REQUIRED_CLAIMS = ["iss", "aud", "sub", "vid", "role", "nbf", "exp", "iat", "jti"]
+_REQUIRED_CLAIMS = ("iss", "aud", "sub", "nbf", "exp", "iat", "jti")
+"""Every scope's; a scope requires its own claims on top (`Scope.claims`)."""
 _RELOAD_INTERVAL = 5.0
+Checked = TypeVar("Checked")
 
 
 class LinkProblem(Enum):
@@ -165,21 +172,44 @@ class KeyRing:
 
 def sign_link(key: SigningKey, *, issuer: str, participant_id: str, visit_id: str, role: str,
               jti: str, issued_at: int, not_before: int, expires_at: int) -> str:
-    """The JWT for one participant's link."""
+    """The JWT for one participant's link (scope `visit`)."""
     claims = {
-        "iss": issuer, "aud": AUDIENCE, "sub": participant_id, "vid": visit_id, "role": role,
-        "nbf": not_before, "exp": expires_at, "iat": issued_at, "jti": jti,
+        "iss": issuer, "aud": VISIT.audience, "scope": VISIT.name, "sub": participant_id,
+        "vid": visit_id, "role": role, "nbf": not_before, "exp": expires_at, "iat": issued_at,
+        "jti": jti,
     }
     return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
-async def verify_link(ring: KeyRing, token: str, *, issuer: str, visit_id: str,
-                      now: int | None = None, expired_grace: int = 0) -> LinkClaims:
-    """Check signature, algorithm, audience, issuer, visit and time window; raise LinkRefused.
+async def verify_issued(ring: KeyRing, db: Database, token: str, *, issuer: str, scope: Scope,
+                        check: Callable[[dict[str, Any]], Awaitable[Checked]]) -> Checked:
+    """The one way a link of any scope is verified; return what `check` returns, or raise
+    LinkRefused.
 
-    `expired_grace` accepts a link up to that many seconds past `exp` (marked `expired`):
-    the home program outlives the call. Revocation and the visit's status are checked by
-    the caller, which owns the database.
+    First the token (`_signed_claims`: size, algorithm, key, signature, audience, issuer,
+    scope and required claims), then the scope's own claims and state (`check`, which
+    raises LinkRefused: a visit link's visit, role and time window, the visit cancelled),
+    then its row (`live_link`: recorded for this scope, subject and, for a link naming one,
+    visit, and not revoked; REVOKED otherwise). A scope's verifier goes through here, so no
+    link of any scope opens without its row.
+    """
+    claims = await _signed_claims(ring, token, issuer=issuer, scope=scope)
+    checked = await check(claims)
+    visit_id = claims["vid"] if "vid" in scope.claims else None
+    if not await live_link(db, scope.name, claims["sub"], claims["jti"], visit_id):
+        # No row: a link replaced before links were recorded, or forgotten past its windows.
+        raise LinkRefused(LinkProblem.REVOKED)
+    return checked
+
+
+async def _signed_claims(ring: KeyRing, token: str, *, issuer: str,
+                         scope: Scope) -> dict[str, Any]:
+    """Check size, algorithm, key, signature, audience, issuer and scope, and that the claims
+    every link has and `scope`'s own are there; return the claims, or raise LinkRefused.
+    Only `verify_issued` calls this: it adds the scope's check and the link's row.
+
+    A token of another scope, or of one this server does not know, is refused as not a link
+    of this kind (WRONG_AUDIENCE). The time window is the scope's check.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise LinkRefused(LinkProblem.MALFORMED)
@@ -195,12 +225,12 @@ async def verify_link(ring: KeyRing, token: str, *, issuer: str, visit_id: str,
     key = await ring.get(kid)
     if key is None:
         raise LinkRefused(LinkProblem.UNKNOWN_KEY)
-    now = int(time.time()) if now is None else now
     try:
-        # nbf is checked below so that an early patient can be told when her visit opens.
+        # nbf is the caller's, so that an early patient can be told when her visit opens.
         claims: dict[str, Any] = jwt.decode(
-            token, key.public, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=issuer,
-            options={"require": _REQUIRED_CLAIMS, "verify_nbf": False, "verify_exp": False},
+            token, key.public, algorithms=[ALGORITHM], audience=scope.audience, issuer=issuer,
+            options={"require": [*_REQUIRED_CLAIMS, *scope.claims], "verify_nbf": False,
+                     "verify_exp": False},
         )
     except jwt.InvalidAudienceError:
         raise LinkRefused(LinkProblem.WRONG_AUDIENCE) from None
@@ -210,6 +240,23 @@ async def verify_link(ring: KeyRing, token: str, *, issuer: str, visit_id: str,
         raise LinkRefused(LinkProblem.BAD_SIGNATURE) from None
     except jwt.InvalidTokenError:
         raise LinkRefused(LinkProblem.MALFORMED) from None
+    if scope_named(claims.get("scope", DEFAULT_SCOPE.name)) is not scope:
+        raise LinkRefused(LinkProblem.WRONG_AUDIENCE)
+    # What the link's row is looked up by (`verify_issued`): strings, or a malformed token.
+    if not all(isinstance(claims.get(k, ""), str) for k in ("sub", "jti", "vid")):
+        raise LinkRefused(LinkProblem.MALFORMED)
+    return claims
+
+
+def visit_claims(claims: dict[str, Any], *, visit_id: str, now: int | None = None,
+                 expired_grace: int = 0) -> LinkClaims:
+    """A signed visit link's own claims (`verify_issued`'s `check` for the `visit` scope):
+    their types, role, visit and time window; raise LinkRefused.
+
+    `expired_grace` accepts a link up to that many seconds past `exp` (marked `expired`):
+    the home program outlives the call.
+    """
+    now = int(time.time()) if now is None else now
     fields_ok = (
         all(isinstance(claims.get(k), str) for k in ("sub", "vid", "role", "jti"))
         and all(isinstance(claims.get(k), int) for k in ("nbf", "exp", "iat"))

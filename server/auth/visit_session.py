@@ -1,21 +1,25 @@
 """The visit cookie: a participant's verified link, kept HttpOnly for one visit's pages.
 
-Opening a link moves its token from the URL into a cookie scoped to `/visits/{id}`, so
-the token never lingers in history, logs or Referer. Every request re-verifies it:
-signature, time window, revocation and the visit's status.
+Opening a link moves its token from the URL into the `visit` scope's cookie, scoped to
+`/visits/{id}` (`server/auth/scopes.py`), so the token never lingers in history, logs or
+Referer. Every request re-verifies it: signature, time window, its `links` row (revoked?)
+and the visit's status.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from server.auth.cookies import set_strict_cookie
 from server.auth.access import require_access
-from server.auth.tokens import LinkClaims, LinkProblem, LinkRefused, verify_link
+from server.auth.scopes import VISIT
+from server.auth.tokens import LinkClaims, LinkProblem, LinkRefused, verify_issued, visit_claims
 from server.keys import CONFIG, DB, KEYRING, VISITS
-from server.storage.visits import Participant, Visit, is_revoked
+from server.storage.visits import Participant, Visit
 
-COOKIE = "visitroom_visit"
+COOKIE = VISIT.cookie_name
 PROGRAM_ROLES = frozenset({"patient", "therapist"})
 """Roles whose link reopens the home program after the call (the patient reads it, the
 therapist may still change it); a guest's does not."""
@@ -23,7 +27,7 @@ therapist may still change it); a guest's does not."""
 
 def cookie_path(visit_id: str) -> str:
     """The path the visit cookie is scoped to."""
-    return f"/visits/{visit_id}"
+    return VISIT.path_for(visit_id)
 
 
 async def check_link(request: web.Request, visit_id: str, token: str, *,
@@ -36,30 +40,36 @@ async def check_link(request: web.Request, visit_id: str, token: str, *,
     """
     visit, participant, claims = await verify_visit_link(request, visit_id, token,
                                                          program=program)
-    await require_access(request, visit, participant)
+    await require_access(request, visit, participant, link_id=claims.jti)
     return visit, participant, claims
 
 
 async def verify_visit_link(request: web.Request, visit_id: str, token: str, *,
                             program: bool = False) -> tuple[Visit, Participant, LinkClaims]:
-    """Verify a token for this visit against keys, revocations and the visit; raise
-    LinkRefused. Whether this browser may use it is `check_link`'s question."""
+    """Verify a token for this visit against keys, the visit and its `links` row
+    (`verify_issued`); raise LinkRefused. Whether this browser may use it is `check_link`'s
+    question."""
     config = request.app[CONFIG]
-    claims = await verify_link(request.app[KEYRING], token, issuer=config.issuer,
-                               visit_id=visit_id,
-                               expired_grace=program_seconds(config.program_days) if program else 0)
-    if claims.expired and claims.role not in PROGRAM_ROLES:
-        # A guest has no home program: past the call window her link opens nothing.
-        raise LinkRefused(LinkProblem.EXPIRED)
-    visit = await request.app[VISITS].get(visit_id)
-    if visit is None:
-        raise LinkRefused(LinkProblem.WRONG_VISIT)
-    if visit.status == "cancelled":
-        raise LinkRefused(LinkProblem.CANCELLED)
-    if await is_revoked(request.app[DB], claims.jti):
-        raise LinkRefused(LinkProblem.REVOKED)
+    grace = program_seconds(config.program_days) if program else 0
+
+    async def visit_state(signed: dict[str, Any]) -> tuple[Visit, LinkClaims]:
+        claims = visit_claims(signed, visit_id=visit_id, expired_grace=grace)
+        if claims.expired and claims.role not in PROGRAM_ROLES:
+            # A guest has no home program: past the call window her link opens nothing.
+            raise LinkRefused(LinkProblem.EXPIRED)
+        visit = await request.app[VISITS].get(visit_id)
+        if visit is None:
+            raise LinkRefused(LinkProblem.WRONG_VISIT)
+        if visit.status == "cancelled":
+            raise LinkRefused(LinkProblem.CANCELLED)
+        return visit, claims
+
+    visit, claims = await verify_issued(request.app[KEYRING], request.app[DB], token,
+                                        issuer=config.issuer, scope=VISIT, check=visit_state)
     participant = next((p for p in visit.participants if p.id == claims.participant_id), None)
-    if participant is None or participant.jti != claims.jti or participant.role != claims.role:
+    # Her current link as well as a live row: a second guard should two live rows ever exist.
+    if (participant is None or participant.role != claims.role
+            or participant.jti != claims.jti):
         raise LinkRefused(LinkProblem.REVOKED)
     if participant.role == "therapist" and not await request.app[VISITS].therapist_active(visit):
         raise LinkRefused(LinkProblem.ACCOUNT_INACTIVE)

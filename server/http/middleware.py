@@ -13,6 +13,7 @@ from server.auth.csrf import attach_new_token
 from server.runtime.config import Config
 from server.http.error_pages import error_response
 from server.http.errors import ApiError
+from server.http.i18n import N_
 from server.keys import CONFIG
 from server.storage import DatabaseBusy
 
@@ -79,25 +80,25 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except DatabaseBusy:
-        response = error_response(request, 503, "busy", "The server is busy for a moment. "
-                                  "Please try again in a few seconds.")
+        response = error_response(request, 503, "busy", N_("The server is busy for a moment. "
+                                                           "Please try again in a few seconds."))
         response.headers["Retry-After"] = "5"
         return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.rel_url.path)
         return error_response(request, 500, "internal_error",
-                              "Something went wrong on our side. Please try again in a moment.")
+                              N_("Something went wrong on our side. Please try again in a moment."))
 
 
 def _plain_message(status: int) -> str:
     return {
-        400: "The request could not be read.",
-        401: "Please sign in first.",
-        403: "You are not allowed to do that.",
-        404: "There is nothing at this address.",
-        405: "This address does not accept that kind of request.",
-        413: "What you sent is too large.",
-    }.get(status, "The request could not be completed.")
+        400: N_("The request could not be read."),
+        401: N_("Please sign in first."),
+        403: N_("You are not allowed to do that."),
+        404: N_("There is nothing at this address."),
+        405: N_("This address does not accept that kind of request."),
+        413: N_("What you sent is too large."),
+    }.get(status, N_("The request could not be completed."))
 
 
 @web.middleware

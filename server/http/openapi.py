@@ -14,7 +14,9 @@ from typing import Any, get_args
 
 import msgspec
 
+from server.auth.policy import describe_scopes
 from server.library.model import PHASES
+
 from server.http.schemas import (
     ISO_TIME_PATTERN,
     LINKS_VALUES,
@@ -194,6 +196,10 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 _AUTH_ERRORS = {401: "Missing, unknown or revoked API key.",
+                403: "The API key's scopes do not allow this operation (code `forbidden`). "
+                     f"{describe_scopes()}.",
+
+
                 429: "Too many wrong API keys came from this address; every key from it "
                      "waits Retry-After seconds.",
                 503: "The database is locked by another process for a moment; retry after "

@@ -1,4 +1,5 @@
-"""Jinja2 rendering: one environment, autoescaped, with the clinic's time formatting.
+"""Jinja2 rendering: one environment, autoescaped, translated (`jinja2.ext.i18n`, the
+catalogs of server/http/i18n.py), with the clinic's dates and times written by Babel.
 
 `render_text` renders a template in a language without an HTTP request (a job composing
 an email); `render` is the request's path through it, into an HTML response.
@@ -6,15 +7,25 @@ an email); `render` is the request's path through it, into an HTML response.
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from server.auth.csrf import csrf_token
 from server.auth.staff import cached_user
+from server.http.i18n import (
+    MARKUP_TAG,
+    SOURCE_LANGUAGE,
+    format_time,
+    negotiate,
+    page_language,
+    translate,
+    translations,
+)
 from server.runtime.config import Config
 from server.keys import STATIC, TEMPLATES
 from server.library.citations import without_markers
@@ -34,13 +45,20 @@ def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # A trans block's message id is its text with the whitespace collapsed, as the
+    # extractor (babel.cfg: trimmed) writes it into the catalog.
+    env.policies["ext.i18n.trimmed"] = True
+    # Newstyle (values passed to gettext, which fills them in), with our own callables in
+    # place of Jinja's: those mark every translation safe, so a translation could inject markup.
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.globals.update(gettext=_gettext, ngettext=_ngettext)
     tz = config.tz
 
-    def local_time(ts: int | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
-        if ts is None:
-            return ""
-        return datetime.fromtimestamp(ts, tz).strftime(fmt)
+    @jinja2.pass_context
+    def local_time(ctx: jinja2.runtime.Context, ts: int | None, form: str = "when") -> str:
+        return format_time(ts, tz, ctx.get("language", SOURCE_LANGUAGE), form)
 
     env.filters["local_time"] = local_time
     env.filters["without_markers"] = without_markers
@@ -48,30 +66,79 @@ def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
     return env
 
 
-LANGUAGES = ("en",)
-"""The languages pages and messages can be rendered in; the first is the default."""
+def _language(ctx: jinja2.runtime.Context) -> str:
+    language = ctx.get("language")
+    if language is None:  # falling back to English would hide the mistake on every page
+        raise RuntimeError(f"{ctx.name}: translated text without `language` in the context "
+                           "(import a macro `with context`)")
+    return str(language)
 
 
-def page_language(requested: str | None) -> str:
-    """The language to render in: the one asked for when there is a catalog for it, else
-    the default."""
-    return requested if requested in LANGUAGES else LANGUAGES[0]
+def _trusted(translation: str, message: str) -> Markup:
+    """A translation as markup: escaped, except the exact tags its message id (the
+    template's own text) holds."""
+    if translation == message:
+        return Markup(message)
+    allowed = set(MARKUP_TAG.findall(message))
+    out, last = [], 0
+    for match in MARKUP_TAG.finditer(translation):
+        tag = match.group()
+        out += [escape(translation[last:match.start()]), tag if tag in allowed else escape(tag)]
+        last = match.end()
+    out.append(escape(translation[last:]))
+    return Markup("".join(out))
+
+
+def _filled(ctx: jinja2.runtime.Context, translation: str, message: str,
+            values: dict[str, Any]) -> str:
+    """The translation with its `%(name)s` values (escaped when autoescaping); the message
+    id (English) when the translation's placeholders do not fit them."""
+    wrap: Callable[[str, str], str] = _trusted if ctx.eval_ctx.autoescape else lambda t, _m: t
+    try:
+        return wrap(translation, message) % values
+    except (KeyError, ValueError, TypeError):
+        return wrap(message, message) % values
+
+
+@jinja2.pass_context
+def _gettext(ctx: jinja2.runtime.Context, message: str, /, **values: Any) -> str:
+    return _filled(ctx, translations(_language(ctx)).gettext(message), message, values)
+
+
+@jinja2.pass_context
+def _ngettext(ctx: jinja2.runtime.Context, singular: str, plural: str, n: int, /,
+              **values: Any) -> str:
+    values.setdefault("num", n)
+    translation = translations(_language(ctx)).ngettext(singular, plural, n)
+    return _filled(ctx, translation, singular if n == 1 else plural, values)
 
 
 def request_language(request: web.Request) -> str:
-    """The language of this request's pages (English, until there are catalogs)."""
-    return LANGUAGES[0]
+    """The language of this request's pages: Accept-Language's best match among the
+    languages with a catalog, else English."""
+    return negotiate(request.headers.get("Accept-Language", ""))
 
 
 def render_text(app: web.Application, name: str, language: str,
                 context: Mapping[str, Any] | None = None) -> str:
     """Render a template to text without a request, in `language` (the default when there
     is no catalog for it): a page as an anonymous visitor sees it, or a message's body.
-    `language` and `static` are in every template's context, `user` is None unless given."""
-    values: dict[str, Any] = {"user": None, "static": app[STATIC].url,
-                              "language": page_language(language)}
+    `language`, `static` and `translate` (a message id -> its text in `language`, for
+    code a template calls) are in every template's context, `user` is None unless given."""
+    language = page_language(language)
+    values: dict[str, Any] = {"user": None, "static": app[STATIC].url, "language": language,
+                              "translate": partial(translate, language),
+                              "browser_catalog": _browser_catalog(app, language)}
     values.update(context or {})
     return app[TEMPLATES].get_template(name).render(values)
+
+
+def _browser_catalog(app: web.Application, language: str) -> str | None:
+    """The URL of the browser's catalog for `language`; None for English, whose strings
+    are the message ids (web/js/i18n.js loads nothing then)."""
+    if language == SOURCE_LANGUAGE:
+        return None
+    return app[STATIC].url(f"i18n/{language}.json")
 
 
 def render(request: web.Request, name: str, context: dict[str, Any] | None = None, *,

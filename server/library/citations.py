@@ -10,7 +10,7 @@ marker, and a marker naming a key the entry does not have.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -50,16 +50,19 @@ def without_markers(text: str) -> str:
     return MARKER.sub("", text)
 
 
-def with_citations(text: str, keys: Sequence[str]) -> Markup:
+def with_citations(text: str, keys: Sequence[str],
+                   label: Callable[[int], str] = "source {}".format) -> Markup:
     """HTML of `text` with each marker shown as numbered links to the source list (`#source-N`,
-    N the 1-based place of the key in `keys`); the rest of the text escaped."""
+    N the 1-based place of the key in `keys`), each named `label(N)` for screen readers (in
+    the page's language); the rest of the text escaped."""
     number = {key: i for i, key in enumerate(keys, 1)}
     out: list[str] = []
     last = 0
     for match in MARKER.finditer(text):
         out.append(str(escape(text[last:match.start()])))
-        links = ",".join(f'<a href="#source-{number[k]}" aria-label="source {number[k]}">{number[k]}</a>'
-                         for k in (key.strip() for key in match.group(1).split(";")) if k in number)
+        cited = [number[k] for k in (key.strip() for key in match.group(1).split(";")) if k in number]
+        links = ",".join(f'<a href="#source-{n}" aria-label="{escape(label(n))}">{n}</a>'
+                         for n in cited)
         out.append(f'<sup class="cite">{links}</sup>' if links else "")
         last = match.end()
     out.append(str(escape(text[last:])))

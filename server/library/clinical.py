@@ -7,8 +7,9 @@ The loader applies them to the content files; the pages show them with their sou
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Callable, Literal, get_args
 
+from server.http.i18n import N_, fill
 from server.library.fields import Content, FieldProblem, HttpsUrl, Slug, between, text
 
 SourceKind = Literal["guideline", "paper", "patient-information", "reference"]
@@ -40,9 +41,11 @@ class Source(Content, frozen=True, kw_only=True):
             raise FieldProblem("year", "give the publication year, or for an undated web page the year it was "
                                "accessed (one of the two)")
 
-    def when(self) -> str:
-        """The date part of the citation: '2019' or 'accessed 2026'."""
-        return str(self.year) if self.year else f"accessed {self.accessed}"
+    def when(self, translate: Callable[[str], str] = str) -> str:
+        """The date part of the citation: '2019' or 'accessed 2026' (`translate` gives a
+        message in the page's language)."""
+        return str(self.year) if self.year else fill(translate, N_("accessed {year}"),
+                                                      year=self.accessed)
 
 
 SUPINE_SOURCE = Source(key="frimley-exercise-in-pregnancy", title="Exercise in pregnancy",

@@ -9,11 +9,12 @@ for lying on the back) it adds once, after decoding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Callable, Literal, get_args
 
 import msgspec
 from msgspec import Meta
 
+from server.http.i18n import N_, fill
 from server.library.clinical import (
     MIN_SOURCES,
     Source,
@@ -64,17 +65,23 @@ class Dosage(Content, frozen=True):
             raise FieldProblem("when", "a strategy done once at a time says when, e.g. 'each time you get "
                                "out of bed'")
 
-    def text(self) -> str:
-        """The dosage in plain words."""
+    def text(self, translate: Callable[[str], str] = str) -> str:
+        """The dosage in plain words; `translate` gives a message in the page's language
+        (a template passes its `translate`). `when` is content, in the library's language."""
         if self.when:
             return self.when[0].upper() + self.when[1:]
-        parts = [f"{self.sets} × {self.reps}" if self.sets > 1 else f"{self.reps} times"]
+        parts = [fill(translate, N_("{sets} × {reps}"), sets=self.sets, reps=self.reps)
+                 if self.sets > 1 else fill(translate, N_("{reps} times"), reps=self.reps)]
         if self.hold_seconds:
-            parts.append(f"hold {self.hold_seconds} s")
-        if self.per_day:
-            parts.append({1: "once a day", 2: "twice a day"}.get(self.per_day, f"{self.per_day} times a day"))
+            parts.append(fill(translate, N_("hold {seconds} s"), seconds=self.hold_seconds))
+        if self.per_day == 1:
+            parts.append(translate(N_("once a day")))
+        elif self.per_day == 2:
+            parts.append(translate(N_("twice a day")))
+        elif self.per_day:
+            parts.append(fill(translate, N_("{times} times a day"), times=self.per_day))
         elif self.per_week:
-            parts.append(f"{self.per_week} days a week")
+            parts.append(fill(translate, N_("{days} days a week"), days=self.per_week))
         return ", ".join(parts)
 
 

@@ -8,6 +8,7 @@ import time
 from server.auth.passwords import generate_password, hash_password
 from server.runtime.config import Config
 from server.storage import Database
+from server.storage import audit_events as audit
 from server.storage.events import record_event
 from server.storage.users import count_admins, create_user
 
@@ -30,7 +31,8 @@ async def ensure_admin(db: Database, config: Config) -> str | None:
             return None
         user_id = await create_user(conn, email=config.admin_email, name="Clinic admin",
                                     role="admin", password_hash=password_hash, now=now)
-        await record_event(conn, actor="system", action="account.created", now=now,
-                           detail={"user": user_id, "role": "admin"})
+        await record_event(conn, audit.AccountCreated(user=user_id, role="admin"),
+                           actor="system", now=now)
+
     log.info("created admin account user:%d", user_id)
     return None if config.admin_password else password

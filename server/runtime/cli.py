@@ -293,6 +293,7 @@ def unlock(args: argparse.Namespace) -> int:
     """`run.py unlock EMAIL`: lift an account's sign-in lock (audited as the CLI)."""
     import time
 
+    from server.storage import audit_events as audit
     from server.storage.events import record_event
     from server.storage.users import unlock_user
 
@@ -302,8 +303,9 @@ def unlock(args: argparse.Namespace) -> int:
         async with service.db.transaction() as conn:
             user_id = await unlock_user(conn, args.email.strip())
             if user_id is not None:
-                await record_event(conn, actor="cli", action="account.unlocked",
-                                   now=int(time.time()), detail={"user": user_id})
+                await record_event(conn, audit.AccountUnlocked(user=user_id), actor="cli",
+                                   now=int(time.time()))
+
         if user_id is None:
             print("error: no account has this email", file=sys.stderr)
             return 1

@@ -1,7 +1,8 @@
 """Housekeeping while the server runs: forget what can no longer matter.
 
-Expired staff logins, revoked link ids whose links are past every window they could
-open (the call's, then the home program's), long-untried sign-in counts of unknown
+Expired staff logins, revoked links whose tokens are past every window they could
+open (the call's, then the home program's), the device bindings and devices turned away
+of links that can no longer open anything, long-untried sign-in counts of unknown
 emails, and jobs long done or failed are deleted by a periodic job (`PURGE`): once an
 hour (`housekeeping_seconds`) for a whole group of processes, at the first start too.
 """
@@ -17,10 +18,12 @@ from server.auth.visit_session import program_seconds
 from server.runtime.config import Config
 from server.runtime.jobs import JobKind
 from server.keys import CONFIG, DB
+from server.storage.device_denials import purge_device_denials
 from server.storage.jobs import Job, purge_finished_jobs
+from server.storage.link_devices import purge_link_devices
+from server.storage.links import purge_revoked_links
 from server.storage.login_unknown import purge_unknown_attempts
 from server.storage.users import purge_expired_sessions
-from server.storage.visits import purge_revocations
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +42,15 @@ async def purge_once(app: web.Application, now: int | None = None) -> tuple[int,
     longest = program_seconds(app[CONFIG].program_days, "patient")
     async with app[DB].transaction() as conn:
         sessions = await purge_expired_sessions(conn, now)
-        revocations = await purge_revocations(conn, now - longest)
+        revocations = await purge_revoked_links(conn, now - longest)
+        devices = (await purge_link_devices(conn, now - longest)
+                   + await purge_device_denials(conn, now - longest))
         unknown = await purge_unknown_attempts(conn, now)
         jobs = await purge_finished_jobs(conn, done_before=now - KEEP_DONE_SECONDS,
                                          failed_before=now - KEEP_FAILED_SECONDS)
-    if sessions or revocations or unknown or jobs:
-        log.info("housekeeping sessions=%d revocations=%d unknown_emails=%d jobs=%d", sessions,
-                 revocations, unknown, jobs)
+    if sessions or revocations or devices or unknown or jobs:
+        log.info("housekeeping sessions=%d revocations=%d link_devices=%d unknown_emails=%d "
+                 "jobs=%d", sessions, revocations, devices, unknown, jobs)
     return sessions, revocations
 
 

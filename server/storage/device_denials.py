@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.storage.interface import Connection, Database
+from server.storage.links import LINKS_STILL_OPEN
 
 
 async def deny_device(conn: Connection, *, jti: str, visit_id: str, device: str,
@@ -21,3 +22,11 @@ async def device_denied(db: Database, jti: str, device: str | None) -> bool:
     row = await db.fetchone("SELECT 1 FROM device_denials WHERE jti = ? AND device = ?",
                             (jti, device))
     return row is not None
+
+
+async def purge_device_denials(conn: Connection, before: int) -> int:
+    """Forget devices turned away on links revoked, forgotten or past every window
+    (`before`): those links open nothing on any device."""
+    cursor = await conn.execute(
+        f"DELETE FROM device_denials WHERE jti NOT IN ({LINKS_STILL_OPEN})", (before,))
+    return cursor.rowcount

@@ -6,16 +6,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from server.storage.audit_events import AuditEvent, read_event
 from server.storage.interface import Connection, Database, Row
 
 COLLAPSE_SECONDS = 60
-"""Repeats of a collapsible event by one actor within this time add to the first row."""
-COLLAPSED_ACTIONS = frozenset({"link.opened", "link.refused", "demo.shown"})
-"""Events a reload or a flaky connection repeats many times a minute; collapsed so that
-they cannot push everything else out of sight."""
-COLLAPSED_BY_DETAIL = frozenset({"demo.shown"})
-"""Collapsed only into a row with the same detail (the same exercise): which demos a
-patient saw is clinical content, so two exercises are never one row."""
+"""Repeats of a collapsible event (`AuditEvent.collapse`) by one actor within this time add
+to the first row."""
 _LOOK_BACK = 20
 """Rows of the window searched for one of the same detail."""
 _REPEAT_KEYS = ("repeats", "last_at")
@@ -35,6 +31,10 @@ class Event:
     visit_id: str | None
     detail: dict[str, Any]
 
+    def typed(self) -> AuditEvent | None:
+        """The event as its declared type; None for an action no type declares."""
+        return read_event(self.action, _without_repeats(self.detail))
+
 
 @dataclass(frozen=True)
 class EventQuery:
@@ -51,18 +51,20 @@ class EventQuery:
     """Only events older than this one (the next page)."""
 
 
-async def record_event(conn: Connection, *, actor: str, action: str, now: int,
-                       visit_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
-    """Append an event inside the caller's transaction. Detail holds ids and codes, never names.
+async def record_event(conn: Connection, event: AuditEvent, *, actor: str, now: int,
+                       visit_id: str | None = None) -> None:
+    """Append an event inside the caller's transaction: its type gives the action, its
+    fields the detail (ids and codes, never names).
 
-    A collapsible action repeated by the same actor on the same visit within a minute of its
-    first row counts in that row (`repeats`, `last_at`) instead of adding one (for
-    `COLLAPSED_BY_DETAIL` actions, a row with the same detail).
+    A collapsible event repeated by the same actor on the same visit within a minute of its
+    first row counts in that row (`repeats`, `last_at`) instead of adding one (for a
+    `collapse_by_detail` type, a row with the same detail).
     """
-    if action in COLLAPSED_ACTIONS:
+    action, detail = event.action, event.detail()
+    if event.collapse:
         # `visit_id = ?` and `IS NULL` apart, so that both engines use the index.
         same_visit = "visit_id IS NULL" if visit_id is None else "visit_id = ?"
-        by_detail = action in COLLAPSED_BY_DETAIL
+        by_detail = event.collapse_by_detail
         async with conn.execute(
             f"SELECT id, detail FROM events WHERE {same_visit} AND actor = ? AND action = ?"
             " AND at >= ? ORDER BY id DESC LIMIT ?",
@@ -71,7 +73,7 @@ async def record_event(conn: Connection, *, actor: str, action: str, now: int,
         ) as cur:
             rows = list(await cur.fetchall())
         if by_detail:
-            rows = [r for r in rows if _without_repeats(json.loads(r[1])) == (detail or {})]
+            rows = [r for r in rows if _without_repeats(json.loads(r[1])) == detail]
         row = rows[0] if rows else None
         if row is not None:
             merged = json.loads(row[1])
@@ -82,7 +84,7 @@ async def record_event(conn: Connection, *, actor: str, action: str, now: int,
             return
     await conn.execute(
         "INSERT INTO events (at, actor, action, visit_id, detail) VALUES (?, ?, ?, ?, ?)",
-        (now, actor, action, visit_id, json.dumps(detail or {}, separators=(",", ":"))),
+        (now, actor, action, visit_id, json.dumps(detail, separators=(",", ":"))),
     )
 
 

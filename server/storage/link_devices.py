@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.storage.interface import Connection, Database
+from server.storage.links import LINKS_STILL_OPEN
 
 
 async def bind_link_device(conn: Connection, *, jti: str, visit_id: str, device: str,
@@ -26,3 +27,10 @@ async def link_device(db: Database, jti: str) -> str | None:
     """The device the link is bound to, None while it is not bound."""
     row = await db.fetchone("SELECT device FROM link_devices WHERE jti = ?", (jti,))
     return str(row[0]) if row else None
+
+
+async def purge_link_devices(conn: Connection, before: int) -> int:
+    """Forget the devices of links revoked, forgotten or past every window (`before`)."""
+    cursor = await conn.execute(f"DELETE FROM link_devices WHERE jti NOT IN ({LINKS_STILL_OPEN})",
+                                (before,))
+    return cursor.rowcount

@@ -166,9 +166,9 @@ async def user_for_session(db: Database, id_hash: str, now: int) -> User | None:
     return User.from_row(row) if row else None
 
 
-async def delete_session(db: Database, id_hash: str) -> None:
-    """End a login session."""
-    await db.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
+async def delete_session(conn: Connection, id_hash: str) -> None:
+    """End a login session, inside the caller's transaction (a sign-out's audit goes with it)."""
+    await conn.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
 
 
 async def purge_expired_sessions(conn: Connection, now: int) -> int:

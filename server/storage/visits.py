@@ -1,4 +1,4 @@
-"""Visits, their participants and revoked link ids."""
+"""Visits and their participants (their links are in `server/storage/links.py`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ class Participant:
     """'patient' or 'therapist'."""
     display_name: str
     jti: str
-    """Id of the current link; an older link's id is in `revocations`."""
+    """Id of the current link: a mirror of its row in `links` (which says whether it is
+    revoked), kept with `kid` and the times to mint the link again."""
     kid: str
     issued_at: int
     not_before: int
@@ -172,36 +173,13 @@ async def end_visit(conn: Connection, visit_id: str) -> None:
 
 async def replace_link(conn: Connection, participant_id: str, *, jti: str, kid: str,
                        issued_at: int) -> None:
-    """Point a participant at a newly minted link; its holder waits to be admitted again."""
+    """Point a participant at a newly minted link (its `links` row is the caller's); its
+    holder waits to be admitted again."""
     await conn.execute(
         "UPDATE participants SET jti = ?, kid = ?, issued_at = ?, admitted_at = NULL,"
         " admitted_device = NULL, denied_at = NULL WHERE id = ?",
         (jti, kid, issued_at, participant_id),
     )
-
-
-async def revoke(conn: Connection, *, jti: str, visit_id: str, now: int,
-                 expires_at: int) -> None:
-    """Add a link id to the revocation list."""
-    await conn.execute(
-        "INSERT INTO revocations (jti, visit_id, revoked_at, expires_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        (jti, visit_id, now, expires_at),
-    )
-
-
-async def is_revoked(db: Database, jti: str) -> bool:
-    """Whether a link id was revoked."""
-    return await db.fetchone("SELECT 1 FROM revocations WHERE jti = ?", (jti,)) is not None
-
-
-async def link_current(db: Database, participant_id: str, jti: str) -> bool:
-    """Whether `jti` is still a participant's link: her current one, and not revoked."""
-    row = await db.fetchone(
-        "SELECT 1 FROM participants p WHERE p.id = ? AND p.jti = ?"
-        " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.jti = p.jti)",
-        (participant_id, jti))
-    return row is not None
 
 
 async def account_active(db: Database, user_id: int) -> bool:
@@ -210,16 +188,18 @@ async def account_active(db: Database, user_id: int) -> bool:
     return row is not None and bool(row["active"])
 
 
-async def therapist_seats(db: Database, user_id: int) -> list[tuple[str, str]]:
-    """(visit id, participant id) of the therapist seat in every open visit booked with her."""
+async def therapist_seats(db: Database, user_id: int, window: tuple[int, int] | None = None,
+                          starts: tuple[int, int] | None = None) -> list[tuple[str, str]]:
+    """(visit id, participant id) of the therapist seat in every open visit booked with her;
+    with `window` (from, to: Unix times), only those whose link opens at some time in it,
+    and `starts` (from, to) bounds their start, so the walk along the index
+    `visits_therapist` (therapist_id, starts_at) does not grow with her history."""
+    since, until = window if window is not None else (0, 2 ** 62)
+    first, last = starts if starts is not None else (-(2 ** 62), 2 ** 62)
     rows = await db.fetchall(
-        "SELECT p.visit_id, p.id FROM participants p JOIN visits v ON v.id = p.visit_id"
-        " WHERE v.therapist_id = ? AND p.role = 'therapist' AND v.status = 'scheduled'",
-        (user_id,))
+        "SELECT p.visit_id, p.id FROM visits v JOIN participants p ON p.visit_id = v.id"
+        " WHERE v.therapist_id = ? AND v.starts_at >= ? AND v.starts_at <= ?"
+        " AND p.role = 'therapist' AND v.status = 'scheduled'"
+        " AND p.not_before <= ? AND p.expires_at > ?",
+        (user_id, first, last, until, since))
     return [(r["visit_id"], r["id"]) for r in rows]
-
-
-async def purge_revocations(conn: Connection, before: int) -> int:
-    """Forget revoked link ids whose links could not open anything after `before` anyway."""
-    cursor = await conn.execute("DELETE FROM revocations WHERE expires_at < ?", (before,))
-    return cursor.rowcount

@@ -12,11 +12,13 @@ from aiohttp import web
 from server.auth.api_keys import new_api_key
 from server.auth.csrf import require_csrf
 from server.auth.passwords import PoolBusy, generate_password, password_problem
-from server.auth.staff import require_staff
+from server.auth.policy import ALL_SCOPES, Action, KeyScope, parse_scopes, scopes_text
+
 from server.http.errors import ApiError
 from server.keys import CONFIG, DB, PASSWORDS, VISITS
 from server.http.schemas import is_email_address
 from server.storage.api_keys import create_api_key, list_api_keys, revoke_api_key
+from server.storage import audit_events as audit
 from server.storage.events import EventQuery, event_actions, find_events, record_event
 from server.storage.users import (
     create_user,
@@ -27,6 +29,7 @@ from server.storage.users import (
 )
 from server.http.templating import render, see_other
 from server.visits.times import parse_iso_time
+from server.views.guards import staff_may
 from server.visits.visit_input import VisitInputError, clean_name
 from signaling.ids import VISIT_ID
 
@@ -48,13 +51,13 @@ async def _therapists_page(request: web.Request, *, error: str | None = None,
 
 async def therapists(request: web.Request) -> web.StreamResponse:
     """GET /admin/therapists."""
-    await require_staff(request, "admin")
+    await staff_may(request, Action.MANAGE_ACCOUNTS)
     return await _therapists_page(request)
 
 
 async def create_therapist(request: web.Request) -> web.StreamResponse:
     """POST /admin/therapists: a new therapist account; a generated password is shown once."""
-    admin = await require_staff(request, "admin")
+    admin = await staff_may(request, Action.MANAGE_ACCOUNTS)
     form = await require_csrf(request)
     email = form.get("email", "").strip()
     try:
@@ -85,15 +88,15 @@ async def create_therapist(request: web.Request) -> web.StreamResponse:
     async with db.transaction() as conn:
         user_id = await create_user(conn, email=email, name=name, role="therapist",
                                     password_hash=password_hash, now=now)
-        await record_event(conn, actor=f"user:{admin.id}", action="account.created", now=now,
-                           detail={"user": user_id, "role": "therapist"})
+        await record_event(conn, audit.AccountCreated(user=user_id, role="therapist"),
+                           actor=admin.audit, now=now)
     return await _therapists_page(request, created={"email": email, "password": shown or ""},
                                   status=201)
 
 
 async def set_therapist_active(request: web.Request) -> web.StreamResponse:
     """POST /admin/therapists/{user_id}/deactivate or /activate."""
-    admin = await require_staff(request, "admin")
+    admin = await staff_may(request, Action.MANAGE_ACCOUNTS)
     await require_csrf(request)
     user = await user_by_id(request.app[DB], _whole_id(request, "user_id"))
     if user is None or user.role != "therapist":
@@ -102,9 +105,8 @@ async def set_therapist_active(request: web.Request) -> web.StreamResponse:
     now = int(time.time())
     async with request.app[DB].transaction() as conn:
         await set_active(conn, user.id, active)
-        await record_event(conn, actor=f"user:{admin.id}",
-                           action="account.activated" if active else "account.deactivated",
-                           now=now, detail={"user": user.id})
+        change = audit.AccountActivated if active else audit.AccountDeactivated
+        await record_event(conn, change(user=user.id), actor=admin.audit, now=now)
     if not active:
         await request.app[VISITS].therapist_deactivated(user.id)
     return see_other("/admin/therapists")
@@ -114,44 +116,77 @@ async def _keys_page(request: web.Request, *, new_key: str | None = None,
                      error: str | None = None, status: int = 200) -> web.Response:
     return render(request, "admin/api_keys.html",
                   {"keys": await list_api_keys(request.app[DB]), "new_key": new_key,
-                   "error": error}, status=status)
+                   "error": error, "scope_label": scope_label,
+                   "scope_options": [(k, label) for k, (_, label) in SCOPE_CHOICES.items()]},
+                  status=status)
+
+
+SCOPE_CHOICES: dict[str, tuple[frozenset[KeyScope], str]] = {
+    "read": (frozenset({KeyScope.READ}), "read visits only"),
+    "create": (frozenset({KeyScope.CREATE}), "create visits only"),
+    "create_read": (frozenset({KeyScope.CREATE, KeyScope.READ}), "create and read visits"),
+    "all": (ALL_SCOPES, "read, create and change visits"),
+}
+"""What the admin picks for a new key (the form's `scopes` field, preselecting the first,
+the least power): the scopes each choice gives and its label. `all` is what every key could
+do before keys had scopes."""
+SCOPE_NAMES: dict[str, str] = {scopes_text(scopes): label
+                               for scopes, label in SCOPE_CHOICES.values()}
+NO_SCOPES = "nothing (every request refused)"
+
+
+def scope_label(stored: str) -> str:
+    """How the key list shows a key's stored scopes: a choice's label, `NO_SCOPES` when it
+    holds none this server knows (every request is refused), else the scopes it holds."""
+    scopes = parse_scopes(stored)
+    if not scopes:
+        return NO_SCOPES
+    return SCOPE_NAMES.get(scopes_text(scopes), scopes_text(scopes))
 
 
 async def api_keys(request: web.Request) -> web.StreamResponse:
     """GET /admin/api-keys."""
-    await require_staff(request, "admin")
+    await staff_may(request, Action.MANAGE_API_KEYS)
     return await _keys_page(request)
 
 
 async def create_key(request: web.Request) -> web.StreamResponse:
-    """POST /admin/api-keys: a new key, shown this once."""
-    admin = await require_staff(request, "admin")
+    """POST /admin/api-keys: a new key with what it may do (`scopes`), shown this once."""
+    admin = await staff_may(request, Action.MANAGE_API_KEYS)
     form = await require_csrf(request)
     try:
         name = clean_name(form.get("name"), "name") or ""
     except VisitInputError as exc:
         return await _keys_page(request, error=f"Name {exc.message}.", status=422)
+    # No choice is no key: a missing field must not make a key that may do everything.
+    choice = SCOPE_CHOICES.get(form.get("scopes", ""))
+    if choice is None:
+        return await _keys_page(request, error="Choose what the key may do from the list.",
+                                status=422)
+    scopes = choice[0]
     key, prefix, key_hash = new_api_key()
     now = int(time.time())
     async with request.app[DB].transaction() as conn:
         key_id = await create_api_key(conn, name=name, prefix=prefix, key_hash=key_hash,
-                                      created_by=admin.id, now=now)
-        await record_event(conn, actor=f"user:{admin.id}", action="api_key.created", now=now,
-                           detail={"api_key": key_id})
+                                      created_by=admin.user.id, now=now,
+                                      scopes=scopes_text(scopes))
+        await record_event(conn, audit.ApiKeyCreated(api_key=key_id,
+                                                     scopes=scopes_text(scopes).split()),
+                           actor=admin.audit, now=now)
     return await _keys_page(request, new_key=key, status=201)
 
 
 async def revoke_key(request: web.Request) -> web.StreamResponse:
     """POST /admin/api-keys/{key_id}/revoke."""
-    admin = await require_staff(request, "admin")
+    admin = await staff_may(request, Action.MANAGE_API_KEYS)
     await require_csrf(request)
     key_id = _whole_id(request, "key_id")
     now = int(time.time())
     async with request.app[DB].transaction() as conn:
         if not await revoke_api_key(conn, key_id, now):
             raise ApiError(404, "not_found", "There is no live API key with this id.")
-        await record_event(conn, actor=f"user:{admin.id}", action="api_key.revoked", now=now,
-                           detail={"api_key": key_id})
+        await record_event(conn, audit.ApiKeyRevoked(api_key=key_id), actor=admin.audit,
+                           now=now)
     return see_other("/admin/api-keys")
 
 
@@ -185,7 +220,8 @@ def _audit_time(request: web.Request, name: str, *, end_of_day: bool) -> int | N
 
 async def audit_log(request: web.Request) -> web.StreamResponse:
     """GET /admin/events?visit=&actor=&action=&from=&to=&before=: the audit log, a page at a time."""
-    await require_staff(request, "admin")
+    await staff_may(request, Action.READ_AUDIT_LOG)
+
     before = request.query.get("before", "").strip()
     if before and (not before.isdigit() or len(before) > 12):
         raise ApiError(400, "bad_parameter", "'before' must be an event number.")

@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server.auth.staff import require_staff
+from server.auth.policy import Action
 from server.http.errors import ApiError, json_error
 from server.keys import DB, JOBS
 from server.http.query_params import query_value
 from server.storage.jobs import STATUSES, JobRecord, count_jobs, job_kinds, list_jobs
 from server.http.templating import render
+from server.views.guards import staff_may
 
 PAGE_SIZE = 50
 MAX_PAGE = 1000
@@ -52,8 +53,9 @@ class JobQuery:
 
 
 async def _listing(request: web.Request) -> tuple[JobQuery, list[JobRecord], bool, dict[str, int]]:
-    await require_staff(request, "admin")
+    await staff_may(request, Action.READ_JOBS)
     query = JobQuery(request)
+
     db = request.app[DB]
     query.kinds = sorted(set(request.app[JOBS].kinds) | set(await job_kinds(db)))
     jobs = await list_jobs(db, status=query.status, kind=query.kind, limit=PAGE_SIZE + 1,

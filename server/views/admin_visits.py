@@ -8,17 +8,19 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from server.auth.csrf import require_csrf
-from server.auth.staff import require_staff
+from server.auth.policy import Action, StaffActor, allowed
+from server.auth.scopes import VISIT
 from server.http.errors import ApiError
 from server.visits.ics import visit_invite
 from server.keys import CONFIG, DB, LIBRARY, ROUTER, VISITS
 from server.http.schemas import MAX_MINUTES
 from server.storage.assignments import assignments_for
 from server.storage.events import events_for_visit
-from server.storage.users import User, list_therapists
-from server.storage.visits import Visit, is_revoked, list_visits
+from server.storage.users import list_therapists
+from server.storage.links import live_link
+from server.storage.visits import Visit, list_visits
 from server.http.templating import render, see_other
-from server.views.guards import visit_or_404
+from server.views.guards import staff_may, staff_visit
 from server.visits.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
 from server.visits.service import VisitStateError
 
@@ -45,16 +47,21 @@ async def live_statuses(request: web.Request, visits: list[Visit]) -> dict[str, 
     return {v.id: shown(v) for v in visits}
 
 
-async def _today(request: web.Request, user: User) -> list[Visit]:
+async def _mine(actor: StaffActor) -> int | None:
+    """The therapist whose visits a list shows: None for an account that may list every visit."""
+    return None if await allowed(actor, Action.LIST_VISITS) else actor.user.id
+
+
+async def _today(request: web.Request, actor: StaffActor) -> list[Visit]:
     day_start, day_end = _day_bounds(request, int(time.time()))
-    mine = user.id if user.role == "therapist" else None
-    return await list_visits(request.app[DB], start=day_start, end=day_end, therapist_id=mine)
+    return await list_visits(request.app[DB], start=day_start, end=day_end,
+                             therapist_id=await _mine(actor))
 
 
 async def live_json(request: web.Request) -> web.StreamResponse:
     """GET /admin/live.json: today's visits with their live status, for the dashboard."""
-    user = await require_staff(request)
-    visits = await _today(request, user)
+    actor = await staff_may(request, Action.VIEW_VISIT)
+    visits = await _today(request, actor)
     live = await live_statuses(request, visits)
     return web.json_response({"visits": [
         {"id": v.id, "status": v.status, "live": live[v.id]} for v in visits]})
@@ -62,18 +69,18 @@ async def live_json(request: web.Request) -> web.StreamResponse:
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
     """GET /admin: today's, upcoming and recent visits (a therapist sees her own)."""
-    user = await require_staff(request)
+    actor = await staff_may(request, Action.VIEW_VISIT)
     now = int(time.time())
     day_start, day_end = _day_bounds(request, now)
-    mine = user.id if user.role == "therapist" else None
+    mine = await _mine(actor)
     db = request.app[DB]
-    today = await _today(request, user)
+    today = await _today(request, actor)
     call_links = {}
-    if user.role == "therapist":
-        for visit in today:
-            therapist = visit.participant("therapist")
-            if therapist and visit.status == "scheduled":
-                call_links[visit.id] = await request.app[VISITS].link(therapist)
+    for visit in today:
+        therapist = visit.participant("therapist")
+        if therapist and visit.status == "scheduled" \
+                and await allowed(actor, Action.HOST_VISIT, visit):
+            call_links[visit.id] = await request.app[VISITS].link(therapist)
     sections = [
         ("Today", today),
         ("Upcoming", await list_visits(db, start=day_end, therapist_id=mine, limit=200)),
@@ -83,14 +90,6 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     return render(request, "admin/dashboard.html",
                   {"sections": sections, "now": now, "call_links": call_links,
                    "live": await live_statuses(request, today)})
-
-
-async def _visit_for(request: web.Request, user: User) -> Visit:
-    visit = await visit_or_404(request)
-    if user.role == "therapist" and visit.therapist_id != user.id:
-        # Another therapist's visit is answered like a missing one: ids are not confirmed.
-        raise ApiError(404, "not_found", "There is no visit with this id.")
-    return visit
 
 
 async def _form_page(request: web.Request, values: dict[str, str], error: VisitInputError | None,
@@ -103,17 +102,17 @@ async def _form_page(request: web.Request, values: dict[str, str], error: VisitI
 
 async def new_visit_form(request: web.Request) -> web.StreamResponse:
     """GET /admin/visits/new."""
-    await require_staff(request, "admin")
+    await staff_may(request, Action.CREATE_VISIT)
     return await _form_page(request, {}, None)
 
 
 async def create_visit(request: web.Request) -> web.StreamResponse:
     """POST /admin/visits: create from the form, then show the new visit."""
-    user = await require_staff(request, "admin")
+    actor = await staff_may(request, Action.CREATE_VISIT)
     form = await require_csrf(request)
     try:
         visit_request = parse_visit_request(form, request.app[CONFIG])
-        visit = await request.app[VISITS].create(visit_request, actor=f"user:{user.id}")
+        visit = await request.app[VISITS].create(visit_request, actor=actor.audit)
     except VisitInputError as exc:
         return await _form_page(request, form, exc, status=422)
     return see_other(f"/admin/visits/{visit.id}")
@@ -121,11 +120,12 @@ async def create_visit(request: web.Request) -> web.StreamResponse:
 
 async def visit_detail(request: web.Request) -> web.StreamResponse:
     """GET /admin/visits/{visit_id}: links, actions, invite and audit trail."""
-    user = await require_staff(request)
-    visit = await _visit_for(request, user)
+    actor = await staff_may(request, Action.VIEW_VISIT)
+    visit = await staff_visit(request, actor, Action.VIEW_VISIT)
     service = request.app[VISITS]
     links = {p.id: await service.link(p) for p in visit.participants}
-    revoked = {p.id for p in visit.participants if await is_revoked(request.app[DB], p.jti)}
+    revoked = {p.id for p in visit.participants
+               if not await live_link(request.app[DB], VISIT.name, p.id, p.jti, visit.id)}
     events = await events_for_visit(request.app[DB], visit.id)
     library = request.app[LIBRARY]
     program = [(a, library.exercises.get(a.exercise)) for a in await assignments_for(request.app[DB], visit.id)]
@@ -137,11 +137,11 @@ async def visit_detail(request: web.Request) -> web.StreamResponse:
 
 async def cancel_visit(request: web.Request) -> web.StreamResponse:
     """POST /admin/visits/{visit_id}/cancel."""
-    user = await require_staff(request, "admin")
+    actor = await staff_may(request, Action.CANCEL_VISIT)
     await require_csrf(request)
-    visit = await _visit_for(request, user)
+    visit = await staff_visit(request, actor, Action.CANCEL_VISIT)
     try:
-        await request.app[VISITS].cancel(visit, actor=f"user:{user.id}")
+        await request.app[VISITS].cancel(visit, actor=actor.audit)
     except VisitStateError as exc:
         raise ApiError(409, "conflict", f"This visit cannot be cancelled: {exc}.") from None
     return see_other(f"/admin/visits/{visit.id}?done=cancelled")
@@ -149,22 +149,24 @@ async def cancel_visit(request: web.Request) -> web.StreamResponse:
 
 async def reissue_link(request: web.Request) -> web.StreamResponse:
     """POST /admin/visits/{visit_id}/participants/{participant}/reissue."""
-    return await _change_link(request, "reissued")
+    return await _change_link(request, Action.REISSUE_LINK)
 
 
 async def revoke_link(request: web.Request) -> web.StreamResponse:
     """POST /admin/visits/{visit_id}/participants/{participant}/revoke."""
-    return await _change_link(request, "revoked")
+    return await _change_link(request, Action.REVOKE_LINK)
 
 
-async def _change_link(request: web.Request, done: str) -> web.StreamResponse:
-    user = await require_staff(request, "admin")
+async def _change_link(request: web.Request, action: Action) -> web.StreamResponse:
+    actor = await staff_may(request, action)
     await require_csrf(request)
-    visit = await _visit_for(request, user)
+    visit = await staff_visit(request, actor, action)
     service = request.app[VISITS]
-    change = service.reissue if done == "reissued" else service.revoke
+    reissue = action is Action.REISSUE_LINK
+    done = "reissued" if reissue else "revoked"
+    change = service.reissue if reissue else service.revoke
     try:
-        await change(visit, request.match_info["participant"], actor=f"user:{user.id}")
+        await change(visit, request.match_info["participant"], actor=actor.audit)
     except VisitInputError:
         raise ApiError(404, "not_found", "There is no such participant in this visit.") from None
     except VisitStateError as exc:
@@ -174,8 +176,9 @@ async def _change_link(request: web.Request, done: str) -> web.StreamResponse:
 
 async def invite(request: web.Request) -> web.StreamResponse:
     """GET /admin/visits/{visit_id}/invite.ics?role=patient|therapist."""
-    user = await require_staff(request)
-    visit = await _visit_for(request, user)
+    actor = await staff_may(request, Action.VIEW_VISIT)
+    visit = await staff_visit(request, actor, Action.VIEW_VISIT)
+
     role = request.query.get("role", "patient")
     participant = visit.participant(role)
     if participant is None:

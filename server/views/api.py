@@ -8,25 +8,29 @@ from typing import get_args
 
 from aiohttp import web
 
-from server.auth.api_keys import require_api_key
+from server.auth.policy import Action, KeyActor, allowed
 from server.http.errors import ApiError
 from server.keys import CONFIG, DB, VISITS
 from server.http.openapi import document
 from server.http.query_params import query_value
 from server.http.request_json import read_body
 from server.http.schemas import ISO_TIME_PATTERN, LINKS_VALUES, NewGuest, NewVisit, Status
+from server.storage import audit_events as audit
 from server.storage.events import record_event
 from server.storage.visits import Visit, list_visits
 from server.visits.times import parse_iso_time
-from server.views.guards import visit_or_404
+from server.views.guards import key_may, visit_or_404
 from server.visits.visit_input import VisitInputError, clean_name, parse_visit_request
 from server.visits.service import VisitStateError
 
 STATUSES: tuple[str, ...] = get_args(Status)
 
 
-async def _visit(request: web.Request) -> Visit:
-    return await visit_or_404(request)
+async def _visit(request: web.Request, actor: KeyActor, action: Action) -> Visit:
+    visit = await visit_or_404(request)
+    if not await allowed(actor, action, visit):
+        raise ApiError(404, "not_found", "There is no visit with this id.")
+    return visit
 
 
 def _invalid(exc: VisitInputError) -> ApiError:
@@ -35,12 +39,12 @@ def _invalid(exc: VisitInputError) -> ApiError:
 
 async def create_visit(request: web.Request) -> web.StreamResponse:
     """POST /api/visits."""
-    key_id = await require_api_key(request)
+    actor = await key_may(request, Action.CREATE_VISIT)
     body = await read_body(request, NewVisit)
     service = request.app[VISITS]
     try:
         visit = await service.create(parse_visit_request(body, request.app[CONFIG]),
-                                     actor=f"api_key:{key_id}")
+                                     actor=actor.audit)
     except VisitInputError as exc:
         raise _invalid(exc) from None
     return web.json_response(await service.describe(visit, fresh=True), status=201)
@@ -60,42 +64,43 @@ def _time_param(request: web.Request, name: str) -> int | None:
 
 async def list_visits_api(request: web.Request) -> web.StreamResponse:
     """GET /api/visits?from=&to=&status=."""
-    key_id = await require_api_key(request)
+    actor = await key_may(request, Action.LIST_VISITS)
     status = query_value(request, "status", choices=STATUSES)
     start, end = _time_param(request, "from"), _time_param(request, "to")
     links = query_value(request, "links", choices=LINKS_VALUES) == "true"
     visits = await list_visits(request.app[DB], start=start, end=end, status=status)
     body = {"visits": await request.app[VISITS].describe_many(visits, links=links)}
     # A list hands out names and live links of many visits at once: it is audited.
-    await _audit_read(request, key_id, "visits.listed",
-                      detail={"count": len(visits), **{k: v for k, v in (
-                          ("status", status), ("from", start), ("to", end),
-                          ("links", links or None)) if v is not None}})
+    await _audit_read(request, actor, audit.VisitsListed(
+        count=len(visits), **{k: v for k, v in (
+            ("status", status), ("since", start), ("until", end),
+            ("links", links or None)) if v is not None}))
     return web.json_response(body)
 
 
-async def _audit_read(request: web.Request, key_id: int, action: str, *,
-                      visit_id: str | None = None, detail: dict[str, object] | None = None) -> None:
+async def _audit_read(request: web.Request, actor: KeyActor, event: audit.AuditEvent, *,
+                      visit_id: str | None = None) -> None:
     async with request.app[DB].transaction() as conn:
-        await record_event(conn, actor=f"api_key:{key_id}", action=action,
-                           now=int(time.time()), visit_id=visit_id, detail=detail)
+        await record_event(conn, event, actor=actor.audit, now=int(time.time()),
+                           visit_id=visit_id)
 
 
 async def get_visit(request: web.Request) -> web.StreamResponse:
     """GET /api/visits/{visit_id}."""
-    key_id = await require_api_key(request)
-    visit = await _visit(request)
+    actor = await key_may(request, Action.VIEW_VISIT)
+    visit = await _visit(request, actor, Action.VIEW_VISIT)
     body = await request.app[VISITS].describe(visit)
-    await _audit_read(request, key_id, "visit.read", visit_id=visit.id)
+    await _audit_read(request, actor, audit.VisitRead(), visit_id=visit.id)
     return web.json_response(body)
 
 
 async def cancel_visit(request: web.Request) -> web.StreamResponse:
     """POST /api/visits/{visit_id}/cancel."""
-    key_id = await require_api_key(request)
+    actor = await key_may(request, Action.CANCEL_VISIT)
     service = request.app[VISITS]
     try:
-        visit = await service.cancel(await _visit(request), actor=f"api_key:{key_id}")
+        visit = await service.cancel(await _visit(request, actor, Action.CANCEL_VISIT),
+                                     actor=actor.audit)
     except VisitStateError as exc:
         raise ApiError(409, "conflict", f"The visit cannot be cancelled: {exc}.") from None
     return web.json_response(await service.describe(visit))
@@ -103,21 +108,21 @@ async def cancel_visit(request: web.Request) -> web.StreamResponse:
 
 async def reissue_link(request: web.Request) -> web.StreamResponse:
     """POST /api/visits/{visit_id}/participants/{participant}/reissue."""
-    return await _change_link(request, "reissue")
+    return await _change_link(request, Action.REISSUE_LINK)
 
 
 async def revoke_link(request: web.Request) -> web.StreamResponse:
     """POST /api/visits/{visit_id}/participants/{participant}/revoke."""
-    return await _change_link(request, "revoke")
+    return await _change_link(request, Action.REVOKE_LINK)
 
 
-async def _change_link(request: web.Request, action: str) -> web.StreamResponse:
-    key_id = await require_api_key(request)
+async def _change_link(request: web.Request, action: Action) -> web.StreamResponse:
+    actor = await key_may(request, action)
     service = request.app[VISITS]
-    visit = await _visit(request)
-    change = service.reissue if action == "reissue" else service.revoke
+    visit = await _visit(request, actor, action)
+    change = service.reissue if action is Action.REISSUE_LINK else service.revoke
     try:
-        visit = await change(visit, request.match_info["participant"], actor=f"api_key:{key_id}")
+        visit = await change(visit, request.match_info["participant"], actor=actor.audit)
     except VisitInputError:
         raise ApiError(404, "not_found", "participant must be patient, therapist or the id of "
                        "a participant of this visit.") from None
@@ -128,12 +133,14 @@ async def _change_link(request: web.Request, action: str) -> web.StreamResponse:
 
 async def add_guest(request: web.Request) -> web.StreamResponse:
     """POST /api/visits/{visit_id}/participants: a guest (interpreter, partner) with her own link."""
-    key_id = await require_api_key(request)
+    actor = await key_may(request, Action.ADD_GUEST)
     body = await read_body(request, NewGuest)
     service = request.app[VISITS]
     try:
         name = clean_name(body.name, "name") or ""
-        visit = await service.add_guest(await _visit(request), name, actor=f"api_key:{key_id}")
+        visit = await service.add_guest(await _visit(request, actor, Action.ADD_GUEST), name,
+                                        actor=actor.audit)
+
     except VisitInputError as exc:
         raise _invalid(exc) from None
     except VisitStateError as exc:

@@ -1,11 +1,19 @@
-"""Checks several handlers share: the request's Origin, and the visit a URL names."""
+"""Checks several handlers share: the request's Origin, the visit a URL names, and the
+guards that ask the access policy (`server/auth/policy.py`) for staff pages and the API."""
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
+from server.auth.api_keys import mark_used, require_api_key
+from server.auth.policy import Action, KeyActor, StaffActor, allowed, scopes_text
+from server.auth.staff import require_staff
 from server.http.errors import ApiError
-from server.keys import CONFIG, VISITS
+from server.keys import CONFIG, DB, VISITS
+from server.storage import audit_events as audit
+from server.storage.events import record_event
 from server.storage.visits import Visit
 
 
@@ -22,3 +30,38 @@ async def visit_or_404(request: web.Request) -> Visit:
     if visit is None:
         raise ApiError(404, "not_found", "There is no visit with this id.")
     return visit
+
+
+async def staff_may(request: web.Request, action: Action) -> StaffActor:
+    """The signed-in staff member, when she may do `action` (to some visit, for an action on
+    visits); redirect to login when nobody is signed in, 403 when her account may not."""
+    actor = StaffActor(await require_staff(request))
+    if not await allowed(actor, action):
+        raise ApiError(403, "forbidden", "Your account cannot open this page.")
+    return actor
+
+
+async def staff_visit(request: web.Request, actor: StaffActor, action: Action) -> Visit:
+    """The URL's visit, when `actor` may do `action` to it; a visit she may not (another
+    therapist's) is answered like a missing one: ids are not confirmed."""
+    visit = await visit_or_404(request)
+    if not await allowed(actor, action, visit):
+        raise ApiError(404, "not_found", "There is no visit with this id.")
+    return visit
+
+
+async def key_may(request: web.Request, action: Action) -> KeyActor:
+    """The request's API key, when its scopes allow `action` (then marked used); 401
+    without a live key, 403 (JSON, `forbidden`; audited as `api_key.refused`) when the key
+    may not."""
+    actor, last_used_at = await require_api_key(request)
+    if not await allowed(actor, action):
+        async with request.app[DB].transaction() as conn:
+            await record_event(conn, audit.ApiKeyRefused(api_key=actor.key_id,
+                                                         attempted=action.label),
+                               actor=actor.audit, now=int(time.time()))
+        raise ApiError(403, "forbidden", f"This API key may not {action.description}; its "
+                       f"scopes are: {scopes_text(actor.scopes) or 'none'}.")
+    await mark_used(request, actor.key_id, last_used_at)
+    return actor
+

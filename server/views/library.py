@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from server.http.errors import ApiError
+from server.http.i18n import N_, fill, translate
 from server.keys import LIBRARY
 from server.library.citations import with_citations, without_markers
 from server.library.clinical import SUPINE_SOURCE
@@ -17,7 +19,7 @@ from server.library.quiz import QUESTIONS, assess, related_conditions
 from server.library.warning_signs import SHARED_SIGNS
 from server.http.query_params import query_value
 from server.http.schemas import MAX_QUERY_LENGTH
-from server.http.templating import COMPRESS_ON_LOOP_BELOW, render
+from server.http.templating import COMPRESS_ON_LOOP_BELOW, render, request_language
 
 CACHE = "public, max-age=300"
 
@@ -63,14 +65,14 @@ def _filtered(request: web.Request) -> tuple[list[Any], str, str]:
 def _condition(request: web.Request) -> Any:
     condition = request.app[LIBRARY].conditions.get(request.match_info["slug"])
     if condition is None:
-        raise ApiError(404, "not_found", "There is no condition with this name in the library.")
+        raise ApiError(404, "not_found", N_("There is no condition with this name in the library."))
     return condition
 
 
 def _exercise(request: web.Request) -> Exercise:
     exercise = request.app[LIBRARY].exercises.get(request.match_info["slug"])
     if exercise is None:
-        raise ApiError(404, "not_found", "There is no exercise with this name in the library.")
+        raise ApiError(404, "not_found", N_("There is no exercise with this name in the library."))
     return exercise
 
 
@@ -87,9 +89,14 @@ async def condition_page(request: web.Request) -> web.StreamResponse:
     library = request.app[LIBRARY]
     keys = [source.key for source in condition.sources]
     shared_sources = {s.key: s for key in condition.shared_red_flags for s in SHARED_SIGNS[key].sources}
+    language = request_language(request)
+
+    def label(n: int) -> str:
+        return fill(partial(translate, language), N_("source {n}"), n=n)
+
     return render(request, "library/condition.html",
                   {"condition": condition, "exercises": [library.exercises[s] for s in condition.exercises],
-                   "cite": lambda text: with_citations(text, keys),
+                   "cite": lambda text: with_citations(text, keys, label),
                    "shared_sources": list(shared_sources.values())})
 
 

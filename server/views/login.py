@@ -13,14 +13,19 @@ import math
 import time
 
 from aiohttp import web
+from msgspec import UNSET, UnsetType
+
+
 
 from server.auth.client_address import client_ip, throttle_key, trusted_proxy_set
 from server.auth.csrf import require_csrf, rotate_csrf
+from server.auth.device import device_of
 from server.auth.passwords import PoolBusy
 from server.auth.secrets_util import audit_tag
-from server.auth.staff import end_session, load_user, safe_next, start_session
-from server.keys import AUDIT_SECRET, CONFIG, DB, LOGIN_THROTTLE, PASSWORDS
+from server.auth.staff import end_session, load_user, safe_next, session_id_hash, start_session
+from server.keys import AUDIT_SECRET, CONFIG, DB, LOGIN_THROTTLE, PASSWORDS, VISITS
 from server.http.schemas import MAX_EMAIL_LENGTH
+from server.storage import audit_events as audit
 from server.storage.events import record_event
 from server.storage.login_unknown import (
     fail_unknown_attempt,
@@ -28,6 +33,7 @@ from server.storage.login_unknown import (
     reserve_unknown_attempt,
 )
 from server.storage.users import (
+    User,
     fail_login_attempt,
     release_login_attempt,
     remember_login_address,
@@ -37,7 +43,9 @@ from server.storage.users import (
     user_by_email,
     user_by_id,
 )
-from server.http.templating import render, see_other
+from server.visits.service import SignOut
+from server.http.i18n import N_, fill_plural, translate
+from server.http.templating import render, request_language, see_other
 
 _EMAIL = "login_email"
 _TARGET = "login_next"
@@ -55,21 +63,16 @@ async def login_form(request: web.Request) -> web.StreamResponse:
                   {"next": safe_next(request.query.get("next")), "error": None, "email": ""})
 
 
-def _minutes(seconds: float) -> str:
-    minutes = max(1, math.ceil(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
-async def _audit(request: web.Request, *, actor: str, action: str,
-                 detail: dict[str, object] | None = None) -> None:
+async def _audit(request: web.Request, event: audit.AuditEvent, *, actor: str) -> None:
     async with request.app[DB].transaction() as conn:
-        await record_event(conn, actor=actor, action=action, now=int(time.time()),
-                           detail=detail)
+        await record_event(conn, event, actor=actor, now=int(time.time()))
 
 
 def _again(request: web.Request, status: int, error: str,
            retry_after: float | None = None) -> web.Response:
-    """The login page again, with the email typed and an error."""
+    """The login page again, with the email typed and an error (a message id, or a message
+    already in the page's language)."""
+    error = translate(request_language(request), error)
     response = render(request, "admin/login.html",
                       {"next": request[_TARGET], "error": error, "email": request[_EMAIL]},
                       status=status)
@@ -81,12 +84,16 @@ def _again(request: web.Request, status: int, error: str,
 def _locked(request: web.Request, wait: float) -> web.Response:
     # One answer for an address that must wait, a locked account and a "locked" email
     # without an account: the answer never tells whether an account exists.
-    return _again(request, 429, "Too many failed sign-in attempts: signing in is locked for "
-                  f"now. Try again in {_minutes(wait)}.", wait)
+    message = fill_plural(
+        request_language(request),
+        "Too many failed sign-in attempts: signing in is locked for now. Try again in {n} minute.",
+        "Too many failed sign-in attempts: signing in is locked for now. Try again in {n} minutes.",
+        max(1, math.ceil(wait / 60)))
+    return _again(request, 429, message, wait)
 
 
 def _busy(request: web.Request, wait: float) -> web.Response:
-    return _again(request, 429, "Many people are signing in right now. Try again in a minute.",
+    return _again(request, 429, N_("Many people are signing in right now. Try again in a minute."),
                   wait)
 
 
@@ -103,16 +110,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     if wait is not None:
         if throttle.first_refusal(address, now):
             tag = audit_tag(request.app[AUDIT_SECRET], address)
-            await _audit(request, actor=ANONYMOUS, action="login.throttled",
-                         detail={"scope": "address", "address_tag": tag})
+            await _audit(request, audit.LoginThrottled(scope="address", address_tag=tag),
+                         actor=ANONYMOUS)
         return _locked(request, wait)
     failed = False
     try:
         wait = throttle.take_global(now)
         if wait is not None:
             if throttle.first_global_refusal(now):
-                await _audit(request, actor=ANONYMOUS, action="login.throttled",
-                             detail={"scope": "server"})
+                await _audit(request, audit.LoginThrottled(scope="server"), actor=ANONYMOUS)
             return _busy(request, wait)
         failed, response = await _check(request, form.get("password", "")[:1024], address)
         return response
@@ -164,30 +170,33 @@ async def _check(request: web.Request, password: str,
         raise
     now = int(time.time())
     if user is None or not password_ok or not user.active:
+        email_tag: str | UnsetType
         if user is None:
             now_locked = await fail_unknown_attempt(
                 db, tag, now=now, max_failures=config.login_max_failures,
                 lockout_seconds=lockout)
             # The email itself is never stored: people type passwords into that box. The
             # keyed tag lets the log show repeated attempts at one email, and nothing more.
-            actor, detail = ANONYMOUS, {"email_tag": tag}
+            actor, email_tag = ANONYMOUS, tag
         else:
             now_locked = not owners_address and await fail_login_attempt(
                 db, user.id, now=now, max_failures=config.login_max_failures,
                 lockout_seconds=lockout)
-            actor, detail = f"user:{user.id}", None
-        await _audit(request, actor=actor, action="login.locked" if now_locked else "login.failed",
-                     detail=detail)
+            actor, email_tag = f"user:{user.id}", UNSET
+        failed = audit.LoginLocked if now_locked else audit.LoginFailed
+        await _audit(request, failed(email_tag=email_tag), actor=actor)
         if now_locked:
             return True, _locked(request, lockout)
-        return True, _again(request, 401, "The email or password is not right.")
+        return True, _again(request, 401, N_("The email or password is not right."))
     async with db.transaction() as conn:
         # From her own address she signs in while the lock stays for everyone else.
         signed_in = owners_address or await succeed_login_attempt(conn, user.id, now=now)
-        await record_event(conn, actor=f"user:{user.id}",
-                           action="login.succeeded" if signed_in else "login.refused",
-                           now=now, detail=({"while_locked": True} if owners_address else None)
-                           if signed_in else {"reason": "locked"})
+        event: audit.AuditEvent = audit.LoginRefused(reason="locked")
+        if signed_in:
+            event = audit.LoginSucceeded(while_locked=True) if owners_address \
+                else audit.LoginSucceeded()
+        await record_event(conn, event, actor=f"user:{user.id}", now=now)
+
         if signed_in:
             await remember_login_address(conn, user.id, address_tag, now)
     if not signed_in:
@@ -195,14 +204,34 @@ async def _check(request: web.Request, password: str,
         current = await user_by_id(db, user.id)
         return True, _locked(request, max(60, (current.locked_until if current else now) - now))
     response = see_other(request[_TARGET])
-    await start_session(request, response, user)
+    previous = await load_user(request)
+    # Signing in as another account ends the one before on this browser: a sign-out. The
+    # same account signing in again keeps her sockets (docs/security.md T46).
+    leaving = await _signing_out(request, previous) \
+        if previous is not None and previous.id != user.id else None
+    await start_session(request, response, user, also=leaving.record if leaving else None)
+    if leaving is not None:
+        await request.app[VISITS].staff_signed_out(leaving)
     rotate_csrf(request)
     return False, response
 
 
+async def _signing_out(request: web.Request, user: User | None) -> SignOut | None:
+    """What ending this browser's session of `user` needs, read before it ends (None when
+    nobody is signed in): a busy database then leaves the session as it was."""
+    session = session_id_hash(request)
+    if user is None or session is None:
+        return None
+    return await request.app[VISITS].staff_signing_out(user.id, device_of(request), session)
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
-    """POST /logout."""
+    """POST /logout: end the session, and close her host sockets on this browser."""
     await require_csrf(request)
+    leaving = await _signing_out(request, await load_user(request))
     response = see_other("/login")
-    await end_session(request, response)
+    # The session's end and its audit commit together; the sockets close after that.
+    await end_session(request, response, also=leaving.record if leaving else None)
+    if leaving is not None:
+        await request.app[VISITS].staff_signed_out(leaving)
     return response

@@ -6,10 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from server.auth.access import api_refusal
+from server.auth.access import api_refusal, participant_actor
+from server.auth.policy import Action, allowed
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie, program_seconds
 from server.http.errors import ApiError
+from server.http.i18n import N_
 from server.keys import CONFIG, DB, LIBRARY
 from server.visits.program import assign, parse_assignment, unassign
 from server.http.request_json import read_body
@@ -22,24 +24,31 @@ from server.views.join import refusal_page
 from server.visits.visit_input import VisitInputError
 
 
-async def _seat(request: web.Request, *, program: bool) -> tuple[Visit, Participant]:
+_REFUSED: dict[Action, str] = {
+    Action.READ_PROGRAM: N_("This link cannot open the home program."),
+    Action.CHANGE_PROGRAM: N_("Only the therapist can change the home program."),
+}
+
+
+async def _seat(request: web.Request, action: Action) -> tuple[Visit, Participant]:
+    """The visit cookie's participant, when her link may do `action` to the program."""
     try:
-        found = await participant_from_cookie(request, request.match_info["visit_id"], program=program)
+        found = await participant_from_cookie(request, request.match_info["visit_id"], program=True)
     except LinkRefused as refused:
         status, message = api_refusal(refused.problem)
         raise ApiError(status, refused.problem.value, message) from None
     if found is None:
         raise ApiError(401, "no_visit_session", "Open the visit link first.")
-    visit, participant, _claims = found
+    visit, participant, claims = found
+    if not await allowed(participant_actor(request, visit, participant, link_id=claims.jti),
+                         action, visit):
+        raise ApiError(403, "forbidden", _REFUSED[action])
     return visit, participant
 
 
 async def _therapist(request: web.Request) -> tuple[Visit, Participant]:
     require_own_origin(request, "Only the clinic's own pages may change a program.")
-    visit, participant = await _seat(request, program=True)
-    if participant.role != "therapist":
-        raise ApiError(403, "forbidden", "Only the therapist can change the home program.")
-    return visit, participant
+    return await _seat(request, Action.CHANGE_PROGRAM)
 
 
 def _patient_of(visit: Visit) -> Participant:
@@ -51,7 +60,7 @@ def _patient_of(visit: Visit) -> Participant:
 
 async def list_assignments(request: web.Request) -> web.StreamResponse:
     """GET /visits/{visit_id}/assignments: the patient's program (therapist or patient)."""
-    visit, participant = await _seat(request, program=True)
+    visit, participant = await _seat(request, Action.READ_PROGRAM)
     patient = participant if participant.role != "therapist" else _patient_of(visit)
     items = await assignments_for(request.app[DB], visit.id, patient.id)
     return web.json_response({"assignments": [a.as_json() for a in items]})
@@ -88,8 +97,13 @@ async def program_page(request: web.Request) -> web.StreamResponse:
     except LinkRefused as refused:
         return refusal_page(request, refused)
     if found is None:
-        raise ApiError(401, "no_visit_session", "Open the link from your invitation to see your program.")
-    visit, participant, _claims = found
+        raise ApiError(401, "no_visit_session",
+                       N_("Open the link from your invitation to see your program."))
+    visit, participant, claims = found
+    if not await allowed(participant_actor(request, visit, participant, link_id=claims.jti),
+                         Action.READ_PROGRAM, visit):
+        raise ApiError(403, "forbidden", _REFUSED[Action.READ_PROGRAM])
+
     patient = participant if participant.role != "therapist" else _patient_of(visit)
     library = request.app[LIBRARY]
     items: list[dict[str, Any]] = []

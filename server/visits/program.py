@@ -15,6 +15,7 @@ from server.storage.assignments import (
     assignments_for,
     remove_assignment,
 )
+from server.storage import audit_events as audit
 from server.storage.events import record_event
 from server.visits.visit_input import VisitInputError, clean_name
 
@@ -41,8 +42,9 @@ async def assign(db: Database, *, visit_id: str, participant_id: str, values: di
     async with db.transaction() as conn:
         new_id = await add_assignment(conn, visit_id=visit_id, participant_id=participant_id,
                                       now=now, created_by=actor, **values)
-        await record_event(conn, actor=actor, action="program.assigned", now=now, visit_id=visit_id,
-                           detail={"assignment": new_id, "exercise": values["exercise"]})
+        await record_event(conn, audit.ProgramAssigned(assignment=new_id,
+                                                       exercise=values["exercise"]),
+                           actor=actor, now=now, visit_id=visit_id)
     found = [a for a in await assignments_for(db, visit_id) if a.id == new_id]
     return found[0]
 
@@ -52,6 +54,7 @@ async def unassign(db: Database, *, visit_id: str, assignment_id: int, actor: st
     async with db.transaction() as conn:
         removed = await remove_assignment(conn, visit_id, assignment_id)
         if removed:
-            await record_event(conn, actor=actor, action="program.removed", now=int(time.time()),
-                               visit_id=visit_id, detail={"assignment": assignment_id})
+            await record_event(conn, audit.ProgramRemoved(assignment=assignment_id),
+                               actor=actor, now=int(time.time()), visit_id=visit_id)
+
     return removed

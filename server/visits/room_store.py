@@ -3,7 +3,7 @@
 `RoomStore` is the rooms' hooks: admissions (with the device), denials, removals,
 endings and demos shown are stored through the visit service before the room changes.
 `RoomsFollowVisits` carries cancellations and revoked links made anywhere (admin page,
-API, a deactivated account) to the router.
+API, a deactivated account) and a therapist's sign-out on one browser to the router.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Iterator
 
 from server.library.model import Library
 from server.storage import DatabaseBusy
+from server.storage import audit_events as audit
 from server.visits.service import VisitService, acted_by
 from signaling.echo import EchoPool
 from signaling.endpoint import TokenBucket
@@ -60,13 +61,14 @@ class RoomStore:
             # patient's screen); repeats that pass are collapsed into one row a minute.
             raise ProtocolError("rate_limited", "Too many demos at once; wait a moment.")
         with _busy_as_protocol_error():
-            await self.visits.record(visit_id, f"participant:{participant_id}", "demo.shown",
-                                     {"exercise": exercise})
+            await self.visits.record(visit_id, f"participant:{participant_id}",
+                                     audit.DemoShown(exercise=exercise))
         return True
 
     async def link_current(self, seat: Seat) -> bool:
         with _busy_as_protocol_error():
-            return await self.visits.link_current(seat.participant_id, seat.link_id)
+            return await self.visits.link_current(seat.participant_id, seat.link_id,
+                                                  seat.session)
 
     async def admitted(self, visit_id: str, participant_id: str, device: str | None,
                        by: Acting | None = None) -> None:
@@ -100,10 +102,12 @@ class RoomStore:
     async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
                          new_device: str | None, was_connected: bool) -> None:
         try:
-            await self.visits.record(visit_id, f"participant:{participant_id}", "host.replaced",
-                                     {"participant": participant_id, "device": new_device,
-                                      "previous_device": old_device,
-                                      "was_connected": was_connected})
+            await self.visits.record(visit_id, f"participant:{participant_id}",
+                                     audit.HostReplaced(participant=participant_id,
+                                                        device=new_device,
+                                                        previous_device=old_device,
+                                                        was_connected=was_connected))
+
         except DatabaseBusy:
             # Both browsers are still told; the log line keeps the ids.
             log.warning("host move not audited (database busy) visit=%s participant=%s "
@@ -145,3 +149,8 @@ class RoomsFollowVisits:
     async def link_revoked(self, visit_id: str, participant_id: str) -> None:
         await self.echo.end(visit_id, participant_id)
         await self.router.eject(visit_id, participant_id, "link_revoked")
+
+    async def host_signed_out(self, visit_id: str, participant_id: str, session: str) -> None:
+        # Her link no longer opens the visit through that session: the call page knows this
+        # reason and close code (4004, final). A connection check there ends at its limit.
+        await self.router.eject(visit_id, participant_id, "link_revoked", on_session=session)

@@ -7,17 +7,28 @@ anywhere is checked the same way and leaves the same audit trail.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from server.auth.scopes import VISIT
 from server.auth.secrets_util import new_id
 from server.auth.tokens import KeyRing, sign_link
 from server.runtime.config import Config
-from server.http.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (re-exported)
+from server.http.schemas import KIND_MINUTES, MAX_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (re-exported)
 from server.storage import Database
 from server.storage import visits as visit_store
 from server.storage.assignments import assignments_of_visits
 from server.storage.device_denials import deny_device, device_denied
+from server.storage import audit_events as audit
 from server.storage.events import record_event
+from server.storage.interface import Connection
+from server.storage.links import (
+    Link,
+    insert_link,
+    live_seat_link,
+    revoke_subject_links,
+    revoke_visit_links,
+)
 from server.storage.users import user_by_email
 from server.storage.visits import Participant, Visit
 from server.visits.visit_input import (
@@ -50,6 +61,41 @@ class VisitListener(Protocol):
     async def visit_closed(self, visit_id: str, reason: str) -> None: ...
 
     async def link_revoked(self, visit_id: str, participant_id: str) -> None: ...
+
+    async def host_signed_out(self, visit_id: str, participant_id: str, session: str) -> None:
+        """The therapist's staff session `session` (its stored id) ended: the seat's sockets
+        opened with it close; those her other sessions (browsers) opened keep theirs."""
+        ...
+
+
+SETTINGS_SLACK_MINUTES = 24 * 60
+"""How far a visit's early-join or grace window booked under other settings is looked for."""
+
+
+@dataclass(frozen=True)
+class SignOut:
+    """A staff member's sign-out on one browser, read before her session ends
+    (`VisitService.staff_signing_out`)."""
+
+    user_id: int
+    device: str | None
+    """Her browser's device id, for the audit (None without a device cookie)."""
+    session: str = field(repr=False)
+    """The ending session's stored id (`staff_sessions.id_hash`): the seats it opened close."""
+    seats: tuple[tuple[str, str], ...]
+    """(visit id, participant id) of her therapist seat in each visit whose link opens now."""
+    now: int
+
+    async def record(self, conn: Connection) -> None:
+        """Audit it, inside the transaction that ends the session (both or neither)."""
+        await record_event(conn, audit.SignedOut(device=self.device, visits=len(self.seats)),
+                           actor=f"user:{self.user_id}", now=self.now)
+
+
+def visit_link(participant: Participant) -> Link:
+    """The `links` row of a participant's current link."""
+    return Link(participant.jti, VISIT.name, participant.id, participant.visit_id,
+                participant.kid, participant.issued_at, participant.expires_at)
 
 
 def is_visit_id(value: str) -> bool:
@@ -96,8 +142,10 @@ class VisitService:
                       therapist_id, now, people)
         async with self.db.transaction() as conn:
             await visit_store.insert_visit(conn, visit)
-            await record_event(conn, actor=actor, action="visit.created", now=now,
-                               visit_id=visit_id, detail={"kind": request.kind})
+            for participant in people:
+                await insert_link(conn, visit_link(participant))
+            await record_event(conn, audit.VisitCreated(kind=request.kind), actor=actor,
+                               now=now, visit_id=visit_id)
         return visit
 
     async def get(self, visit_id: str) -> Visit | None:
@@ -115,9 +163,10 @@ class VisitService:
             await visit_store.set_visit_status(conn, visit.id, "cancelled", now)
             for p in visit.participants:
                 await visit_store.clear_admission(conn, p.id)  # no rebuilt room seats her
-                await visit_store.revoke(conn, jti=p.jti, visit_id=visit.id, now=now,
-                                         expires_at=p.expires_at)
-            await record_event(conn, actor=actor, action="visit.cancelled", now=now,
+            # Every link the visit has now, not those `visit` was read with: a re-issue or a
+            # guest committed since then is stopped too.
+            await revoke_visit_links(conn, visit.id, now)
+            await record_event(conn, audit.VisitCancelled(), actor=actor, now=now,
                                visit_id=visit.id)
         for listener in self.listeners:
             await listener.visit_closed(visit.id, "cancelled")
@@ -142,13 +191,18 @@ class VisitService:
         now = int(time.time()) if now is None else now
         participant = self._changeable_seat(visit, who)
         key = await self.ring.newest()
+        renewed = Link(new_id("j_", 12), VISIT.name, participant.id, visit.id, key.kid, now,
+                       participant.expires_at)
         async with self.db.transaction() as conn:
-            await visit_store.revoke(conn, jti=participant.jti, visit_id=visit.id, now=now,
-                                     expires_at=participant.expires_at)
-            await visit_store.replace_link(conn, participant.id, jti=new_id("j_", 12),
-                                           kid=key.kid, issued_at=now)
-            await record_event(conn, actor=actor, action="link.reissued", now=now,
-                               visit_id=visit.id, detail={"participant": participant.id})
+            await visit_store.replace_link(conn, participant.id, jti=renewed.jti,
+                                           kid=renewed.kid, issued_at=now)
+            # Her live links, not the jti `visit` was read with: a re-issue committed since
+            # then (a double submit, a retry, another worker) made one that read cannot see.
+            # Write transactions take turns (the write lock, both engines), so this sees it.
+            await revoke_subject_links(conn, VISIT.name, participant.id, now)
+            await insert_link(conn, renewed)
+            await record_event(conn, audit.LinkReissued(participant=participant.id),
+                               actor=actor, now=now, visit_id=visit.id)
         await self._link_revoked(visit.id, participant.id)
         return await self._reload(visit.id)
 
@@ -162,13 +216,10 @@ class VisitService:
         participant = self._changeable_seat(visit, who)
         async with self.db.transaction() as conn:
             await visit_store.clear_admission(conn, participant.id)
-            await visit_store.revoke(conn, jti=participant.jti, visit_id=visit.id, now=now,
-                                     expires_at=participant.expires_at)
-            detail: dict[str, Any] = {"participant": participant.id}
-            if actor_device is not None:
-                detail["actor_device"] = actor_device
-            await record_event(conn, actor=actor, action="link.revoked", now=now,
-                               visit_id=visit.id, detail=detail)
+            await revoke_subject_links(conn, VISIT.name, participant.id, now)  # as in reissue
+            event = audit.LinkRevoked(participant=participant.id) if actor_device is None \
+                else audit.LinkRevoked(participant=participant.id, actor_device=actor_device)
+            await record_event(conn, event, actor=actor, now=now, visit_id=visit.id)
         await self._link_revoked(visit.id, participant.id)
         return await self._reload(visit.id)
 
@@ -179,15 +230,19 @@ class VisitService:
         actor, device = acted_by(by)
         async with self.db.transaction() as conn:
             await visit_store.clear_admission(conn, participant_id)
-            await record_event(conn, actor=actor, action="participant.removed", now=now,
-                               visit_id=visit_id, detail={"participant": participant_id, **device})
+            await record_event(conn, audit.ParticipantRemoved(participant=participant_id,
+                                                              **device),
+                               actor=actor, now=now, visit_id=visit_id)
 
-    async def link_current(self, participant_id: str, link_id: str) -> bool:
+    async def link_current(self, participant_id: str, link_id: str, session: str = "") -> bool:
         """Whether a seat's link (`link_id`, its jti) still opens the visit: the
-        participant's current link, not revoked. Asked before anyone is seated in a room,
-        on every path (a socket opening, a room rebuilt on another process, a resync)."""
-        return bool(link_id) and await visit_store.link_current(self.db, participant_id,
-                                                                 link_id)
+        participant's current link, not revoked; for the therapist of a visit booked with a
+        staff account, also through `session` (the stored id of the staff session her socket
+        opened with), still live and hers, her account active. Asked before anyone is
+        seated in a room, on every path (a socket opening, a room rebuilt on another
+        process, a resync, a repair)."""
+        return bool(link_id) and await live_seat_link(self.db, VISIT.name, participant_id,
+                                                      link_id, session, int(time.time()))
 
     def _changeable_seat(self, visit: Visit, who: str) -> Participant:
         if visit.status == "cancelled":
@@ -209,6 +264,32 @@ class VisitService:
         for visit_id, participant_id in await visit_store.therapist_seats(self.db, user_id):
             await self._link_revoked(visit_id, participant_id)
 
+    async def staff_signing_out(self, user_id: int, device: str | None, session: str, *,
+                                now: int | None = None) -> SignOut:
+        """What a staff member's sign-out on one browser needs, read before her session
+        `session` (its stored id) ends: her therapist seats in the visits booked with her
+        whose link opens now (a socket opens only then). The caller ends the session with
+        `SignOut.record` in one transaction, then asks `staff_signed_out`."""
+        now = int(time.time()) if now is None else now
+        # A minute either side: another process's clock, a room about to expire. The start
+        # bounds only keep the index walk short; they take at least a day either side, as
+        # a visit's window was fixed with the settings of its booking, which may have been
+        # larger than today's (`not_before`/`expires_at` filter exactly).
+        since, until = now - 60, now + 60
+        starts = (since - (max(self.config.grace_minutes, SETTINGS_SLACK_MINUTES)
+                           + MAX_MINUTES) * 60,
+                  until + max(self.config.early_join_minutes, SETTINGS_SLACK_MINUTES) * 60)
+        seats = await visit_store.therapist_seats(self.db, user_id, (since, until), starts)
+        return SignOut(user_id, device, session, tuple(seats), now)
+
+    async def staff_signed_out(self, sign_out: SignOut) -> None:
+        """Her session ended (committed): the host sockets it opened close at once; those
+        of her other sessions (browsers) stay. Nothing here touches the database: a seat
+        set up again later is turned away by `link_current`."""
+        for visit_id, participant_id in sign_out.seats:
+            for listener in self.listeners:
+                await listener.host_signed_out(visit_id, participant_id, sign_out.session)
+
     async def _reload(self, visit_id: str) -> Visit:
         updated = await visit_store.get_visit(self.db, visit_id)
         assert updated is not None
@@ -229,8 +310,9 @@ class VisitService:
                             now, therapist.not_before, therapist.expires_at)
         async with self.db.transaction() as conn:
             await visit_store.insert_participant(conn, guest)
-            await record_event(conn, actor=actor, action="participant.added", now=now,
-                               visit_id=visit.id, detail={"participant": guest.id, "role": "guest"})
+            await insert_link(conn, visit_link(guest))
+            await record_event(conn, audit.ParticipantAdded(participant=guest.id, role="guest"),
+                               actor=actor, now=now, visit_id=visit.id)
         return await self._reload(visit.id)
 
     async def record_admission(self, visit_id: str, participant_id: str, *, admitted: bool,
@@ -243,9 +325,9 @@ class VisitService:
                 await visit_store.mark_admitted(conn, participant_id, now, device)
             else:
                 await visit_store.mark_denied(conn, participant_id, now)
-            await record_event(conn, actor=actor, now=now, visit_id=visit_id,
-                               action="participant.admitted" if admitted else "participant.denied",
-                               detail={"participant": participant_id, **acting_device})
+            kind = audit.ParticipantAdmitted if admitted else audit.ParticipantDenied
+            await record_event(conn, kind(participant=participant_id, **acting_device),
+                               actor=actor, now=now, visit_id=visit_id)
 
     async def turn_device_away(self, visit_id: str, participant_id: str, link_id: str,
                                device: str | None, by: Acting | None = None) -> None:
@@ -257,20 +339,19 @@ class VisitService:
         async with self.db.transaction() as conn:
             if device and link_id:
                 await deny_device(conn, jti=link_id, visit_id=visit_id, device=device, now=now)
-            await record_event(conn, actor=actor, now=now, visit_id=visit_id,
-                               action="participant.device_denied",
-                               detail={"participant": participant_id, "device": device,
-                                       **acting_device})
+            await record_event(conn, audit.ParticipantDeviceDenied(
+                participant=participant_id, device=device, **acting_device),
+                actor=actor, now=now, visit_id=visit_id)
 
     async def device_denied(self, link_id: str, device: str | None) -> bool:
         """Whether this device was turned away on this link (`turn_device_away`)."""
         return await device_denied(self.db, link_id, device)
 
-    async def record(self, visit_id: str, actor: str, action: str, detail: dict[str, Any]) -> None:
+    async def record(self, visit_id: str, actor: str, event: audit.AuditEvent) -> None:
         """Write one audit event about a visit."""
         async with self.db.transaction() as conn:
-            await record_event(conn, actor=actor, action=action, now=int(time.time()),
-                               visit_id=visit_id, detail=detail)
+            await record_event(conn, event, actor=actor, now=int(time.time()),
+                               visit_id=visit_id)
 
     async def mark_ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None:
         """The call is over (the therapist, `by`, ended it or its window closed)."""
@@ -278,8 +359,9 @@ class VisitService:
         actor, device = ("system", {}) if reason == "window_closed" else acted_by(by)
         async with self.db.transaction() as conn:
             await visit_store.end_visit(conn, visit_id)
-            await record_event(conn, actor=actor, action="visit.ended", now=now,
-                               visit_id=visit_id, detail={"reason": reason, **device})
+            await record_event(conn, audit.VisitEnded(reason=reason, **device), actor=actor,
+                               now=now, visit_id=visit_id)
+
 
     async def link(self, participant: Participant) -> str:
         """The participant's current link, minted again from its stored claims."""

@@ -61,10 +61,11 @@ async def stored_seat(visits: VisitService, seat: Seat) -> Seat:
         (p for p in visit.participants if p.id == seat.participant_id), None)
     if visit is None or participant is None:
         return replace(seat, visit_ended=True)
-    # The link stays the one the socket opened with: a link re-issued meanwhile must not lend
-    # the old socket its new jti (the room's link check then turns the old socket away).
-    stored = replace(seat_of(visit, participant, seat.device, device_denied=turned_away),
-                     link_id=seat.link_id)
+    # The link and the staff session stay the ones the socket opened with: a link re-issued
+    # meanwhile must not lend the old socket its new jti, nor a sign-in since then its
+    # session (the room's link check then turns the old socket away).
+    stored = seat_of(visit, participant, seat.device, link_id=seat.link_id,
+                     session=seat.session, device_denied=turned_away)
     # A visit cancelled meanwhile is over for a socket still open on it.
     return replace(stored, visit_ended=True) if visit.status == "cancelled" else stored
 

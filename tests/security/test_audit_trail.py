@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from server.keys import DB
+from server.storage import audit_events as audit
 from server.storage.events import record_event
 from tests.helpers import (
     ADMIN_EMAIL,
@@ -54,8 +55,8 @@ async def test_link_opens_a_minute_apart_are_separate_rows(admin):
     start = now()
     for at in (start, start + 30, start + 61):
         async with db.transaction() as conn:
-            await record_event(conn, actor=f"participant:{participant.id}", action="link.opened",
-                               now=at, visit_id=visit.id, detail={"role": "patient"})
+            await record_event(conn, audit.LinkOpened(role="patient"),
+                               actor=f"participant:{participant.id}", now=at, visit_id=visit.id)
     rows = await db.fetchall("SELECT at, detail FROM events WHERE action = 'link.opened' ORDER BY id")
     assert [(r[0], json.loads(r[1])) for r in rows] == [
         (start, {"role": "patient", "repeats": 2, "last_at": start + 30}),
@@ -66,7 +67,7 @@ async def test_the_audit_log_pages_back_to_its_first_event(admin):
     db = admin.server.app[DB]
     async with db.transaction() as conn:
         for n in range(250):
-            await record_event(conn, actor=f"api_key:{n}", action="visit.read", now=now())
+            await record_event(conn, audit.VisitRead(), actor=f"api_key:{n}", now=now())
     total = (await db.fetchone("SELECT COUNT(*) FROM events"))[0]
     seen, path, pages = [], "/admin/events", 0
     while path:
@@ -86,8 +87,9 @@ async def test_the_audit_log_filters_by_visit_actor_action_and_time(admin):
     await admin.get(f"/api/visits/{first.id}", headers=auth)
     db = admin.server.app[DB]
     async with db.transaction() as conn:
-        await record_event(conn, actor="cli", action="visit.created", now=86400 * 365 * 20,
-                           visit_id=second.id)  # 1989-12-27: outside any recent day
+        await record_event(conn, audit.VisitCreated(kind="follow-up"), actor="cli",
+                           now=86400 * 365 * 20, visit_id=second.id)  # 1989-12-27: long ago
+
 
     async def rows(query: str) -> list[str]:
         response = await admin.get(f"/admin/events?{query}")

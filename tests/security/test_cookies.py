@@ -32,7 +32,8 @@ async def test_staff_cookie_is_strict_and_login_then_admin_pages_work(client):
                  "/admin/visits/new"):
         page = await client.get(path, allow_redirects=False)
         assert page.status == 200, path
-    created = await post_form(client, "/admin/api-keys", "/admin/api-keys", {"name": "EHR"})
+    created = await post_form(client, "/admin/api-keys", "/admin/api-keys",
+                              {"name": "EHR", "scopes": "read"})
     assert created.status == 201
 
 

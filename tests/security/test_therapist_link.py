@@ -185,6 +185,30 @@ async def test_two_browsers_opening_an_unbound_link_at_once_bind_it_once(client,
     assert len(await _events(client, "link.bound")) == 1
 
 
+async def test_a_program_change_looks_up_the_links_device_once(client, aiohttp_client,
+                                                               monkeypatch):
+    # The policy asks about the device for opening the visit and again for changing the
+    # program; the request answers both from one lookup.
+    from server.auth import access
+
+    visit = await make_visit(client, therapist_name="Sam Lee")
+    browser = await aiohttp_client(client.server)
+    assert (await browser.get(await link_of(client, visit, "therapist"),
+                              allow_redirects=False)).status == 303
+    lookups: list[str] = []
+
+    async def counted(db, jti):
+        lookups.append(jti)
+        return await real(db, jti)
+
+    real = access.link_device
+    monkeypatch.setattr(access, "link_device", counted)
+    response = await browser.post(f"/visits/{visit.id}/assignments",
+                                  json={"exercise": "clamshell"}, headers=ORIGIN)
+    assert response.status == 201, await response.text()
+    assert lookups == [visit.participant("therapist").jti]
+
+
 # -- the host's seat, through the real server and WebSockets ------------------------------
 
 

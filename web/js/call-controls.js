@@ -1,14 +1,14 @@
 // The buttons of the call: mute, camera off, the other camera, leave, and the therapist's
 // end visit.
 import { $, announce } from "./call-page.js";
-
-const TOGGLES = {
-  microphone: ["mute-button", "Mute", "Unmute", "Mute microphone", "Unmute microphone", "Microphone on", "Microphone muted"],
-  camera: ["camera-button", "Camera off", "Camera on", "Turn camera off", "Turn camera on", "Camera on", "Camera off"],
-};
+import { t } from "./i18n.js";
 
 export function controlsView({ media, connection }) {
-  for (const [source, [id, onText, offText, onLabel, offLabel, saidOn, saidOff]] of Object.entries(TOGGLES)) {
+  const toggles = {
+    microphone: ["mute-button", t("Mute"), t("Unmute"), t("Mute microphone"), t("Unmute microphone"), t("Microphone on"), t("Microphone muted")],
+    camera: ["camera-button", t("Camera off"), t("Camera on"), t("Turn camera off"), t("Turn camera on"), t("Camera on"), t("Camera off")],
+  };
+  for (const [source, [id, onText, offText, onLabel, offLabel, saidOn, saidOff]] of Object.entries(toggles)) {
     // Mute or camera off: nothing is sent for that source (replaceTrack(null)) until back on.
     $(id).addEventListener("click", () => {
       const off = media.toggle(source);

@@ -1,5 +1,6 @@
 // The therapist's library panel in the call: find a condition, show an exercise to the
 // patient, and build the home program.
+import { t } from "./i18n.js";
 
 async function getJSON(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
@@ -55,8 +56,8 @@ export class LibraryPanel {
     const condition = await getJSON(`/api/library/conditions/${slug}`);
     this.$("library-condition-name").textContent = condition.name;
     this.$("library-exercise-list").replaceChildren(...condition.exercises.map((e) => item(e.name,
-      button("Show to patient", { "data-testid": "demo-show-button", "data-exercise": e.slug, "aria-label": `Show ${e.name} to the patient` }, () => this.onShow(e.slug)),
-      button("Assign", { class: "secondary", "data-testid": "assign-button", "data-exercise": e.slug, "aria-label": `Assign ${e.name}` }, () => this.openAssign(e)))));
+      button(t("Show to patient"), { "data-testid": "demo-show-button", "data-exercise": e.slug, "aria-label": t("Show {name} to the patient", { name: e.name }) }, () => this.onShow(e.slug)),
+      button(t("Assign"), { class: "secondary", "data-testid": "assign-button", "data-exercise": e.slug, "aria-label": t("Assign {name}", { name: e.name }) }, () => this.openAssign(e)))));
     this.$("library-conditions").hidden = true;
     this.$("library-exercises").hidden = false;
   }
@@ -64,7 +65,7 @@ export class LibraryPanel {
   openAssign(exercise) {
     this.assigning = exercise;
     const form = this.$("assign-form");
-    this.$("assign-title").textContent = `Assign: ${exercise.name}`;
+    this.$("assign-title").textContent = t("Assign: {name}", { name: exercise.name });
     for (const field of ["sets", "reps", "hold_seconds", "per_day"]) form.elements[field].value = exercise.dosage[field];
     form.elements.note.value = "";
     this.$("assign-error").hidden = true;
@@ -85,7 +86,7 @@ export class LibraryPanel {
     });
     if (!response.ok) {
       const problem = await response.json().catch(() => ({}));
-      this.$("assign-error").textContent = problem.error?.message || "Could not save.";
+      this.$("assign-error").textContent = problem.error?.message || t("Could not save.");
       this.$("assign-error").hidden = false;
       return;
     }
@@ -96,8 +97,8 @@ export class LibraryPanel {
   async refreshAssigned() {
     const { assignments } = await getJSON(`/visits/${this.visitId}/assignments`);
     this.$("assigned-list").replaceChildren(...assignments.map((a) => {
-      const li = item(`${a.exercise.replaceAll("-", " ")}: ${a.sets} × ${a.reps}${a.hold_seconds ? `, hold ${a.hold_seconds} s` : ""}`,
-        button("Remove", { class: "secondary small", "aria-label": `Remove ${a.exercise}` }, async () => {
+      const li = item(`${a.exercise.replaceAll("-", " ")}: ${a.sets} × ${a.reps}${a.hold_seconds ? t(", hold {s} s", { s: a.hold_seconds }) : ""}`,
+        button(t("Remove"), { class: "secondary small", "aria-label": t("Remove {name}", { name: a.exercise }) }, async () => {
           await fetch(`/visits/${this.visitId}/assignments/${a.id}`, { method: "DELETE" });
           await this.refreshAssigned();
         }));

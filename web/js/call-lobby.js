@@ -1,6 +1,9 @@
 // The therapist's side of the waiting room: who waits (admit or deny, a chime when someone
 // arrives) and taking someone out of the call.
 import { $, announce } from "./call-page.js";
+import { t } from "./i18n.js";
+
+const fromNewDevice = (w) => (w.new_device ? t("{name} from a new device", { name: w.name }) : w.name);
 
 export function lobbyView(call, { media, send }) {
   let waitingIds = new Set();
@@ -12,11 +15,11 @@ export function lobbyView(call, { media, send }) {
       const name = document.createElement("span");
       // Someone admitted earlier whose link opened on another browser: a leaked link, or
       // her second device. The therapist decides; the device in the call keeps it till then.
-      const who = w.new_device ? `${w.name} from a new device` : w.name;
-      name.textContent = `${who} (${w.role}) since ${new Date(w.since * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+      const since = new Date(w.since * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      name.textContent = t("{who} ({role}) since {time}", { who: fromNewDevice(w), role: w.role, time: since });
       if (w.new_device) item.dataset.newDevice = "true";
-      const admit = button("Admit", "admit-button", w, () => send({ type: "admit", participant: w.id }));
-      const deny = button("Deny", "deny-button", w, () => send({ type: "deny", participant: w.id }));
+      const admit = button(t("Admit"), "admit-button", w, () => send({ type: "admit", participant: w.id }));
+      const deny = button(t("Deny"), "deny-button", w, () => send({ type: "deny", participant: w.id }));
       deny.classList.add("secondary");
       item.append(name, admit, deny);
       return item;
@@ -27,7 +30,7 @@ export function lobbyView(call, { media, send }) {
     $("lobby-badge").textContent = String(waiting.length);
     if (arrived.length) {
       media.devices.chime();
-      announce(`${arrived.map((w) => (w.new_device ? `${w.name} from a new device` : w.name)).join(", ")} is waiting to be let in.`);
+      announce(t("{names} is waiting to be let in.", { names: arrived.map(fromNewDevice).join(", ") }));
     }
   });
 
@@ -47,11 +50,11 @@ export function lobbyView(call, { media, send }) {
         send({ type: "remove", participant: id, revoke });
         dialog.close();
       };
-      const back = button("Back to waiting room", "remove-to-waiting", who, out(false));
-      back.setAttribute("aria-label", `Move ${peer.name} back to the waiting room`);
-      const revoke = button("Remove and revoke link", "remove-revoke", who, out(true));
+      const back = button(t("Back to waiting room"), "remove-to-waiting", who, out(false));
+      back.setAttribute("aria-label", t("Move {name} back to the waiting room", { name: peer.name }));
+      const revoke = button(t("Remove and revoke link"), "remove-revoke", who, out(true));
       revoke.classList.add("danger");
-      revoke.setAttribute("aria-label", `Remove ${peer.name} and revoke their link`);
+      revoke.setAttribute("aria-label", t("Remove {name} and revoke their link", { name: peer.name }));
       item.append(name, back, revoke);
       return item;
     }));

@@ -1,5 +1,6 @@
 // What the page does with each message from the server (docs/protocol.md): one small
 // handler per type, keyed by type. A type not in the table is ignored.
+import { t } from "./i18n.js";
 
 export function messageHandlers(call, { demo }) {
   const { state } = call;
@@ -37,7 +38,7 @@ export function messageHandlers(call, { demo }) {
     },
     "peer-left"(m) {
       state.removePeer(m.peer);
-      state.emit("announce", `${state.otherName} left the call. They can come back.`);
+      state.emit("announce", t("{name} left the call. They can come back.", { name: state.otherName }));
       call.refresh();
     },
     offer: relay,
@@ -46,26 +47,28 @@ export function messageHandlers(call, { demo }) {
     restart: relay,
     "demo-show"(m) {
       demo.show(m.exercise);
-      state.emit("announce", "Your therapist is showing you an exercise.");
+      state.emit("announce", t("Your therapist is showing you an exercise."));
     },
     "demo-control": (m) => demo.control(m),
     denied: () => call.finish("denied"),
-    "opened-elsewhere": () => state.emit("notice", { id: "call-notice", text: "Your visit link was just opened on another device. It waits until your therapist lets it in. If that was not you, tell your therapist." }),
+    "opened-elsewhere": () => state.emit("notice", { id: "call-notice", text: t("Your visit link was just opened on another device. It waits until your therapist lets it in. If that was not you, tell your therapist.") }),
     removed() {
       state.clearPeers();
       state.admitted = false;
-      state.emit("notice", { id: "waiting-notice", text: "Your therapist moved you to the waiting room. They can let you back in." });
+      state.emit("notice", { id: "waiting-notice", text: t("Your therapist moved you to the waiting room. They can let you back in.") });
     },
     "visit-ended": (m) => call.finish("ended", m.reason),
     "took-over"(m) {
-      if (m.was_connected) state.emit("notice", { id: "call-notice", text: "This call was open on another device where you are signed in. It continues here, and that device was closed." });
+      if (m.was_connected) state.emit("notice", { id: "call-notice", text: t("This call was open on another device where you are signed in. It continues here, and that device was closed.") });
     },
     bye(m) {
       if (m.reason === "replaced") call.finish("ended", m.other_device ? "moved" : "replaced");
     },
+    // The page says what a refusal means in its own words, by the error's code (the
+    // server's English message is for logs); codes it does not show are only logged.
     error(m) {
       console.warn("signaling:", m.code, m.message);
-      if (m.code === "room_full") state.emit("announce", m.message);
+      if (m.code === "room_full") state.emit("announce", t("The visit is full: nobody else can be let in."));
     },
   };
 }

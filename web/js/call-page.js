@@ -1,6 +1,7 @@
 // The call page's frame: its elements by id, the screen-reader announcer, which panels
 // show, and the call's state as the person sees and hears it (status chip, notices, the
 // closing panels: left, ended, denied).
+import { t } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 export const root = $("call-root");
@@ -22,8 +23,8 @@ function show(...visible) {
 export function statusView(call) {
   const therapist = call.role === "therapist";
   const TEXT = {
-    prejoin: "Getting ready", waiting: therapist ? "Waiting for your patient" : "In the waiting room",
-    connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…", ended: "Visit ended",
+    prejoin: t("Getting ready"), waiting: therapist ? t("Waiting for your patient") : t("In the waiting room"),
+    connecting: t("Connecting…"), connected: t("Connected"), reconnecting: t("Reconnecting…"), ended: t("Visit ended"),
   };
   const inCall = therapist ? ["stage", "lobby", "library", "controls"] : ["stage", "controls"];
 
@@ -31,23 +32,23 @@ export function statusView(call) {
     if (panel === "denied") show("denied");
     else if (panel === "ended") {
       $("ended-text").textContent = reason === "replaced"
-        ? "This visit is now open in another tab or window."
+        ? t("This visit is now open in another tab or window.")
         : reason === "moved"
-          ? "This call moved to another device that opened your link. If that was not you, tell the clinic now."
-          : "Thank you. You can close this page.";
+          ? t("This call moved to another device that opened your link. If that was not you, tell the clinic now.")
+          : t("Thank you. You can close this page.");
       show("ended");
     }
     const chip = $("call-state");
     // An admitted patient alone in the call (her therapist's socket is moving) is not in
     // the waiting room: she waits in the call.
-    const text = state === "waiting" && call.admitted && !therapist ? "Waiting for your therapist" : TEXT[state];
+    const text = state === "waiting" && call.admitted && !therapist ? t("Waiting for your therapist") : TEXT[state];
     if (chip.dataset.state !== state || chip.textContent !== text) announce(text);
     chip.dataset.state = state;
     chip.textContent = text;
     root.dataset.state = panel || state;
     if (panel === "left") {
       show("left");
-      announce("You left the visit. You can rejoin while it lasts.");
+      announce(t("You left the visit. You can rejoin while it lasts."));
     }
     if (panel) return;
     if (state === "prejoin") show("prejoin");

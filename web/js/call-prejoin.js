@@ -1,6 +1,8 @@
 // Before joining: the self view, the device check (pickers, microphone level, speaker
 // test, connection check) and what to do when the camera or microphone fails.
 import { $, announce } from "./call-page.js";
+import { t } from "./i18n.js";
+import { gradeText } from "./quality.js";
 
 export function prejoinView({ visitId, media, join }) {
   // The self view follows the camera (on, off, the other one) and the devices.
@@ -29,17 +31,17 @@ export function prejoinView({ visitId, media, join }) {
     help.hidden = !problem || insecure;
     const joinButton = $("join-button");
     if (!problem) {
-      joinButton.textContent = "Join visit";
+      joinButton.textContent = t("Join visit");
     } else {
       const audioOnly = !!media.track("microphone");
       $("permission-title").textContent = problem === "denied"
-        ? "Your camera or microphone is blocked"
-        : problem === "missing" ? "No camera or microphone found" : "Your camera or microphone is in use";
-      $("permission-text").textContent = (audioOnly ? "Your microphone works, but the camera does not. " : "")
+        ? t("Your camera or microphone is blocked")
+        : problem === "missing" ? t("No camera or microphone found") : t("Your camera or microphone is in use");
+      $("permission-text").textContent = (audioOnly ? t("Your microphone works, but the camera does not.") + " " : "")
         + (problem === "denied"
-          ? "Allow the camera and microphone for this page (steps below), then press “Try again”. You can also join without them."
-          : "Check that they are connected and not used by another app, then press “Try again”. You can also join without them.");
-      joinButton.textContent = audioOnly ? "Join with audio only" : "Join without camera or microphone";
+          ? t("Allow the camera and microphone for this page (steps below), then press “Try again”. You can also join without them.")
+          : t("Check that they are connected and not used by another app, then press “Try again”. You can also join without them."));
+      joinButton.textContent = audioOnly ? t("Join with audio only") : t("Join without camera or microphone");
     }
   }
 
@@ -52,19 +54,22 @@ export function prejoinView({ visitId, media, join }) {
     $("speaker-question").hidden = false;
     $("speaker-advice").hidden = true;
   });
-  $("speaker-yes").addEventListener("click", () => { $("speaker-question").hidden = true; announce("Speaker works."); });
+  $("speaker-yes").addEventListener("click", () => { $("speaker-question").hidden = true; announce(t("Speaker works.")); });
   $("speaker-no").addEventListener("click", () => { $("speaker-question").hidden = true; $("speaker-advice").hidden = false; });
   $("check-connection").addEventListener("click", async () => {
     const out = $("check-result");
-    out.textContent = "Checking your connection…";
+    out.textContent = t("Checking your connection…");
     $("check-connection").disabled = true;
     // The check's module loads when asked for: most people never press the button.
     const result = await import("./echo-check.js").then((m) => m.connectionCheck(visitId, media.stream),
-      () => ({ grade: "unknown", error: "The check could not run on this network." }));
+      () => ({ grade: "unknown", error: t("The check could not run on this network.") }));
     $("check-connection").disabled = false;
     out.dataset.grade = result.grade;
-    out.textContent = result.error ? result.error
-      : `Connection: ${result.grade} (round trip ${result.rttMs != null ? Math.round(result.rttMs) + " ms" : "unknown"}, loss ${result.lossPct != null ? result.lossPct.toFixed(1) + "%" : "unknown"}).`;
+    out.textContent = result.error || t("Connection: {grade} (round trip {rtt}, loss {loss}).", {
+      grade: gradeText(result.grade),
+      rtt: result.rttMs != null ? t("{ms} ms", { ms: Math.round(result.rttMs) }) : t("unknown"),
+      loss: result.lossPct != null ? result.lossPct.toFixed(1) + "%" : t("unknown"),
+    });
   });
   $("join-button").addEventListener("click", join);
   $("rejoin-button").addEventListener("click", join);

@@ -1,6 +1,8 @@
 // The call on screen: the other participants' videos (one per peer, played through the
 // chosen speaker) and, while connected, the elapsed time and the connection quality.
 import { $ } from "./call-page.js";
+import { t } from "./i18n.js";
+import { gradeText } from "./quality.js";
 
 export function tilesView(call) {
   const videos = new Map(); // participant id -> <video>
@@ -10,7 +12,7 @@ export function tilesView(call) {
     Object.assign(video, { autoplay: true, playsInline: true, srcObject: session.remoteStream });
     video.dataset.testid = "remote-video";
     video.dataset.peer = id;
-    video.setAttribute("aria-label", `Video of ${name}`);
+    video.setAttribute("aria-label", t("Video of {name}", { name }));
     setSink(video);
     session.addEventListener("media", () => play(video));
     $("remotes").append(video);
@@ -80,16 +82,16 @@ export function indicatorsView(call) {
     const el = $("quality");
     el.dataset.quality = q.grade;
     const parts = [];
-    if (q.rttMs != null) parts.push(`round trip ${Math.round(q.rttMs)} ms`);
-    if (q.lossPct != null) parts.push(`loss ${q.lossPct.toFixed(1)}%`);
-    if (q.kbpsIn != null) parts.push(`${Math.round(q.kbpsIn)} kbit/s in`);
-    el.textContent = `Connection: ${q.grade}`;
+    if (q.rttMs != null) parts.push(t("round trip {ms} ms", { ms: Math.round(q.rttMs) }));
+    if (q.lossPct != null) parts.push(t("loss {pct}%", { pct: q.lossPct.toFixed(1) }));
+    if (q.kbpsIn != null) parts.push(t("{kbps} kbit/s in", { kbps: Math.round(q.kbpsIn) }));
+    el.textContent = t("Connection: {grade}", { grade: gradeText(q.grade) });
     el.title = parts.join(", ");
     poorSamples = q.grade === "poor" ? poorSamples + 1 : 0;
     const warning = $("quality-warning");
     warning.hidden = poorSamples < 2;
     if (poorSamples === 2) {
-      warning.textContent = "Your connection is weak. The picture may freeze; sound comes first. Moving closer to your Wi-Fi or turning your camera off can help.";
+      warning.textContent = t("Your connection is weak. The picture may freeze; sound comes first. Moving closer to your Wi-Fi or turning your camera off can help.");
       setVideoBitrate(150_000);
     } else if (poorSamples === 0) {
       setVideoBitrate(null);

@@ -9,7 +9,6 @@ import { $, root, statusView } from "./call-page.js";
 import { prejoinView } from "./call-prejoin.js";
 import { CallState } from "./call-state.js";
 import { indicatorsView, tilesView } from "./call-stage.js";
-import { runningLoops } from "./demo.js";
 
 const { visitId, role, otherName } = root.dataset;
 const call = new CallState({ visitId, role, otherName });
@@ -35,13 +34,16 @@ indicatorsView(call);
 controlsView({ media, connection });
 const prejoin = prejoinView({ visitId, media, join: () => connection.join() });
 call.addEventListener("status", (e) => { if (e.detail.state === "ended") demo.hide(); });
+// The demo renderer loads once the call is under way, so a demo shown then is not waited for.
+call.addEventListener("admitted", () => demo.preload(), { once: true });
 // A handle for diagnostics and tests: the signaling trace (types only) and the peers.
 window.visitroomCall = {
-  dropSocket: () => connection.signaling?.drop(), peers: call.peers, trace: connection.trace, sent: connection.sent, demoLoops: runningLoops,
+  dropSocket: () => connection.signaling?.drop(), peers: call.peers, trace: connection.trace, sent: connection.sent, demoLoops: () => demo.loops(),
 };
 
 connection.ready = Promise.all([prejoin.start().catch((err) => console.warn("media:", err)), therapistViews]);
 const [, library] = await connection.ready;
 library?.load().catch((err) => console.warn("library:", err));
 root.dataset.ready = "true";
+if (role === "therapist") demo.preload();
 if (sessionStorage.getItem(connection.rejoinKey)) connection.join();

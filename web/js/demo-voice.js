@@ -1,5 +1,7 @@
 // Spoken cues for a demo, opt-in: the browser's own speech (speechSynthesis), so nothing
 // leaves the device. Reads each step as it starts, the rep number, and counts holds down.
+import { t } from "./i18n.js";
+
 const KEY = "visitroom-demo-voice";
 
 export class Voice {
@@ -27,16 +29,16 @@ export class Voice {
 
   read(s, prefix = "") {
     const steps = this.exercise.steps;
-    this.say(`${prefix}Step ${s.step} of ${steps.length}. ${steps[s.step - 1]}`, { interrupt: true });
+    this.say(prefix + t("Step {n} of {count}. {text}", { n: s.step, count: steps.length, text: steps[s.step - 1] }), { interrupt: true });
   }
 
   // Speak what changed between two statuses of the player.
   follow(before, now) {
     if (!this.on || !before.step) return;
     if (now.step !== before.step || now.rep !== before.rep) {
-      this.read(now, now.rep !== before.rep ? `Rep ${now.rep} of ${this.exercise.dosage.reps}. ` : "");
+      this.read(now, now.rep !== before.rep ? t("Rep {n} of {count}.", { n: now.rep, count: this.exercise.dosage.reps }) + " " : "");
     } else if (now.holdLeft && now.holdLeft !== before.holdLeft) {
-      this.say(now.holdLeft === 1 ? "1. Relax." : String(now.holdLeft));
+      this.say(now.holdLeft === 1 ? t("1. Relax.") : String(now.holdLeft));
     }
   }
 

@@ -3,6 +3,7 @@
 // them. With prefers-reduced-motion the figure shows each pose as a still step.
 import { blend, complete, frameBox, scene } from "./demo-figure.js";
 import { Voice } from "./demo-voice.js";
+import { t } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - (-2 * t + 2) ** 2 / 2);
@@ -55,7 +56,9 @@ export class DemoPlayer extends EventTarget {
 
   draw(pose, f) {
     const view = this.viewOf(f);
-    this.container.innerHTML = svgOf(this.boxes[view], this.sceneOf(pose, f), this.mirror, ` role="img" aria-label="${view} view"`);
+    this.container.innerHTML = svgOf(this.boxes[view], this.sceneOf(pose, f), this.mirror, ' role="img"');
+    // Text goes in as an attribute, never as markup: a translation cannot add markup.
+    this.container.firstElementChild.setAttribute("aria-label", viewLabel(view));
     this.container.dataset.view = view;
   }
 
@@ -175,16 +178,20 @@ export class DemoPlayer extends EventTarget {
   }
 }
 
-const VIEW_WORDS = { side: "from the side", front: "from the front", above: "from above",
-  three_quarter: "from the side and above, at an angle" };
+// The words a description sees a view from, and the figure's label made of them.
+const viewLabel = (view) => t("Figure seen {view}", { view: viewWords(view) });
+const viewWords = (view) => ({ side: t("from the side"), front: t("from the front"), above: t("from above"),
+  three_quarter: t("from the side and above, at an angle") })[view] ?? view;
 
 // What the demo shows, in words, for screen readers (and anyone who prefers reading).
 export function describe(exercise) {
   const views = [...new Set([exercise.view, ...exercise.demo.map((f) => f.view).filter(Boolean)])];
   const props = exercise.props.map((p) => p.name.replace("_", " "));
-  return `Drawn figure demonstrating ${exercise.name}, seen ${views.map((v) => VIEW_WORDS[v] ?? v).join(" and ")}`
-    + `${props.length ? ` with ${props.join(", ")}` : ""}. Starting position: ${exercise.position} `
-    + exercise.steps.map((s, i) => `Step ${i + 1}: ${s}`).join(" ");
+  const figure = { name: exercise.name, views: views.map(viewWords).join(` ${t("and")} `), props: props.join(", ") };
+  return (props.length ? t("Drawn figure demonstrating {name}, seen {views} with {props}.", figure)
+    : t("Drawn figure demonstrating {name}, seen {views}.", figure))
+    + " " + t("Starting position: {position}", { position: exercise.position }) + " "
+    + exercise.steps.map((s, i) => t("Step {n}: {text}", { n: i + 1, text: s })).join(" ");
 }
 
 // Fill a demo panel: figure, step text, counter, description, still steps and controls.
@@ -213,12 +220,13 @@ export function mountDemo(panel, { poses, exercise, onControl }) {
     panel.dataset.speed = String(s.speed);
     panel.dataset.mirror = String(s.mirror);
     panel.dataset.view = s.view;
-    stepText.textContent = `Step ${s.step} of ${exercise.steps.length}: ${exercise.steps[s.step - 1]}`;
-    counter.textContent = `Rep ${s.rep} of ${exercise.dosage.reps}` + (s.holdLeft ? ` · hold ${s.holdLeft} s` : "");
+    stepText.textContent = t("Step {n} of {count}: {text}", { n: s.step, count: exercise.steps.length, text: exercise.steps[s.step - 1] });
+    const rep = { n: s.rep, count: exercise.dosage.reps, s: s.holdLeft };
+    counter.textContent = s.holdLeft ? t("Rep {n} of {count} · hold {s} s", rep) : t("Rep {n} of {count}", rep);
     const play = $("play");
-    if (play) { play.textContent = s.playing ? "Pause" : "Play"; play.setAttribute("aria-pressed", String(s.playing)); }
+    if (play) { play.textContent = s.playing ? t("Pause") : t("Play"); play.setAttribute("aria-pressed", String(s.playing)); }
     const speed = $("speed");
-    if (speed) speed.textContent = `Speed ${s.speed === 1 ? "1" : "0.5"}×`;
+    if (speed) speed.textContent = s.speed === 1 ? t("Speed 1×") : t("Speed 0.5×");
     $("mirror")?.setAttribute("aria-pressed", String(s.mirror));
     voice.follow(last, s);
     last = s;
@@ -243,7 +251,7 @@ export function mountDemo(panel, { poses, exercise, onControl }) {
   $("mirror")?.addEventListener("click", () => player.setMirror(!player.mirror), { signal });
   const voiceButton = $("voice");
   if (voiceButton) {
-    const label = () => { voiceButton.setAttribute("aria-pressed", String(voice.on)); voiceButton.textContent = voice.on ? "Voice on" : "Voice off"; };
+    const label = () => { voiceButton.setAttribute("aria-pressed", String(voice.on)); voiceButton.textContent = voice.on ? t("Voice on") : t("Voice off"); };
     voiceButton.hidden = !voice.available;
     label();
     voiceButton.addEventListener("click", () => { voice.toggle(player.status); label(); }, { signal });

@@ -1,4 +1,5 @@
 // The local camera and microphone: permission, preview, device pickers, mic level, speaker test.
+import { t } from "./i18n.js";
 
 export class LocalMedia extends EventTarget {
   constructor() {
@@ -59,13 +60,16 @@ export class LocalMedia extends EventTarget {
   // Fill <select> elements with the devices of each kind; returns how many cameras exist.
   async fillPickers({ camera, microphone, speaker }) {
     const devices = await this.devices();
+    // A device the browser does not name yet (no permission): its kind and number.
+    const unnamed = { videoinput: (n) => t("Camera {n}", { n }), audioinput: (n) => t("Microphone {n}", { n }),
+      audiooutput: (n) => t("Speaker {n}", { n }) };
     const fill = (select, kind, current) => {
       if (!select) return 0;
       const list = devices.filter((d) => d.kind === kind);
       select.replaceChildren(...list.map((d, i) => {
         const option = document.createElement("option");
         option.value = d.deviceId;
-        option.textContent = d.label || `${kind.replace("input", " ").replace("output", " ")} ${i + 1}`;
+        option.textContent = d.label || unnamed[kind](i + 1);
         option.selected = d.deviceId === current;
         return option;
       }));

@@ -1,4 +1,8 @@
 // Network quality of a call from getStats: round trip, packet loss, bitrate → good/fair/poor.
+import { t } from "./i18n.js";
+
+// A grade as the page says it.
+export const gradeText = (g) => ({ good: t("good"), fair: t("fair"), poor: t("poor") })[g] || t("unknown");
 
 export function grade({ rttMs, lossPct }) {
   if (rttMs == null && lossPct == null) return "unknown";

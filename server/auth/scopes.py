@@ -1,0 +1,56 @@
+"""Link scopes, declared once: what a link opens, and the cookie that holds it.
+
+A link's token names its scope in the `scope` claim (a token made before scopes has none
+and is a `visit` link) and carries the scope as its audience. Every issued link has a row
+in `links` (`server/storage/links.py`) whatever its scope, and every scope is verified
+through `server/auth/tokens.py` `verify_issued` (signature and scope, the scope's own check,
+then that row), so no scope's link opens without its row. Only `visit` is issued today;
+the care issue adds `plan` (a patient's plan of care between visits) and the email issue
+`unsubscribe`, each as one more `Scope` in `SCOPES` with the verification of its subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one kind of link opens, and how its token is kept in the browser."""
+
+    name: str
+    """The `scope` claim and the `links.scope` column."""
+    audience: str
+    """The token's `aud`."""
+    subject: str
+    """What `sub` names (stored as `links.subject`)."""
+    claims: tuple[str, ...]
+    """Claims this scope requires on top of iss, aud, sub, nbf, exp, iat and jti."""
+    cookie_name: str
+    """The HttpOnly cookie the token moves into once the link is opened."""
+    cookie_path: str
+    """That cookie's path, `{key}` standing for the resource the link opens."""
+
+    def path_for(self, key: str) -> str:
+        """The cookie path for one resource of this scope (a visit id for `visit`)."""
+        return self.cookie_path.format(key=key)
+
+
+VISIT = Scope(
+    name="visit", audience="visit",
+    subject="a participant of the visit named by the `vid` claim (`links.visit_id`)",
+    claims=("vid", "role"),
+    cookie_name="visitroom_visit", cookie_path="/visits/{key}",
+)
+"""A participant's link to one visit: the call, then the home program."""
+
+SCOPES: dict[str, Scope] = {scope.name: scope for scope in (VISIT,)}
+"""Every scope the server verifies, by name."""
+
+DEFAULT_SCOPE = VISIT
+"""The scope of a token without a `scope` claim (every link made before scopes)."""
+
+
+def scope_named(name: object) -> Scope | None:
+    """The declared scope of this name; None for anything else (a bad link)."""
+    return SCOPES.get(name) if isinstance(name, str) else None

@@ -1,0 +1,168 @@
+"""Languages: which ones there are, which one a request gets, its translations, its dates.
+
+English is the source language: its strings are the catalog's message ids, so English
+needs no catalog and loads none. Another language is a folder under `server/locale/`
+with its compiled `messages.mo` (and `web/i18n/<lang>.json` for the browser), made by
+`python -m server.http.catalogs` (docs/translating.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import re
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.core import negotiate_locale
+from babel.dates import format_datetime
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+"""The catalogs: `messages.pot` (extracted) and `<lang>/LC_MESSAGES/messages.{po,mo}`."""
+DOMAIN = "messages"
+SOURCE_LANGUAGE = "en"
+MARKUP_TAG = re.compile(r"<[^<>]*>")
+"""An HTML tag in a message: a template's message may hold some (`<strong>`, `<a href=...>`);
+a translation holds the same ones and no other markup (catalogs.py checks, templating.py
+escapes the rest)."""
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+"""A `{name}` placeholder (browser modules, Python's str.format), or something posing as one."""
+BARE_NAME = re.compile(r"[A-Za-z_]\w*")
+"""What a `{}` placeholder may hold: a name, never a format spec (`{n:>999999999}` would
+build a gigabyte) or an attribute (`{n.__class__}`)."""
+
+
+def language_tag(name: str) -> str:
+    """A language's tag as pages and Accept-Language spell it (`es`, `pt-BR`), from a tag
+    or a catalog folder's name in any spelling (`pt_BR`, `pt-br`); ValueError when it
+    names no language Babel knows."""
+    try:
+        return str(Locale.parse(name.replace("-", "_"))).replace("_", "-")
+    except (ValueError, UnknownLocaleError) as e:
+        raise ValueError(f"{name!r} is not a language tag (e.g. es, pt-BR)") from e
+
+
+def catalog_folder(language: str) -> str:
+    """The folder of a language's catalog under server/locale (gettext's spelling, `pt_BR`)."""
+    return language.replace("-", "_")
+
+
+def _compiled_languages(locale_dir: Path) -> tuple[str, ...]:
+    tags = []
+    for path in locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"):
+        try:
+            tag = language_tag(path.parent.parent.name)
+        except ValueError:
+            continue  # not a language: `python -m server.http.catalogs check` says so
+        if tag != SOURCE_LANGUAGE:
+            tags.append(tag)
+    return tuple(sorted(tags))
+
+
+LANGUAGES: tuple[str, ...] = (SOURCE_LANGUAGE, *_compiled_languages(LOCALE_DIR))
+"""The languages pages and messages can be rendered in; the first is the default."""
+
+TIME_FORMATS = {
+    "when": "EEE dd MMM y, HH:mm",
+    "visit": "EEEE dd MMMM, HH:mm",
+    "day": "EEEE dd MMMM y",
+    "date": "dd MMMM y",
+    "time": "HH:mm",
+    "stamp": "y-MM-dd HH:mm:ss",
+    "clock": "HH:mm:ss",
+}
+"""The clinic's ways of writing a moment, as CLDR patterns (Babel puts day and month names
+in the page's language). Keyed, so a template names a use and not a format."""
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's own name for the marker)
+    """Mark a string for the catalog without translating it here: a table of text at
+    module level holds message ids, translated where a request's language is known."""
+    return message
+
+
+def page_language(requested: str | None) -> str:
+    """The language to render in: the one asked for (`pt-BR`, `pt_br`) when there is a
+    catalog for it, else the default."""
+    spelled = {language.lower(): language for language in LANGUAGES}
+    return spelled.get((requested or "").replace("_", "-").lower(), LANGUAGES[0])
+
+
+def negotiate(accept_language: str, languages: tuple[str, ...] | None = None) -> str:
+    """The best of `languages` (LANGUAGES) for an Accept-Language header (RFC 9110
+    12.5.4), else the first of them. `es-MX` finds `es`; weights order the choices, and
+    `q=0` refuses one."""
+    languages = languages or LANGUAGES
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")[:20]):
+        tag, _sep, params = part.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weight = min(weight, 1.0) if weight > 0 else 0.0  # q is 0..1: `q=inf` is no trump
+        tag = tag.strip()
+        if tag and tag != "*" and weight > 0:
+            ranked.append((-weight, index, tag))
+    preferred = [tag for _w, _i, tag in sorted(ranked)]
+    found = negotiate_locale(preferred, list(languages), sep="-")
+    # Babel compares without case but answers in the header's spelling ("ES", "Es-MX" -> "Es").
+    spelled = {language.lower(): language for language in languages}
+    return spelled.get(found.lower(), languages[0]) if found else languages[0]
+
+
+@functools.cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The compiled catalog of `language`; English (and a language without one) gives
+    the message ids back."""
+    if language == SOURCE_LANGUAGE or language not in LANGUAGES:
+        return gettext.NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [catalog_folder(language)], DOMAIN)
+
+
+def translate(language: str, message: str) -> str:
+    """`message` (a message id) in `language`."""
+    return translations(language).gettext(message)
+
+
+def fill(translate: Callable[[str], str], message: str, /, **values: object) -> str:
+    """`message` translated by `translate` with its `{name}` placeholders filled in; the
+    message itself (English) when the translation's placeholders do not fit, so a
+    translator's typo shows English instead of failing the page."""
+    translation = translate(message)
+    if all(BARE_NAME.fullmatch(name) for name in PLACEHOLDER.findall(translation)):
+        try:
+            return translation.format(**values)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return message.format(**values)
+
+
+def fill_plural(language: str, singular: str, plural: str, n: int, /, **values: object) -> str:
+    """The form of a message for `n` in `language` (its plural rule), filled in as `fill`
+    does; `n` is `{n}`. Written with the two English forms as literals, so the catalog
+    extracts them as one plural message (catalogs.KEYWORDS)."""
+    english = singular if n == 1 else plural
+    return fill(lambda _m: translations(language).ngettext(singular, plural, n), english,
+                n=n, **values)
+
+
+@functools.cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language, sep="-")
+
+
+def format_time(ts: int | None, tz: tzinfo, language: str, form: str = "when") -> str:
+    """A Unix time in the clinic's time zone, written the `form` way (TIME_FORMATS) in
+    `language`; empty for None."""
+    if ts is None:
+        return ""
+    moment = datetime.fromtimestamp(ts, tz)
+    return format_datetime(moment, TIME_FORMATS[form], tzinfo=tz, locale=_locale(language))
