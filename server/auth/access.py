@@ -77,7 +77,7 @@ class RequestBrowser:
                 if fresh:
                     await record_event(conn, audit.LinkBound(participant=participant.id,
                                                              device=device),
-                                       actor=f"participant:{participant.id}", now=now,
+                                       actor=audit.by_participant(participant.id), now=now,
                                        visit_id=self.visit.id)
         return bound == device
 

@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Protocol
 
 from server.auth.tokens import LinkProblem
+from server.storage.audit_events import by_key, by_participant, by_user
 from server.storage.users import User
 from server.storage.visits import Participant, Visit
 
@@ -124,7 +125,7 @@ class StaffActor:
     @property
     def audit(self) -> str:
         """How the audit log names her."""
-        return f"user:{self.user.id}"
+        return by_user(self.user.id)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class KeyActor:
     @property
     def audit(self) -> str:
         """How the audit log names the key."""
-        return f"api_key:{self.key_id}"
+        return by_key(self.key_id)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class ParticipantActor:
     @property
     def audit(self) -> str:
         """How the audit log names her."""
-        return f"participant:{self.participant.id}"
+        return by_participant(self.participant.id)
 
 
 Actor = StaffActor | KeyActor | ParticipantActor

@@ -19,6 +19,21 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 
+def by_user(user_id: int) -> str:
+    """The audit actor of a staff account."""
+    return f"user:{user_id}"
+
+
+def by_participant(participant_id: str) -> str:
+    """The audit actor of a visit participant acting through her link."""
+    return f"participant:{participant_id}"
+
+
+def by_key(key_id: int) -> str:
+    """The audit actor of an API key."""
+    return f"api_key:{key_id}"
+
+
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="action"):
     """An audit event; each subclass declares one action (its tag) and its fields."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.storage.interface import Connection, Database, Row
+from server.storage.users import LIVE_SESSION
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,7 @@ async def live_seat_link(db: Database, scope: str, participant_id: str, jti: str
         "SELECT 1 FROM links l JOIN participants p ON p.id = l.subject"
         " JOIN visits v ON v.id = p.visit_id WHERE " + _LIVE +
         " AND (p.role <> 'therapist' OR v.therapist_id IS NULL OR EXISTS ("
-        "SELECT 1 FROM staff_sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE s.id_hash = ? AND s.user_id = v.therapist_id AND s.expires_at > ?"
-        " AND u.active = 1))",
+        "SELECT 1 FROM " + LIVE_SESSION + " AND s.user_id = v.therapist_id))",
         (jti, scope, participant_id, session, now))
     return row is not None
 

@@ -156,13 +156,14 @@ async def create_session(conn: Connection, *, id_hash: str, user_id: int, now: i
     )
 
 
+LIVE_SESSION = ("staff_sessions s JOIN users u ON u.id = s.user_id"
+                " WHERE s.id_hash = ? AND s.expires_at > ? AND u.active = 1")
+"""A live session (`?`: its stored id, now) of an active account, as `s` and `u`."""
+
+
 async def user_for_session(db: Database, id_hash: str, now: int) -> User | None:
     """The active account behind a live session, or None."""
-    row = await db.fetchone(
-        "SELECT u.* FROM staff_sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE s.id_hash = ? AND s.expires_at > ? AND u.active = 1",
-        (id_hash, now),
-    )
+    row = await db.fetchone("SELECT u.* FROM " + LIVE_SESSION, (id_hash, now))
     return User.from_row(row) if row else None
 
 

@@ -124,7 +124,7 @@ async def join(request: web.Request) -> web.StreamResponse:
                 await record_event(conn, audit.LinkRefused(
                     participant=participant.id, problem=refused.problem.value,
                     device=device_of(request)),
-                    actor=f"participant:{participant.id}", now=now, visit_id=visit.id)
+                    actor=audit.by_participant(participant.id), now=now, visit_id=visit.id)
             refusal = refusal_page(request, refused)
             # The device cookie only (never the visit's): its next attempt is the same device.
             config = request.app[CONFIG]
@@ -136,7 +136,7 @@ async def join(request: web.Request) -> web.StreamResponse:
         target = sign_in_then(target)
     async with request.app[DB].transaction() as conn:
         await record_event(conn, audit.LinkOpened(role=participant.role),
-                           actor=f"participant:{participant.id}", now=now, visit_id=visit.id)
+                           actor=audit.by_participant(participant.id), now=now, visit_id=visit.id)
 
     response = see_other(target)
     set_visit_cookie(request, response, visit.id, token, claims, now)

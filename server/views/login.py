@@ -182,7 +182,7 @@ async def _check(request: web.Request, password: str,
             now_locked = not owners_address and await fail_login_attempt(
                 db, user.id, now=now, max_failures=config.login_max_failures,
                 lockout_seconds=lockout)
-            actor, email_tag = f"user:{user.id}", UNSET
+            actor, email_tag = audit.by_user(user.id), UNSET
         failed = audit.LoginLocked if now_locked else audit.LoginFailed
         await _audit(request, failed(email_tag=email_tag), actor=actor)
         if now_locked:
@@ -195,7 +195,7 @@ async def _check(request: web.Request, password: str,
         if signed_in:
             event = audit.LoginSucceeded(while_locked=True) if owners_address \
                 else audit.LoginSucceeded()
-        await record_event(conn, event, actor=f"user:{user.id}", now=now)
+        await record_event(conn, event, actor=audit.by_user(user.id), now=now)
 
         if signed_in:
             await remember_login_address(conn, user.id, address_tag, now)

@@ -16,6 +16,7 @@ from server.keys import CONFIG, DB, LIBRARY
 from server.visits.program import assign, parse_assignment, unassign
 from server.http.request_json import read_body
 from server.http.schemas import NewAssignment
+from server.storage.audit_events import by_participant
 from server.storage.assignments import assignments_for
 from server.storage.visits import Participant, Visit
 from server.http.templating import render
@@ -75,7 +76,7 @@ async def create_assignment(request: web.Request) -> web.StreamResponse:
     except VisitInputError as exc:
         raise ApiError(422, "invalid_field", f"{exc.field} {exc.message}") from None
     item = await assign(request.app[DB], visit_id=visit.id, participant_id=_patient_of(visit).id,
-                        values=values, actor=f"participant:{therapist.id}")
+                        values=values, actor=by_participant(therapist.id))
     return web.json_response(item.as_json(), status=201)
 
 
@@ -84,7 +85,7 @@ async def delete_assignment(request: web.Request) -> web.StreamResponse:
     visit, therapist = await _therapist(request)
     removed = await unassign(request.app[DB], visit_id=visit.id,
                              assignment_id=int(request.match_info["assignment_id"]),
-                             actor=f"participant:{therapist.id}")
+                             actor=by_participant(therapist.id))
     if not removed:
         raise ApiError(404, "not_found", "There is no such assignment in this visit.")
     return web.Response(status=204)

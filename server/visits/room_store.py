@@ -61,7 +61,7 @@ class RoomStore:
             # patient's screen); repeats that pass are collapsed into one row a minute.
             raise ProtocolError("rate_limited", "Too many demos at once; wait a moment.")
         with _busy_as_protocol_error():
-            await self.visits.record(visit_id, f"participant:{participant_id}",
+            await self.visits.record(visit_id, audit.by_participant(participant_id),
                                      audit.DemoShown(exercise=exercise))
         return True
 
@@ -102,7 +102,7 @@ class RoomStore:
     async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
                          new_device: str | None, was_connected: bool) -> None:
         try:
-            await self.visits.record(visit_id, f"participant:{participant_id}",
+            await self.visits.record(visit_id, audit.by_participant(participant_id),
                                      audit.HostReplaced(participant=participant_id,
                                                         device=new_device,
                                                         previous_device=old_device,

@@ -48,7 +48,7 @@ def acted_by(by: Acting | None) -> tuple[str, dict[str, Any]]:
     acting participant, or "therapist" when the room did not say who (a tool, a test)."""
     if by is None:
         return "therapist", {}
-    return f"participant:{by.participant_id}", {"actor_device": by.device}
+    return audit.by_participant(by.participant_id), {"actor_device": by.device}
 
 
 class VisitStateError(Exception):
@@ -89,7 +89,7 @@ class SignOut:
     async def record(self, conn: Connection) -> None:
         """Audit it, inside the transaction that ends the session (both or neither)."""
         await record_event(conn, audit.SignedOut(device=self.device, visits=len(self.seats)),
-                           actor=f"user:{self.user_id}", now=self.now)
+                           actor=audit.by_user(self.user_id), now=self.now)
 
 
 def visit_link(participant: Participant) -> Link:
