@@ -21,9 +21,11 @@ from server.runtime.config import Config
 from server.runtime.helper_threads import helper_threads_ctx
 from server.runtime.housekeeping import purge_kind
 from server.runtime.jobs import job_runner, jobs_ctx
+from server.runtime.outbox_runner import outbox_ctx
 from server.keys import (
     API_KEY_THROTTLE,
     AUDIT_SECRET,
+    CARE,
     CONFIG,
     DB,
     JOBS,
@@ -39,6 +41,8 @@ from server.library.loader import load_library
 from server.runtime.memory import memory_release_ctx
 from server.visits.signaling_wiring import drain_signaling, node_header, signaling_ctx
 from server.http.static_files import StaticFiles
+from server.care.reminders import compose_kind
+from server.care.service import CareService
 from server.storage import open_store
 from server.storage.server_secrets import audit_tag_secret
 from server.views import routes
@@ -59,6 +63,7 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DB] = db
     app[KEYRING] = ring
     app[VISITS] = VisitService(db, ring, app[CONFIG])
+    app[CARE] = CareService(db, ring, app[CONFIG])
     yield
     await db.close()
 
@@ -93,11 +98,13 @@ def create_app(config: Config) -> web.Application:
     app[STATIC] = StaticFiles(WEB_DIR)
     app[JOBS] = job_runner(app)
     app[JOBS].register(purge_kind(config))
+    app[JOBS].register(compose_kind(config.reminder_seconds))
     app.cleanup_ctx.append(helper_threads_ctx)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_login_ctx)
     app.cleanup_ctx.append(signaling_ctx)
     app.cleanup_ctx.append(jobs_ctx)
+    app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(memory_release_ctx)
     app.on_response_prepare.append(middleware.security_headers)
     app.on_response_prepare.append(node_header)

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from server.auth.login_throttle import LoginThrottle
     from server.auth.passwords import PasswordPool
     from server.auth.tokens import KeyRing
+    from server.care.service import CareService
     from server.runtime.config import Config
     from server.runtime.jobs import JobRunner
+    from server.runtime.outbox_runner import OutboxRunner
     from server.library.model import Library
     from server.http.static_files import StaticFiles
     from server.storage import Database
@@ -31,6 +33,7 @@ CONFIG: web.AppKey[Config] = web.AppKey("config")
 DB: web.AppKey[Database] = web.AppKey("db")
 KEYRING: web.AppKey[KeyRing] = web.AppKey("keyring")
 VISITS: web.AppKey[VisitService] = web.AppKey("visits")
+CARE: web.AppKey[CareService] = web.AppKey("care")
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates")
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 SIGNALING: web.AppKey[SignalingEndpoint] = web.AppKey("signaling")
@@ -42,3 +45,4 @@ LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 API_KEY_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("api_key_throttle")
 AUDIT_SECRET: web.AppKey[str] = web.AppKey("audit_secret")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
+OUTBOX: web.AppKey[OutboxRunner] = web.AppKey("outbox")

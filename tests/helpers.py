@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from server.auth.api_keys import new_api_key
-from server.auth.policy import ALL_SCOPES, scopes_text
+from server.auth.policy import VISIT_SCOPES, scopes_text
 
 from server.runtime.config import Config
 from server.keys import CONFIG, DB, VISITS
@@ -94,10 +94,11 @@ async def count_rows(client: TestClient, table: str) -> int:
     return int(row[0])
 
 
-async def make_api_key(admin: TestClient, name: str = "Scheduler") -> str:
-    """Create an API key that may do everything through the admin page and return it."""
+async def make_api_key(admin: TestClient, name: str = "Scheduler", scopes: str = "all") -> str:
+    """Create an API key through the admin page and return it; `scopes` is the form's
+    choice (`all`: read, create and change visits; `everything`: patients too)."""
     response = await post_form(admin, "/admin/api-keys", "/admin/api-keys",
-                               {"name": name, "scopes": "all"})
+                               {"name": name, "scopes": scopes})
     assert response.status == 201
     match = re.search(r'id="new-key" readonly value="([^"]+)"', await response.text())
     assert match
@@ -130,7 +131,7 @@ async def api_key_in(db: Path | str, name: str) -> str:
         async with database.transaction() as conn:
             await create_api_key(conn, name=name, prefix=prefix, key_hash=key_hash,
                                  created_by=None, now=int(time.time()),
-                                 scopes=scopes_text(ALL_SCOPES))
+                                 scopes=scopes_text(VISIT_SCOPES))
         return key
     finally:
         await database.close()

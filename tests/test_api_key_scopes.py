@@ -155,15 +155,15 @@ async def test_an_unknown_or_missing_scope_choice_is_a_422_and_no_key_is_made(ad
 async def test_the_form_offers_each_choice_with_read_only_first_and_preselected(admin):
     page = await (await admin.get("/admin/api-keys")).text()
     # No option says `selected`: a browser preselects the first, the least power.
-    assert re.findall(r'<option value="([a-z_]+)">', page) == ["read", "create",
-                                                                "create_read", "all"]
+    assert re.findall(r'<option value="([a-z_]+)">', page) == [
+        "read", "create", "create_read", "all", "patients_read", "patients", "everything"]
     assert "selected" not in page
 
 
 def _documented_scopes() -> dict[str, set[str]]:
     """docs/api.md's table: scope -> the operationIds a key with it may call."""
     text = (Path(__file__).parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `(visits:[a-z]+)` \| (.+) \|$", text, re.MULTILINE)
+    rows = re.findall(r"^\| `([a-z]+:[a-z]+)` \| (.+) \|$", text, re.MULTILINE)
     return {scope: set(re.findall(r"`(\w+)`", ops)) for scope, ops in rows}
 
 
@@ -174,7 +174,8 @@ async def _refused_operations(admin, auth: dict[str, str]) -> set[str]:
     for op in OPERATIONS:
         if op.public:
             continue
-        path = op.path.format(visit_id=visit.id, participant="patient")
+        path = op.path.format(visit_id=visit.id, participant="patient",
+                              patient_id="pt_" + "A" * 16)
         response = await admin.request(op.method, path, json=op.body_example, headers=auth)
         if response.status == 403:
             refused.add(op.operation_id)
@@ -186,9 +187,12 @@ async def test_each_scope_opens_exactly_the_operations_the_api_page_lists(admin)
     assert set(documented) == {s.value for s in KeyScope}
     keyed = {op.operation_id for op in OPERATIONS if not op.public}
     assert set().union(*documented.values()) == keyed
-    for scope, choice in (("visits:read", "read"), ("visits:create", "create")):
+    for scope, choice in (("visits:read", "read"), ("visits:create", "create"),
+                          ("patients:read", "patients_read")):
         auth = await _key(admin, choice, scope)
         assert await _refused_operations(admin, auth) == keyed - documented[scope], scope
     # visits:change alone is no choice on the page: a key stored with it, as a program would.
     changer = await _stored_key(admin, "Changer", "visits:change")
     assert await _refused_operations(admin, changer) == keyed - documented["visits:change"]
+    writer = await _stored_key(admin, "Writer", "patients:write")
+    assert await _refused_operations(admin, writer) == keyed - documented["patients:write"]

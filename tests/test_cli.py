@@ -89,7 +89,7 @@ def test_bad_input_exits_nonzero_with_one_line_and_stores_nothing(tmp_path, args
     assert visits_in(db) == 0
 
 
-@pytest.mark.parametrize("command", ["serve", "create-visit", "rotate-key"])
+@pytest.mark.parametrize("command", ["serve", "create-visit", "rotate-key", "create-api-key"])
 def test_every_subcommand_has_help(command):
     result = run(command, "--help")
     assert result.returncode == 0
@@ -116,4 +116,61 @@ def test_environment_variables_configure_the_command(tmp_path):
     env = {**os.environ, "VISITROOM_DB": str(db), "VISITROOM_PUBLIC_URL": "https://env.clinic.test"}
     body = json.loads(run("create-visit", "--patient-name", "A", "--json", env=env).stdout)
     assert body["patient_url"].startswith("https://env.clinic.test/join/")
+    assert visits_in(db) == 1
+
+
+def test_create_api_key_prints_a_key_once_with_its_scopes_and_bad_scopes_store_nothing(tmp_path):
+    db = tmp_path / "keys.db"
+    made = run("create-api-key", "EHR bridge", "--db", str(db), "--scopes",
+               "patients:read patients:write")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("vr_") and "\n" not in key and "shown this once" in made.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT name, scopes, key_hash FROM api_keys").fetchall()
+        actor = conn.execute("SELECT actor FROM events WHERE action = 'api_key.created'").fetchone()
+    assert [(n, s) for n, s, _ in rows] == [("EHR bridge", "patients:read patients:write")]
+    assert key not in rows[0][2] and actor == ("cli",)  # only its hash is kept
+    for bad in (["--scopes", "patients:delete"], ["--scopes", ""]):
+        refused = run("create-api-key", "Other", "--db", str(db), *bad)
+        assert refused.returncode == 2 and refused.stderr.startswith("error: --scopes")
+    blank = run("create-api-key", " ", "--db", str(db))
+    assert blank.returncode == 2 and "NAME is required" in blank.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM api_keys").fetchone() == (1,)
+
+
+def test_create_visit_for_a_patient_record_joins_her_plan(tmp_path):
+    import asyncio
+
+    from server.care.patient_input import PatientRequest, PlanRequest
+    from server.care.service import CareService
+    from server.auth.tokens import KeyRing
+    from server.runtime.config import Config
+    from server.storage import open_store
+
+    db = tmp_path / "care.db"
+
+    async def record() -> tuple[str, str]:
+        store = await open_store(Config(db=db))
+        try:
+            ring = KeyRing(store)
+            await ring.load()
+            care = CareService(store, ring, Config(db=db))
+            patient = await care.create_patient(PatientRequest(
+                "Maya Lopez", None, None, False, None, False, "en", "MRN-5"), actor="test")
+            plan = await care.create_plan(patient, PlanRequest(
+                "pelvic-girdle-pain", "", None, 8, None), actor="test")
+            return patient.id, plan.id
+        finally:
+            await store.close()
+
+    patient_id, plan_id = asyncio.run(record())
+    made = run("create-visit", "--db", str(db), "--patient-external-id", "MRN-5", "--json")
+    assert made.returncode == 0, made.stderr
+    body = json.loads(made.stdout)
+    assert (body["patient_id"], body["plan_id"]) == (patient_id, plan_id)
+    assert body["participants"][0]["name"] == "Maya Lopez"
+    refused = run("create-visit", "--db", str(db), "--patient-id", "pt_AAAAAAAAAAAAAAAA")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: --patient-id")
     assert visits_in(db) == 1

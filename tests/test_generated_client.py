@@ -77,7 +77,8 @@ def test_the_generated_client_names_each_operation_for_what_it_does(client_packa
     functions = {p.stem for p in (client_package / "api").glob("*/*.py") if p.stem != "__init__"}
     assert functions == {"create_visit", "list_visits", "get_visit", "cancel_visit", "add_guest",
                          "reissue_link", "revoke_link", "list_conditions", "get_condition",
-                         "list_exercises", "get_exercise", "get_open_api"}
+                         "list_exercises", "get_exercise", "get_open_api", "create_patient",
+                         "list_patients", "get_patient", "update_patient", "create_plan"}
     assert (client_package / "api" / "visits" / "create_visit.py").exists()
     assert not any("post_api" in p.stem or "get_api" in p.stem
                    for p in client_package.rglob("*.py"))

@@ -83,3 +83,26 @@ async def test_device_bindings_and_denials_go_with_the_links_that_can_no_longer_
     assert await link_device(db, live.participant("therapist").jti) == (
         f"d-{live.participant('therapist').jti}")
     assert await device_denied(db, live.participant("patient").jti, "other")
+
+
+async def test_old_sent_and_dead_emails_are_forgotten_and_the_rest_kept(admin):
+    from server.storage.outbox import enqueue_email
+
+    db = admin.server.app[DB]
+    day = 86400
+    async with db.transaction() as conn:
+        for key in ("sent-old", "sent-new", "dead-old", "dead-new", "queued-old"):
+            await enqueue_email(conn, key=key, kind="reminder.test", recipient="maya@example.org",
+                                subject="A reminder", body="Link", now=now() + 3600)
+        for key, status, at in (("sent-old", "sent", now() - 31 * day),
+                                ("sent-new", "sent", now() - day),
+                                ("dead-old", "dead", now() - 31 * day),
+                                ("dead-new", "dead", now() - day)):
+            await conn.execute("UPDATE outbox SET status = ?, sent_at = ?, last_error_at = ?"
+                               " WHERE idempotency_key = ?", (status, at, at, key))
+        await conn.execute("UPDATE outbox SET created_at = ? WHERE idempotency_key = 'queued-old'",
+                           (now() - 90 * day,))
+    await purge_once(admin.server.app)
+    kept = [r[0] for r in await db.fetchall(
+        "SELECT idempotency_key FROM outbox ORDER BY idempotency_key")]
+    assert kept == ["dead-new", "queued-old", "sent-new"]

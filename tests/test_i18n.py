@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PATIENT_TEMPLATES = sorted(
     str(p.relative_to(ROOT / "templates"))
     for pattern in ("base.html", "error.html", "home.html", "admin/login.html", "visit/*.html",
-                    "library/*.html")
+                    "library/*.html", "care/*.html", "email/*.txt")
     for p in (ROOT / "templates").glob(pattern))
 STAFF_ONLY_MODULES = {"admin.js", "dashboard.js"}
 """Modules of the staff's admin pages; every other module runs on a page a patient opens
@@ -33,7 +33,9 @@ STAFF_ONLY_MODULES = {"admin.js", "dashboard.js"}
 BROWSER_MODULES = sorted(p.name for p in (ROOT / "web" / "js").glob("*.js")
                          if p.name not in STAFF_ONLY_MODULES)
 PAGE_ERROR_MODULES = ["server/views/join.py", "server/views/library.py", "server/views/login.py",
-                      "server/http/middleware.py", "server/http/error_pages.py"]
+                      "server/http/middleware.py", "server/http/error_pages.py",
+                      "server/views/care_home.py", "server/views/care_api.py",
+                      "server/views/unsubscribe.py"]
 """Server modules whose errors a patient reads on a page (the call page's JSON refusals are
 mapped to the browser's own words by code; the admin's and the API's are not translated)."""
 

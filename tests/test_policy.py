@@ -10,13 +10,16 @@ import pytest
 
 from server.auth.policy import (
     ALL_SCOPES,
+    VISIT_SCOPES,
     CLINIC,
     Action,
     Actor,
     KeyActor,
     KeyScope,
     Kind,
+    CareFile,
     ParticipantActor,
+    PlanActor,
     StaffActor,
     allowed,
     decide,
@@ -24,6 +27,7 @@ from server.auth.policy import (
     scopes_text,
 )
 from server.auth.tokens import LinkProblem
+from server.storage.plans import Plan
 from server.storage.users import User
 from server.storage.visits import Participant, Visit
 
@@ -42,6 +46,7 @@ def _visit(visit_id: str, therapist_id: int | None) -> Visit:
     return Visit(visit_id, "follow-up", 0, 10, "scheduled", 2, therapist_id, 0)
 
 
+OWN_PLAN = Plan("pl_own", "pt_own", "pelvic-girdle-pain", "", 0, 8, THERAPIST_ID, "active", 0)
 OWN = _visit("v_own", THERAPIST_ID)
 """Booked with the therapist account of the table's therapist columns."""
 OTHERS = _visit("v_others", OTHER_THERAPIST_ID)
@@ -80,7 +85,9 @@ ACTORS: dict[str, tuple[Actor, Visit]] = {
     "key-r": (KeyActor(1, frozenset({KeyScope.READ})), OWN),
     "key-c": (KeyActor(2, frozenset({KeyScope.CREATE})), OWN),
     "key-x": (KeyActor(3, frozenset({KeyScope.CHANGE})), OWN),
-    "key-0": (KeyActor(4, ALL_SCOPES), OWN),
+    "key-0": (KeyActor(4, VISIT_SCOPES), OWN),
+    "key-pr": (KeyActor(5, frozenset({KeyScope.PATIENTS_READ})), OWN),
+    "key-pw": (KeyActor(6, frozenset({KeyScope.PATIENTS_WRITE})), OWN),
     "patient": (_link(OWN, "patient"), OWN),
     "guest": (_link(OWN, "guest"), OWN),
     "host": (_link(OWN, "therapist", SIGNED_IN), OWN),
@@ -88,31 +95,44 @@ ACTORS: dict[str, tuple[Actor, Visit]] = {
     "host-out": (_link(OWN, "therapist", Browser(signed_in=None)), OWN),
     "host-away": (_link(NO_ACCOUNT, "therapist", Browser(holds=False)), NO_ACCOUNT),
     "patient-x": (_link(OTHERS, "patient"), OWN),
+    "plan": (PlanActor(OWN_PLAN.id, OWN_PLAN.patient_id), OWN),
+    "plan-x": (PlanActor("pl_other", "pt_other"), OWN),
 }
 """ther: a therapist account on her own visit, ther-x on another's; key-r/-c/-x: API keys
 that may read, create or change visits, key-0 a key made before scopes; host: a therapist
 link signed in as its account; host-dev: a therapist link of a visit without an account,
 on its device; host-out: a therapist link with nobody signed in; host-away: a therapist
 link of a visit without an account, on another device; patient-x: a patient's link on a
-visit that is not hers."""
+visit that is not hers; key-pr/-pw: keys that may read or write patients; plan: a patient's
+plan link on her plan, plan-x another patient's plan link on it. Actions on a patient's
+care ask about the care of a patient whose plan the table's therapist leads (`OWN_CARE`;
+ther-x: another therapist's patient), actions on a plan about `OWN_PLAN`."""
+OWN_CARE = CareFile("pt_own", frozenset({THERAPIST_ID}))
+OTHERS_CARE = CareFile("pt_others", frozenset({OTHER_THERAPIST_ID}))
 
 POLICY = """
-                admin ther ther-x key-r key-c key-x key-0 patient guest host host-dev host-out host-away patient-x
-LIST_VISITS     Y     .    .      Y     .     .     Y     .       .     .    .        .        .         .
-CREATE_VISIT    Y     .    .      .     Y     .     Y     .       .     .    .        .        .         .
-VIEW_VISIT      Y     Y    .      Y     .     Y     Y     .       .     .    .        .        .         .
-HOST_VISIT      .     Y    .      .     .     .     .     .       .     .    .        .        .         .
-CANCEL_VISIT    Y     .    .      .     .     Y     Y     .       .     .    .        .        .         .
-REISSUE_LINK    Y     .    .      .     .     Y     Y     .       .     .    .        .        .         .
-REVOKE_LINK     Y     .    .      .     .     Y     Y     .       .     .    .        .        .         .
-ADD_GUEST       Y     .    .      .     .     Y     Y     .       .     .    .        .        .         .
-MANAGE_ACCOUNTS Y     .    .      .     .     .     .     .       .     .    .        .        .         .
-MANAGE_API_KEYS Y     .    .      .     .     .     .     .       .     .    .        .        .         .
-READ_AUDIT_LOG  Y     .    .      .     .     .     .     .       .     .    .        .        .         .
-READ_JOBS       Y     .    .      .     .     .     .     .       .     .    .        .        .         .
-OPEN_VISIT      .     .    .      .     .     .     .     Y       Y     Y    Y        .        .         .
-READ_PROGRAM    .     .    .      .     .     .     .     Y       Y     Y    Y        .        .         .
-CHANGE_PROGRAM  .     .    .      .     .     .     .     .       .     Y    Y        .        .         .
+                admin ther ther-x key-r key-c key-x key-0 key-pr key-pw patient guest host host-dev host-out host-away patient-x plan plan-x
+LIST_VISITS     Y     .    .      Y     .     .     Y     .      .      .       .     .    .        .        .         .         .    .
+CREATE_VISIT    Y     .    .      .     Y     .     Y     .      .      .       .     .    .        .        .         .         .    .
+VIEW_VISIT      Y     Y    .      Y     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+HOST_VISIT      .     Y    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+CANCEL_VISIT    Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+REISSUE_LINK    Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+REVOKE_LINK     Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+ADD_GUEST       Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_ACCOUNTS Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_API_KEYS Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+READ_AUDIT_LOG  Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+READ_JOBS       Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_OUTBOX   Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+OPEN_VISIT      .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
+READ_PROGRAM    .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
+CHANGE_PROGRAM  .     .    .      .     .     .     .     .      .      .       .     Y    Y        .        .         .         .    .
+LIST_PATIENTS   Y     .    .      .     .     .     .     Y      .      .       .     .    .        .        .         .         .    .
+CREATE_PATIENT  Y     .    .      .     .     .     .     .      Y      .       .     .    .        .        .         .         .    .
+VIEW_PATIENT    Y     Y    .      .     .     .     .     Y      Y      .       .     .    .        .        .         .         .    .
+CHANGE_CARE     Y     Y    .      .     .     .     .     .      Y      .       .     .    .        .        .         .         .    .
+USE_PLAN        .     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         Y    .
 """
 
 
@@ -141,7 +161,8 @@ def test_the_table_states_every_action_for_every_actor():
 async def test_allowed_answers_as_the_table_says(action, column):
     actor, visit = ACTORS[column]
     act = Action[action]
-    resource = CLINIC if act.kind is Kind.CLINIC else visit
+    resource = {Kind.CLINIC: CLINIC, Kind.VISIT: visit, Kind.PLAN: OWN_PLAN,
+                Kind.CARE: OTHERS_CARE if column == "ther-x" else OWN_CARE}[act.kind]
     assert await allowed(actor, act, resource) is TABLE[(action, column)]
 
 
@@ -208,8 +229,9 @@ async def test_asking_about_the_wrong_kind_of_resource_is_an_error_not_a_no():
 
 
 def test_stored_scopes_read_back_and_an_unknown_scope_gives_nothing():
+    assert parse_scopes(scopes_text(VISIT_SCOPES)) == VISIT_SCOPES
     assert parse_scopes(scopes_text(ALL_SCOPES)) == ALL_SCOPES
-    assert scopes_text(ALL_SCOPES) == "visits:read visits:create visits:change"
+    assert scopes_text(VISIT_SCOPES) == "visits:read visits:create visits:change"
     assert parse_scopes("visits:read visits:delete") == {KeyScope.READ}
     assert parse_scopes("") == frozenset()
 

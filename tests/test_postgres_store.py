@@ -247,7 +247,7 @@ async def test_visits_admissions_denials_assignments_and_events_are_there_after_
     await app[VISITS].record_admission(other.id, guest.id, admitted=False)
     values = {"exercise": "glute-bridge", "sets": 2, "reps": 10, "hold_seconds": 0, "per_day": 1,
               "per_week": 0, "note": ""}
-    assigned = await assign(app[DB], visit_id=visit.id, participant_id=patient.id,
+    assigned = await assign(app[DB], visit=visit, participant_id=patient.id,
                             values=values, actor="test")
     events = (await app[DB].fetchone("SELECT COUNT(*) FROM events"))[0]
     await client.close()

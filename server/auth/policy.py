@@ -5,9 +5,11 @@ built on it, `server/views/guards.py`), and this module is the whole policy.
 
 Actors: a signed-in staff member (`StaffActor`: admin or therapist), a visit participant
 acting through her visit link (`ParticipantActor`: patient, guest or therapist) and an
-integrator's API key (`KeyActor`, with its scopes). Resources: the clinic as a whole
-(`CLINIC`: the visit list, accounts, keys, the audit log, jobs) or one visit. Actions are
-declared once, in `Action`, each with the kind of resource it applies to.
+integrator's API key (`KeyActor`, with its scopes), and a patient acting through her plan
+link (`PlanActor`). Resources: the clinic as a whole (`CLINIC`: the visit and patient lists,
+accounts, keys, the audit log, jobs), one visit, one patient's care (`CareFile`: her record,
+or one plan of hers, with the therapists who lead it) or one plan as its patient opens it.
+Actions are declared once, in `Action`, each with the kind of resource it applies to.
 
 For an action on visits, `resource=None` asks "on some visit": whether the actor could do
 it to any visit at all. Admin pages ask that first, so a therapist gets the same 403 for an
@@ -22,7 +24,8 @@ from enum import Enum
 from typing import Protocol
 
 from server.auth.tokens import LinkProblem
-from server.storage.audit_events import by_key, by_participant, by_user
+from server.storage.audit_events import by_key, by_participant, by_patient, by_user
+from server.storage.plans import Plan
 from server.storage.users import User
 from server.storage.visits import Participant, Visit
 
@@ -32,6 +35,8 @@ class Kind(Enum):
 
     CLINIC = "clinic"
     VISIT = "visit"
+    CARE = "care"
+    PLAN = "plan"
 
 
 class Clinic:
@@ -42,6 +47,15 @@ class Clinic:
 
 
 CLINIC = Clinic()
+
+
+@dataclass(frozen=True)
+class CareFile:
+    """A patient's care as staff and keys ask about it: her record (every therapist who
+    leads or led one of her plans) or one plan of hers (its therapist)."""
+
+    patient_id: str
+    therapist_ids: frozenset[int]
 
 
 class Action(Enum):
@@ -59,9 +73,18 @@ class Action(Enum):
     MANAGE_API_KEYS = ("api_keys.manage", Kind.CLINIC, "manage API keys")
     READ_AUDIT_LOG = ("audit.read", Kind.CLINIC, "read the audit log")
     READ_JOBS = ("jobs.read", Kind.CLINIC, "see the background jobs")
+    MANAGE_OUTBOX = ("outbox.manage", Kind.CLINIC, "see the outbox and send dead messages again")
     OPEN_VISIT = ("visit.open", Kind.VISIT, "open a visit's pages, socket and home program")
     READ_PROGRAM = ("program.read", Kind.VISIT, "read the patient's home program")
     CHANGE_PROGRAM = ("program.change", Kind.VISIT, "change the patient's home program")
+    LIST_PATIENTS = ("patients.list", Kind.CLINIC, "list and search patients")
+    CREATE_PATIENT = ("patient.create", Kind.CLINIC, "create patients")
+    VIEW_PATIENT = ("patient.view", Kind.CARE,
+                    "read a patient's record, plans, program, outcomes and log")
+    CHANGE_CARE = ("care.change", Kind.CARE,
+                   "start and close plans, attach questionnaires, handle pain flags")
+    USE_PLAN = ("plan.use", Kind.PLAN,
+                "open her plan's home page, log sessions and fill questionnaires")
 
     def __init__(self, label: str, kind: Kind, description: str) -> None:
         self.label = label
@@ -75,6 +98,8 @@ class KeyScope(Enum):
     READ = "visits:read"
     CREATE = "visits:create"
     CHANGE = "visits:change"
+    PATIENTS_READ = "patients:read"
+    PATIENTS_WRITE = "patients:write"
 
 
 SCOPE_ACTIONS: dict[KeyScope, frozenset[Action]] = {
@@ -83,17 +108,26 @@ SCOPE_ACTIONS: dict[KeyScope, frozenset[Action]] = {
     # Changing includes reading: each change answers with the visit as it now is.
     KeyScope.CHANGE: frozenset({Action.VIEW_VISIT, Action.CANCEL_VISIT, Action.REISSUE_LINK,
                                 Action.REVOKE_LINK, Action.ADD_GUEST}),
+    KeyScope.PATIENTS_READ: frozenset({Action.LIST_PATIENTS, Action.VIEW_PATIENT}),
+    # Writing includes reading the record it made or changed.
+    KeyScope.PATIENTS_WRITE: frozenset({Action.CREATE_PATIENT, Action.VIEW_PATIENT,
+                                        Action.CHANGE_CARE}),
 }
-ALL_SCOPES = frozenset(KeyScope)
+VISIT_SCOPES = frozenset({KeyScope.READ, KeyScope.CREATE, KeyScope.CHANGE})
 """What every key could do before keys had scopes (migration 0011 gives it to them)."""
+ALL_SCOPES = frozenset(KeyScope)
+"""Every scope a key may hold."""
 
 ADMIN_ACTIONS = frozenset({
     Action.LIST_VISITS, Action.CREATE_VISIT, Action.VIEW_VISIT, Action.CANCEL_VISIT,
     Action.REISSUE_LINK, Action.REVOKE_LINK, Action.ADD_GUEST, Action.MANAGE_ACCOUNTS,
-    Action.MANAGE_API_KEYS, Action.READ_AUDIT_LOG, Action.READ_JOBS})
+    Action.MANAGE_API_KEYS, Action.READ_AUDIT_LOG, Action.READ_JOBS, Action.MANAGE_OUTBOX,
+    Action.LIST_PATIENTS, Action.CREATE_PATIENT, Action.VIEW_PATIENT, Action.CHANGE_CARE})
 """An admin manages the clinic; she is no participant, so she neither hosts nor opens calls."""
 THERAPIST_OWN_VISIT_ACTIONS = frozenset({Action.VIEW_VISIT, Action.HOST_VISIT})
 """What a therapist account may do to a visit booked with it (and to no other)."""
+THERAPIST_OWN_CARE_ACTIONS = frozenset({Action.VIEW_PATIENT, Action.CHANGE_CARE})
+"""What a therapist account may do to the care of a patient whose plan it leads."""
 PARTICIPANT_ACTIONS: dict[str, frozenset[Action]] = {
     "patient": frozenset({Action.OPEN_VISIT, Action.READ_PROGRAM}),
     "guest": frozenset({Action.OPEN_VISIT, Action.READ_PROGRAM}),
@@ -154,8 +188,21 @@ class ParticipantActor:
         return by_participant(self.participant.id)
 
 
-Actor = StaffActor | KeyActor | ParticipantActor
-Resource = Clinic | Visit | None
+@dataclass(frozen=True)
+class PlanActor:
+    """A patient acting through her (verified) plan link."""
+
+    plan_id: str
+    patient_id: str
+
+    @property
+    def audit(self) -> str:
+        """How the audit log names her."""
+        return by_patient(self.patient_id)
+
+
+Actor = StaffActor | KeyActor | ParticipantActor | PlanActor
+Resource = Clinic | Visit | CareFile | Plan | None
 
 
 @dataclass(frozen=True)
@@ -183,9 +230,18 @@ async def decide(actor: Actor, action: Action, resource: Resource = None) -> Ver
     _check_kind(action, resource)
     visit = resource if isinstance(resource, Visit) else None
     if isinstance(actor, StaffActor):
+        if action.kind is Kind.CARE:
+            return _staff_care(actor.user, action, resource)
         return _staff(actor.user, action, visit)
     if isinstance(actor, KeyActor):
         return Verdict(any(action in SCOPE_ACTIONS[s] for s in actor.scopes))
+    if isinstance(actor, PlanActor):
+        return Verdict(action is Action.USE_PLAN and isinstance(resource, Plan)
+                       and resource.id == actor.plan_id
+                       and resource.patient_id == actor.patient_id
+                       and resource.status == "active")
+    if action.kind is not Kind.VISIT:
+        return DENIED
     return await _participant(actor, action, visit)
 
 
@@ -193,7 +249,9 @@ def _check_kind(action: Action, resource: Resource) -> None:
     # A handler asking about the wrong kind of resource is a bug, never a "no".
     if resource is None:
         return
-    kind = Kind.VISIT if isinstance(resource, Visit) else Kind.CLINIC
+    kind = (Kind.VISIT if isinstance(resource, Visit) else Kind.CARE
+            if isinstance(resource, CareFile) else Kind.PLAN if isinstance(resource, Plan)
+            else Kind.CLINIC)
     if kind is not action.kind:
         raise TypeError(f"{action.label} applies to a {action.kind.value}, not {resource!r}")
 
@@ -203,6 +261,15 @@ def _staff(user: User, action: Action, visit: Visit | None) -> Verdict:
         return Verdict(action in ADMIN_ACTIONS)
     if user.role == "therapist" and action in THERAPIST_OWN_VISIT_ACTIONS:
         return Verdict(visit is None or visit.therapist_id == user.id)
+    return DENIED
+
+
+def _staff_care(user: User, action: Action, care: Resource) -> Verdict:
+    if user.role == "admin":
+        return Verdict(action in ADMIN_ACTIONS)
+    if user.role == "therapist" and action in THERAPIST_OWN_CARE_ACTIONS:
+        return Verdict(care is None or (isinstance(care, CareFile)
+                                        and user.id in care.therapist_ids))
     return DENIED
 
 

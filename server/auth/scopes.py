@@ -4,9 +4,9 @@ A link's token names its scope in the `scope` claim (a token made before scopes 
 and is a `visit` link) and carries the scope as its audience. Every issued link has a row
 in `links` (`server/storage/links.py`) whatever its scope, and every scope is verified
 through `server/auth/tokens.py` `verify_issued` (signature and scope, the scope's own check,
-then that row), so no scope's link opens without its row. Only `visit` is issued today;
-the care issue adds `plan` (a patient's plan of care between visits) and the email issue
-`unsubscribe`, each as one more `Scope` in `SCOPES` with the verification of its subject.
+then that row), so no scope's link opens without its row. Three are issued: `visit` (a
+participant's call and home program), `plan` (a patient's plan of care between visits: her
+home page) and `unsubscribe` (the link in each email that stops them, no sign-in needed).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class Scope:
     claims: tuple[str, ...]
     """Claims this scope requires on top of iss, aud, sub, nbf, exp, iat and jti."""
     cookie_name: str
-    """The HttpOnly cookie the token moves into once the link is opened."""
+    """The HttpOnly cookie the token moves into once the link is opened ("": none, the link
+    does its one thing when opened)."""
     cookie_path: str
     """That cookie's path, `{key}` standing for the resource the link opens."""
 
@@ -44,7 +45,23 @@ VISIT = Scope(
 )
 """A participant's link to one visit: the call, then the home program."""
 
-SCOPES: dict[str, Scope] = {scope.name: scope for scope in (VISIT,)}
+PLAN = Scope(
+    name="plan", audience="plan",
+    subject="a plan of care (`links.subject` is the plan id); the patient's own link",
+    claims=("pid", "role"),
+    cookie_name="visitroom_plan", cookie_path="/care/{key}",
+)
+"""A patient's link to her plan of care: valid for the plan's length plus a grace period."""
+
+UNSUBSCRIBE = Scope(
+    name="unsubscribe", audience="unsubscribe",
+    subject="a patient (`links.subject` is her id), whose email reminders it stops",
+    claims=(),
+    cookie_name="", cookie_path="",
+)
+"""The link in every email that stops email reminders, opened without signing in."""
+
+SCOPES: dict[str, Scope] = {scope.name: scope for scope in (VISIT, PLAN, UNSUBSCRIBE)}
 """Every scope the server verifies, by name."""
 
 DEFAULT_SCOPE = VISIT

@@ -170,15 +170,25 @@ class KeyRing:
         return list(self._keys)
 
 
+def sign_token(key: SigningKey, scope: Scope, *, issuer: str, subject: str, jti: str,
+               issued_at: int, not_before: int, expires_at: int, **own: str) -> str:
+    """The JWT of a link of `scope`: the claims every link has, and `own` (exactly the
+    scope's `claims`)."""
+    if set(own) != set(scope.claims):
+        raise ValueError(f"a {scope.name} link carries {scope.claims}, not {tuple(own)}")
+    claims = {
+        "iss": issuer, "aud": scope.audience, "scope": scope.name, "sub": subject,
+        **own, "nbf": not_before, "exp": expires_at, "iat": issued_at, "jti": jti,
+    }
+    return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
 def sign_link(key: SigningKey, *, issuer: str, participant_id: str, visit_id: str, role: str,
               jti: str, issued_at: int, not_before: int, expires_at: int) -> str:
     """The JWT for one participant's link (scope `visit`)."""
-    claims = {
-        "iss": issuer, "aud": VISIT.audience, "scope": VISIT.name, "sub": participant_id,
-        "vid": visit_id, "role": role, "nbf": not_before, "exp": expires_at, "iat": issued_at,
-        "jti": jti,
-    }
-    return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
+    return sign_token(key, VISIT, issuer=issuer, subject=participant_id, jti=jti,
+                      issued_at=issued_at, not_before=not_before, expires_at=expires_at,
+                      vid=visit_id, role=role)
 
 
 async def verify_issued(ring: KeyRing, db: Database, token: str, *, issuer: str, scope: Scope,

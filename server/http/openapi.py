@@ -17,6 +17,17 @@ import msgspec
 from server.auth.policy import describe_scopes
 from server.library.model import PHASES
 
+from server.care.ids import PATIENT_ID_PATTERN
+from server.http.care_schemas import (
+    CARE_REQUESTS,
+    CARE_RESPONSES,
+    NewPatient,
+    NewPlan,
+    Patient,
+    PatientList,
+    PatientRecord,
+    Plan,
+)
 from server.http.schemas import (
     ISO_TIME_PATTERN,
     LINKS_VALUES,
@@ -53,6 +64,25 @@ EXAMPLE_VISIT: dict[str, Any] = {
     "assignments": [],
 }
 """A visit as the API shows it (tests check it against the `Visit` schema)."""
+EXAMPLE_PATIENT_ID = "pt_UGF0aWVudFJlY29y"
+EXAMPLE_PATIENT: dict[str, Any] = {
+    "patient_id": EXAMPLE_PATIENT_ID, "name": "Maya Lopez", "birth_date": "1992-04-17",
+    "email": "maya@example.org", "email_consent": True, "phone": None, "phone_consent": False,
+    "language": "en", "external_id": "MRN-004211", "created_at": "2030-03-01T08:00:00Z",
+}
+"""A patient as the API lists her (tests check it against the `Patient` schema)."""
+EXAMPLE_PLAN: dict[str, Any] = {
+    "plan_id": "pl_UGxhbk9mQ2FyZTAx", "condition": "pelvic-girdle-pain",
+    "goals": "Lift her baby from the floor without pain", "starts_at": "2030-03-02T00:00:00Z",
+    "ends_at": "2030-04-27T00:00:00Z", "weeks": 8, "status": "active", "therapist_id": 2,
+    "url": "https://visits.example-clinic.org/care/pl_UGxhbk9mQ2FyZTAx?token=eyJhbGciOiJFZERTQSJ9.e30.c2ln",
+}
+EXAMPLE_RECORD: dict[str, Any] = {
+    **EXAMPLE_PATIENT, "plans": [EXAMPLE_PLAN], "visits": [EXAMPLE_VISIT | {
+        "patient_url": None, "therapist_url": None, "participants": [
+            {**p, "url": None} for p in EXAMPLE_VISIT["participants"]]}],
+    "program": [], "outcomes": [], "adherence": None,
+}
 _EXAMPLE_GUEST = {"id": "p_R3Vlc3RJbnRlcnAx", "role": "guest", "name": "Ana Ruiz", "url": _LINK}
 
 
@@ -102,6 +132,7 @@ _SEAT = _path_param("participant", f"^({'|'.join(NAMED_ROLES)}|{PARTICIPANT_ID_P
                     "patient", "'patient', 'therapist', or a guest's participant id.")
 _SLUG = _path_param("slug", f"^{SLUG_PATTERN}$", "pelvic-girdle-pain",
                     max_length=SLUG_MAX_LENGTH)
+_PATIENT_ID = _path_param("patient_id", f"^{PATIENT_ID_PATTERN}$", EXAMPLE_PATIENT_ID)
 _BAD_BODY = {400: "The body is not a JSON object.", 415: "The body is not application/json."}
 _NO_VISIT = {404: "No such visit."}
 _LIBRARY = {"type": "object"}  # the library's content has no schema of its own yet
@@ -195,6 +226,55 @@ OPERATIONS: tuple[Operation, ...] = (
               parameters=(_VISIT_ID, _SEAT)),
 )
 
+OPERATIONS = OPERATIONS + (
+    Operation("/api/patients", "post", "createPatient", "patients", "Create a patient record",
+              (201, "The new patient", Patient), EXAMPLE_PATIENT,
+              {**_BAD_BODY, 422: "A field is missing, unknown or not acceptable (an external "
+                                 "id another patient has); the message names it."},
+              body=NewPatient,
+              body_example={"name": "Maya Lopez", "email": "maya@example.org",
+                            "email_consent": True, "external_id": "MRN-004211"}),
+    Operation("/api/patients", "get", "listPatients", "patients", "Find patients",
+              (200, "One page of patients, by name", PatientList),
+              {"patients": [EXAMPLE_PATIENT], "next_cursor": None},
+              {400: "A query parameter is not acceptable."},
+              parameters=(
+                  _query_param("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "maya",
+                               "A name's beginning (any case), or an external id or email "
+                               "exactly."),
+                  _query_param("limit", {"type": "string", "pattern": "^[0-9]{1,3}$"}, "50",
+                               "Patients a page, 1 to 100 (default 50)."),
+                  _query_param("cursor", {"type": "string", "maxLength": 1200}, "",
+                               "The next_cursor of the page before."),
+              )),
+    Operation("/api/patients/{patient_id}", "get", "getPatient", "patients",
+              "One patient with her plans, visits, program, outcomes and adherence",
+              (200, "The patient's record", PatientRecord), EXAMPLE_RECORD,
+              {404: "No such patient."}, parameters=(_PATIENT_ID,),
+              description="Plan links (`plans[].url`) are given only to a key that may "
+                          "change patients' care."),
+    Operation("/api/patients/{patient_id}", "put", "updatePatient", "patients",
+              "Change a patient's record (contact details, consents, language, the clinic's id)",
+              (200, "The patient as she is now", Patient), EXAMPLE_PATIENT,
+              {**_BAD_BODY, 404: "No such patient.",
+               422: "A field is missing, unknown or not acceptable (an external id another "
+                    "patient has); the message names it."},
+              parameters=(_PATIENT_ID,), body=NewPatient,
+              description="The whole record, as when creating her. Withdrawing email consent "
+                          "or changing the address also drops the emails queued for her.",
+              body_example={"name": "Maya Lopez", "email": "maya@example.org",
+                            "email_consent": False, "external_id": "MRN-004211"}),
+    Operation("/api/patients/{patient_id}/plans", "post", "createPlan", "patients",
+              "Start a plan of care, with her plan link",
+              (201, "The new plan; `url` is her plan link: send it to her alone", Plan),
+              EXAMPLE_PLAN,
+              {**_BAD_BODY, 404: "No such patient.",
+               422: "A field is missing, unknown or not acceptable; the message names it."},
+              parameters=(_PATIENT_ID,), body=NewPlan,
+              body_example={"condition": "pelvic-girdle-pain", "weeks": 8,
+                            "goals": "Lift her baby from the floor without pain"}),
+)
+
 _AUTH_ERRORS = {401: "Missing, unknown or revoked API key.",
                 403: "The API key's scopes do not allow this operation (code `forbidden`). "
                      f"{describe_scopes()}.",
@@ -207,6 +287,7 @@ _AUTH_ERRORS = {401: "Missing, unknown or revoked API key.",
 _TAGS = (
     {"name": "visits", "description": "Create, find and cancel visits."},
     {"name": "participants", "description": "Guests and the links of each participant."},
+    {"name": "patients", "description": "Patient records and their plans of care."},
     {"name": "library", "description": "The public condition and exercise library."},
     {"name": "meta", "description": "This description."},
 )
@@ -251,7 +332,8 @@ def _operation(op: Operation) -> dict[str, Any]:
 
 def components() -> dict[str, Any]:
     """The JSON Schemas of every request and response body, generated from their Structs."""
-    _, schemas = msgspec.json.schema_components(REQUESTS + RESPONSES, ref_template=_REF)
+    _, schemas = msgspec.json.schema_components(
+        REQUESTS + RESPONSES + CARE_REQUESTS + CARE_RESPONSES, ref_template=_REF)
     return schemas
 
 

@@ -67,8 +67,19 @@ Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH,
 class NewVisit(Struct, forbid_unknown_fields=True, kw_only=True):
     """A request to create a visit."""
 
-    patient_name: Annotated[Name, Meta(description="How the patient is greeted.",
-                                       examples=["Maya Lopez"])]
+    patient_name: Annotated[Name, Meta(
+        description="How the patient is greeted; by default her record's name "
+                    "(required without patient_id or patient_external_id).",
+        examples=["Maya Lopez"])] | None = None
+    patient_id: Annotated[str, Meta(
+        max_length=40, description="Her patient record (see /api/patients); the visit joins "
+        "her active plan of care.", examples=["pt_UGF0aWVudFJlY29y"])] | None = None
+    patient_external_id: Annotated[str, Meta(
+        max_length=64, description="Her record by the clinic's own id (not with patient_id).",
+        examples=["MRN-004211"])] | None = None
+    plan_id: Annotated[str, Meta(
+        max_length=40, description="One of her plans of care, when she has several active.",
+        examples=["pl_UGxhbk9mQ2FyZTAx"])] | None = None
     therapist_name: Annotated[str, Meta(max_length=MAX_NAME_LENGTH,
                                         extra_json_schema={"pattern": OPTIONAL_NAME_PATTERN},
                                         description="Not with therapist_email.")] | None = None
@@ -103,6 +114,18 @@ class NewAssignment(Struct, forbid_unknown_fields=True, kw_only=True):
     """An exercise for the patient's home program; a dosage left out is the exercise's own."""
 
     exercise: Annotated[str, Meta(max_length=SLUG_MAX_LENGTH, examples=["glute-bridge"])]
+    sets: _dose("sets") = None
+    reps: _dose("reps") = None
+    hold_seconds: _dose("hold_seconds") = None
+    per_day: _dose("per_day") = None
+    per_week: _dose("per_week") = None
+    note: Annotated[str, Meta(max_length=MAX_NOTE)] | None = None
+
+
+class AssignmentChange(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A new dosage or note for an assigned exercise; what is left out stays as it was."""
+
+    exercise: Annotated[str, Meta(max_length=SLUG_MAX_LENGTH)] | None = None
     sets: _dose("sets") = None
     reps: _dose("reps") = None
     hold_seconds: _dose("hold_seconds") = None
@@ -150,6 +173,9 @@ class Visit(Struct, kw_only=True):
     patient_url: Annotated[Url | None, Meta(description="The patient's link; send it to her.")] = None
     therapist_url: Url | None = None
     participants: list[Participant]
+    patient_id: Annotated[str | None, Meta(description="Her patient record, if any.")] = None
+    plan_id: Annotated[str | None, Meta(
+        description="The plan of care the visit is part of; its program is the plan's.")] = None
     assignments: Annotated[list[Assignment], Meta(
         description="The home program: exercises assigned to the patient.")]
 

@@ -14,6 +14,7 @@ from server.runtime.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
 from server.runtime.logs import configure_logging
 from server.runtime.process_runtime import settle_memory, tls_context
+from server.auth.policy import KeyScope
 from server.visits.visit_input import KIND_MINUTES, VisitInputError
 
 
@@ -55,7 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     create = sub.add_parser("create-visit", help="create a visit and print its links",
                             description="Create a visit and print its patient and therapist links.")
     _common(create)
-    create.add_argument("--patient-name", required=True, help="the patient's name")
+    create.add_argument("--patient-name", help="the patient's name (by default her record's; "
+                        "required without --patient-id or --patient-external-id)")
+    record = create.add_mutually_exclusive_group()
+    record.add_argument("--patient-id", help="her patient record: the visit joins her active "
+                        "plan of care")
+    record.add_argument("--patient-external-id", metavar="ID",
+                        help="her patient record by the clinic's own id")
+    create.add_argument("--plan-id", help="one of her plans, when she has several active")
     who = create.add_mutually_exclusive_group()
     who.add_argument("--therapist-name", help="the therapist's name (no account needed)")
     who.add_argument("--therapist", metavar="EMAIL", help="email of a therapist account")
@@ -65,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                         ", ".join(f"{k} {m}" for k, m in KIND_MINUTES.items()) + ")")
     create.add_argument("--kind", choices=list(KIND_MINUTES), default="follow-up")
     create.add_argument("--json", action="store_true", help="print one JSON object")
+
+    key = sub.add_parser("create-api-key", help="create an API key and print it once",
+                         description="Create an API key for an integrator and print it; it is "
+                         "shown this once (only its hash is kept). Revoke it on /admin/api-keys.")
+    _common(key)
+    key.add_argument("name", help="what the key is for, e.g. the scheduling system's name")
+    key.add_argument("--scopes", default="visits:read visits:create visits:change",
+                     help="space-separated scopes (default: read, create and change visits); "
+                     "known: " + " ".join(s.value for s in KeyScope))
 
     rotate = sub.add_parser("rotate-key", help="add a new signing key for visit links",
                             description="Add a signing key. New links are signed with it; links "
@@ -130,7 +147,9 @@ def create_visit(args: argparse.Namespace) -> int:
 
     config = _config(args)
     request = parse_visit_request({
-        "patient_name": args.patient_name, "therapist_name": args.therapist_name,
+        "patient_name": args.patient_name, "patient_id": args.patient_id,
+        "patient_external_id": args.patient_external_id, "plan_id": args.plan_id,
+        "therapist_name": args.therapist_name,
         "therapist_email": args.therapist, "starts_at": args.starts_at,
         "minutes": args.minutes, "kind": args.kind,
     }, config)
@@ -144,6 +163,41 @@ def create_visit(args: argparse.Namespace) -> int:
             print(f"Visit {visit.id}: {described['starts_at']} to {described['ends_at']}")
             print(f"  patient:   {described['patient_url']}")
             print(f"  therapist: {described['therapist_url']}")
+        return 0
+
+    return _run(lambda: _with_services(config, work))
+
+
+def create_api_key_command(args: argparse.Namespace) -> int:
+    """`run.py create-api-key NAME`: print a new API key once."""
+    import time
+
+    from server.auth.api_keys import new_api_key
+    from server.auth.policy import parse_scopes, scopes_text
+    from server.storage import audit_events as audit
+    from server.storage.api_keys import create_api_key
+    from server.storage.events import record_event
+    from server.visits.visit_input import clean_name
+
+    config = _config(args)
+    name = clean_name(args.name, "name") or ""
+    scopes = parse_scopes(args.scopes)
+    if not scopes or len(scopes) != len(args.scopes.split()):
+        raise VisitInputError("scopes", "must be known scopes: " +
+                              " ".join(s.value for s in KeyScope))
+
+    async def work(service: Any) -> int:
+        key, prefix, key_hash = new_api_key()
+        now = int(time.time())
+        async with service.db.transaction() as conn:
+            key_id = await create_api_key(conn, name=name, prefix=prefix, key_hash=key_hash,
+                                          created_by=None, now=now, scopes=scopes_text(scopes))
+            await record_event(conn, audit.ApiKeyCreated(api_key=key_id,
+                                                         scopes=scopes_text(scopes).split()),
+                               actor="cli", now=now)
+        print(key)
+        print(f"API key {key_id} ({scopes_text(scopes)}): shown this once; store it now.",
+              file=sys.stderr)
         return 0
 
     return _run(lambda: _with_services(config, work))
@@ -251,7 +305,9 @@ def serve(args: argparse.Namespace) -> int:
 
 
 _FLAGS = {"starts_at": "--starts-at", "therapist_email": "--therapist", "minutes": "--minutes",
-          "patient_name": "--patient-name", "therapist_name": "--therapist-name", "kind": "--kind"}
+          "patient_name": "--patient-name", "therapist_name": "--therapist-name", "kind": "--kind",
+          "patient_id": "--patient-id", "patient_external_id": "--patient-external-id",
+          "plan_id": "--plan-id", "scopes": "--scopes", "name": "NAME"}
 
 
 def bot(args: argparse.Namespace) -> int:
@@ -315,7 +371,8 @@ def unlock(args: argparse.Namespace) -> int:
     return _run(lambda: _with_services(config, work))
 
 
-HANDLERS = {"serve": serve, "create-visit": create_visit, "rotate-key": rotate_key, "bot": bot,
+HANDLERS = {"serve": serve, "create-visit": create_visit,
+            "create-api-key": create_api_key_command, "rotate-key": rotate_key, "bot": bot,
             "backup": backup, "unlock": unlock}
 
 

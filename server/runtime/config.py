@@ -12,9 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from server.mail.addresses import is_from_address
+
 ENV_PREFIX = "VISITROOM_"
 BUSES = ("local", "redis")
 """Router implementations the server can run (see signaling.router)."""
+SMTP_SECURITY = ("starttls", "tls", "none")
+"""How the outbox's SMTP connection is protected (see `Config.smtp_security`)."""
 
 
 class ConfigError(ValueError):
@@ -94,6 +98,15 @@ class Config:
     """Folder of the condition library's content files."""
     program_days: int = 90
     """How long after a visit the patient can reopen her home program."""
+    clinic_name: str = "Visitroom"
+    """The clinic's name as emails to patients give it (the only thing they say about it)."""
+    reminder_seconds: int = 60
+    """How often reminders due are composed into the outbox (a group does it once a period)."""
+    plan_grace_days: int = 30
+    """How long after a plan of care's expected end her plan link still opens her home page."""
+    visit_reminder_minutes: str = "1440,60"
+    """When email reminders of a visit go out: minutes before it starts, comma-separated
+    (default a day and an hour before); empty: none."""
     housekeeping_seconds: int = 3600
     """Period of housekeeping (forgetting expired logins, spent revocations, old jobs): a
     group of processes runs it once a period (1 to 86400)."""
@@ -115,6 +128,27 @@ class Config:
     """PEM certificate chain: serve HTTPS directly (no reverse proxy) when set with keyfile."""
     keyfile: str = field(default="", repr=False)
     """PEM private key of that certificate."""
+    smtp_host: str = ""
+    """SMTP server the outbox sends email through; empty: no email is sent (messages wait
+    in the outbox, and /admin/outbox says so)."""
+    smtp_port: int = 587
+    """Its port (587 for STARTTLS, 465 for TLS from the start, 25 for a local relay)."""
+    smtp_security: str = "starttls"
+    """'starttls' (required), 'tls' (TLS from the first byte) or 'none' (plain text: only
+    for a relay on this machine)."""
+    smtp_username: str = field(default="", repr=False)
+    """Login at the SMTP server; empty: none."""
+    smtp_password: str = field(default="", repr=False)
+    """Its password; never shown."""
+    smtp_from: str = ""
+    """The From of every email, e.g. `Harbor Physio <reminders@harbor.example>`; needed
+    with smtp_host (its domain also ends each Message-ID)."""
+    smtp_timeout_seconds: int = 30
+    """How long one SMTP command may wait; a whole send is also cut off at half the lease
+    of its outbox row (`job_lease_seconds`)."""
+    outbox_test_pause_seconds: float = 0.0
+    """Tests only: how long the outbox runner waits between claiming a message and sending
+    it (so a test can kill the process there)."""
 
     def __post_init__(self) -> None:
         if bool(self.certfile) != bool(self.keyfile):
@@ -131,13 +165,13 @@ class Config:
             raise ConfigError(f"port must be 1..65535, got {self.port}")
         for name in ("early_join_minutes", "grace_minutes", "login_max_failures",
                      "login_lockout_minutes", "staff_session_hours", "echo_max_sessions",
-                     "program_days"):
+                     "program_days", "plan_grace_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
         for name in ("heartbeat_seconds", "flood_rate", "echo_seconds", "db_busy_seconds",
                      "login_max_failures", "login_address_failures", "login_global_per_minute",
                      "password_threads", "turn_credential_seconds",
-                     "echo_connect_seconds", "echo_per_visit"):
+                     "echo_connect_seconds", "echo_per_visit", "reminder_seconds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         for name, low, high in (("housekeeping_seconds", 1, 86400),
@@ -160,6 +194,16 @@ class Config:
         for url in self.turn_urls:
             if not url.startswith(("turn:", "turns:")):
                 raise ConfigError(f"TURN URLs start with turn: or turns:, got {url!r}")
+        if self.smtp_security not in SMTP_SECURITY:
+            raise ConfigError(f"smtp_security must be one of {', '.join(SMTP_SECURITY)}, "
+                              f"got {self.smtp_security!r}")
+        if self.smtp_host and not is_from_address(self.smtp_from):
+            raise ConfigError("VISITROOM_SMTP_HOST needs VISITROOM_SMTP_FROM: one address, "
+                              "e.g. 'Harbor Physio <reminders@harbor.example>'")
+        if not 0 < self.smtp_port < 65536 or self.smtp_timeout_seconds < 1:
+            raise ConfigError("smtp_port must be 1..65535 and smtp_timeout_seconds at least 1")
+        if self.outbox_test_pause_seconds < 0:
+            raise ConfigError("outbox_test_pause_seconds must not be negative")
         if self.ice_relay_only and not (self.turn_urls and self.turn_secret):
             raise ConfigError("ice_relay_only (VISITROOM_ICE_RELAY_ONLY) needs a TURN server: "
                               "set VISITROOM_TURN_URL and VISITROOM_TURN_SECRET")
@@ -167,6 +211,15 @@ class Config:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"unknown time zone {self.timezone!r}") from exc
+        try:
+            offsets = self.visit_reminder_offsets
+        except ValueError:
+            offsets = ()
+        if len(offsets) != len([p for p in self.visit_reminder_minutes.split(",") if p.strip()]) \
+                or any(not 1 <= m <= MAX_REMINDER_MINUTES for m in offsets):
+            raise ConfigError("visit_reminder_minutes must be minutes before a visit, 1 to "
+                              f"{MAX_REMINDER_MINUTES}, comma-separated (e.g. 1440,60), got "
+                              f"{self.visit_reminder_minutes!r}")
 
     @property
     def tls(self) -> bool:
@@ -214,6 +267,12 @@ class Config:
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
     @property
+    def visit_reminder_offsets(self) -> tuple[int, ...]:
+        """Minutes before a visit at which its reminders go out, largest first."""
+        return tuple(sorted({int(p) for p in self.visit_reminder_minutes.split(",")
+                             if p.strip()}, reverse=True))
+
+    @property
     def tz(self) -> ZoneInfo:
         """The clinic's time zone object."""
         return ZoneInfo(self.timezone)
@@ -226,6 +285,10 @@ class Config:
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                "0": False, "false": False, "no": False, "off": False}
 _KIND_WORDS = {int: "a whole number", bool: "true or false (1/0, yes/no, on/off)"}
+
+
+MAX_REMINDER_MINUTES = 14 * 24 * 60
+"""The earliest a visit reminder may go out: two weeks before."""
 
 
 def config_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

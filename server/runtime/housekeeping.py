@@ -18,6 +18,7 @@ from server.auth.visit_session import program_seconds
 from server.runtime.config import Config
 from server.runtime.jobs import JobKind
 from server.keys import CONFIG, DB
+from server.storage.outbox import purge_outbox
 from server.storage.device_denials import purge_device_denials
 from server.storage.jobs import Job, purge_finished_jobs
 from server.storage.link_devices import purge_link_devices
@@ -31,6 +32,9 @@ KEEP_DONE_SECONDS = 7 * 86400
 """How long a done job's row is kept (a week, as Synapse keeps its tasks)."""
 KEEP_FAILED_SECONDS = 30 * 86400
 """How long a job that failed for good stays on the admin's page."""
+KEEP_MAIL_SECONDS = 30 * 86400
+"""How long a sent email's row is kept: longer than any reminder's key must stop a repeat
+(a visit's earliest reminder goes out at most two weeks before it)."""
 PURGE = "housekeeping.purge"
 """The periodic job's kind."""
 
@@ -48,9 +52,11 @@ async def purge_once(app: web.Application, now: int | None = None) -> tuple[int,
         unknown = await purge_unknown_attempts(conn, now)
         jobs = await purge_finished_jobs(conn, done_before=now - KEEP_DONE_SECONDS,
                                          failed_before=now - KEEP_FAILED_SECONDS)
-    if sessions or revocations or devices or unknown or jobs:
+        mail = await purge_outbox(conn, sent_before=now - KEEP_MAIL_SECONDS,
+                                  dead_before=now - KEEP_FAILED_SECONDS)
+    if sessions or revocations or devices or unknown or jobs or mail:
         log.info("housekeeping sessions=%d revocations=%d link_devices=%d unknown_emails=%d "
-                 "jobs=%d", sessions, revocations, devices, unknown, jobs)
+                 "jobs=%d outbox=%d", sessions, revocations, devices, unknown, jobs, mail)
     return sessions, revocations
 
 

@@ -6,7 +6,8 @@ name, a token or an address). A field marked `UNSET` is left out of the detail w
 given, as the free-form details of older versions did, so rows written before these types
 read back the same, and a row whose action no type declares still shows as it is stored.
 
-Use them as `audit.LinkOpened(role="patient")` (`from server.storage import audit_events
+The whole list is kept in one place, longer than a module usually is, so that what the
+clinic audits reads at once. Use them as `audit.LinkOpened(role="patient")` (`from server.storage import audit_events
 as audit`); `record_event` takes the instance.
 """
 
@@ -27,6 +28,11 @@ def by_user(user_id: int) -> str:
 def by_participant(participant_id: str) -> str:
     """The audit actor of a visit participant acting through her link."""
     return f"participant:{participant_id}"
+
+
+def by_patient(patient_id: str) -> str:
+    """The audit actor of a patient acting through her plan link."""
+    return f"patient:{patient_id}"
 
 
 def by_key(key_id: int) -> str:
@@ -194,6 +200,100 @@ class ProgramRemoved(AuditEvent, frozen=True, tag="program.removed"):
     """An exercise was taken off the patient's home program."""
 
     assignment: int
+
+
+class ProgramChanged(AuditEvent, frozen=True, tag="program.changed"):
+    """An exercise's dosage changed: `replaces` stopped, `assignment` added in its place."""
+
+    assignment: int
+    replaces: int
+
+
+# Patients and their care between visits (ids only: never a name, an answer or a pain).
+
+class PatientCreated(AuditEvent, frozen=True, tag="patient.created"):
+    """A patient record was made."""
+
+    patient: str
+
+
+class PatientChanged(AuditEvent, frozen=True, tag="patient.changed"):
+    """A patient's record changed (which fields, never their values)."""
+
+    patient: str
+    fields: list[str]
+
+
+class PatientRead(AuditEvent, frozen=True, tag="patient.read"):
+    """A patient's record was read through the API."""
+
+    patient: str
+
+
+class PatientsListed(AuditEvent, frozen=True, tag="patients.listed"):
+    """The patient list was read through the API."""
+
+    count: int
+
+
+class PlanCreated(AuditEvent, frozen=True, tag="plan.created"):
+    """A plan of care was started for a patient."""
+
+    plan: str
+    patient: str
+
+
+class PlanClosed(AuditEvent, frozen=True, tag="plan.closed"):
+    """A plan of care was closed: its link stops."""
+
+    plan: str
+
+
+class PlanLinkReissued(AuditEvent, frozen=True, tag="plan.link_reissued"):
+    """The patient's plan link was issued again; the one before stops."""
+
+    plan: str
+
+
+class PlanLinkRevoked(AuditEvent, frozen=True, tag="plan.link_revoked"):
+    """The patient's plan link was stopped."""
+
+    plan: str
+
+
+class QuestionnaireAttached(AuditEvent, frozen=True, tag="questionnaire.attached"):
+    """A questionnaire was attached to a plan (or its interval changed)."""
+
+    plan: str
+    instrument: str
+    every_weeks: int
+
+
+class QuestionnaireDetached(AuditEvent, frozen=True, tag="questionnaire.detached"):
+    """A questionnaire was taken off a plan."""
+
+    plan: str
+    instrument: str
+
+
+class PainFlagAcknowledged(AuditEvent, frozen=True, tag="pain_flag.acknowledged"):
+    """A therapist acknowledged a pain flag."""
+
+    flag: int
+    plan: str
+
+
+class ReviewMinutesLogged(AuditEvent, frozen=True, tag="review.logged"):
+    """A therapist logged time spent reviewing a patient's data."""
+
+    plan: str
+    minutes: int
+
+
+class Unsubscribed(AuditEvent, frozen=True, tag="patient.unsubscribed"):
+    """A patient stopped email reminders through the link in one."""
+
+    patient: str
 
 
 # Staff accounts and sign-in.

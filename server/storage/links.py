@@ -48,6 +48,18 @@ async def insert_link(conn: Connection, link: Link) -> None:
          link.expires_at, link.revoked_at))
 
 
+async def insert_link_unless_live(conn: Connection, link: Link) -> bool:
+    """Record `link` unless its subject has a live link of its scope already (then nothing
+    changes: `links_live_subject`); True when it was recorded."""
+    cur = await conn.execute(
+        "INSERT INTO links (jti, scope, subject, visit_id, kid, issued_at, expires_at,"
+        " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
+        " ON CONFLICT (scope, subject) WHERE revoked_at IS NULL DO NOTHING",
+        (link.jti, link.scope, link.subject, link.visit_id, link.kid, link.issued_at,
+         link.expires_at))
+    return cur.rowcount > 0
+
+
 async def get_link(db: Database, jti: str) -> Link | None:
     """The link with this jti, or None."""
     row = await db.fetchone("SELECT * FROM links WHERE jti = ?", (jti,))
@@ -67,6 +79,14 @@ async def revoke_visit_links(conn: Connection, visit_id: str, now: int) -> None:
     await conn.execute(
         "UPDATE links SET revoked_at = ? WHERE visit_id = ? AND revoked_at IS NULL",
         (now, visit_id))
+
+
+async def live_subject_link(db: Database, scope: str, subject: str) -> Link | None:
+    """The live link of a subject in this scope (at most one: `links_live_subject`), or None
+    (never issued, or revoked)."""
+    row = await db.fetchone("SELECT * FROM links WHERE scope = ? AND subject = ?"
+                            " AND revoked_at IS NULL", (scope, subject))
+    return None if row is None else Link.from_row(row)
 
 
 _LIVE = "l.jti = ? AND l.scope = ? AND l.subject = ? AND l.revoked_at IS NULL"

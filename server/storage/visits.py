@@ -52,6 +52,10 @@ class Visit:
     therapist_id: int | None
     created_at: int
     participants: tuple[Participant, ...] = ()
+    patient_id: str | None = None
+    """The patient record the visit belongs to (None: a visit made without one)."""
+    plan_id: str | None = None
+    """The plan of care it is part of: its home program is the plan's."""
 
     def participant(self, role: str) -> Participant | None:
         """The participant with this role, if any."""
@@ -65,16 +69,17 @@ class Visit:
 
 def _visit(row: Row, participants: list[Participant]) -> Visit:
     return Visit(row["id"], row["kind"], row["starts_at"], row["ends_at"], row["status"],
-                 row["capacity"], row["therapist_id"], row["created_at"], tuple(participants))
+                 row["capacity"], row["therapist_id"], row["created_at"], tuple(participants),
+                 row["patient_id"], row["plan_id"])
 
 
 async def insert_visit(conn: Connection, visit: Visit) -> None:
     """Store a visit and its participants inside the caller's transaction."""
     await conn.execute(
-        "INSERT INTO visits (id, kind, starts_at, ends_at, status, capacity, therapist_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO visits (id, kind, starts_at, ends_at, status, capacity, therapist_id,"
+        " created_at, patient_id, plan_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (visit.id, visit.kind, visit.starts_at, visit.ends_at, visit.status, visit.capacity,
-         visit.therapist_id, visit.created_at),
+         visit.therapist_id, visit.created_at, visit.patient_id, visit.plan_id),
     )
     for p in visit.participants:
         await insert_participant(conn, p)
@@ -152,6 +157,23 @@ async def list_visits(db: Database, *, start: int | None = None, end: int | None
     rows = await db.fetchall(
         f"SELECT * FROM visits{where} ORDER BY starts_at, id LIMIT ?", (*params, limit)
     )
+    people = await _participants_of(db, [r["id"] for r in rows])
+    return [_visit(r, people[r["id"]]) for r in rows]
+
+
+async def visits_of_patient(db: Database, patient_id: str, *, limit: int = 200) -> list[Visit]:
+    """A patient's visits, newest first (at most `limit`)."""
+    rows = await db.fetchall(
+        "SELECT * FROM visits WHERE patient_id = ? ORDER BY starts_at DESC, id LIMIT ?",
+        (patient_id, limit))
+    people = await _participants_of(db, [r["id"] for r in rows])
+    return [_visit(r, people[r["id"]]) for r in rows]
+
+
+async def visits_of_plan(db: Database, plan_id: str, *, limit: int = 100) -> list[Visit]:
+    """A plan's visits, earliest first (at most `limit`)."""
+    rows = await db.fetchall(
+        "SELECT * FROM visits WHERE plan_id = ? ORDER BY starts_at, id LIMIT ?", (plan_id, limit))
     people = await _participants_of(db, [r["id"] for r in rows])
     return [_visit(r, people[r["id"]]) for r in rows]
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from server.auth.api_keys import new_api_key
 from server.auth.csrf import require_csrf
 from server.auth.passwords import PoolBusy, generate_password, password_problem
-from server.auth.policy import ALL_SCOPES, Action, KeyScope, parse_scopes, scopes_text
+from server.auth.policy import ALL_SCOPES, VISIT_SCOPES, Action, KeyScope, parse_scopes, scopes_text
 
 from server.http.errors import ApiError
 from server.keys import CONFIG, DB, PASSWORDS, VISITS
@@ -125,7 +125,11 @@ SCOPE_CHOICES: dict[str, tuple[frozenset[KeyScope], str]] = {
     "read": (frozenset({KeyScope.READ}), "read visits only"),
     "create": (frozenset({KeyScope.CREATE}), "create visits only"),
     "create_read": (frozenset({KeyScope.CREATE, KeyScope.READ}), "create and read visits"),
-    "all": (ALL_SCOPES, "read, create and change visits"),
+    "all": (VISIT_SCOPES, "read, create and change visits"),
+    "patients_read": (frozenset({KeyScope.PATIENTS_READ}), "read patients only"),
+    "patients": (frozenset({KeyScope.PATIENTS_READ, KeyScope.PATIENTS_WRITE}),
+                 "read, create and change patients"),
+    "everything": (ALL_SCOPES, "visits and patients: read, create and change"),
 }
 """What the admin picks for a new key (the form's `scopes` field, preselecting the first,
 the least power): the scopes each choice gives and its label. `all` is what every key could

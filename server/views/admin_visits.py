@@ -12,14 +12,15 @@ from server.auth.policy import Action, StaffActor, allowed
 from server.auth.scopes import VISIT
 from server.http.errors import ApiError
 from server.visits.ics import visit_invite
-from server.keys import CONFIG, DB, LIBRARY, ROUTER, VISITS
+from server.keys import CARE, CONFIG, DB, LIBRARY, ROUTER, VISITS
 from server.http.schemas import MAX_MINUTES
-from server.storage.assignments import assignments_for
+from server.visits.program import visit_program
 from server.storage.events import events_for_visit
 from server.storage.users import list_therapists
 from server.storage.links import live_link
 from server.storage.visits import Visit, list_visits
 from server.http.templating import render, see_other
+from server.views.admin_patients import dashboard_flags
 from server.views.guards import staff_may, staff_visit
 from server.visits.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
 from server.visits.service import VisitStateError
@@ -89,21 +90,27 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     ]
     return render(request, "admin/dashboard.html",
                   {"sections": sections, "now": now, "call_links": call_links,
-                   "live": await live_statuses(request, today)})
+                   "live": await live_statuses(request, today),
+                   "flags": await dashboard_flags(request, actor),
+                   "notice": request.query.get("done")})
 
 
 async def _form_page(request: web.Request, values: dict[str, str], error: VisitInputError | None,
                      status: int = 200) -> web.Response:
     therapists = [t for t in await list_therapists(request.app[DB]) if t.active]
+    patient = await request.app[CARE].patient(values.get("patient_id", ""))
     return render(request, "admin/visit_new.html",
                   {"values": values, "error": error, "therapists": therapists,
+                   "patient": patient,
                    "kinds": KIND_MINUTES, "max_minutes": MAX_MINUTES}, status=status)
 
 
 async def new_visit_form(request: web.Request) -> web.StreamResponse:
-    """GET /admin/visits/new."""
+    """GET /admin/visits/new[?patient_id=]: with a patient, the visit is hers (and joins
+    her active plan)."""
     await staff_may(request, Action.CREATE_VISIT)
-    return await _form_page(request, {}, None)
+    patient_id = request.query.get("patient_id", "")
+    return await _form_page(request, {"patient_id": patient_id} if patient_id else {}, None)
 
 
 async def create_visit(request: web.Request) -> web.StreamResponse:
@@ -128,7 +135,7 @@ async def visit_detail(request: web.Request) -> web.StreamResponse:
                if not await live_link(request.app[DB], VISIT.name, p.id, p.jti, visit.id)}
     events = await events_for_visit(request.app[DB], visit.id)
     library = request.app[LIBRARY]
-    program = [(a, library.exercises.get(a.exercise)) for a in await assignments_for(request.app[DB], visit.id)]
+    program = [(a, library.exercises.get(a.exercise)) for a in await visit_program(request.app[DB], visit)]
     return render(request, "admin/visit_detail.html",
                   {"visit": visit, "links": links, "revoked": revoked, "events": events,
                    "program": program,

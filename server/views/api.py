@@ -8,7 +8,7 @@ from typing import get_args
 
 from aiohttp import web
 
-from server.auth.policy import Action, KeyActor, allowed
+from server.auth.policy import Action, KeyActor, KeyScope, allowed
 from server.http.errors import ApiError
 from server.keys import CONFIG, DB, VISITS
 from server.http.openapi import document
@@ -41,6 +41,11 @@ async def create_visit(request: web.Request) -> web.StreamResponse:
     """POST /api/visits."""
     actor = await key_may(request, Action.CREATE_VISIT)
     body = await read_body(request, NewVisit)
+    if (body.patient_id or body.patient_external_id or body.plan_id) \
+            and not await allowed(actor, Action.VIEW_PATIENT):
+        # Naming a record reads it (her name, her plan's program, whether the id exists).
+        raise ApiError(403, "forbidden", "This API key may not name a patient record; that "
+                       f"needs {KeyScope.PATIENTS_READ.value}.")
     service = request.app[VISITS]
     try:
         visit = await service.create(parse_visit_request(body, request.app[CONFIG]),

@@ -8,12 +8,14 @@ import time
 from aiohttp import web
 
 from server.auth.api_keys import mark_used, require_api_key
-from server.auth.policy import Action, KeyActor, StaffActor, allowed, scopes_text
+from server.auth.policy import Action, CareFile, KeyActor, StaffActor, allowed, scopes_text
 from server.auth.staff import require_staff
 from server.http.errors import ApiError
-from server.keys import CONFIG, DB, VISITS
+from server.keys import CARE, CONFIG, DB, VISITS
 from server.storage import audit_events as audit
 from server.storage.events import record_event
+from server.storage.patients import Patient
+from server.storage.plans import Plan, therapists_of_patient
 from server.storage.visits import Visit
 
 
@@ -48,6 +50,36 @@ async def staff_visit(request: web.Request, actor: StaffActor, action: Action) -
     if not await allowed(actor, action, visit):
         raise ApiError(404, "not_found", "There is no visit with this id.")
     return visit
+
+
+async def staff_care(request: web.Request, actor: StaffActor,
+                     action: Action) -> tuple[Patient, Plan | None]:
+    """The URL's patient (`patient_id`), or the URL's plan (`plan_id`) and its patient, when
+    `actor` may do `action` (an action on care) to them. A patient she may not see (no plan
+    of hers is or was led by this therapist) and an unknown id are both 404, like another
+    therapist's visit; a plan of a patient she may see but led by another therapist is 403
+    for a change. On a plan, only its own therapist (or an admin) may change its care."""
+    care, db = request.app[CARE], request.app[DB]
+    plan = None
+    by_plan = "plan_id" in request.match_info
+    if by_plan:
+        plan = await care.plan(request.match_info["plan_id"])
+        patient = await care.patient(plan.patient_id) if plan is not None else None
+    else:
+        patient = await care.patient(request.match_info["patient_id"])
+    if patient is None or not await allowed(
+            actor, Action.VIEW_PATIENT,
+            CareFile(patient.id, await therapists_of_patient(db, patient.id))):
+        raise ApiError(404, "not_found", "There is no plan of care with this id." if by_plan
+                       else "There is no patient with this id.")
+    leads = (frozenset({plan.therapist_id}) if plan is not None and plan.therapist_id
+             else frozenset() if plan is not None
+             else await therapists_of_patient(db, patient.id))
+    if action is not Action.VIEW_PATIENT and not await allowed(
+            actor, action, CareFile(patient.id, leads)):
+        raise ApiError(403, "forbidden", "Only an admin or the therapist who leads this plan "
+                       "of care may change it.")
+    return patient, plan
 
 
 async def key_may(request: web.Request, action: Action) -> KeyActor:

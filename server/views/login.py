@@ -43,7 +43,7 @@ from server.storage.users import (
     user_by_email,
     user_by_id,
 )
-from server.visits.service import SignOut
+from server.visits.sign_out import SignOut
 from server.http.i18n import N_, fill_plural, translate
 from server.http.templating import render, request_language, see_other
 

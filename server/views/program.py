@@ -12,12 +12,17 @@ from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie, program_seconds
 from server.http.errors import ApiError
 from server.http.i18n import N_
-from server.keys import CONFIG, DB, LIBRARY
-from server.visits.program import assign, parse_assignment, unassign
+from server.keys import CARE, CONFIG, DB, LIBRARY
+from server.visits.program import (
+    assign,
+    live_assignment,
+    parse_assignment,
+    unassign,
+    visit_program,
+)
 from server.http.request_json import read_body
-from server.http.schemas import NewAssignment
+from server.http.schemas import AssignmentChange, NewAssignment
 from server.storage.audit_events import by_participant
-from server.storage.assignments import assignments_for
 from server.storage.visits import Participant, Visit
 from server.http.templating import render
 from server.views.guards import require_own_origin
@@ -31,7 +36,7 @@ _REFUSED: dict[Action, str] = {
 }
 
 
-async def _seat(request: web.Request, action: Action) -> tuple[Visit, Participant]:
+async def seat_for(request: web.Request, action: Action) -> tuple[Visit, Participant]:
     """The visit cookie's participant, when her link may do `action` to the program."""
     try:
         found = await participant_from_cookie(request, request.match_info["visit_id"], program=True)
@@ -49,7 +54,12 @@ async def _seat(request: web.Request, action: Action) -> tuple[Visit, Participan
 
 async def _therapist(request: web.Request) -> tuple[Visit, Participant]:
     require_own_origin(request, "Only the clinic's own pages may change a program.")
-    return await _seat(request, Action.CHANGE_PROGRAM)
+    visit, therapist = await seat_for(request, Action.CHANGE_PROGRAM)
+    if visit.plan_id is not None:
+        plan = await request.app[CARE].plan(visit.plan_id)
+        if plan is None or plan.status != "active":
+            raise ApiError(409, "plan_closed", "The plan of care of this visit is closed.")
+    return visit, therapist
 
 
 def _patient_of(visit: Visit) -> Participant:
@@ -61,9 +71,9 @@ def _patient_of(visit: Visit) -> Participant:
 
 async def list_assignments(request: web.Request) -> web.StreamResponse:
     """GET /visits/{visit_id}/assignments: the patient's program (therapist or patient)."""
-    visit, participant = await _seat(request, Action.READ_PROGRAM)
+    visit, participant = await seat_for(request, Action.READ_PROGRAM)
     patient = participant if participant.role != "therapist" else _patient_of(visit)
-    items = await assignments_for(request.app[DB], visit.id, patient.id)
+    items = await visit_program(request.app[DB], visit, patient.id)
     return web.json_response({"assignments": [a.as_json() for a in items]})
 
 
@@ -75,15 +85,35 @@ async def create_assignment(request: web.Request) -> web.StreamResponse:
         values = parse_assignment(body, request.app[LIBRARY])
     except VisitInputError as exc:
         raise ApiError(422, "invalid_field", f"{exc.field} {exc.message}") from None
-    item = await assign(request.app[DB], visit_id=visit.id, participant_id=_patient_of(visit).id,
+    item = await assign(request.app[DB], visit=visit, participant_id=_patient_of(visit).id,
                         values=values, actor=by_participant(therapist.id))
     return web.json_response(item.as_json(), status=201)
 
 
-async def delete_assignment(request: web.Request) -> web.StreamResponse:
-    """DELETE /visits/{visit_id}/assignments/{assignment_id}."""
+async def change_assignment(request: web.Request) -> web.StreamResponse:
+    """PATCH /visits/{visit_id}/assignments/{assignment_id}: a new dosage or note; the new
+    assignment replaces the old one (which stays in the program's history)."""
     visit, therapist = await _therapist(request)
-    removed = await unassign(request.app[DB], visit_id=visit.id,
+    body = await read_body(request, AssignmentChange)
+    db = request.app[DB]
+    current = await live_assignment(db, visit, int(request.match_info["assignment_id"]))
+    if current is None:
+        raise ApiError(404, "not_found", "There is no such assignment in this visit.")
+    try:
+        values = parse_assignment(body, request.app[LIBRARY], base=current)
+        item = await assign(db, visit=visit, participant_id=current.participant_id,
+                            values=values, actor=by_participant(therapist.id), replaces=current)
+    except VisitInputError as exc:
+        raise ApiError(422 if exc.field != "assignment" else 409, "invalid_field"
+                       if exc.field != "assignment" else "conflict",
+                       f"{exc.field} {exc.message}") from None
+    return web.json_response(item.as_json())
+
+
+async def delete_assignment(request: web.Request) -> web.StreamResponse:
+    """DELETE /visits/{visit_id}/assignments/{assignment_id}: stop it (kept as history)."""
+    visit, therapist = await _therapist(request)
+    removed = await unassign(request.app[DB], visit=visit,
                              assignment_id=int(request.match_info["assignment_id"]),
                              actor=by_participant(therapist.id))
     if not removed:
@@ -108,7 +138,7 @@ async def program_page(request: web.Request) -> web.StreamResponse:
     patient = participant if participant.role != "therapist" else _patient_of(visit)
     library = request.app[LIBRARY]
     items: list[dict[str, Any]] = []
-    for a in await assignments_for(request.app[DB], visit.id, patient.id):
+    for a in await visit_program(request.app[DB], visit, patient.id):
         exercise = library.exercises.get(a.exercise)
         if exercise is not None:
             items.append({"assignment": a, "exercise": exercise})

@@ -28,13 +28,17 @@ def _fold(line: str) -> str:
 
 
 def visit_invite(*, uid: str, starts_at: int, ends_at: int, now: int, summary: str,
-                 description: str, url: str) -> str:
-    """A one-event calendar file for a visit."""
+                 description: str, url: str, alarm_minutes: int | None = None) -> str:
+    """A one-event calendar file for a visit; with `alarm_minutes`, a display alarm
+    (VALARM, RFC 5545 3.6.6) that many minutes before it starts."""
+    alarm = [] if alarm_minutes is None else [
+        "BEGIN:VALARM", "ACTION:DISPLAY", f"TRIGGER:-PT{alarm_minutes}M",
+        f"DESCRIPTION:{_escape(summary)}", "END:VALARM"]
     lines = [
         "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Visitroom//Visit invite//EN",
         "METHOD:PUBLISH", "BEGIN:VEVENT", f"UID:{uid}", f"DTSTAMP:{_stamp(now)}",
         f"DTSTART:{_stamp(starts_at)}", f"DTEND:{_stamp(ends_at)}",
         f"SUMMARY:{_escape(summary)}", f"DESCRIPTION:{_escape(description)}",
-        f"URL:{url}", "END:VEVENT", "END:VCALENDAR",
+        f"URL:{url}", *alarm, "END:VEVENT", "END:VCALENDAR",
     ]
     return "\r\n".join(_fold(line) for line in lines) + "\r\n"

@@ -7,7 +7,6 @@ anywhere is checked the same way and leaves the same audit trail.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from server.auth.scopes import VISIT
@@ -17,11 +16,10 @@ from server.runtime.config import Config
 from server.http.schemas import KIND_MINUTES, MAX_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (re-exported)
 from server.storage import Database
 from server.storage import visits as visit_store
-from server.storage.assignments import assignments_of_visits
+from server.storage.assignments import programs_of_visits
 from server.storage.device_denials import deny_device, device_denied
 from server.storage import audit_events as audit
 from server.storage.events import record_event
-from server.storage.interface import Connection
 from server.storage.links import (
     Link,
     insert_link,
@@ -29,13 +27,15 @@ from server.storage.links import (
     revoke_subject_links,
     revoke_visit_links,
 )
-from server.storage.users import user_by_email
+from server.care.visit_patient import patient_and_plan
+from server.storage.users import user_by_email, user_by_id
 from server.storage.visits import Participant, Visit
 from server.visits.visit_input import (
     DEFAULT_THERAPIST_NAME,
     VisitInputError,
     VisitRequest,
 )
+from server.visits.sign_out import SignOut
 from server.visits.visit_json import visit_json
 from signaling.ids import NAMED_ROLES, VISIT_ID
 from signaling.seat import Acting
@@ -72,26 +72,6 @@ SETTINGS_SLACK_MINUTES = 24 * 60
 """How far a visit's early-join or grace window booked under other settings is looked for."""
 
 
-@dataclass(frozen=True)
-class SignOut:
-    """A staff member's sign-out on one browser, read before her session ends
-    (`VisitService.staff_signing_out`)."""
-
-    user_id: int
-    device: str | None
-    """Her browser's device id, for the audit (None without a device cookie)."""
-    session: str = field(repr=False)
-    """The ending session's stored id (`staff_sessions.id_hash`): the seats it opened close."""
-    seats: tuple[tuple[str, str], ...]
-    """(visit id, participant id) of her therapist seat in each visit whose link opens now."""
-    now: int
-
-    async def record(self, conn: Connection) -> None:
-        """Audit it, inside the transaction that ends the session (both or neither)."""
-        await record_event(conn, audit.SignedOut(device=self.device, visits=len(self.seats)),
-                           actor=audit.by_user(self.user_id), now=self.now)
-
-
 def visit_link(participant: Participant) -> Link:
     """The `links` row of a participant's current link."""
     return Link(participant.jti, VISIT.name, participant.id, participant.visit_id,
@@ -119,6 +99,7 @@ class VisitService:
     async def create(self, request: VisitRequest, *, actor: str, now: int | None = None) -> Visit:
         """Store a new visit with a patient and a therapist participant."""
         now = int(time.time()) if now is None else now
+        patient, plan = await patient_and_plan(self.db, request)
         therapist_id = None
         therapist_name = request.therapist_name or DEFAULT_THERAPIST_NAME
         if request.therapist_email:
@@ -126,6 +107,12 @@ class VisitService:
             if user is None or not user.active:
                 raise VisitInputError("therapist_email", "no active therapist has this email")
             therapist_id, therapist_name = user.id, user.name
+        elif not request.therapist_name and plan is not None and plan.therapist_id is not None:
+            # A visit of a plan is the plan's therapist's unless the request names another.
+            user = await user_by_id(self.db, plan.therapist_id)
+            if user is not None and user.active:
+                therapist_id, therapist_name = user.id, user.name
+        patient_name = request.patient_name or (patient.name if patient is not None else "")
         starts_at = now if request.starts_at is None else request.starts_at
         ends_at = starts_at + request.minutes * 60
         not_before, expires_at = self._window(starts_at, ends_at)
@@ -136,10 +123,11 @@ class VisitService:
         people = tuple(
             Participant(new_id("p_", 12), visit_id, role, name, new_id("j_", 12), key.kid, now,
                         not_before, expires_at)
-            for role, name in (("patient", request.patient_name), ("therapist", therapist_name))
+            for role, name in (("patient", patient_name), ("therapist", therapist_name))
         )
         visit = Visit(visit_id, request.kind, starts_at, ends_at, "scheduled", request.capacity,
-                      therapist_id, now, people)
+                      therapist_id, now, people, patient.id if patient is not None else None,
+                      plan.id if plan is not None else None)
         async with self.db.transaction() as conn:
             await visit_store.insert_visit(conn, visit)
             for participant in people:
@@ -377,15 +365,17 @@ class VisitService:
     async def describe(self, visit: Visit, *, fresh: bool = False) -> dict[str, Any]:
         """The visit as JSON for the API and `run.py create-visit --json`, with its links.
 
-        `fresh` marks a visit created a moment ago, which has no assignments to look up.
+        `fresh` marks a visit created a moment ago, which has no assignments to look up
+        unless it joined a plan of care (whose program it shows).
         """
-        assignments = {visit.id: []} if fresh else await assignments_of_visits(self.db, [visit.id])
+        assignments = {visit.id: []} if fresh and visit.plan_id is None else \
+            await programs_of_visits(self.db, [(visit.id, visit.plan_id)])
         return await self._described(visit, assignments[visit.id], links=True)
 
     async def describe_many(self, visits: list[Visit], *, links: bool) -> list[dict[str, Any]]:
         """Many visits as JSON: one query for all their assignments, and links signed only
         when asked (a list for a scheduling system rarely needs 500 of them)."""
-        assignments = await assignments_of_visits(self.db, [v.id for v in visits])
+        assignments = await programs_of_visits(self.db, [(v.id, v.plan_id) for v in visits])
         return [await self._described(v, assignments[v.id], links=links) for v in visits]
 
     async def _described(self, visit: Visit, assignments: list[Any], *,

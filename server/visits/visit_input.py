@@ -43,6 +43,12 @@ class VisitRequest:
     minutes: int
     kind: str
     capacity: int
+    patient_id: str | None = None
+    """Her patient record, by its id..."""
+    patient_external_id: str | None = None
+    """...or by the clinic's own id for her (one of the two at most)."""
+    plan_id: str | None = None
+    """One of her plans; by default her active plan that started last."""
 
 
 def clean_name(value: Any, field: str, *, required: bool = True,
@@ -93,8 +99,18 @@ def parse_visit_request(data: Mapping[str, Any] | schemas.NewVisit,
     therapist_name = clean_name(data.therapist_name, "therapist_name", required=False)
     if email and therapist_name:
         raise VisitInputError("therapist_name", "give a therapist's name or her email, not both")
+    patient_id = (data.patient_id or "").strip() or None
+    external_id = (data.patient_external_id or "").strip() or None
+    if patient_id and external_id:
+        raise VisitInputError("patient_external_id", "give patient_id or patient_external_id, "
+                              "not both")
+    plan_id = (data.plan_id or "").strip() or None
+    if plan_id and not (patient_id or external_id):
+        raise VisitInputError("plan_id", "needs patient_id or patient_external_id")
     return VisitRequest(
-        patient_name=clean_name(data.patient_name, "patient_name") or "",
+        patient_name=clean_name(data.patient_name, "patient_name",
+                                required=not (patient_id or external_id)) or "",
+        patient_id=patient_id, patient_external_id=external_id, plan_id=plan_id,
         therapist_name=therapist_name,
         therapist_email=email,
         starts_at=parse_start(data.starts_at, config),

@@ -29,5 +29,7 @@ def visit_json(visit: Visit, assignments: list[Assignment], urls: dict[str, str]
         participants=[schemas.Participant(id=p.id, role=p.role,  # type: ignore[arg-type]
                                           name=p.display_name, url=urls.get(p.id))
                       for p in visit.participants],
+        patient_id=visit.patient_id,
+        plan_id=visit.plan_id,
         assignments=[schemas.Assignment(**a.as_json()) for a in assignments],
     ))

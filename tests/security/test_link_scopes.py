@@ -47,15 +47,17 @@ async def _answers(client, visit, token: str) -> list[tuple[int, str]]:
     return found
 
 
-async def test_a_token_of_an_unknown_scope_gets_the_answer_of_a_bad_link(client):
+async def test_a_token_of_another_or_an_unknown_scope_gets_the_answer_of_a_bad_link(client):
     visit = await make_visit(client)
     bad_link = await _answers(client, visit, await _token(client, visit, aud="plan"))
     assert [status for status, _ in bad_link] == [401, 401, 403]
     assert "Link not valid" in bad_link[0][1] and "Link not valid" in bad_link[1][1]
     assert '"code": "wrong_audience"' in bad_link[2][1].replace('":"', '": "')
     events = await count_rows(client, "events")
+    # Declared scopes other than `visit` (a plan link is no visit link) and undeclared ones.
     for scope in ("plan", "unsubscribe", "VISIT", "", 7, None, ["visit"]):
-        assert not (isinstance(scope, str) and scope in SCOPES)  # none is declared
+        assert scope in ("plan", "unsubscribe") or not (isinstance(scope, str)
+                                                         and scope in SCOPES)
         assert await _answers(client, visit, await _token(client, visit, scope=scope)) \
             == bad_link, scope
     assert await count_rows(client, "events") == events  # nothing stored

@@ -19,7 +19,7 @@ from yarl import URL
 from server.keys import DB, ROUTER, VISITS
 from server.storage import DatabaseBusy
 from server.storage.events import EventQuery, find_events
-from server.visits import service
+from server.visits import service, sign_out
 from signaling.closes import CLOSE_REPLACED, CLOSE_REVOKED
 from tests.helpers import (
     ADMIN_EMAIL,
@@ -202,7 +202,7 @@ async def test_a_sign_out_that_finds_the_database_busy_leaves_her_signed_in_and_
         if busy_at == "the seat query":
             patched.setattr(service.visit_store, "therapist_seats", busy)
         else:
-            patched.setattr(service, "record_event", busy)
+            patched.setattr(sign_out, "record_event", busy)
         refused = await post_form(rae, "/admin", "/logout")
         assert refused.status == 503
     assert (await rae.get(f"/visits/{visit.id}", allow_redirects=False)).status == 200

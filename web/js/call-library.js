@@ -1,5 +1,6 @@
 // The therapist's library panel in the call: find a condition, show an exercise to the
 // patient, and build the home program.
+import { CarePanel } from "./call-care.js";
 import { t } from "./i18n.js";
 
 async function getJSON(url) {
@@ -32,6 +33,8 @@ export class LibraryPanel {
     this.onShow = onShow;
     this.conditions = [];
     this.assigning = null;
+    this.changing = null;
+    this.care = new CarePanel({ root: root.querySelector("#care-panel"), visitId });
     this.$ = (id) => root.querySelector(`#${id}`);
     this.$("library-search").addEventListener("input", () => this.renderConditions());
     this.$("library-back").addEventListener("click", () => { this.$("library-exercises").hidden = true; this.$("library-conditions").hidden = false; });
@@ -43,6 +46,7 @@ export class LibraryPanel {
     this.conditions = (await getJSON("/api/library/conditions")).conditions;
     this.renderConditions();
     await this.refreshAssigned();
+    await this.care.load().catch((err) => console.warn("care:", err));
   }
 
   renderConditions() {
@@ -62,12 +66,16 @@ export class LibraryPanel {
     this.$("library-exercises").hidden = false;
   }
 
-  openAssign(exercise) {
+  openAssign(exercise, current = null) {
+    // `current`: an assigned exercise whose dosage or note changes (the new one replaces it).
     this.assigning = exercise;
+    this.changing = current;
     const form = this.$("assign-form");
-    this.$("assign-title").textContent = t("Assign: {name}", { name: exercise.name });
-    for (const field of ["sets", "reps", "hold_seconds", "per_day"]) form.elements[field].value = exercise.dosage[field];
-    form.elements.note.value = "";
+    this.$("assign-title").textContent = current ? t("Change: {name}", { name: exercise.name }) : t("Assign: {name}", { name: exercise.name });
+    this.$("assign-save").textContent = current ? t("Save the change") : t("Add to home program");
+    const dose = current || exercise.dosage;
+    for (const field of ["sets", "reps", "hold_seconds", "per_day"]) form.elements[field].value = dose[field];
+    form.elements.note.value = current ? current.note : "";
     this.$("assign-error").hidden = true;
     form.hidden = false;
     form.elements.sets.focus();
@@ -81,8 +89,10 @@ export class LibraryPanel {
       exercise: this.assigning.slug, sets: number("sets"), reps: number("reps"), hold_seconds: number("hold_seconds"),
       per_day: perDay, per_week: perDay ? 0 : this.assigning.dosage.per_week || 3, note: form.elements.note.value,
     };
-    const response = await fetch(`/visits/${this.visitId}/assignments`, {
-      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body),
+    const changing = this.changing;
+    if (changing) delete body.exercise;
+    const response = await fetch(changing ? `/visits/${this.visitId}/assignments/${changing.id}` : `/visits/${this.visitId}/assignments`, {
+      method: changing ? "PATCH" : "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body),
     });
     if (!response.ok) {
       const problem = await response.json().catch(() => ({}));
@@ -97,7 +107,10 @@ export class LibraryPanel {
   async refreshAssigned() {
     const { assignments } = await getJSON(`/visits/${this.visitId}/assignments`);
     this.$("assigned-list").replaceChildren(...assignments.map((a) => {
-      const li = item(`${a.exercise.replaceAll("-", " ")}: ${a.sets} × ${a.reps}${a.hold_seconds ? t(", hold {s} s", { s: a.hold_seconds }) : ""}`,
+      const name = a.exercise.replaceAll("-", " ");
+      const li = item(`${name}: ${a.sets} × ${a.reps}${a.hold_seconds ? t(", hold {s} s", { s: a.hold_seconds }) : ""}`,
+        button(t("Change"), { class: "secondary small", "data-testid": "change-button", "aria-label": t("Change {name}", { name }) }, () => this.openAssign(
+          { slug: a.exercise, name, dosage: { per_week: a.per_week } }, a)),
         button(t("Remove"), { class: "secondary small", "aria-label": t("Remove {name}", { name: a.exercise }) }, async () => {
           await fetch(`/visits/${this.visitId}/assignments/${a.id}`, { method: "DELETE" });
           await this.refreshAssigned();

@@ -28,6 +28,13 @@ const therapistViews = role === "therapist" ? (async () => {
   });
 })() : null;
 
+// A patient whose visit is part of a plan of care may fill its questionnaires while she waits.
+const waitingCare = $("waiting-care");
+if (waitingCare) {
+  import("./care-questionnaires.js").then(({ setUpQuestionnaires }) => setUpQuestionnaires(waitingCare, waitingCare.dataset.base))
+    .catch((err) => console.warn("questionnaires:", err));
+}
+
 statusView(call);
 tilesView(call);
 indicatorsView(call);

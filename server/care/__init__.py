@@ -1,0 +1,1 @@
+"""Care between visits: patients, plans of care, outcome questionnaires, the exercise log."""

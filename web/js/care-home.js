@@ -1,0 +1,52 @@
+// Her plan-of-care home page: wires the exercise log, the questionnaires and the reminder
+// time. The demos are mounted by library-demo.js, as on the home-program page.
+import { t } from "./i18n.js";
+import { setUpLog } from "./care-log.js";
+import { setUpQuestionnaires } from "./care-questionnaires.js";
+
+const root = document.getElementById("care-home");
+
+/** The reminder form: a time of day, or no reminder, saved as a minute of the day. */
+function setUpReminder(form, planId) {
+  const time = form.querySelector("#reminder-time");
+  const off = form.querySelector("#reminder-off");
+  const status = form.querySelector("#reminder-status");
+  off.addEventListener("change", () => {
+    time.disabled = off.checked;
+    if (!off.checked) time.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const match = /^(\d{2}):(\d{2})/.exec(time.value);
+    if (!off.checked && !match) {
+      status.textContent = t("Choose a time, or tick No reminder.");
+      time.focus();
+      return;
+    }
+    const minute = off.checked ? null : Number(match[1]) * 60 + Number(match[2]);
+    status.textContent = t("Saving…");
+    try {
+      const response = await fetch(`/care/${encodeURIComponent(planId)}/reminder`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ minute }),
+        credentials: "same-origin",
+        signal: AbortSignal.timeout(15000),
+      });
+      if (!response.ok) throw new Error(`reminder ${response.status}`);
+      status.textContent = minute === null ? t("Saved: no reminder.")
+        : t("Saved: a reminder each day at {time}.", { time: time.value.slice(0, 5) });
+      form.dataset.saved = minute === null ? "none" : String(minute);
+    } catch {
+      status.textContent = t("Not saved. Check your connection and try again.");
+    }
+  });
+}
+
+if (root) {
+  setUpLog(root);
+  const reminder = root.querySelector("#reminder-form");
+  if (reminder) setUpReminder(reminder, root.dataset.plan);
+  setUpQuestionnaires(root);
+  root.dataset.ready = "true";
+}
