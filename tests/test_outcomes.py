@@ -433,3 +433,16 @@ def test_every_outcome_error_message_is_marked_for_the_catalog(module):
             if isinstance(message, ast.Name):
                 message = constants[message.id]
             assert marked(message) or ast.unparse(message) == "error.message", ast.unparse(call)
+
+
+async def test_a_pgq_with_items_16_and_19_left_open_is_prorated_and_read_no_further(db):
+    plan = await new_plan(db)
+    await attach(db, plan, "pgq", 2, actor=BY, now=START)
+    full = {"items": {f"q{n}": 2 for n in range(1, 26)}}
+    await submit(db, plan, "pgq", full, due_at=START, now=START + 60)
+    open_two = {"items": {f"q{n}": 0 for n in range(1, 26) if n not in (16, 19)}}
+    await submit(db, plan, "pgq", open_two, due_at=week(2), now=week(2) + 60)
+    [found] = (await trend(db, plan.id)).as_json()["instruments"]
+    first, later = found["fills"]
+    assert (first["complete"], later["complete"]) == (True, False)
+    assert later["score"] == 0.0 and later["reading"] is None  # no judgement on a prorated fill

@@ -53,13 +53,17 @@ class Point:
     important change is published (PGIC)."""
     part_readings: Mapping[str, str | None] = field(default_factory=dict)
     """The reading of each subscale with a published minimal important change."""
+    complete: bool = True
+    """Every item answered; False for a fill scored over the items given (prorated),
+    which has no reading."""
 
     def as_json(self) -> dict[str, Any]:
         """The point for the chart."""
         return {"due_at": self.due_at, "answered_at": self.answered_at, "score": self.score,
                 "parts": dict(self.parts),
                 "change": None if self.change is None else round(self.change, 2),
-                "reading": self.reading, "part_readings": dict(self.part_readings)}
+                "reading": self.reading, "part_readings": dict(self.part_readings),
+                "complete": self.complete}
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def _points(key: str, scored: list[tuple[store.StoredFill, Score]]) -> tuple[Poi
         points.append(Point(stored.due_at, stored.answered_at, current.value,
                             dict(current.parts), change(key, base, current) if later else None,
                             reading(key, base, current) if later else None,
-                            parts if later else {}))
+                            parts if later else {}, current.complete))
     return tuple(points)
 
 

@@ -241,9 +241,10 @@ def _outcome_chart(found: outcome_trend.InstrumentTrend, tz: Any) -> Chart:
     instrument = found.instrument
     band = found.band()
     baseline = found.points[0].score if found.points else None
-    notes = ["baseline" if p.change is None else
-             f"{(p.reading or 'no minimal important change published').replace('_', ' ')}"
-             f" ({p.change:+.2f})" for p in found.points]
+    notes = [("baseline" if p.change is None else
+              f"{(p.reading or 'no minimal important change published').replace('_', ' ')}"
+              f" ({p.change:+.2f})") + ("" if p.complete else "; prorated: items left open")
+             for p in found.points]
     return line_chart(
         chart_id=f"outcome-{instrument.key}", title=f"{instrument.title} scores "
         f"({instrument.low:g}–{instrument.high:g}, "

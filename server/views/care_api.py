@@ -32,6 +32,9 @@ from server.views.guards import require_own_origin
 MAX_SESSIONS_A_DAY = 50
 """Sessions one plan may log in 24 hours (its program asks for a handful): past this, 429."""
 MINUTES_A_DAY = 24 * 60
+FOLLOW_UP = N_("Rate each activity you named before, from 0 (unable to perform the "
+               "activity) to 10 (able to perform it at the same level as before the problem).")
+"""The instructions of a later PSFS (the intake's ask her to name the activities)."""
 
 
 class ReminderChoice(msgspec.Struct, forbid_unknown_fields=True):
@@ -124,8 +127,13 @@ async def pending_forms(request: web.Request, plan: Plan) -> web.Response:
     """What she can fill now of `plan`, with each form, in her page's language."""
     translate_to = partial(translate, request_language(request))
     due = await pending(request.app[DB], plan, now=int(time.time()))
-    return web.json_response({"pending": [
-        {**p.as_json(), **instrument_form(p.instrument, translate_to)} for p in due]})
+    forms = []
+    for p in due:
+        form = {**p.as_json(), **instrument_form(p.instrument, translate_to)}
+        if p.form is not None:  # a later PSFS: she rates what she named, names nothing
+            form["instructions"] = translate_to(FOLLOW_UP)
+        forms.append(form)
+    return web.json_response({"pending": forms})
 
 
 class Fill(msgspec.Struct, forbid_unknown_fields=True):
