@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 
 from server.http import care_schemas
-from server.storage.patients import Patient, name_key
+from server.storage import Database
+from server.storage.patients import Patient, name_key, search_patients
 from server.storage.plans import Plan
 from server.visits.times import iso_time
 
@@ -56,3 +57,20 @@ def read_cursor(cursor: str) -> tuple[str, str] | None:
             and all(isinstance(v, str) and len(v) <= 400 for v in value)):
         return value[0], value[1]
     return None
+
+
+class BadCursor(ValueError):
+    """A page cursor this server did not give."""
+
+
+async def patient_list_page(db: Database, *, query: str, cursor: str | None,
+                        limit: int) -> tuple[list[Patient], str | None]:
+    """One page of patients matching `query` after `cursor`, and the cursor of the next
+    page (None on the last); BadCursor for a cursor this server did not give."""
+    after = read_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        raise BadCursor(cursor)
+    found = await search_patients(db, query=query, after=after, limit=limit + 1)
+    page = found[:limit]
+    return page, page_cursor(page[-1]) if len(found) > limit else None
+

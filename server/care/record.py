@@ -14,14 +14,9 @@ from server.care.outcomes import outcomes_of_patient
 from server.keys import CARE, CONFIG, DB
 from server.storage.assignments import program_of
 from server.storage.patients import Patient
-from server.storage.plans import Plan, plans_of_patient
+from server.storage.plans import active_plan, plans_of_patient
 from server.storage.visits import visits_of_patient
 from server.visits.visit_json import visit_json
-
-
-def active_plan(plans: list[Plan]) -> Plan | None:
-    """Her active plan that started last (`plans` newest first), if any."""
-    return next((p for p in plans if p.status == "active"), None)
 
 
 async def patient_record(app: web.Application, patient: Patient, *,

@@ -32,13 +32,11 @@ from server.care.outcomes import pending
 from server.http.i18n import N_, fill, format_time, translate
 from server.http.templating import render_text
 from server.keys import CARE, CONFIG, DB, OUTBOX, VISITS
-from server.runtime.jobs import JobKind
 from server.mail.addresses import MailInputError
+from server.runtime.jobs import JobKind
 from server.storage.outbox import enqueue_email
-from server.storage.plans import WEEK
-from server.storage.patients import Patient
-from server.care.record import active_plan
-from server.storage.plans import Plan, plans_of_patient
+from server.storage.patients import Patient, patient_columns
+from server.storage.plans import WEEK, Plan, active_plan, plans_of_patient
 from server.storage.visits import get_visit
 from server.visits.ics import visit_invite
 
@@ -53,17 +51,9 @@ QUESTIONNAIRE_WINDOW_SECONDS = 7 * 86400
 BATCH = 500
 """Reminders of one kind composed a run at most (the next run takes the rest)."""
 
-_PATIENT = ("p.id AS patient_id, p.name, p.name_key, p.birth_date, p.email, p.email_consent,"
-            " p.phone, p.phone_consent, p.language, p.external_id, p.program_reminder,"
-            " p.created_at")
+_PATIENT = patient_columns("p")
+"""Her columns in the queries below (the visit and plan ids are aliased apart)."""
 _MAY_EMAIL = "p.email IS NOT NULL AND p.email_consent <> 0"
-
-
-def _patient(row: Any) -> Patient:
-    return Patient(row["patient_id"], row["name"], row["birth_date"], row["email"],
-                   bool(row["email_consent"]), row["phone"], bool(row["phone_consent"]),
-                   row["language"], row["external_id"], row["program_reminder"],
-                   row["created_at"])
 
 
 async def _queue(app: web.Application, patient: Patient, *, key: str, kind: str,
@@ -114,7 +104,7 @@ async def visit_reminders(app: web.Application, now: int) -> int:
             seat = visit.participant("patient") if visit is not None else None
             if visit is None or seat is None:
                 continue
-            patient = _patient(row)
+            patient = Patient.from_row(row)
             when = format_time(visit.starts_at, config.tz, patient.language)
             link = await app[VISITS].link(seat)
             summary = fill(lambda m: translate(patient.language, m),
@@ -155,7 +145,7 @@ async def program_reminders(app: web.Application, now: int) -> int:
         (minute, minute - PROGRAM_WINDOW_MINUTES, today, BATCH))
     queued = 0
     for row in rows:
-        patient = _patient(row)
+        patient = Patient.from_row(row)
         plan = active_plan(await plans_of_patient(app[DB], patient.id))
         link = await _live_plan_link(app, plan, now)
         if link is None:
@@ -190,7 +180,7 @@ async def questionnaire_notices(app: web.Application, now: int) -> int:
         link = await _live_plan_link(app, plan, now) if due else None
         if link is None:
             continue
-        patient = _patient(row)
+        patient = Patient.from_row(row)
         queued += await _queue(
             app, patient, key=f"questionnaire-due:{plan.id}:{due[-1]}",
             kind="reminder.questionnaire", template="questionnaire_due",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from server.care.ids import is_patient_id
 from server.storage import Database
 from server.storage.patients import Patient, get_patient, patient_by_external_id
-from server.storage.plans import Plan, plans_of_patient
+from server.storage.plans import Plan, active_plan, plans_of_patient
 from server.visits.visit_input import VisitInputError, VisitRequest
 
 
@@ -25,10 +25,11 @@ async def patient_and_plan(db: Database, request: VisitRequest) -> tuple[Patient
         return None, None
     if patient is None:
         raise VisitInputError(field, "is not a patient of the clinic")
-    active = [p for p in await plans_of_patient(db, patient.id) if p.status == "active"]
+    plans = await plans_of_patient(db, patient.id)
     if request.plan_id:
-        plan = next((p for p in active if p.id == request.plan_id), None)
+        plan = next((p for p in plans if p.id == request.plan_id and p.status == "active"),
+                    None)
         if plan is None:
             raise VisitInputError("plan_id", "is not an active plan of this patient")
         return patient, plan
-    return patient, (active[0] if active else None)
+    return patient, active_plan(plans)

@@ -56,6 +56,11 @@ _COLUMNS = ("id, name, name_key, birth_date, email, email_consent, phone, phone_
             " language, external_id, program_reminder, created_at")
 
 
+def patient_columns(alias: str) -> str:
+    """The columns `Patient.from_row` reads, of the table named `alias` in a join."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in _COLUMNS.split(","))
+
+
 async def insert_patient(conn: Connection, p: Patient) -> None:
     """Store a new patient inside the caller's transaction."""
     await conn.execute(

@@ -67,6 +67,12 @@ async def plans_of_patient(db: Database, patient_id: str) -> list[Plan]:
     return [Plan.from_row(r) for r in rows]
 
 
+def active_plan(plans: list[Plan]) -> Plan | None:
+    """Her active plan that started last (`plans` as `plans_of_patient` gives them, newest
+    start first), if any: the one a new visit of hers joins and her record shows."""
+    return next((p for p in plans if p.status == "active"), None)
+
+
 async def therapists_of_patient(db: Database, patient_id: str) -> frozenset[int]:
     """The staff accounts that lead (or led) one of her plans: who may see her record."""
     rows = await db.fetchall(

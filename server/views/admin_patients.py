@@ -19,12 +19,11 @@ from server.auth.csrf import require_csrf
 from server.auth.policy import Action, CareFile, StaffActor, allowed
 from server.care import outcome_trend, outcomes
 from server.care.adherence import REVIEW_MINUTES, adherence, monitoring, pain_trend
-from server.care.care_json import page_cursor, read_cursor
+from server.care.care_json import BadCursor, patient_list_page
 from server.care.exercise_log import HIGH_PAIN, open_flags
 from server.care.instruments import INSTRUMENTS
 from server.care.outcomes import MAX_EVERY_WEEKS
 from server.care.patient_input import parse_patient_request
-from server.care.record import active_plan
 from server.care.trend_chart import Chart, line_chart
 from server.http.care_schemas import DEFAULT_WEEKS, MAX_GOALS, MAX_WEEKS, MIN_WEEKS
 from server.http.errors import ApiError
@@ -36,8 +35,13 @@ from server.keys import CARE, CONFIG, DB, LIBRARY
 from server.storage import audit_events as audit
 from server.storage.assignments import Assignment, plan_history
 from server.storage.events import record_event
-from server.storage.patients import Patient, patients_by_ids, search_patients
-from server.storage.plans import Plan, plans_of_patient, therapists_of_patient
+from server.storage.patients import Patient, patients_by_ids
+from server.storage.plans import (
+    Plan,
+    active_plan,
+    plans_of_patient,
+    therapists_of_patient,
+)
 from server.storage.users import User, list_therapists, user_by_id
 from server.storage.visits import Visit, visits_of_patient
 from server.views.guards import staff_care, staff_may
@@ -64,16 +68,17 @@ async def _audit(request: web.Request, actor: StaffActor, event: audit.AuditEven
 async def _list_page(request: web.Request, actor: StaffActor, *, values: dict[str, str],
                      error: VisitInputError | None = None, status: int = 200) -> web.Response:
     query = query_value(request, "q", max_length=MAX_QUERY_LENGTH) or ""
-    cursor_text = query_value(request, "cursor", max_length=1200)
-    after = read_cursor(cursor_text) if cursor_text else None
-    if cursor_text and after is None:
-        raise ApiError(400, "bad_parameter", "This page link is not one this server gave.")
-    found = await search_patients(request.app[DB], query=query, after=after, limit=PAGE + 1)
-    page = found[:PAGE]
+    cursor = query_value(request, "cursor", max_length=1200)
+    try:
+        page, next_cursor = await patient_list_page(request.app[DB], query=query, cursor=cursor,
+                                                limit=PAGE)
+    except BadCursor:
+        raise ApiError(400, "bad_parameter",
+                       "This page link is not one this server gave.") from None
     await _audit(request, actor, audit.PatientsListed(count=len(page)))
     return render(request, "admin/patients.html", {
-        "patients": page, "query": query, "paged": after is not None,
-        "next_cursor": page_cursor(page[-1]) if len(found) > PAGE else None,
+        "patients": page, "query": query, "paged": bool(cursor),
+        "next_cursor": next_cursor,
         "values": values, "error": error, "languages": LANGUAGES,
         "notice": request.query.get("done")}, status=status)
 

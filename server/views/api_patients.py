@@ -8,7 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from server.auth.policy import Action, CareFile, KeyActor, allowed
-from server.care.care_json import page_cursor, patient_json, plan_json, read_cursor
+from server.care.care_json import BadCursor, patient_json, patient_list_page, plan_json
 from server.care.patient_input import parse_patient_request, parse_plan_request
 from server.care.record import patient_record
 from server.http.care_schemas import NewPatient, NewPlan
@@ -19,7 +19,7 @@ from server.http.schemas import MAX_QUERY_LENGTH
 from server.keys import CARE, CONFIG, DB, LIBRARY
 from server.storage import audit_events as audit
 from server.storage.events import record_event
-from server.storage.patients import Patient, search_patients
+from server.storage.patients import Patient
 from server.storage.plans import therapists_of_patient
 from server.views.guards import key_may
 from server.visits.visit_input import VisitInputError
@@ -67,16 +67,15 @@ async def list_patients(request: web.Request) -> web.StreamResponse:
     limit = int(limit_text) if limit_text is not None else DEFAULT_PAGE
     if not 1 <= limit <= MAX_PAGE:
         raise ApiError(400, "bad_parameter", f"limit must be between 1 and {MAX_PAGE}.")
-    cursor_text = query_value(request, "cursor", max_length=1200)
-    after = read_cursor(cursor_text) if cursor_text else None
-    if cursor_text and after is None:
-        raise ApiError(400, "bad_parameter", "cursor is not one this server gave.")
-    found = await search_patients(request.app[DB], query=query, after=after, limit=limit + 1)
-    page = found[:limit]
+    try:
+        page, next_cursor = await patient_list_page(
+            request.app[DB], query=query, limit=limit,
+            cursor=query_value(request, "cursor", max_length=1200))
+    except BadCursor:
+        raise ApiError(400, "bad_parameter", "cursor is not one this server gave.") from None
     await _audit(request, actor, audit.PatientsListed(count=len(page)))
-    return web.json_response({
-        "patients": [patient_json(p) for p in page],
-        "next_cursor": page_cursor(page[-1]) if len(found) > limit else None})
+    return web.json_response({"patients": [patient_json(p) for p in page],
+                              "next_cursor": next_cursor})
 
 
 async def get_patient(request: web.Request) -> web.StreamResponse:
