@@ -70,10 +70,23 @@ async def _row(app: web.Application, key: str) -> dict[str, Any]:
     return dict(zip(row.keys(), row))
 
 
+async def _status(app: web.Application, key: str) -> str | None:
+    row = await app[DB].fetchone("SELECT status FROM outbox WHERE idempotency_key = ?", (key,))
+    return None if row is None else str(row[0])
+
+
 async def _until_status(app: web.Application, key: str, status: str, timeout: float = 15) -> None:
+    """Wait for the message's status as the server's reads see it; on timeout, say what the
+    reads and the writer's own connection saw (a stale read would show as a difference)."""
     deadline = time.monotonic() + timeout
-    while (await _row(app, key))["status"] != status:
-        assert time.monotonic() < deadline, f"{key} not {status}: {await _row(app, key)}"
+    while (seen := await _status(app, key)) != status:
+        if time.monotonic() >= deadline:
+            async with app[DB].transaction() as conn:
+                async with conn.execute("SELECT status FROM outbox WHERE idempotency_key = ?",
+                                        (key,)) as cur:
+                    written = await cur.fetchone()
+            raise AssertionError(f"{key} not {status} after {timeout} s: reads see {seen},"
+                                 f" the writer sees {None if written is None else written[0]}")
         await asyncio.sleep(0.05)
 
 
@@ -292,7 +305,7 @@ async def test_the_runner_gives_a_claimed_message_back_and_stops_at_once_on_shut
                                                    outbox_test_pause_seconds=30.0)))
     app = client.server.app
     key = "test-reminder:v_stop:24h"
-    await _queue(app, key, at=now())
+    assert await _queue(app, key, at=now())
     app[OUTBOX].wake()
     await _until_status(app, key, "sending")
     started = time.monotonic()
