@@ -26,6 +26,7 @@ from server.keys import (
     API_KEY_THROTTLE,
     AUDIT_SECRET,
     CARE,
+    CLINIC_LOOK,
     CONFIG,
     DB,
     JOBS,
@@ -43,6 +44,7 @@ from server.visits.signaling_wiring import drain_signaling, node_header, signali
 from server.http.static_files import StaticFiles
 from server.care.reminders import compose_kind
 from server.care.service import CareService
+from server.clinic.look import ClinicLooks, clinic_look_ctx, fresh_look
 from server.storage import open_store
 from server.storage.server_secrets import audit_tag_secret
 from server.views import routes
@@ -88,13 +90,15 @@ async def _login_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config) -> web.Application:
     """Build the Visitroom web application for these settings."""
     app = web.Application(
-        middlewares=[middleware.error_pages, middleware.csrf_cookie],
+        middlewares=[middleware.error_pages, middleware.csrf_cookie, fresh_look],
         client_max_size=MAX_BODY_BYTES,
     )
     app[CONFIG] = config
     # A broken content file raises LibraryError here, before the server listens.
-    app[LIBRARY] = load_library(config.library_dir)
+    app[LIBRARY] = load_library(config.library_dir, config.emergency_number)
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
+    # The clinic's look (server/clinic/look.py): pages read it as `clinic`.
+    app[CLINIC_LOOK] = app[TEMPLATES].globals["clinic"] = ClinicLooks(config.clinic_name)
     app[STATIC] = StaticFiles(WEB_DIR)
     app[JOBS] = job_runner(app)
     app[JOBS].register(purge_kind(config))
@@ -102,6 +106,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(helper_threads_ctx)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_login_ctx)
+    app.cleanup_ctx.append(clinic_look_ctx)
     app.cleanup_ctx.append(signaling_ctx)
     app.cleanup_ctx.append(jobs_ctx)
     app.cleanup_ctx.append(outbox_ctx)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from server.auth.passwords import PasswordPool
     from server.auth.tokens import KeyRing
     from server.care.service import CareService
+    from server.clinic.look import ClinicLooks
     from server.runtime.config import Config
     from server.runtime.jobs import JobRunner
     from server.runtime.outbox_runner import OutboxRunner
@@ -46,3 +47,4 @@ API_KEY_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("api_key_throttle")
 AUDIT_SECRET: web.AppKey[str] = web.AppKey("audit_secret")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 OUTBOX: web.AppKey[OutboxRunner] = web.AppKey("outbox")
+CLINIC_LOOK: web.AppKey[ClinicLooks] = web.AppKey("clinic_look")

@@ -23,6 +23,7 @@ from signaling.closes import (
 )
 from signaling.masking import ServerWebSocket
 from signaling.protocol import ProtocolError, encode, error, parse_message
+from signaling.rate import TokenBucket
 from signaling.router import Router, Sink
 from signaling.seat import Seat
 from signaling.sink import SocketSink
@@ -67,24 +68,6 @@ class EndpointSettings:
     """Messages per second a connection may send, sustained."""
     flood_burst: float = 100.0
     """Messages a connection may send at once before the rate applies."""
-
-
-class TokenBucket:
-    """Allows `burst` messages at once and `rate` per second after that."""
-
-    __slots__ = ("rate", "burst", "tokens", "stamp")
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
-
-    def take(self, now: float) -> bool:
-        """Spend one token at `now` (a monotonic clock); False when the bucket is empty."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 class _Connection:

@@ -29,6 +29,11 @@ MAX_SDP_CHARS = 60 * 1024
 MAX_CANDIDATE_CHARS = 1024
 MAX_REASON_CHARS = 200
 MAX_DEMO_FRAME = 1024
+MAX_CHAT_CHARS = 1000
+"""A chat message's text, at most (characters; web/js/call-chat.js's textarea matches)."""
+CHAT_FORBIDDEN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""What a chat text may not hold: control characters but the newline, and the bidi
+overrides and isolates that would make it read otherwise than it is written."""
 PARTICIPANT_ID_PATTERN = f"^{_PARTICIPANT_ID}$"
 EXERCISE_SLUG_PATTERN = f"^{SLUG_PATTERN}$"
 PARTICIPANT_ID = re.compile(PARTICIPANT_ID_PATTERN)
@@ -161,6 +166,24 @@ class DemoControl(Message, tag="demo-control"):
             raise ValueError("Expected 1 or 0.5 - at `$.speed`")
 
 
+class Chat(Message, tag="chat"):
+    """A chat message: to the call, or between the therapist and one waiting participant."""
+
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_CHAT_CHARS,
+                              description="Plain text, shown as text (never as HTML).")]
+    """Stripped of white space at both ends; newlines are kept, other control characters
+    refused."""
+    to: ParticipantId | UnsetType = UNSET
+    """From the therapist: the waiting participant she writes to (without it, the call);
+    from a waiting participant: her therapist, the only one she may write to."""
+
+    def __post_init__(self) -> None:
+        text = self.text.strip()
+        if not text or CHAT_FORBIDDEN.search(text):
+            raise ValueError("Expected text without control characters - at `$.text`")
+        msgspec.structs.force_setattr(self, "text", text)
+
+
 class Bye(Message, tag="bye"):
     """The sender leaves; the server closes the socket."""
 
@@ -168,7 +191,7 @@ class Bye(Message, tag="bye"):
 
 
 AnyMessage = Union[Ping, Admit, Deny, Remove, Offer, Answer, Candidate, Restart, EndVisit,
-                   DemoShow, DemoControl, Bye]
+                   DemoShow, DemoControl, Chat, Bye]
 INBOUND: dict[str, type[Message]] = {
     cls.__struct_config__.tag: cls for cls in AnyMessage.__args__  # type: ignore[attr-defined]
 }

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from signaling.bus import Bus, Delivery
+from signaling.chat import CALL, ChatLog, may_read, may_write
 from signaling.closes import (
     CLOSE_DENIED,
     CLOSE_ENDED,
@@ -49,7 +50,9 @@ class Member:
     device: str | None = None
     """The browser of the live (or last) connection."""
     new_device: bool = False
-    """Waiting on a device other than the one she was admitted on (or waited on)."""
+    """Waiting on a device other than the one she was admitted on (or last waited on),
+    whether or not the old one was still connected, until the therapist admits it: the
+    lobby marks her knock, and it reads and writes none of her chat (`signaling.chat`)."""
     link_id: str = ""
     """The link (jti) the live connection opened with."""
     session: str = field(default="", repr=False)
@@ -72,7 +75,7 @@ class Room:
     """The live state of one visit."""
 
     def __init__(self, visit_id: str, capacity: int, expires_at: int, bus: Bus,
-                 hooks: RoomHooks | None = None) -> None:
+                 hooks: RoomHooks | None = None, chat: ChatLog | None = None) -> None:
         self.visit_id = visit_id
         self.capacity = capacity
         self.expires_at = expires_at
@@ -83,6 +86,8 @@ class Room:
         """A second device waiting for an admitted member's seat, by participant id."""
         self.ended = False
         self.opened = False
+        self.chat = chat or ChatLog(expires_at)
+        """The recent chat (kept by the registry while the room is empty: `signaling.chat`)."""
         self._lock = asyncio.Lock()
 
     # -- state ---------------------------------------------------------------------------
@@ -197,8 +202,10 @@ class Room:
                 bye = {"type": "bye", "reason": "replaced",
                        **({"other_device": True} if other else {})}
                 await self._send_conn(old, bye, CLOSE_REPLACED)
-                if other and member.status == "waiting":
-                    member.new_device = True  # the therapist sees the knock moved browsers
+            if member.status == "waiting" and member.device != seat.device:
+                # The knock moved browsers (her page there live or not): the therapist sees
+                # it, and her exchange stays unread here until this browser is admitted.
+                member.new_device = True
             if member.status == "denied":
                 await self._send_conn(conn, {"type": "denied", "reason": "not_admitted"},
                                       CLOSE_DENIED)
@@ -216,6 +223,7 @@ class Room:
             await self._welcome(member, welcome_extra)
             if moved_from is not None:
                 await self._send(member, {"type": "took-over", "was_connected": moved_live})
+            await self._chat_history(member)
             if member.status == "waiting":
                 await self._send(member, {"type": "waiting"})
                 await self._tell_therapists(self._lobby())
@@ -348,8 +356,10 @@ class Room:
                                     f"The visit already has {self.capacity} participants.")
             await self.hooks.admitted(self.visit_id, member.id, member.device,  # stored first
                                       Acting(therapist.id, therapist.device))
-            member.status = "admitted"
+            # A knock from a new browser read nothing yet: it gets all it may now read.
+            new_device, member.status, member.new_device = member.new_device, "admitted", False
             await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
+            await self._chat_history(member, moved=not new_device)
             await self._announce(member)
             await self._tell_therapists(self._lobby())
 
@@ -364,6 +374,7 @@ class Room:
         member.conn, member.device, member.new_device = claim.conn, claim.device, False
         member.link_id, member.session = claim.link_id, claim.session
         await self._send(member, {"type": "admitted", "peers": self._peers_of(member)})
+        await self._chat_history(member)  # the new browser read nothing yet
         await self._announce(member)
         await self._tell_therapists(self._lobby())
 
@@ -422,7 +433,63 @@ class Room:
             await self._announce_left(member, "removed")
             await self._send(member, {"type": "removed"})
             await self._send(member, {"type": "waiting"})
+            await self._chat_history(member, moved=True)
             await self._tell_therapists(self._lobby())
+
+    # -- chat ----------------------------------------------------------------------------
+
+    async def _chat(self, sender: Member, message: Inbound) -> None:
+        """A chat message to the call, or within a waiting participant's exchange with the
+        therapist; stored first when the server keeps chat, then sent to whoever may read
+        it (`signaling.chat.may_read`), the sender included."""
+        thread = self._chat_thread(sender, message["to"])
+        if not self.chat.allowed(sender.id):
+            raise ProtocolError("rate_limited", "Too many messages at once; wait a moment.")
+        device = self.members[thread].device if thread != CALL else None
+        entry = self.chat.entry(thread, sender.id, sender.role, sender.name, message["text"],
+                                device)
+        await self.hooks.chat_kept(self.visit_id, entry)
+        self.chat.add(entry)
+        out = entry.message()
+        for member in list(self.members.values()):
+            if member.conn and may_read(entry, member.id, member.role,
+                                        member.status == "admitted", member.device,
+                                        member.new_device):
+                await self._send(member, out)
+
+    def _chat_thread(self, sender: Member, to: str | None) -> str:
+        """The thread a message goes to: the call, or one waiting participant's exchange
+        with the therapist (who alone names whom she writes to)."""
+        if sender.role == "therapist":
+            if to is None:
+                return CALL
+            target = self.members.get(to)
+            if target is None or target.status != "waiting" or target.role == "therapist":
+                raise ProtocolError("not_waiting", "That participant is not waiting.")
+            return target.id
+        if sender.status == "admitted":
+            if to is not None:
+                raise ProtocolError("forbidden", "In the call, messages go to everyone in it.")
+            return CALL
+        if not may_write(False, sender.new_device):
+            raise ProtocolError("forbidden", "This browser writes once the therapist lets it in.")
+        therapist = next((m for m in self.members.values() if m.role == "therapist"), None)
+        if to is not None and (therapist is None or to != therapist.id):
+            raise ProtocolError("forbidden", "While you wait, you can write to your therapist only.")
+        return sender.id
+
+    async def _chat_history(self, member: Member, *, moved: bool = False) -> None:
+        """Send a member the recent chat she may read: on joining, or on a new browser's
+        admission, if there is any (her page starts empty); when she `moved` into or out of
+        the call, if the call has any (what she may read changed)."""
+        if not self.chat.loaded:
+            self.chat.seed(await self.hooks.chat_history(self.visit_id))
+        if moved and not self.chat.threads.get(CALL):
+            return
+        messages = self.chat.visible(member.id, member.role, member.status == "admitted",
+                                     member.device, member.new_device)
+        if messages or moved:
+            await self._send(member, {"type": "chat-history", "messages": messages})
 
     # -- ending --------------------------------------------------------------------------
 
@@ -479,6 +546,7 @@ HANDLERS: dict[str, RoomHandler] = {
     "deny": Room._deny,
     "remove": Room._remove,
     "end-visit": Room._end_visit,
+    "chat": Room._chat,
 }
 """What a room does with each message type it acts on, given the sender and the message
 (a new type is one more entry). Relays take `Room.route`; `ping` and `bye` the endpoint."""

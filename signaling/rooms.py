@@ -1,4 +1,6 @@
-"""All live rooms of this process, by visit id, and their end-of-window timers."""
+"""All live rooms of this process, by visit id, their end-of-window timers, and the chat of
+rooms that went without ending (kept until the visit's window closes, so a reload brings it
+back)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import time
 from typing import Any
 
 from signaling.bus import Bus
+from signaling.chat import ChatLog
 from signaling.protocol import Inbound, ProtocolError
 from signaling.room import Room
 from signaling.seat import RoomHooks, Seat
@@ -19,6 +22,9 @@ class RoomRegistry:
         self.bus = bus
         self.hooks = hooks
         self.rooms: dict[str, Room] = {}
+        self.chats: dict[str, ChatLog] = {}
+        """The chat of visits whose room went without ending (it emptied, was repaired or
+        handed over), until the visit's next room here takes it or its window closes."""
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -30,7 +36,8 @@ class RoomRegistry:
         """Seat a new connection in its visit's room."""
         room = self.rooms.get(seat.visit_id)
         if room is None:
-            room = Room(seat.visit_id, seat.capacity, seat.expires_at, self.bus, self.hooks)
+            room = Room(seat.visit_id, seat.capacity, seat.expires_at, self.bus, self.hooks,
+                        self.chats.pop(seat.visit_id, None))
             self.rooms[seat.visit_id] = room
             self._schedule_expiry(room)
         await room.join(seat, conn, welcome_extra)
@@ -64,6 +71,7 @@ class RoomRegistry:
     async def end_visit(self, visit_id: str, reason: str) -> None:
         """End a visit's room (cancelled, ended, or its window closed)."""
         room = self.rooms.get(visit_id)
+        self.chats.pop(visit_id, None)
         if room is not None:
             await room.end(reason)
             self.drop(room)
@@ -92,6 +100,17 @@ class RoomRegistry:
         if room.empty and not room.ended:
             self.drop(room)
 
+    def _keep_chat(self, room: Room) -> None:
+        """Keep the chat of a room that went without ending (it emptied, was repaired or
+        handed over) for the visit's next room here, until its window closes; that room
+        still asks the store, whose copy, when the server keeps chat, is the fresher."""
+        now = time.time()
+        for visit_id in [v for v, log in self.chats.items() if log.expires_at < now]:
+            del self.chats[visit_id]
+        if room.chat.threads and room.expires_at >= now:
+            room.chat.loaded = False
+            self.chats[room.visit_id] = room.chat
+
     def drop(self, room: Room) -> None:
         """Forget a room (it emptied, or another process takes it over from here)."""
         if self.rooms.get(room.visit_id) is room:
@@ -99,6 +118,8 @@ class RoomRegistry:
             timer = self._timers.pop(room.visit_id, None)
             if timer is not None:
                 timer.cancel()
+            if not room.ended:
+                self._keep_chat(room)
 
     async def close(self) -> None:
         """Cancel timers and pending end tasks (server shutdown)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from signaling.chat import ChatEntry
+
 
 @dataclass(frozen=True)
 class Seat:
@@ -83,6 +85,16 @@ class RoomHooks(Protocol):
     async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
                          new_device: str | None, was_connected: bool) -> None: ...
 
+    async def chat_kept(self, visit_id: str, entry: ChatEntry) -> None:
+        """A chat message is about to be relayed: stored first when the server keeps chat
+        (`VISITROOM_CHAT_STORE`). May raise `ProtocolError("busy")` (then it is not sent)."""
+        ...
+
+    async def chat_history(self, visit_id: str) -> list[ChatEntry]:
+        """The visit's stored chat, oldest first (none when the server keeps no chat, or
+        the database is busy): a room rebuilt in another process starts from it."""
+        ...
+
 
 class NoHooks:
     """Hooks that do nothing (a room on its own, in tests or tools)."""
@@ -115,3 +127,9 @@ class NoHooks:
     async def host_moved(self, visit_id: str, participant_id: str, old_device: str | None,
                          new_device: str | None, was_connected: bool) -> None:
         return None
+
+    async def chat_kept(self, visit_id: str, entry: ChatEntry) -> None:
+        return None
+
+    async def chat_history(self, visit_id: str) -> list[ChatEntry]:
+        return []

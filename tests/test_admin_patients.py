@@ -471,13 +471,15 @@ async def test_every_form_without_its_csrf_token_is_refused_and_changes_nothing(
                f"/admin/plans/{plan.id}/questionnaires",
                f"/admin/plans/{plan.id}/questionnaires/detach",
                f"/admin/plans/{plan.id}/flags/{flag_id}/acknowledge",
-               f"/admin/plans/{plan.id}/review-minutes"]
+               f"/admin/plans/{plan.id}/review-minutes", f"/admin/plans/{plan.id}/messages"]
     before = {t: await count_rows(admin, t) for t in ("patients", "plans", "links", "events",
-                                                      "plan_questionnaires", "review_minutes")}
+                                                      "plan_questionnaires", "review_minutes",
+                                                      "plan_messages")}
     for target in targets:
         response = await admin.post(target, data={"name": "X", "condition": CONDITION,
                                                   "instrument": "nprs", "every_weeks": "0",
-                                                  "minutes": "5"}, allow_redirects=False)
+                                                  "minutes": "5", "text": "Hello"},
+                                    allow_redirects=False)
         assert response.status == 403, target
         assert "form has expired" in await response.text()
     after = {t: await count_rows(admin, t) for t in before}

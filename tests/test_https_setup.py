@@ -112,7 +112,7 @@ def test_serve_does_not_warn_on_this_machine_or_over_https(tmp_path):
             wait_healthy(f"http://127.0.0.1:{port}", server)
         finally:
             output = _stop(server)
-        assert "warning:" not in output, public
+        assert "is plain http" not in output, public
 
 
 def test_self_signed_makes_a_certificate_serves_https_and_keeps_it(tmp_path):
@@ -137,7 +137,7 @@ def test_self_signed_makes_a_certificate_serves_https_and_keeps_it(tmp_path):
     assert "made now" in first and "SHA-256 fingerprint" in first and "Proceed" in first
     assert "kept from before" in second and fingerprints[0] == fingerprints[1]
     assert (tmp_path / "tls" / "self-signed-key.pem").stat().st_mode & 0o077 == 0
-    assert "warning:" not in first
+    assert "is plain http" not in first
 
 
 def test_self_signed_certificate_names_the_public_host(tmp_path):
@@ -162,3 +162,13 @@ def test_self_signed_with_a_certificate_of_ones_own_is_refused(tmp_path):
     assert result.stderr.strip().startswith("error: --self-signed makes its own certificate")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "tls").exists()
+
+
+def test_serve_warns_while_the_emergency_number_is_left_at_its_default(capsys):
+    from server.runtime.config import Config
+    from server.runtime.start_warnings import warn_at_start
+
+    warn_at_start(Config(public_url="http://127.0.0.1:8080"))
+    assert "VISITROOM_EMERGENCY_NUMBER" in capsys.readouterr().err
+    warn_at_start(Config(public_url="http://127.0.0.1:8080", emergency_number="911"))
+    assert capsys.readouterr().err == ""

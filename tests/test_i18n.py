@@ -19,19 +19,23 @@ from server.app import create_app
 from server.http import catalogs, i18n
 from server.runtime.config import Config
 from tests.helpers import ADMIN_EMAIL, csrf_from, link_of, make_visit
-from tests.untranslated import error_message_problems, js_problems, template_problems
+from tests.untranslated import (
+    error_message_problems,
+    js_problems,
+    missing_translations,
+    patient_facing,
+    template_problems,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENT_TEMPLATES = sorted(
-    str(p.relative_to(ROOT / "templates"))
-    for pattern in ("base.html", "error.html", "home.html", "admin/login.html", "visit/*.html",
-                    "library/*.html", "care/*.html", "email/*.txt")
-    for p in (ROOT / "templates").glob(pattern))
-STAFF_ONLY_MODULES = {"admin.js", "dashboard.js"}
-"""Modules of the staff's admin pages; every other module runs on a page a patient opens
-(or on the therapist's side of the call page)."""
+    str(p.relative_to(ROOT / "templates")) for pattern in ("**/*.html", "**/*.txt")
+    for p in (ROOT / "templates").glob(pattern) if patient_facing(str(p.relative_to(ROOT))))
+"""Templates of pages and emails a patient reads (tests/untranslated.py `patient_facing`)."""
 BROWSER_MODULES = sorted(p.name for p in (ROOT / "web" / "js").glob("*.js")
-                         if p.name not in STAFF_ONLY_MODULES)
+                         if patient_facing(str(p.relative_to(ROOT))))
+"""Every module but the staff's admin pages' runs on a page a patient opens (or on the
+therapist's side of the call page)."""
 PAGE_ERROR_MODULES = ["server/views/join.py", "server/views/library.py", "server/views/login.py",
                       "server/http/middleware.py", "server/http/error_pages.py",
                       "server/views/care_home.py", "server/views/care_api.py",
@@ -95,6 +99,9 @@ def test_the_module_check_catches_unwrapped_literals():
     ('list.append("done");', ["'done'"]),
     ('select.add(new Option("none", ""));', ["'none'"]),
     ('announce("left");', ["'left'"]),
+    # the catalog never sees a t() inside a template literal: its message stays English
+    ('el.textContent = `${a} ${t("and")} ${b}`;',
+     ["t() inside a template literal is not extracted"]),
 ])
 def test_the_module_check_catches_branches_markup_text_and_words_given_to_the_page(snippet, found):
     assert [f.split(": ", 1)[1] for f in js_problems(snippet)] == found
@@ -103,6 +110,7 @@ def test_the_module_check_catches_branches_markup_text_and_words_given_to_the_pa
 def test_the_module_check_lets_keys_comparisons_and_wrapped_text_pass():
     assert js_problems("""
         const o = { "Content-Type": "json", mode: "cors" };
+        item.className = own ? "message message-own" : "message message-team";
         if (kind === "videoinput") x.value = id;
         el.textContent = t("Camera {n}", { n });
         el.innerHTML = `<svg viewBox="${box}" class="demo-figure"><g${flip} class="scene"></g></svg>`;
@@ -133,6 +141,7 @@ def test_one_catalog_is_extracted_from_python_templates_and_browser_modules():
     sources = {path.split("/", 1)[0] for message in catalog for path, _line in message.locations}
     assert sources == {"server", "templates", "web"}
     for message_id in ("Link not valid", "Skip to content", "Visit with %(name)s",
+                       "To stop these emails:",  # an email's body (templates/email/*.txt)
                        "{name} left the call. They can come back.", "Connection: {grade}"):
         assert catalog.get(message_id) is not None, message_id
 
@@ -156,8 +165,67 @@ def test_dates_are_written_by_babel_in_the_page_language():
     ts = 1767272700  # Thursday 1 January 2026, 14:05 in Berlin
     assert i18n.format_time(ts, berlin, "en", "visit") == "Thursday 01 January, 14:05"
     assert i18n.format_time(ts, berlin, "en") == "Thu 01 Jan 2026, 14:05"
-    assert i18n.format_time(ts, berlin, "es", "day") == "jueves 01 enero 2026"
+    assert i18n.format_time(ts, berlin, "es", "day") == "jueves 1 de enero de 2026"
     assert i18n.format_time(None, berlin, "en") == ""
+
+
+@pytest.mark.parametrize("form, english, spanish", [
+    ("visit", "Thursday 01 January, 14:05", "jueves 1 de enero, 2:05 p.\u202fm."),
+    ("when", "Thu 01 Jan 2026, 14:05", "jue 1 de ene de 2026, 2:05 p.\u202fm."),
+    ("date", "01 January 2026", "1 de enero de 2026"),
+    ("time", "14:05", "2:05 p.\u202fm."),
+    ("stamp", "2026-01-01 14:05:00", "2026-01-01 14:05:00")])
+def test_a_spanish_page_writes_dates_the_spanish_way_and_a_dialect_as_its_language(
+        form, english, spanish):
+    berlin = ZoneInfo("Europe/Berlin")
+    ts = 1767272700
+    assert i18n.format_time(ts, berlin, "en", form) == english
+    assert i18n.format_time(ts, berlin, "es", form) == spanish
+    assert i18n.format_time(ts, berlin, "es-MX", form) == spanish  # her record may say es-MX
+    assert i18n.format_time(ts, berlin, "fr", form) == english  # no French pages: English
+
+
+SPANISH_PO = ROOT / "server/locale/es/LC_MESSAGES/messages.po"
+
+
+def test_every_patient_facing_message_has_a_spanish_translation():
+    """Run `python -m server.http.catalogs update`, translate what this lists in the .po,
+    then `compile` (docs/translating.md)."""
+    assert missing_translations(catalogs.extract(), catalogs._read(SPANISH_PO)) == []
+
+
+def test_a_patient_facing_message_without_spanish_is_reported_and_a_staff_one_is_not():
+    template = Catalog()
+    for message_id, place in [
+            ("Skip to content", "templates/base.html"),  # translated
+            ("Made-up words for her page", "templates/visit/call.html"),
+            ("Made-up words of a module", "web/js/call-page.js"),
+            ("Made-up refusal of a link", "server/views/join.py"),
+            ("Made-up words of the admin", "templates/admin/visit_detail.html"),
+            ("Made-up words of the dashboard", "web/js/dashboard.js"),
+            ("Made-up item of a questionnaire", "server/care/instruments/pgq.py"),
+            ("Made-up fuzzy words", "templates/care/home.html"),
+            ("Made-up forms", "server/views/login.py")]:
+        template.add(message_id, locations=[(place, 1)])
+    translated = catalogs._read(SPANISH_PO)
+    translated.add("Made-up fuzzy words", "Palabras", flags=["fuzzy"])
+    translated.add(("Made-up forms", "Made-up forms {n}"), ("Forma", "", ""))
+    template.add(("Made-up forms", "Made-up forms {n}"), locations=[("server/views/login.py", 2)])
+    assert missing_translations(template, translated) == [
+        "templates/visit/call.html: 'Made-up words for her page'",
+        "web/js/call-page.js: 'Made-up words of a module'",
+        "server/views/join.py: 'Made-up refusal of a link'",
+        "templates/care/home.html: 'Made-up fuzzy words'",
+        "server/views/login.py: 'Made-up forms'"]
+
+
+def test_the_template_check_reads_a_macros_attributes_as_attributes():
+    assert template_problems('{% macro m(e) %}{% if e %} lang="en" class="x"{% endif %}'
+                             '{% endmacro %}') == []
+    assert template_problems('{% macro m() %} title="Nice words"{% endmacro %}') == [
+        '<x title="Nice words">']
+    assert template_problems('<h1{{ m(e) }}>{{ e.name }}</h1><p{{ m(e) }}>Hello there</p>') == [
+        "Hello there"]
 
 
 def _pseudo_translate(catalog: Catalog) -> None:

@@ -125,6 +125,7 @@ MANAGE_API_KEYS Y     .    .      .     .     .     .     .      .      .       
 READ_AUDIT_LOG  Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
 READ_JOBS       Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
 MANAGE_OUTBOX   Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_CLINIC   Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
 OPEN_VISIT      .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
 READ_PROGRAM    .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
 CHANGE_PROGRAM  .     .    .      .     .     .     .     .      .      .       .     Y    Y        .        .         .         .    .

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from signaling.protocol import (
     ERROR_CODES,
     INBOUND,
+    MAX_CHAT_CHARS,
     THERAPIST,
     ProtocolError,
     parse_message,
@@ -149,3 +150,34 @@ def test_the_protocol_reference_documents_every_inbound_type_and_field():
         for field in cls.__struct_fields__:
             assert f"`{field}`" in fields, (kind, field)
         assert (who == "therapist") == (cls.senders == THERAPIST), kind
+
+
+def test_a_chat_text_is_stripped_and_keeps_its_newlines():
+    message = parse_message('{"type": "chat", "text": "  two\\nlines \\n "}', "patient")
+    assert message.fields == {"text": "two\nlines"}
+    to = parse_message('{"type": "chat", "text": "late", "to": "%s"}' % PEER, "therapist")
+    assert to.fields == {"text": "late", "to": PEER}
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "chat", "text": "x" * (MAX_CHAT_CHARS + 1)},
+    {"type": "chat", "text": " \n "},
+    {"type": "chat", "text": "a\x00b"},
+    {"type": "chat", "text": "a\u202eb"},
+    {"type": "chat", "text": 5},
+    {"type": "chat", "text": "hi", "to": "everyone"},
+    {"type": "chat", "text": "hi", "from": PEER},
+    {"type": "chat", "text": "hi", "html": "<b>hi</b>"},
+    {"type": "chat"},
+])
+def test_a_bad_chat_is_refused_field_by_field(message):
+    with pytest.raises(ProtocolError) as refused:
+        parse_message(json.dumps(message), "patient")
+    assert refused.value.code == "bad_field"
+
+
+def test_the_chat_limit_is_the_one_the_page_uses():
+    template = (Path(__file__).parent.parent / "templates/visit/_chat.html").read_text()
+    assert 'maxlength="{{ chat_max }}"' in template
+    assert parse_message(json.dumps({"type": "chat", "text": "é" * MAX_CHAT_CHARS}),
+                         "guest").fields["text"] == "é" * MAX_CHAT_CHARS

@@ -123,6 +123,12 @@ class MemoryStore:
     async def link_current(self, seat: Seat) -> bool:
         return seat.participant_id not in self.revoked and seat.session not in self.ended_sessions
 
+    async def chat_kept(self, visit_id: str, entry: object) -> None:
+        return None  # (chat is not kept here: tests/test_chat_rooms.py keeps it)
+
+    async def chat_history(self, visit_id: str) -> list:
+        return []
+
     def revoke(self, participant_id: str) -> None:
         """What `VisitService.revoke` stores, before any room hears of it."""
         self.revoked.add(participant_id)

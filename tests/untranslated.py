@@ -13,6 +13,7 @@ import warnings
 from html.parser import HTMLParser
 
 import jinja2
+from babel.messages.catalog import Catalog
 from babel.messages.jslexer import Token, unquote_string
 from babel.messages.jslexer import tokenize as js_tokens
 
@@ -23,6 +24,9 @@ BRAND = re.compile(r"\bVisitroom\b")
 VISIBLE_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt", "aria-description"}
 BUTTON_INPUTS = {"button", "submit", "reset"}
 GETTEXT_NAMES = {"_", "gettext", "ngettext", "pgettext", "npgettext"}
+ATTRIBUTES_ONLY = re.compile(r'(\s*[\w-]+="[^"<>]*")+\s*')
+"""Template text that is only attributes, written where a macro fills part of a tag: its
+visible attributes are checked, the rest is no text."""
 NOT_TEXT_BLOCKS = {"body_class"}
 """Template blocks that fill an attribute nobody reads (a class list), not text."""
 
@@ -64,8 +68,12 @@ class _Visible(HTMLParser):
             self.skip -= 1
 
     def handle_data(self, data: str) -> None:
-        if not self.skip and has_words(data):
-            self.found.append(" ".join(data.replace(HOLE, "…").split()))
+        if self.skip or not has_words(data):
+            return
+        if ATTRIBUTES_ONLY.fullmatch(data.replace(HOLE, "")):  # a macro's ` lang="en"`
+            self.handle_starttag("x", re.findall(r'([\w-]+)="([^"]*)"', data))
+            return
+        self.found.append(" ".join(data.replace(HOLE, "…").split()))
 
 
 _LEXER = jinja2.Environment(extensions=["jinja2.ext.i18n"])
@@ -97,7 +105,8 @@ def template_problems(source: str) -> list[str]:
         else:
             tag.append((kind, value))
     parser = _Visible()
-    parser.feed("".join(html))
+    # A value right after a tag's name (`<h1{{ lang_en(x) }}>`) is one more attribute.
+    parser.feed(re.sub(rf"(<[A-Za-z][\w-]*){HOLE}", rf"\1 {HOLE}", "".join(html)))
     parser.close()
     return found + parser.found
 
@@ -169,6 +178,21 @@ def _markup_problems(text: str) -> list[str]:
 def _shown(tokens: list[Token], i: int) -> bool:
     """Whether the literal at i is (a branch of) the value given to a property a person
     reads, or an argument of a call that puts text on the page."""
+    kind, name = _given_to(tokens, i)
+    if kind == "property":
+        return name in SHOWN_PROPERTIES
+    if kind == "method":
+        return name in SHOWN_METHODS
+    return (kind == "function" and name in SHOWN_FUNCTIONS) or kind == "new Option"
+
+
+NOT_TEXT_PROPERTIES = {"className"}
+"""Properties whose value nobody reads: a literal given to one is a class list, not text."""
+
+
+def _given_to(tokens: list[Token], i: int) -> tuple[str, str]:
+    """What the literal at i is (a branch of) the value of: ("property", name) assigned,
+    ("method" | "function", name) or ("new Option", "") called with; ("", "") otherwise."""
     depth = 0
     for j in range(i - 1, -1, -1):
         value = tokens[j].value
@@ -177,17 +201,18 @@ def _shown(tokens: list[Token], i: int) -> bool:
         elif value in ("(", "[", "{"):
             if depth == 0:
                 if value != "(" or j == 0 or tokens[j - 1].type != "name":
-                    return False
+                    return "", ""
                 owner, _dot, name = tokens[j - 1].value.rpartition(".")  # the lexer keeps a.b.c whole
-                return ((bool(owner) and name in SHOWN_METHODS) or (not owner and name in SHOWN_FUNCTIONS)
-                        or (name == "Option" and j >= 2 and tokens[j - 2].value == "new"))
+                if name == "Option" and j >= 2 and tokens[j - 2].value == "new":
+                    return "new Option", ""
+                return ("method" if owner else "function"), name
             depth -= 1
         elif depth == 0 and value in ("=", "+="):
             target = tokens[j - 1].value if j >= 1 else ""
-            return "." in target and target.rpartition(".")[2] in SHOWN_PROPERTIES
+            return ("property", target.rpartition(".")[2]) if "." in target else ("", "")
         elif depth == 0 and value in (";", "=>", "return", "==", "===", "!=", "!==", "&&", "||"):
-            return False
-    return False
+            return "", ""
+    return "", ""
 
 
 def js_problems(source: str) -> list[str]:
@@ -210,6 +235,8 @@ def _js_problems(source: str) -> list[str]:
             text = unquote_string(token.value)
         elif token.type == "template_string":
             text = _fill_holes(token.value[1:-1])
+            if re.search(r"\$\{[^`]*\bt\(", token.value):  # Babel reads no call inside `...`
+                found.append(f"line {token.lineno}: t() inside a template literal is not extracted")
         else:
             continue
         if i >= 2 and tokens[i - 1].value == "(" and tokens[i - 2].value == "t":
@@ -223,7 +250,8 @@ def _js_problems(source: str) -> list[str]:
         before = tokens[i - 2].value if i >= 2 else ""
         if following == ":" and tokens[i - 1].value in ("{", ","):
             continue  # an object's key (before ":" after "?", it is a branch)
-        if tokens[i - 1].value == ":" and before == "class":
+        if (tokens[i - 1].value == ":" and before == "class") or \
+                _given_to(tokens, i) in {("property", n) for n in NOT_TEXT_PROPERTIES}:
             continue  # a CSS class list
         if _shown(tokens, i):
             if has_words(text):
@@ -270,3 +298,44 @@ def _marked(node: ast.expr) -> bool:
             return len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
         return callee not in ("str", "repr", "format")
     return isinstance(node, (ast.Name, ast.Attribute, ast.Subscript))
+
+
+STAFF_ONLY_SOURCES = ("web/js/admin.js", "web/js/dashboard.js")
+"""The staff's admin pages' modules; their templates are templates/admin/ (but its sign-in
+page, which a patient may meet)."""
+PATIENT_TEMPLATES_OF_ADMIN = ("templates/admin/login.html",)
+QUESTIONNAIRE_CONTENT = re.compile(r"server/care/instruments/(?!model\.py$|__init__\.py$)\w+\.py")
+"""A questionnaire's own text (items, anchors, instructions): Spanish only where a validated
+Spanish version exists (docs/questionnaires.md), so not every message of it needs one."""
+
+
+def patient_facing(path: str) -> bool:
+    """Whether a message used at `path` (a catalog location) can reach a patient: templates
+    outside templates/admin/, browser modules but the admin's, and the server's Python (its
+    marked messages are page errors, her JSON's words and email subjects), but a
+    questionnaire's own text."""
+    if path.startswith("templates/"):
+        return not path.startswith("templates/admin/") or path in PATIENT_TEMPLATES_OF_ADMIN
+    if path.startswith("web/js/"):
+        return path not in STAFF_ONLY_SOURCES
+    if path.startswith(("server/", "signaling/")):
+        return not QUESTIONNAIRE_CONTENT.fullmatch(path)
+    return False
+
+
+def missing_translations(template: Catalog, translated: Catalog) -> list[str]:
+    """The patient-facing messages of `template` (extracted from the sources) that
+    `translated` (a language's .po) lacks: no entry, an empty form, or a fuzzy one. Each
+    names a place it is used."""
+    out = []
+    for message in template:
+        places = [path for path, _line in message.locations if patient_facing(path)]
+        if not message.id or not places:
+            continue
+        found = translated.get(message.id, message.context)
+        forms = (found.string if isinstance(found.string, (list, tuple)) else (found.string,)) \
+            if found is not None else ("",)
+        if found is None or found.fuzzy or not all(forms):
+            first = message.id if isinstance(message.id, str) else message.id[0]
+            out.append(f"{places[0]}: {first!r}")
+    return out

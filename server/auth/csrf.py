@@ -13,6 +13,7 @@ from aiohttp import web
 from server.auth.cookies import set_strict_cookie
 from server.auth.secrets_util import same_secret
 from server.http.errors import ApiError
+from server.http.i18n import N_
 from server.keys import CONFIG
 
 COOKIE = "visitroom_csrf"
@@ -53,6 +54,6 @@ async def require_csrf(request: web.Request) -> dict[str, str]:
     """Read a posted form and refuse it (403) when its CSRF token is missing or wrong."""
     form = await request.post()
     if not csrf_ok(request, form.get(FIELD)):
-        raise ApiError(403, "csrf_failed", "This form has expired or was sent from another site. "
-                       "Go back, reload the page and try again.")
+        raise ApiError(403, "csrf_failed", N_("This form has expired or was sent from another "
+                                              "site. Go back, reload the page and try again."))
     return {k: v for k, v in form.items() if isinstance(v, str)}

@@ -74,6 +74,8 @@ class Action(Enum):
     READ_AUDIT_LOG = ("audit.read", Kind.CLINIC, "read the audit log")
     READ_JOBS = ("jobs.read", Kind.CLINIC, "see the background jobs")
     MANAGE_OUTBOX = ("outbox.manage", Kind.CLINIC, "see the outbox and send dead messages again")
+    MANAGE_CLINIC = ("clinic.manage", Kind.CLINIC,
+                     "set the clinic's name, logo, accent colour and support phone")
     OPEN_VISIT = ("visit.open", Kind.VISIT, "open a visit's pages, socket and home program")
     READ_PROGRAM = ("program.read", Kind.VISIT, "read the patient's home program")
     CHANGE_PROGRAM = ("program.change", Kind.VISIT, "change the patient's home program")
@@ -82,9 +84,11 @@ class Action(Enum):
     VIEW_PATIENT = ("patient.view", Kind.CARE,
                     "read a patient's record, plans, program, outcomes and log")
     CHANGE_CARE = ("care.change", Kind.CARE,
-                   "start and close plans, attach questionnaires, handle pain flags")
+                   "start and close plans, attach questionnaires, handle pain flags, "
+                   "write to her on her plan")
     USE_PLAN = ("plan.use", Kind.PLAN,
-                "open her plan's home page, log sessions and fill questionnaires")
+                "open her plan's home page, log sessions, fill questionnaires and write "
+                "to her care team")
 
     def __init__(self, label: str, kind: Kind, description: str) -> None:
         self.label = label
@@ -122,7 +126,8 @@ ADMIN_ACTIONS = frozenset({
     Action.LIST_VISITS, Action.CREATE_VISIT, Action.VIEW_VISIT, Action.CANCEL_VISIT,
     Action.REISSUE_LINK, Action.REVOKE_LINK, Action.ADD_GUEST, Action.MANAGE_ACCOUNTS,
     Action.MANAGE_API_KEYS, Action.READ_AUDIT_LOG, Action.READ_JOBS, Action.MANAGE_OUTBOX,
-    Action.LIST_PATIENTS, Action.CREATE_PATIENT, Action.VIEW_PATIENT, Action.CHANGE_CARE})
+    Action.MANAGE_CLINIC, Action.LIST_PATIENTS, Action.CREATE_PATIENT, Action.VIEW_PATIENT,
+    Action.CHANGE_CARE})
 """An admin manages the clinic; she is no participant, so she neither hosts nor opens calls."""
 THERAPIST_OWN_VISIT_ACTIONS = frozenset({Action.VIEW_VISIT, Action.HOST_VISIT})
 """What a therapist account may do to a visit booked with it (and to no other)."""

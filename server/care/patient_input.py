@@ -14,10 +14,9 @@ from typing import Any, Mapping
 
 from server.http import schemas
 from server.http.care_schemas import MAX_GOALS, NewPatient, NewPlan
-from server.http.i18n import language_tag
 from server.library.model import Library
 from server.mail.addresses import is_mail_address
-from server.visits.visit_input import VisitInputError, clean_name
+from server.visits.visit_input import VisitInputError, clean_language, clean_name
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,7 @@ def parse_patient_request(data: Mapping[str, Any] | NewPatient, *, today: date) 
         raise VisitInputError("email_consent", "needs an email address")
     if body.phone_consent and phone is None:
         raise VisitInputError("phone_consent", "needs a phone number")
-    try:
-        language = language_tag(body.language)
-    except ValueError:
-        raise VisitInputError("language", "is not a language tag (e.g. en, es)") from None
+    language = clean_language(body.language)
     return PatientRequest(
         name=clean_name(body.name, "name") or "",
         birth_date=_birth_date(body.birth_date, today),

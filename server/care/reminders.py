@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from server.care.outcomes import pending
+from server.clinic.look import clinic_look
 from server.http.i18n import N_, fill, format_time, translate
 from server.http.templating import render_text
 from server.keys import CARE, CONFIG, DB, OUTBOX, VISITS
@@ -56,24 +58,45 @@ _PATIENT = patient_columns("p")
 _MAY_EMAIL = "p.email IS NOT NULL AND p.email_consent <> 0"
 
 
+@dataclass(frozen=True)
+class Composed:
+    """An email to a patient as composed, ready for `enqueue_email`."""
+
+    subject: str
+    body: str
+    unsubscribe: str
+    """Her unsubscribe link (`List-Unsubscribe` and the body's last line)."""
+
+
+async def compose(app: web.Application, patient: Patient, *, template: str, subject: str,
+                  context: dict[str, Any], now: int) -> Composed:
+    """One email to her in her language: `templates/email/{template}.txt` and `subject` (a
+    catalog id) filled with the clinic's name, her unsubscribe link and `context`. Call it
+    outside a write transaction (her unsubscribe link may be made in its own)."""
+    unsubscribe = await app[CARE].unsubscribe_url(patient, now)
+    # The clinic's name and support phone as the admin set them (server/clinic/look.py).
+    look = await clinic_look(app)
+    values = {**look.mail_values(), "unsubscribe": unsubscribe, **context}
+    body = render_text(app, f"email/{template}.txt", patient.language, values)
+    title = fill(lambda m: translate(patient.language, m), subject, **{
+        k: v for k, v in values.items() if isinstance(v, str)})
+    return Composed(title, body, unsubscribe)
+
+
 async def _queue(app: web.Application, patient: Patient, *, key: str, kind: str,
                  template: str, subject: str, context: dict[str, Any], now: int,
                  attachment: str | None = None) -> bool:
     """Compose one email in her language and queue it under `key`. An address the outbox
     refuses (entered before addresses were checked as strictly) is skipped and logged by
     her id, so that one patient never holds up the others' reminders."""
-    config = app[CONFIG]
-    unsubscribe = await app[CARE].unsubscribe_url(patient, now)
-    values = {"clinic": config.clinic_name, "unsubscribe": unsubscribe, **context}
-    body = render_text(app, f"email/{template}.txt", patient.language, values)
-    title = fill(lambda m: translate(patient.language, m), subject, **{
-        k: v for k, v in values.items() if isinstance(v, str)})
+    mail = await compose(app, patient, template=template, subject=subject, context=context,
+                         now=now)
     try:
         async with app[DB].transaction() as conn:
             return await enqueue_email(conn, key=key, kind=kind, recipient=patient.email or "",
-                                       subject=title, body=body, attachment=attachment,
-                                       unsubscribe_url=unsubscribe, patient_id=patient.id,
-                                       now=now)
+                                       subject=mail.subject, body=mail.body,
+                                       attachment=attachment, unsubscribe_url=mail.unsubscribe,
+                                       patient_id=patient.id, now=now)
     except MailInputError:
         log.warning("reminder %s not queued: patient=%s has an address the outbox refuses",
                     kind, patient.id)
@@ -108,7 +131,8 @@ async def visit_reminders(app: web.Application, now: int) -> int:
             when = format_time(visit.starts_at, config.tz, patient.language)
             link = await app[VISITS].link(seat)
             summary = fill(lambda m: translate(patient.language, m),
-                           N_("Video visit with {clinic}"), clinic=config.clinic_name)
+                           N_("Video visit with {clinic}"),
+                           clinic=(await clinic_look(app)).name)
             invite = visit_invite(uid=f"{visit.id}@visitroom", starts_at=visit.starts_at,
                                   ends_at=visit.ends_at, now=now, summary=summary,
                                   description=link, url=link, alarm_minutes=min(minutes, 60))
@@ -126,7 +150,7 @@ def _local_minute(now: int, app: web.Application) -> tuple[int, str]:
     return local.hour * 60 + local.minute, local.date().isoformat()
 
 
-async def _live_plan_link(app: web.Application, plan: Plan | None, now: int) -> str | None:
+async def live_plan_link(app: web.Application, plan: Plan | None, now: int) -> str | None:
     """Her plan link while it still opens her page (not revoked, not past its end)."""
     if plan is None or plan.status != "active" or now >= app[CARE].link_expires(plan):
         return None
@@ -147,7 +171,7 @@ async def program_reminders(app: web.Application, now: int) -> int:
     for row in rows:
         patient = Patient.from_row(row)
         plan = active_plan(await plans_of_patient(app[DB], patient.id))
-        link = await _live_plan_link(app, plan, now)
+        link = await live_plan_link(app, plan, now)
         if link is None:
             continue
         queued += await _queue(
@@ -177,7 +201,7 @@ async def questionnaire_notices(app: web.Application, now: int) -> int:
             continue
         due = sorted({p.due_at for p in await pending(app[DB], plan, now=now)
                       if now - p.due_at < window})
-        link = await _live_plan_link(app, plan, now) if due else None
+        link = await live_plan_link(app, plan, now) if due else None
         if link is None:
             continue
         patient = Patient.from_row(row)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from server.care.ids import PATIENT_ID_PATTERN, PLAN_ID_PATTERN
-from server.http.schemas import MAX_EMAIL_LENGTH, Name, Timestamp
+from server.http.schemas import MAX_EMAIL_LENGTH, Language, Name, Timestamp
 from signaling.ids import SLUG_MAX_LENGTH
 
 PatientId = Annotated[str, Meta(pattern=f"^{PATIENT_ID_PATTERN}$",
@@ -44,9 +44,8 @@ class NewPatient(Struct, forbid_unknown_fields=True, kw_only=True):
     phone: Annotated[str, Meta(pattern=PHONE_PATTERN, max_length=25)] | None = None
     phone_consent: Annotated[bool, Meta(
         description="She agreed to text reminders (needs a phone).")] = False
-    language: Annotated[str, Meta(max_length=35, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$",
-                                  description="Her pages' and emails' language (a BCP 47 tag).",
-                                  examples=["en", "es"])] = "en"
+    language: Annotated[Language, Meta(
+        description="Her pages' and emails' language (a BCP 47 tag).")] = "en"
     external_id: ExternalId | None = None
 
 

@@ -64,6 +64,10 @@ def _compiled_languages(locale_dir: Path) -> tuple[str, ...]:
 
 LANGUAGES: tuple[str, ...] = (SOURCE_LANGUAGE, *_compiled_languages(LOCALE_DIR))
 """The languages pages and messages can be rendered in; the first is the default."""
+LANGUAGE_COOKIE = "visitroom_lang"
+"""The language she picked with the pages' language switch (server/views/language.py)."""
+MAX_TAG_LENGTH = 35
+"""The longest language tag read from a cookie or a record (BCP 47 tags in use are short)."""
 
 TIME_FORMATS = {
     "when": "EEE dd MMM y, HH:mm",
@@ -76,6 +80,17 @@ TIME_FORMATS = {
 }
 """The clinic's ways of writing a moment, as CLDR patterns (Babel puts day and month names
 in the page's language). Keyed, so a template names a use and not a format."""
+LOCAL_TIME_FORMATS: dict[str, dict[str, str]] = {
+    "es": {
+        "when": "EEE d 'de' MMM 'de' y, h:mm a",
+        "visit": "EEEE d 'de' MMMM, h:mm a",
+        "day": "EEEE d 'de' MMMM 'de' y",
+        "date": "d 'de' MMMM 'de' y",
+        "time": "h:mm a",
+    },
+}
+"""Where a language writes a use otherwise than TIME_FORMATS: Spanish for US patients puts
+the day first with "de" and a 12-hour clock ("jueves 1 de enero, 2:05 p. m.")."""
 
 
 def N_(message: str) -> str:  # noqa: N802 (gettext's own name for the marker)
@@ -84,11 +99,30 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's own name for the marker)
     return message
 
 
+def language_names() -> dict[str, str]:
+    """Each language of LANGUAGES by its own name ("English", "Español"): what the language
+    switch offers, read in the language it names."""
+    return {language: _locale(language).get_display_name(_locale(language)).capitalize()
+            for language in LANGUAGES}
+
+
+def choose_language(chosen: str | None, person: str | None, accept_language: str) -> str:
+    """The language of a page: the one she chose on the page (its cookie), else the one of
+    the person the page is for (her patient record or her visit), else the best match of
+    her browser's Accept-Language, else English. A choice without a catalog is passed over
+    (`es-MX` is Spanish; `fr` goes on to the next)."""
+    for asked in ((chosen or "")[:MAX_TAG_LENGTH], (person or "")[:MAX_TAG_LENGTH],
+                  accept_language):
+        found = _best(asked, LANGUAGES)
+        if found is not None:
+            return found
+    return LANGUAGES[0]
+
+
 def page_language(requested: str | None) -> str:
-    """The language to render in: the one asked for (`pt-BR`, `pt_br`) when there is a
-    catalog for it, else the default."""
-    spelled = {language.lower(): language for language in LANGUAGES}
-    return spelled.get((requested or "").replace("_", "-").lower(), LANGUAGES[0])
+    """The language to render in: the one asked for (`pt-BR`, `pt_br`; `es-MX` is Spanish)
+    when there is a catalog for it, else the default."""
+    return _best((requested or "")[:MAX_TAG_LENGTH].replace("_", "-"), LANGUAGES) or LANGUAGES[0]
 
 
 def negotiate(accept_language: str, languages: tuple[str, ...] | None = None) -> str:
@@ -96,6 +130,12 @@ def negotiate(accept_language: str, languages: tuple[str, ...] | None = None) ->
     12.5.4), else the first of them. `es-MX` finds `es`; weights order the choices, and
     `q=0` refuses one."""
     languages = languages or LANGUAGES
+    return _best(accept_language, languages) or languages[0]
+
+
+def _best(accept_language: str, languages: tuple[str, ...]) -> str | None:
+    """The best of `languages` for an Accept-Language header (or a single tag); None when
+    it asks for none of them."""
     ranked: list[tuple[float, int, str]] = []
     for index, part in enumerate(accept_language.split(",")[:20]):
         tag, _sep, params = part.strip().partition(";")
@@ -115,14 +155,15 @@ def negotiate(accept_language: str, languages: tuple[str, ...] | None = None) ->
     found = negotiate_locale(preferred, list(languages), sep="-")
     # Babel compares without case but answers in the header's spelling ("ES", "Es-MX" -> "Es").
     spelled = {language.lower(): language for language in languages}
-    return spelled.get(found.lower(), languages[0]) if found else languages[0]
+    return spelled.get(found.lower()) if found else None
 
 
 @functools.cache
 def translations(language: str) -> gettext.NullTranslations:
-    """The compiled catalog of `language`; English (and a language without one) gives
-    the message ids back."""
-    if language == SOURCE_LANGUAGE or language not in LANGUAGES:
+    """The compiled catalog of `language`'s page language (`es-MX`: Spanish); English (and a
+    language without one) gives the message ids back."""
+    language = page_language(language)
+    if language == SOURCE_LANGUAGE:
         return gettext.NullTranslations()
     return Translations.load(str(LOCALE_DIR), [catalog_folder(language)], DOMAIN)
 
@@ -160,9 +201,11 @@ def _locale(language: str) -> Locale:
 
 
 def format_time(ts: int | None, tz: tzinfo, language: str, form: str = "when") -> str:
-    """A Unix time in the clinic's time zone, written the `form` way (TIME_FORMATS) in
-    `language`; empty for None."""
+    """A Unix time in the clinic's time zone, written the `form` way (TIME_FORMATS, or the
+    language's own LOCAL_TIME_FORMATS) in `language`'s page language; empty for None."""
     if ts is None:
         return ""
     moment = datetime.fromtimestamp(ts, tz)
-    return format_datetime(moment, TIME_FORMATS[form], tzinfo=tz, locale=_locale(language))
+    language = page_language(language)  # the page's: a date never speaks another language
+    pattern = LOCAL_TIME_FORMATS.get(language, {}).get(form, TIME_FORMATS[form])
+    return format_datetime(moment, pattern, tzinfo=tz, locale=_locale(language))

@@ -58,6 +58,13 @@ MAX_QUERY_LENGTH = 100
 LINKS_VALUES = ("true", "false")
 """What `links` of a visit list may say."""
 
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
+"""A BCP 47 language tag's shape (`es`, `pt-BR`)."""
+# Checked by `visit_input.clean_language` (the shape, then Babel), which says what is wrong
+# in words; msgspec's message would quote the pattern.
+Language = Annotated[str, Meta(max_length=35, extra_json_schema={"pattern": LANGUAGE_PATTERN},
+                               examples=["en", "es"])]
+
 # Not validated by msgspec (its message would quote the pattern): `visit_input.clean_name`
 # checks the same rule and says what is wrong in words.
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH,
@@ -94,6 +101,9 @@ class NewVisit(Struct, forbid_unknown_fields=True, kw_only=True):
     kind: Kind = "follow-up"
     capacity: Annotated[int, Meta(ge=MIN_CAPACITY, le=MAX_CAPACITY,
                                   description="How many may be in the call at once.")] = MIN_CAPACITY
+    language: Annotated[Language, Meta(description=(
+        "The patient's pages' language for this visit. Default: her record's language "
+        "(with patient_id), else what her browser asks for."))] | None = None
 
 
 class NewGuest(Struct, forbid_unknown_fields=True):
@@ -160,6 +170,21 @@ class Assignment(Struct, kw_only=True):
     created_at: Annotated[int, Meta(description="Unix time.")]
 
 
+class ChatMessage(Struct, kw_only=True):
+    """A chat message of the visit's call or waiting room, kept with it
+    (`VISITROOM_CHAT_STORE=on`)."""
+
+    id: str
+    sent_at: Timestamp
+    sender_id: Annotated[str, Meta(pattern=f"^{PARTICIPANT_ID_PATTERN}$")]
+    sender_role: Role
+    sender_name: Annotated[str, Meta(description="Her name as the room knew it.")]
+    to: Annotated[str | None, Meta(description=(
+        "null: written in the call; else the waiting participant whose exchange with the "
+        "therapist it belongs to."))] = None
+    text: Annotated[str, Meta(description="Plain text, as written (never HTML).")]
+
+
 class Visit(Struct, kw_only=True):
     """A visit as the API shows it (the same JSON as `run.py create-visit --json`)."""
 
@@ -178,6 +203,14 @@ class Visit(Struct, kw_only=True):
         description="The plan of care the visit is part of; its program is the plan's.")] = None
     assignments: Annotated[list[Assignment], Meta(
         description="The home program: exercises assigned to the patient.")]
+    chat: Annotated[list[ChatMessage], Meta(description=(
+        "The visit's chat, oldest first: only in `getVisit`, only when the server keeps chat "
+        "(or kept some), and only for a key with patients:read (it may carry health "
+        "details); the latest 500 messages (a visit keeps at most 2,000: `chat_more`)."
+    ))] | msgspec.UnsetType = msgspec.UNSET
+    chat_more: Annotated[bool, Meta(description=(
+        "With `chat`: true when the visit keeps earlier messages than the 500 returned."
+    ))] | msgspec.UnsetType = msgspec.UNSET
 
 
 class VisitList(Struct):

@@ -18,10 +18,12 @@ from markupsafe import Markup, escape
 from server.auth.csrf import csrf_token
 from server.auth.staff import cached_user
 from server.http.i18n import (
+    LANGUAGE_COOKIE,
     MARKUP_TAG,
     SOURCE_LANGUAGE,
+    choose_language,
     format_time,
-    negotiate,
+    language_names,
     page_language,
     translate,
     translations,
@@ -63,6 +65,7 @@ def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
     env.filters["local_time"] = local_time
     env.filters["without_markers"] = without_markers
     env.globals["clinic_timezone"] = config.timezone
+    env.globals["language_names"] = language_names()
     return env
 
 
@@ -113,10 +116,20 @@ def _ngettext(ctx: jinja2.runtime.Context, singular: str, plural: str, n: int, /
     return _filled(ctx, translation, singular if n == 1 else plural, values)
 
 
+_PERSON_LANGUAGE = "visitroom_person_language"
+
+
+def speak_to(request: web.Request, language: str | None) -> None:
+    """Say whose pages these are: the language of the person a view found (her patient
+    record's, her visit's; None when she has none), used after her own choice on the page."""
+    request[_PERSON_LANGUAGE] = language
+
+
 def request_language(request: web.Request) -> str:
-    """The language of this request's pages: Accept-Language's best match among the
-    languages with a catalog, else English."""
-    return negotiate(request.headers.get("Accept-Language", ""))
+    """The language of this request's pages (i18n.choose_language): the language switch's
+    cookie, else the person's language (`speak_to`), else Accept-Language, else English."""
+    return choose_language(request.cookies.get(LANGUAGE_COOKIE), request.get(_PERSON_LANGUAGE),
+                           request.headers.get("Accept-Language", ""))
 
 
 def render_text(app: web.Application, name: str, language: str,

@@ -63,8 +63,23 @@ SUPINE_IN_PREGNANCY = (
 )
 """The one rule for lying on the back in pregnancy (NHS Frimley, Exercise in pregnancy), added by the loader
 to every exercise done lying on the back so no content file has to repeat it."""
-SUPINE_POSITION = re.compile(r"^(lying|lie) (on|flat on) your back", re.IGNORECASE)
-"""A starting position that says the exercise is done lying on the back, whatever the demo shows."""
+SUPINE_IN_PREGNANCY_TRANSLATED = {
+    "es": "Si está embarazada, sobre todo después de unas 16 semanas: no se quede mucho tiempo acostada boca "
+          "arriba. El peso de la barriga puede presionar la vena grande que lleva la sangre de vuelta al corazón y "
+          "hacer que se sienta a punto de desmayarse. En su lugar, hágalo semisentada sobre almohadas, de lado, sentada o de pie, "
+          "y póngase de lado si se siente mareada, con náuseas o le falta el aire.",
+}
+"""The same rule in each language other than English a page can be in."""
+
+
+def translated_supine_rule(language: str) -> str:
+    """The rule for lying on the back in `language`; empty when it is not written in it."""
+    return SUPINE_IN_PREGNANCY_TRANSLATED.get(language, "")
+
+
+SUPINE_POSITION = re.compile(r"^((lying|lie) (on|flat on) your back|acostada boca arriba)", re.IGNORECASE)
+"""A starting position that says the exercise is done lying on the back, whatever the demo shows (a
+translation's position begins with the same words in its language: "Acostada boca arriba")."""
 SUPINE_POSES = frozenset({
     "hook_lying", "hook_lying_tilt", "bridge", "supine", "heel_slide_out", "tabletop_legs", "heel_tap",
     "knee_chest", "figure_four", "hook_lying_arms_up", "hook_lying_arms_back", "hook_lying_squeeze",

@@ -10,6 +10,9 @@ and the clinical rules (sources, red flags, lying on the back) follow here. Layo
     poses.toml               named poses of the demo figure (angles in degrees)
     conditions/*.toml        one condition a file
     exercises/*.toml         [[exercise]] tables, grouped by theme
+    */*.<language>.toml      a translation of the entry or file of that name (translations.py)
+
+`{emergency_number}` in any text, the warning signs' included, is filled with the clinic's number.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ from server.library.model import (
     Library,
     PropPlace,
 )
-from server.library.warning_signs import SHARED_SIGNS
+from server.library.translations import language_of, page_library, translate_library
+from server.library.warning_signs import DEFAULT_EMERGENCY_NUMBER, SHARED_SIGNS, translation_problems
 
 __all__ = ["LIBRARY_DIR", "PHASES", "SUPINE_POSES", "LibraryError", "load_library"]
 
@@ -214,8 +218,16 @@ def _read_figure(path: Path) -> Figure:
         raise LibraryError(path, _where("file", field), rule) from None
 
 
-def load_library(root: Path = LIBRARY_DIR) -> Library:
-    """Read and check every content file; LibraryError names the first problem found."""
+def _entries(folder: Path) -> list[Path]:
+    """The English content files of a folder, in order (a translation's name has its language too)."""
+    return [path for path in sorted(folder.glob("*.toml")) if language_of(path) is None]
+
+
+def load_library(root: Path = LIBRARY_DIR, emergency_number: str = DEFAULT_EMERGENCY_NUMBER) -> Library:
+    """Read and check every content file and translation; LibraryError names the first problem found.
+    `emergency_number` is filled in wherever a text says `{emergency_number}`."""
+    for problem in translation_problems():
+        raise LibraryError(Path(__file__).parent / "warning_signs.py", "translations", problem)
     poses_path = root / "poses.toml"
     if not poses_path.exists():
         raise LibraryError(poses_path, "file", "is missing")
@@ -226,7 +238,7 @@ def load_library(root: Path = LIBRARY_DIR) -> Library:
     poses = _read_poses(poses_path, figure)
     files = [poses_path, figure_path]
     exercises: dict[str, Exercise] = {}
-    for path in sorted((root / "exercises").glob("*.toml")):
+    for path in _entries(root / "exercises"):
         files.append(path)
         for decoded in _decode_exercises(path, _load_toml(path)):
             exercise = _complete_exercise(path, decoded, poses, figure)
@@ -234,7 +246,7 @@ def load_library(root: Path = LIBRARY_DIR) -> Library:
                 raise LibraryError(path, f"exercise '{exercise.slug}' field 'slug'", "is used twice")
             exercises[exercise.slug] = exercise
     conditions: dict[str, Condition] = {}
-    for path in sorted((root / "conditions").glob("*.toml")):
+    for path in _entries(root / "conditions"):
         files.append(path)
         condition = _read_condition(path, _load_toml(path))
         if condition.slug in conditions:
@@ -255,4 +267,10 @@ def load_library(root: Path = LIBRARY_DIR) -> Library:
             check_placement({**poses[name], "airborne": True}, figure, {})
         except PoseError as exc:
             raise LibraryError(poses_path, f"pose '{name}'", str(exc)) from None
-    return Library(poses, conditions, exercises, digest.hexdigest()[:20], figure)
+    for path in sorted({*(root / "conditions").glob("*.*.toml"), *(root / "exercises").glob("*.*.toml")}):
+        digest.update(path.read_bytes())
+    digest.update(emergency_number.encode())
+    english = Library(poses, conditions, exercises, digest.hexdigest()[:20], figure)
+    library = page_library(english, "en", emergency_number)
+    library.by_language = translate_library(root, english, emergency_number, _load_toml)
+    return library

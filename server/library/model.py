@@ -8,7 +8,7 @@ for lying on the back) it adds once, after decoding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Literal, get_args
 
 import msgspec
@@ -31,7 +31,7 @@ from server.library.fields import (
     text,
 )
 from server.library.figure import Figure
-from server.library.warning_signs import PHASE_SETS, SHARED_SIGNS, SharedSignKey, WarningSet
+from server.library.warning_signs import SharedSignKey, Signs, WarningSet, signs_for
 
 Phase = Literal["pregnancy", "postpartum", "any"]
 PHASES: tuple[str, ...] = get_args(Phase)
@@ -184,19 +184,24 @@ class Condition(Content, frozen=True):
     shared_red_flags: tuple[SharedSignKey, ...] = ()
     """Warning signs written once in warning_signs.SHARED_SIGNS that this entry carries too."""
 
+    def signs(self) -> Signs:
+        """The warning signs as its page shows them (PageCondition: in the page's language, with the
+        clinic's emergency number)."""
+        return signs_for("en")
+
     @property
     def warning_sets(self) -> tuple[WarningSet, ...]:
         """The warning-sign sets of the entry's phase: pregnancy, after birth, or both."""
-        return PHASE_SETS[self.phase]
+        return self.signs().phase_sets[self.phase]
 
     def shared_flags(self) -> tuple[str, ...]:
         """The text of each shared warning sign the entry names."""
-        return tuple(SHARED_SIGNS[key].text for key in self.shared_red_flags)
+        return tuple(self.signs().shared[key] for key in self.shared_red_flags)
 
     def as_json(self) -> dict[str, Any]:
         """The condition for the API: markers in the text name `sources[].key`."""
-        data = msgspec.to_builtins(self)
-        data["shared_red_flags"] = [{"key": key, "text": SHARED_SIGNS[key].text} for key in self.shared_red_flags]
+        data = msgspec.to_builtins({name: getattr(self, name) for name in Condition.__struct_fields__})
+        data["shared_red_flags"] = [{"key": key, "text": self.signs().shared[key]} for key in self.shared_red_flags]
         data["phase_red_flags"] = {s.name: {"heading": s.heading, "signs": list(s.signs)} for s in self.warning_sets}
         return data
 
@@ -210,15 +215,56 @@ class Condition(Content, frozen=True):
         return not q or q in self.name.lower() or any(q in a.lower() for a in self.aliases)
 
 
+class PageCondition(Condition, frozen=True):
+    """A condition as a page in one language shows it: its text translated, or its English text when it
+    has no translation (`english_only`); its warning signs always in the page's language, with the
+    clinic's emergency number. Made by the loader, never read from a file."""
+
+    language: str = "en"
+    """The language of its text ("en" when `english_only`; its warning signs are in the page's)."""
+    english_only: bool = False
+    """The page is in another language, and this entry has no translation in it."""
+    review_sources: tuple[Source, ...] = ()
+    """Sources in the page's language the translation was reviewed against (cited by key like the rest)."""
+    page_signs: Any = None
+    """The Signs of the page's language (warning_signs.signs_for)."""
+
+    def signs(self) -> Signs:
+        return self.page_signs or signs_for(self.language)
+
+    def as_json(self) -> dict[str, Any]:
+        data = super().as_json()
+        data.update(language=self.language, english_only=self.english_only,
+                    review_sources=msgspec.to_builtins(self.review_sources))
+        return data
+
+
+class PageExercise(Exercise, frozen=True):
+    """An exercise as a page in one language shows it (as PageCondition): its loader-added safety rule
+    (lying on the back in pregnancy) is always in the page's language."""
+
+    language: str = "en"
+    english_only: bool = False
+    review_sources: tuple[Source, ...] = ()
+    """Sources in the page's language the translation was reviewed against."""
+
+
 @dataclass
 class Library:
-    """Everything the library holds."""
+    """Everything the library holds, in English; `in_language` gives it as a page in another
+    language shows it."""
 
     poses: dict[str, dict[str, Any]]
     conditions: dict[str, Condition]
     exercises: dict[str, Exercise]
     etag: str = ""
     figure: Figure | None = None
+    by_language: dict[str, Library] = field(default_factory=dict)
+    """The library as pages in each other language show it (translated entries, the rest in English)."""
+
+    def in_language(self, language: str) -> Library:
+        """The library as a page in `language` shows it; itself for English or a language it has none of."""
+        return self.by_language.get(language, self)
 
     def ordered_conditions(self) -> list[Condition]:
         """Conditions in their set order (sacroiliac joint dysfunction first)."""

@@ -5,15 +5,26 @@ The loader adds a phase's set to every condition of that phase (both sets to a c
 either phase) and the shared signs an entry names by key; it refuses an entry's own warning
 sign that says what a set or a shared sign already says, so one sign reads, and is graded, the
 same on every page.
+
+Every sign is written here in each language a page can be in (`TRANSLATED`), so a page in
+Spanish shows them in Spanish whether or not its entry has a translation. Where a sign says to
+call the emergency services it says `{emergency_number}`; `signs_for` fills in the clinic's
+number (`VISITROOM_EMERGENCY_NUMBER`), in every language.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from server.library.clinical import Source
+from server.library.clinical import SUPINE_IN_PREGNANCY, Source, translated_supine_rule
+
+EMERGENCY_NUMBER = "{emergency_number}"
+"""Where a sign, or any text of the library, names the number to call in an emergency."""
+DEFAULT_EMERGENCY_NUMBER = "999"
+"""The number when the clinic sets none: the UK's, which the signs' NHS sources give."""
 
 PhaseSetName = Literal["pregnancy", "postpartum"]
 
@@ -119,7 +130,8 @@ SPRING_HALL_UTI = Source(
 
 BLOOD_CLOT = (
     "Pain, swelling, warmth or redness in one leg (the calf, thigh or groin): get medical help straight away "
-    "(possible blood clot); call 999 if you are breathless or have chest pain, with or without a painful leg."
+    "(possible blood clot); call {emergency_number} if you are breathless or have chest pain, with or without a "
+    "painful leg."
 )
 """The sign of a clot, the same in pregnancy, after birth and in every exercise that warns of it."""
 
@@ -128,7 +140,7 @@ PREGNANCY = WarningSet(
     heading="If you are pregnant, contact your maternity unit straight away for",
     signs=(
         "Bleeding from the vagina, or your waters breaking or fluid leaking from the vagina: contact your "
-        "maternity unit now; call 999 for heavy bleeding or clots.",
+        "maternity unit now; call {emergency_number} for heavy bleeding or clots.",
         "Regular, painful tightenings or contractions (possible labour, early or not): contact your maternity "
         "unit now.",
         "Your baby moving less than usual, or a change in the pattern of movements: contact your maternity "
@@ -137,7 +149,7 @@ PREGNANCY = WarningSet(
         "swelling of the face, hands or feet (possible pre-eclampsia): contact your maternity unit now.",
         BLOOD_CLOT,
         "A high temperature, or feeling hot and shivery: contact your maternity unit now.",
-        "Sharp or constant tummy pain that does not come and go: call 999.",
+        "Sharp or constant tummy pain that does not come and go: call {emergency_number}.",
         "Itching, especially of the palms of your hands or the soles of your feet: contact your maternity "
         "unit now.",
         "Being sick again and again, or not being able to keep fluids down: contact your maternity unit now.",
@@ -161,7 +173,7 @@ POSTPARTUM = WarningSet(
         "A caesarean wound or the stitches of a tear that become red, swollen, more painful, leak or smell bad "
         "(possible infection): contact your midwife or GP the same day.",
         "A severe headache that will not go away or keeps getting worse, especially with changes in your "
-        "eyesight: call 999 or go to an emergency department now.",
+        "eyesight: call {emergency_number} or go to an emergency department now.",
         "Thoughts of harming yourself or your baby, or feeling confused, very agitated or not like yourself: "
         "get help straight away from your GP, midwife or an emergency department.",
     ),
@@ -218,3 +230,160 @@ SHARED_SIGNS: dict[str, SharedSign] = {
 SharedSignKey = Literal["cauda-equina", "leg-weakness", "cannot-pass-urine", "cannot-bear-weight", "after-a-fall",
                         "urine-infection"]
 """A key of SHARED_SIGNS (a test keeps the two the same)."""
+
+
+@dataclass(frozen=True)
+class TranslatedSigns:
+    """Every warning sign in one language other than English, each at the place of its English."""
+
+    sets: dict[str, tuple[str, tuple[str, ...]]]
+    """Per phase set name: its heading and its signs, in the order of the English signs."""
+    shared: dict[str, str]
+    """Per shared sign key: its text."""
+
+
+SPANISH_MATERNITY = "su obstetra o partera, o con el área de Labor y Parto (Labor and Delivery) de su hospital"
+"""Whom the Spanish signs name for the English "maternity unit", after "con": the obstetrician or
+midwife, or the hospital's Labor and Delivery triage, the places a US patient calls; see
+docs/library.md, "Spanish"."""
+BLOOD_CLOT_ES = (
+    "Dolor, hinchazón, calor o enrojecimiento en una pierna (la pantorrilla, el muslo o la ingle): busque "
+    "atención médica de inmediato (posible coágulo de sangre); llame al {emergency_number} si le falta el aire o "
+    "tiene dolor en el pecho, le duela o no la pierna."
+)
+
+SPANISH = TranslatedSigns(
+    sets={
+        "pregnancy": (
+            f"Si está embarazada, comuníquese de inmediato con {SPANISH_MATERNITY}, ante cualquiera de estas "
+            "señales",
+            (
+                "Sangrado por la vagina, o si se le rompe la fuente o le sale líquido por la vagina: comuníquese ahora con "
+                f"{SPANISH_MATERNITY}; llame al {{emergency_number}} si el sangrado es abundante o tiene coágulos.",
+                "Endurecimientos o contracciones regulares y dolorosos (puede ser el parto, antes de tiempo o no): "
+                f"comuníquese ahora con {SPANISH_MATERNITY}.",
+                "Su bebé se mueve menos de lo habitual, o ha cambiado la forma en que se mueve: comuníquese ahora "
+                f"con {SPANISH_MATERNITY}, aunque sea de noche; no espere al día siguiente.",
+                "Dolor de cabeza intenso, problemas de la vista como visión borrosa o destellos de luz, o hinchazón "
+                "repentina de la cara, las manos o los pies (posible preeclampsia): comuníquese ahora con "
+                f"{SPANISH_MATERNITY}.",
+                BLOOD_CLOT_ES,
+                f"Fiebre, o sensación de calor con escalofríos: comuníquese ahora con {SPANISH_MATERNITY}.",
+                "Dolor de vientre punzante o constante, que no va y viene: llame al {emergency_number}.",
+                "Picazón, sobre todo en las palmas de las manos o en las plantas de los pies: comuníquese ahora con "
+                f"{SPANISH_MATERNITY}.",
+                "Vomitar una y otra vez, o no poder retener los líquidos: comuníquese ahora con "
+                f"{SPANISH_MATERNITY}.",
+            ),
+        ),
+        "postpartum": (
+            "En las semanas después del parto, busque atención médica de inmediato ante cualquiera de estas señales",
+            (
+                "Sangrado abundante por la vagina, sangrado que de repente aumenta, coágulos grandes o un flujo "
+                "con mal olor, sobre todo si se siente a punto de desmayarse, mareada o con el corazón acelerado: "
+                "busque atención de emergencia.",
+                "Temperatura de 38 °C (100.4 °F) o más, escalofríos, o si se siente muy mal: llame a su partera u "
+                "obstetra, o a su médico, el mismo día.",
+                BLOOD_CLOT_ES,
+                "La herida de la cesárea o los puntos de un desgarro se ponen rojos, hinchados o más dolorosos, "
+                "les sale líquido o pus, o huelen mal (posible infección): llame a su partera u obstetra, o a su médico, el mismo "
+                "día.",
+                "Dolor de cabeza intenso que no se quita o que sigue empeorando, sobre todo con cambios en la vista: "
+                "llame al {emergency_number} o vaya ahora a una sala de emergencias.",
+                "Pensamientos de hacerse daño a usted misma o a su bebé, o si se siente confundida, muy agitada o "
+                "si no se siente como usted misma: pida ayuda de inmediato a su médico, a su partera u obstetra, o en una "
+                "sala de emergencias.",
+            ),
+        ),
+    },
+    shared={
+        "cauda-equina":
+            "Entumecimiento u hormigueo alrededor de los genitales, el ano o las nalgas (la zona que se apoya "
+            "en una silla de montar), o dolor, entumecimiento o debilidad en las dos piernas, sobre todo si "
+            "además tiene dificultad nueva para empezar a orinar o para controlar la orina o las heces: vaya ahora a una sala de "
+            "emergencias (posible síndrome de la cola de caballo).",
+        "leg-weakness":
+            "Debilidad nueva o que empeora en una pierna, o un pie que se arrastra o golpea el suelo al caminar: "
+            "busque atención médica el mismo día.",
+        "cannot-pass-urine":
+            "No poder orinar, u orinar solo un poco con la vejiga llena y adolorida, o no haber orinado en las "
+            "seis horas después del parto o de que le quitaran la sonda: busque atención médica de inmediato "
+            "(después del parto, avise ahora a su partera o a su equipo de maternidad).",
+        "cannot-bear-weight":
+            "Dolor tan fuerte que no puede estar de pie, caminar ni apoyar el peso en una pierna: busque "
+            "atención médica el mismo día.",
+        "after-a-fall":
+            "Dolor que empieza después de una caída o un accidente (posible fractura): busque atención médica el "
+            f"mismo día; si está embarazada, comuníquese de inmediato con {SPANISH_MATERNITY}, aunque se "
+            "sienta bien.",
+        "urine-infection":
+            "Dolor o ardor al orinar, o necesidad de orinar mucho más a menudo (posible infección): llame a su "
+            "médico, o a su partera u obstetra si está embarazada o acaba de dar a luz, el mismo día; de "
+            "inmediato si además tiene fiebre, escalofríos o dolor en la espalda o en el costado.",
+    },
+)
+"""The warning signs in Spanish, for US patients (usted; obstetra, partera, Labor y Parto, sala de
+emergencias), reviewed against the Spanish sources listed in docs/library.md."""
+
+TRANSLATED: dict[str, TranslatedSigns] = {"es": SPANISH}
+"""Every language other than English the warning signs are written in."""
+
+
+@dataclass(frozen=True)
+class Signs:
+    """The warning signs as a page in one language shows them, the clinic's emergency number filled in."""
+
+    language: str
+    phase_sets: dict[str, tuple[WarningSet, ...]]
+    """The sets a condition of each phase carries (as PHASE_SETS)."""
+    shared: dict[str, str]
+    """The text of each shared sign, by key."""
+    supine: str
+    """The rule for lying on the back in pregnancy (clinical.SUPINE_IN_PREGNANCY)."""
+
+
+def fill_number(text: str, emergency_number: str) -> str:
+    """`text` with the clinic's emergency number where it says `{emergency_number}`."""
+    return text.replace(EMERGENCY_NUMBER, emergency_number)
+
+
+def translation_problems() -> list[str]:
+    """What is missing or wrong in TRANSLATED: a sign without its translation, or a translation that
+    drops (or adds) the emergency number its English names. The loader refuses to start on any."""
+    problems = []
+    english = {s.name: s for s in (PREGNANCY, POSTPARTUM)}
+    for language, said in TRANSLATED.items():
+        pairs = [(f"shared sign '{key}'", sign.text, said.shared.get(key, "")) for key, sign in SHARED_SIGNS.items()]
+        for name, warning_set in english.items():
+            _heading, signs = said.sets.get(name, ("", ()))
+            if len(signs) != len(warning_set.signs):
+                problems.append(f"{language}: the {name} set has {len(signs)} signs, its English "
+                                f"{len(warning_set.signs)}")
+            pairs += [(f"{name} sign {i + 1}", e, t) for i, (e, t) in enumerate(zip(warning_set.signs, signs))]
+        pairs.append(("the rule for lying on the back", SUPINE_IN_PREGNANCY, translated_supine_rule(language)))
+        for where, english_text, text in pairs:
+            if not text.strip():
+                problems.append(f"{language}: {where} is not translated")
+            elif text.count(EMERGENCY_NUMBER) != english_text.count(EMERGENCY_NUMBER):
+                problems.append(f"{language}: {where} names the emergency number {text.count(EMERGENCY_NUMBER)} "
+                                f"time(s), its English {english_text.count(EMERGENCY_NUMBER)}")
+    return problems
+
+
+@functools.cache
+def signs_for(language: str, emergency_number: str = DEFAULT_EMERGENCY_NUMBER) -> Signs:
+    """The warning signs in `language` (English for a language they are not written in) with
+    `emergency_number` filled in."""
+    said = TRANSLATED.get(language)
+
+    def local(warning_set: WarningSet) -> WarningSet:
+        heading, signs = said.sets[warning_set.name] if said else (warning_set.heading, warning_set.signs)
+        return replace(warning_set, heading=heading, signs=tuple(fill_number(s, emergency_number) for s in signs))
+
+    return Signs(
+        language=language if said else "en",
+        phase_sets={phase: tuple(local(s) for s in sets) for phase, sets in PHASE_SETS.items()},
+        shared={key: fill_number(said.shared[key] if said else sign.text, emergency_number)
+                for key, sign in SHARED_SIGNS.items()},
+        supine=fill_number(translated_supine_rule(language) if said else SUPINE_IN_PREGNANCY, emergency_number),
+    )

@@ -14,6 +14,7 @@ from server.runtime.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
 from server.runtime.logs import configure_logging
 from server.runtime.process_runtime import settle_memory, tls_context
+from server.runtime.start_warnings import warn_at_start
 from server.auth.policy import KeyScope
 from server.visits.visit_input import KIND_MINUTES, VisitInputError
 
@@ -244,15 +245,6 @@ def _use_self_signed(config: Config) -> Config:
                                  keyfile=str(made.keyfile))
 
 
-def _warn_plain_http(config: Config) -> None:
-    if config.camera_needs_https:
-        print(f"warning: {config.public_url} is plain http on a host other than this machine. "
-              "Browsers allow the camera and microphone only on https pages (or on localhost), so "
-              "people opening visit links from other devices cannot be seen or heard. Serve https "
-              "(--certfile and --keyfile, or a reverse proxy: docs/deployment.md), or try it out "
-              "with --self-signed.", file=sys.stderr)
-
-
 def serve(args: argparse.Namespace) -> int:
     """`run.py serve`: prepare the database, print how to get in, run until stopped."""
     from aiohttp import web
@@ -271,7 +263,7 @@ def serve(args: argparse.Namespace) -> int:
         password = await ensure_admin(service.db, config)
         print(f"Visitroom at {config.public_url}  (database {describe_store(config)})")
         print(f"Staff sign in: {config.public_url}/login")
-        _warn_plain_http(config)
+        warn_at_start(config)
         if password:
             print(f"  Admin account created: {config.admin_email} / {password}")
             print("  This password is shown once. Set VISITROOM_ADMIN_PASSWORD to choose it.")

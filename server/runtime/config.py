@@ -86,6 +86,9 @@ class Config:
     """WebSocket ping interval; a socket silent for 1.5 times this is dropped."""
     flood_rate: int = 50
     """Messages per second a socket may send, sustained, before it is closed (1008)."""
+    chat_store: bool = False
+    """Keep the chat of calls and waiting rooms with the visit (admin visit page, API);
+    off: chat lives only in the room's memory while the visit lasts."""
     echo_max_sessions: int = 4
     """Pre-call echo checks that may run at once."""
     echo_seconds: int = 60
@@ -96,10 +99,15 @@ class Config:
     """Echo checks that may run at once for one visit (each participant has one at most)."""
     library_dir: Path = Path(__file__).resolve().parent.parent / "library"
     """Folder of the condition library's content files."""
+    emergency_number: str = "999"
+    """The number the library's warning signs tell a patient to call in an emergency, in every
+    language (VISITROOM_EMERGENCY_NUMBER): 999 by default, as the signs' UK sources say; a clinic in
+    the US sets 911, one in Spain or elsewhere in the EU 112. Digits only, 2 to 6."""
     program_days: int = 90
     """How long after a visit the patient can reopen her home program."""
     clinic_name: str = "Visitroom"
-    """The clinic's name as emails to patients give it (the only thing they say about it)."""
+    """The clinic's name on patients' pages and in their emails until the admin sets one
+    (/admin/settings, docs/clinic.md)."""
     reminder_seconds: int = 60
     """How often reminders due are composed into the outbox (a group does it once a period)."""
     plan_grace_days: int = 30
@@ -159,6 +167,9 @@ class Config:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         object.__setattr__(self, "db", Path(self.db))
         object.__setattr__(self, "library_dir", Path(self.library_dir))
+        if not (self.emergency_number.isascii() and self.emergency_number.isdigit()
+                and 2 <= len(self.emergency_number) <= 6):
+            raise ConfigError(f"emergency_number must be 2 to 6 digits (911, 112, 999), got {self.emergency_number!r}")
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         if not 0 < self.port < 65536:

@@ -82,7 +82,10 @@ class VisitEnded(AuditEvent, frozen=True, tag="visit.ended"):
 
 
 class VisitRead(AuditEvent, frozen=True, tag="visit.read"):
-    """An API key read one visit (with its links)."""
+    """An API key read one visit (with its links), and how many kept chat messages it was
+    handed (only when it was: a key with patients:read, chat kept)."""
+
+    chat: int | UnsetType = UNSET
 
 
 class VisitsListed(AuditEvent, frozen=True, tag="visits.listed"):
@@ -290,6 +293,15 @@ class ReviewMinutesLogged(AuditEvent, frozen=True, tag="review.logged"):
     minutes: int
 
 
+class PlanMessageWritten(AuditEvent, frozen=True, tag="plan.message"):
+    """A message was written on a plan's thread, by the patient or a staff account (the
+    row's actor); ids only, never the text."""
+
+    plan: str
+    message: int
+    author: str
+
+
 class Unsubscribed(AuditEvent, frozen=True, tag="patient.unsubscribed"):
     """A patient stopped email reminders through the link in one."""
 
@@ -399,6 +411,21 @@ class ApiKeyThrottled(AuditEvent, frozen=True, tag="api_key.throttled"):
     """Keys from an address wait after too many wrong ones (once a window)."""
 
     address_tag: str
+
+
+# The clinic's look (server/clinic/): which fields changed, never their values.
+
+class ClinicSettingsChanged(AuditEvent, frozen=True, tag="clinic.settings_changed"):
+    """The admin changed the clinic's name, logo, accent colour or support phone."""
+
+    fields: list[str]
+
+
+class ProfileChanged(AuditEvent, frozen=True, tag="account.profile_changed"):
+    """The admin changed a therapist's credentials, bio or photo."""
+
+    user: int
+    fields: list[str]
 
 
 EVENT_TYPES: dict[str, type[AuditEvent]] = {

@@ -21,12 +21,19 @@ class User:
     failed_logins: int
     locked_until: int
     """Unix time until which logins are refused; 0 when not locked."""
+    credentials: str | None = None
+    """What a therapist's waiting patients read after her name ("PT, DPT, WCS")."""
+    bio: str | None = None
+    """Her short bio for them (at most `MAX_BIO` characters)."""
+    photo_version: int = 0
+    """Her photo's version (`server/storage/clinic_settings.py`); 0 without one."""
 
     @classmethod
     def from_row(cls, row: Row) -> "User":
         """Build from a `users` row."""
         return cls(row["id"], row["email"], row["name"], row["role"], row["password_hash"],
-                   bool(row["active"]), row["failed_logins"], row["locked_until"])
+                   bool(row["active"]), row["failed_logins"], row["locked_until"],
+                   row["credentials"], row["bio"], int(row["photo_version"] or 0))
 
 
 async def create_user(conn: Connection, *, email: str, name: str, role: str,
@@ -65,6 +72,19 @@ async def list_therapists(db: Database) -> list[User]:
         "SELECT * FROM users WHERE role = 'therapist' ORDER BY active DESC, name COLLATE NOCASE"
     )
     return [User.from_row(r) for r in rows]
+
+
+MAX_CREDENTIALS = 100
+"""The longest credentials line."""
+MAX_BIO = 500
+"""The longest bio."""
+
+
+async def set_profile(conn: Connection, user_id: int, *, credentials: str | None,
+                      bio: str | None) -> None:
+    """Store a therapist's credentials and bio (her photo: `clinic_settings.set_user_photo`)."""
+    await conn.execute("UPDATE users SET credentials = ?, bio = ? WHERE id = ?",
+                       (credentials, bio, user_id))
 
 
 async def set_active(conn: Connection, user_id: int, active: bool) -> None:

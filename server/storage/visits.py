@@ -29,13 +29,16 @@ class Participant:
     """When the therapist turned her away; she stays away until her link is re-issued."""
     admitted_device: str | None = None
     """The device her admission was given to; another device opening her link waits."""
+    language: str | None = None
+    """Her pages' language when the visit names one (None: her record's, else her browser's)."""
 
     @classmethod
     def from_row(cls, row: Row) -> "Participant":
         """Build from a `participants` row."""
         return cls(row["id"], row["visit_id"], row["role"], row["display_name"], row["jti"],
                    row["kid"], row["issued_at"], row["not_before"], row["expires_at"],
-                   row["admitted_at"], row["denied_at"], row["admitted_device"])
+                   row["admitted_at"], row["denied_at"], row["admitted_device"],
+                   row["language"])
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,10 @@ async def insert_participant(conn: Connection, p: Participant) -> None:
     """Store one participant of an existing visit, after the ones it already has."""
     await conn.execute(
         "INSERT INTO participants (id, visit_id, role, display_name, jti, kid, issued_at,"
-        " not_before, expires_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " not_before, expires_at, language, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " (SELECT COALESCE(MAX(position), 0) + 1 FROM participants WHERE visit_id = ?))",
         (p.id, p.visit_id, p.role, p.display_name, p.jti, p.kid, p.issued_at, p.not_before,
-         p.expires_at, p.visit_id),
+         p.expires_at, p.language, p.visit_id),
     )
 
 

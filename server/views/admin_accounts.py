@@ -15,18 +15,24 @@ from server.auth.passwords import PoolBusy, generate_password, password_problem
 from server.auth.policy import ALL_SCOPES, VISIT_SCOPES, Action, KeyScope, parse_scopes, scopes_text
 
 from server.http.errors import ApiError
-from server.keys import CONFIG, DB, PASSWORDS, VISITS
+from server.keys import CLINIC_LOOK, CONFIG, DB, PASSWORDS, VISITS
 from server.http.schemas import is_email_address
 from server.storage.api_keys import create_api_key, list_api_keys, revoke_api_key
 from server.storage import audit_events as audit
 from server.storage.events import EventQuery, event_actions, find_events, record_event
 from server.storage.users import (
+    MAX_BIO,
+    MAX_CREDENTIALS,
     create_user,
     list_therapists,
     set_active,
+    set_profile,
     user_by_email,
     user_by_id,
 )
+from server.clinic.images import ImageRefused, photo_image
+from server.clinic.upload import read_image_form
+from server.storage.clinic_settings import set_user_photo
 from server.http.templating import render, see_other
 from server.visits.times import parse_iso_time
 from server.views.guards import staff_may
@@ -46,7 +52,8 @@ async def _therapists_page(request: web.Request, *, error: str | None = None,
                            values: dict[str, str] | None = None, status: int = 200) -> web.Response:
     return render(request, "admin/therapists.html",
                   {"therapists": await list_therapists(request.app[DB]), "error": error,
-                   "created": created, "values": values or {}}, status=status)
+                   "created": created, "values": values or {}, "bio_max": MAX_BIO,
+                   "credentials_max": MAX_CREDENTIALS}, status=status)
 
 
 async def therapists(request: web.Request) -> web.StreamResponse:
@@ -110,6 +117,54 @@ async def set_therapist_active(request: web.Request) -> web.StreamResponse:
     if not active:
         await request.app[VISITS].therapist_deactivated(user.id)
     return see_other("/admin/therapists")
+
+
+def _profile_text(fields: dict[str, str]) -> tuple[str | None, str | None]:
+    """The form's credentials and bio, checked (line breaks in the bio folded to spaces);
+    raises ValueError with the admin's message."""
+    try:
+        credentials = clean_name(fields.get("credentials"), "credentials", required=False,
+                                 max_length=MAX_CREDENTIALS)
+        bio = clean_name(" ".join(fields.get("bio", "").splitlines()), "bio", required=False,
+                         max_length=MAX_BIO)
+    except VisitInputError as exc:
+        raise ValueError(f"{exc.field.capitalize()} {exc.message}.") from None
+    return credentials, bio
+
+
+async def save_profile(request: web.Request) -> web.StreamResponse:
+    """POST /admin/therapists/{user_id}/profile (multipart: credentials, bio, photo,
+    remove_photo): what her waiting patients see of her. The photo is checked, stripped
+    and cropped on the server (`server/clinic/images.py`); a refused post stores nothing."""
+    admin = await staff_may(request, Action.MANAGE_ACCOUNTS)
+    db = request.app[DB]
+    user = await user_by_id(db, _whole_id(request, "user_id"))
+    if user is None or user.role != "therapist":
+        raise ApiError(404, "not_found", "There is no therapist with this id.")
+    try:
+        form = await read_image_form(request, "photo")
+        credentials, bio = _profile_text(form.fields)
+        photo = (await request.app[CLINIC_LOOK].decode(photo_image, form.file)
+                 if form.file is not None else None)
+    except ImageRefused as refused:
+        return await _therapists_page(request, error=f"Photo of {user.name}: {refused.message}",
+                                      status=refused.status)
+    except ValueError as exc:
+        return await _therapists_page(request, error=str(exc), status=422)
+    remove = form.fields.get("remove_photo") == "on" and user.photo_version > 0
+    fields = [f for f, old, new in (("credentials", user.credentials, credentials),
+                                    ("bio", user.bio, bio)) if old != new]
+    now = int(time.time())
+    async with db.transaction() as conn:
+        await set_profile(conn, user.id, credentials=credentials, bio=bio)
+        if photo is not None or remove:
+            await set_user_photo(conn, user.id, photo.data if photo else None,
+                                 photo.content_type if photo else None, now)
+            fields.append("photo")
+        if fields:
+            await record_event(conn, audit.ProfileChanged(user=user.id, fields=fields),
+                               actor=admin.audit, now=now)
+    return see_other(f"/admin/therapists#therapist-{user.id}")
 
 
 async def _keys_page(request: web.Request, *, new_key: str | None = None,

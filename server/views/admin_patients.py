@@ -1,6 +1,7 @@
 """Staff pages for patients: the list with search and the new-patient form (admins), and a
 patient's page (her record, plans, visits, program and its history, adherence, pain,
-questionnaires and monitoring) for admins and the therapists who lead her plans.
+questionnaires, monitoring and her messages, with the reply form) for admins and the
+therapists who lead her plans.
 
 The forms that change a plan live in `server/views/admin_plans.py`; when one is refused,
 it shows this page again through `patient_page` with the error and a 422.
@@ -17,13 +18,15 @@ from aiohttp import web
 
 from server.auth.csrf import require_csrf
 from server.auth.policy import Action, CareFile, StaffActor, allowed
-from server.care import outcome_trend, outcomes
+from server.care import messages, outcome_trend, outcomes
 from server.care.adherence import REVIEW_MINUTES, adherence, monitoring, pain_trend
 from server.care.care_json import BadCursor, patient_list_page
 from server.care.exercise_log import HIGH_PAIN, open_flags
+from server.care.field_error import FieldError
 from server.care.instruments import INSTRUMENTS
 from server.care.outcomes import MAX_EVERY_WEEKS
 from server.care.patient_input import parse_patient_request
+from server.care.service import CareStateError
 from server.care.trend_chart import Chart, line_chart
 from server.http.care_schemas import DEFAULT_WEEKS, MAX_GOALS, MAX_WEEKS, MIN_WEEKS
 from server.http.errors import ApiError
@@ -36,6 +39,7 @@ from server.storage import audit_events as audit
 from server.storage.assignments import Assignment, plan_history
 from server.storage.events import record_event
 from server.storage.patients import Patient, patients_by_ids
+from server.storage.plan_messages import unread_threads
 from server.storage.plans import (
     Plan,
     active_plan,
@@ -49,6 +53,8 @@ from server.visits.visit_input import VisitInputError
 
 PAGE = 50
 """Patients a page of the list shows."""
+UNREAD_THREADS = 100
+"""Plans with unread messages the dashboard lists at most."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,8 @@ async def _page_context(request: web.Request, actor: StaffActor,
     therapists = [t for t in await list_therapists(db) if t.active] \
         if actor.user.role == "admin" else []
     current = active_plan(plans)
+    # Her thread: of the active plan, else of her latest one (read only once closed).
+    thread_plan = current or (plans[0] if plans else None)
     return {
         "patient": patient, "plans": plans, "visits": visits, "links": links,
         "leads": leads, "may_change": may_change, "may_start": may_start,
@@ -201,7 +209,31 @@ async def _page_context(request: web.Request, actor: StaffActor,
                    "default_weeks": DEFAULT_WEEKS, "max_goals": MAX_GOALS},
         "current": current,
         "care": await _care_context(request, current, names) if current else None,
+        "thread": await _thread_context(request, actor, thread_plan, may_change)
+        if thread_plan else None,
     }
+
+
+async def _thread_context(request: web.Request, actor: StaffActor, plan: Plan,
+                          may_change: dict[str, bool]) -> dict[str, Any]:
+    """Her messages on `plan` (a page, newest first), whether this reader may answer, and
+    the limits of the reply form. Her plan's therapist's view marks them read."""
+    before = None
+    cursor = query_value(request, "messages_before", max_length=40)
+    if cursor:
+        before = messages.read_cursor(cursor)
+        if before is None:
+            raise ApiError(400, "bad_parameter",
+                           "This page of messages is not one this server gave.")
+    db = request.app[DB]
+    if await messages.reads_for_care_team(actor, plan):
+        page = await messages.open_thread(db, plan, before, reader="staff",
+                                          now=int(time.time()))
+    else:
+        page = await messages.thread_page(db, plan.id, before)
+    return {"plan": plan, "page": page, "paged": before is not None,
+            "may_reply": may_change[plan.id] and plan.status == "active",
+            "max_text": messages.MAX_TEXT}
 
 
 async def _care_context(request: web.Request, plan: Plan, names: _Names) -> dict[str, Any]:
@@ -257,6 +289,45 @@ def _outcome_chart(found: outcome_trend.InstrumentTrend, tz: Any) -> Chart:
         points=[(p.answered_at, p.score) for p in found.points], low=instrument.low,
         high=instrument.high, tz=tz, baseline=baseline,
         band=(band["low"], band["high"]) if band else None, notes=notes)
+
+
+async def reply(request: web.Request) -> web.StreamResponse:
+    """POST /admin/plans/{plan_id}/messages: a message to her from her plan's therapist or an
+    admin; a refused one shows her page again with the text kept (422, 429 or 409)."""
+    actor = await staff_may(request, Action.VIEW_PATIENT)
+    patient, plan = await staff_care(request, actor, Action.CHANGE_CARE)
+    assert plan is not None
+    form = await require_csrf(request)
+    try:
+        await messages.write(request.app, plan, form.get("text", ""), author="staff",
+                             user_id=actor.user.id, actor=actor.audit)
+    except FieldError as exc:
+        return await _reply_refused(request, actor, patient, form, exc.text(), 422)
+    except messages.TooMany:
+        return await _reply_refused(
+            request, actor, patient, form, f"at most {messages.MAX_A_DAY['staff']} messages "
+            "a day go to one patient; try again tomorrow", 429)
+    except CareStateError:
+        return await _reply_refused(request, actor, patient, form, "this plan of care is "
+                                    "closed; start a new one to write to her", 409)
+    return see_other(f"/admin/patients/{patient.id}?done=message_sent#messages")
+
+
+async def _reply_refused(request: web.Request, actor: StaffActor, patient: Patient,
+                         form: Any, message: str, status: int) -> web.Response:
+    return await patient_page(request, actor, patient, values={"text": form.get("text", "")},
+                              error=FormError("message", "text", message), status=status)
+
+
+async def dashboard_messages(request: web.Request, actor: StaffActor) -> list[dict[str, Any]]:
+    """Plans with messages of hers not yet read, for the dashboard, the latest first: of the
+    plans she leads (every plan's for an account that may list all patients), each with the
+    patient's name."""
+    db = request.app[DB]
+    mine = None if await allowed(actor, Action.LIST_PATIENTS) else actor.user.id
+    threads = await unread_threads(db, therapist_id=mine, limit=UNREAD_THREADS)
+    patients = await patients_by_ids(db, [t.patient_id for t in threads])
+    return [{"thread": t, "patient": patients.get(t.patient_id)} for t in threads]
 
 
 async def dashboard_flags(request: web.Request, actor: StaffActor) -> list[dict[str, Any]]:

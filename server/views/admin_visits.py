@@ -15,12 +15,13 @@ from server.visits.ics import visit_invite
 from server.keys import CARE, CONFIG, DB, LIBRARY, ROUTER, VISITS
 from server.http.schemas import MAX_MINUTES
 from server.visits.program import visit_program
+from server.storage.chat import kept_chat
 from server.storage.events import events_for_visit
 from server.storage.users import list_therapists
 from server.storage.links import live_link
 from server.storage.visits import Visit, list_visits
 from server.http.templating import render, see_other
-from server.views.admin_patients import dashboard_flags
+from server.views.admin_patients import dashboard_flags, dashboard_messages
 from server.views.guards import staff_may, staff_visit
 from server.visits.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
 from server.visits.service import VisitStateError
@@ -92,6 +93,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                   {"sections": sections, "now": now, "call_links": call_links,
                    "live": await live_statuses(request, today),
                    "flags": await dashboard_flags(request, actor),
+                   "unread_messages": await dashboard_messages(request, actor),
                    "notice": request.query.get("done")})
 
 
@@ -126,7 +128,7 @@ async def create_visit(request: web.Request) -> web.StreamResponse:
 
 
 async def visit_detail(request: web.Request) -> web.StreamResponse:
-    """GET /admin/visits/{visit_id}: links, actions, invite and audit trail."""
+    """GET /admin/visits/{visit_id}: links, actions, invite, kept chat and audit trail."""
     actor = await staff_may(request, Action.VIEW_VISIT)
     visit = await staff_visit(request, actor, Action.VIEW_VISIT)
     service = request.app[VISITS]
@@ -136,9 +138,10 @@ async def visit_detail(request: web.Request) -> web.StreamResponse:
     events = await events_for_visit(request.app[DB], visit.id)
     library = request.app[LIBRARY]
     program = [(a, library.exercises.get(a.exercise)) for a in await visit_program(request.app[DB], visit)]
+    chat = await kept_chat(request.app[DB], visit.id, keeping=request.app[CONFIG].chat_store)
     return render(request, "admin/visit_detail.html",
                   {"visit": visit, "links": links, "revoked": revoked, "events": events,
-                   "program": program,
+                   "program": program, "chat": chat,
                    "notice": request.query.get("done")})
 
 

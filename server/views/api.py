@@ -16,9 +16,11 @@ from server.http.query_params import query_value
 from server.http.request_json import read_body
 from server.http.schemas import ISO_TIME_PATTERN, LINKS_VALUES, NewGuest, NewVisit, Status
 from server.storage import audit_events as audit
+from server.storage.chat import kept_chat
 from server.storage.events import record_event
 from server.storage.visits import Visit, list_visits
 from server.visits.times import parse_iso_time
+from server.visits.visit_json import chat_json
 from server.views.guards import key_may, visit_or_404
 from server.visits.visit_input import VisitInputError, clean_name, parse_visit_request
 from server.visits.service import VisitStateError
@@ -95,7 +97,14 @@ async def get_visit(request: web.Request) -> web.StreamResponse:
     actor = await key_may(request, Action.VIEW_VISIT)
     visit = await _visit(request, actor, Action.VIEW_VISIT)
     body = await request.app[VISITS].describe(visit)
-    await _audit_read(request, actor, audit.VisitRead(), visit_id=visit.id)
+    if await allowed(actor, Action.VIEW_PATIENT):  # chat may carry health details
+        chat = await kept_chat(request.app[DB], visit.id, keeping=request.app[CONFIG].chat_store)
+        if chat is not None:
+            body["chat"] = chat_json(chat.messages)
+            body["chat_more"] = chat.more
+    # Whether it handed out kept chat (it may carry health details): how many messages.
+    await _audit_read(request, actor, audit.VisitRead(
+        **({"chat": len(body["chat"])} if "chat" in body else {})), visit_id=visit.id)
     return web.json_response(body)
 
 

@@ -21,6 +21,7 @@ from server.keys import CARE, CONFIG, DB
 from server.http.errors import ApiError
 from server.storage.plans import Plan
 from server.views.care_api import fill_round, pending_forms
+from server.views.language import speak_to_participant
 from server.views.program import seat_for
 
 
@@ -50,6 +51,7 @@ async def _patients_plan(request: web.Request) -> Plan:
     plan = await request.app[CARE].plan(visit.plan_id) if visit.plan_id else None
     if participant.role != "patient" or plan is None or plan.status != "active":
         raise ApiError(404, "no_questionnaires", "This visit has no questionnaires to fill.")
+    await speak_to_participant(request, visit, participant)
     return plan
 
 

@@ -22,13 +22,14 @@ from server.care.service import PlanClaims
 from server.http.error_pages import error_response
 from server.http.errors import ApiError
 from server.http.i18n import N_
-from server.http.templating import render, see_other
+from server.http.templating import render, request_language, see_other, speak_to
 from server.keys import CARE, DB, LIBRARY, VISITS
 from server.storage.assignments import program_of
 from server.storage.patients import get_patient
 from server.storage.plans import Plan
 from server.storage.visits import visits_of_plan
 from server.views.join import refusal_page
+from server.views.language import speak_to_patient
 
 _PLAN_REFUSALS: dict[LinkProblem, tuple[int, str, str]] = {
     LinkProblem.EXPIRED: (401, N_("Link expired"),
@@ -74,6 +75,7 @@ async def open_plan(request: web.Request) -> tuple[Plan, PlanActor, PlanClaims]:
         raise ApiError(status, refused.problem.value, message) from None
     if found is None:
         raise ApiError(401, "no_plan_session", N_("Open the link the clinic sent you first."))
+    await speak_to_patient(request, found[1].patient_id)
     return found
 
 
@@ -108,6 +110,8 @@ async def home_context(request: web.Request, plan: Plan) -> dict[str, Any]:
     db, library = request.app[DB], request.app[LIBRARY]
     patient = await get_patient(db, plan.patient_id)
     assert patient is not None
+    speak_to(request, patient.language)
+    library = library.in_language(request_language(request))  # her program and warning signs in her language
     program = [{"assignment": a, "exercise": library.exercises[a.exercise]}
                for a in await program_of(db, "", plan.id) if a.exercise in library.exercises]
     now = int(time.time())

@@ -22,10 +22,13 @@ from server.http.error_pages import error_response
 from server.http.i18n import N_, fill, format_time, translate
 from server.keys import CONFIG, DB
 from server.library.fields import DOSE_LIMITS
+from server.clinic.profile import therapist_card
 from server.http.schemas import MAX_NOTE
+from signaling.protocol import MAX_CHAT_CHARS
 from server.storage import audit_events as audit
 from server.storage.events import record_event
 from server.http.templating import render, request_language, see_other
+from server.views.language import speak_to_participant
 
 _REFUSALS: dict[LinkProblem, tuple[int, str, str]] = {
     LinkProblem.MALFORMED: (401, N_("Link not valid"),
@@ -115,6 +118,7 @@ async def join(request: web.Request) -> web.StreamResponse:
         except LinkRefused as late:
             return refusal_page(request, late)
         target = f"/visits/{visit_id}/program"
+    await speak_to_participant(request, visit, participant)  # for a refusal below
     now = int(time.time())
     try:
         await require_access(request, visit, participant, link_id=claims.jti)
@@ -161,6 +165,7 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
             N_("Open this visit with the link from your invitation. If you just did, "
                "reload this page."), title=N_("Open your visit link"))
     visit, participant, _claims = found
+    await speak_to_participant(request, visit, participant)
     if visit.status == "ended":
         if participant.role != "therapist":
             return see_other(f"/visits/{visit.id}/program")
@@ -170,6 +175,10 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
     else:
         other, unnamed = visit.participant("therapist"), N_("your therapist")
     other_name = other.display_name if other else translate(request_language(request), unnamed)
+    # The waiting room's profile of her therapist (templates/visit/_therapist_card.html).
+    card = (await therapist_card(request.app[DB], visit, other_name)
+            if participant.role != "therapist" else None)
     return render(request, "visit/call.html",
                   {"visit": visit, "me": participant, "other_name": other_name,
-                   "dose_limits": DOSE_LIMITS, "note_max": MAX_NOTE})
+                   "therapist_card": card,
+                   "dose_limits": DOSE_LIMITS, "note_max": MAX_NOTE, "chat_max": MAX_CHAT_CHARS})

@@ -1,4 +1,8 @@
-"""The public condition library: pages, their JSON twins, and the pelvic-floor self-check."""
+"""The public condition library: pages, their JSON twins, and the pelvic-floor self-check.
+
+Every page and answer is in the request's language: the library as that language shows it
+(`Library.in_language`: translated entries, the rest in English and marked so, the warning signs
+always translated)."""
 
 from __future__ import annotations
 
@@ -24,10 +28,15 @@ from server.http.templating import COMPRESS_ON_LOOP_BELOW, render, request_langu
 CACHE = "public, max-age=300"
 
 
+def _library(request: web.Request) -> Library:
+    """The library in the request's language."""
+    return request.app[LIBRARY].in_language(request_language(request))
+
+
 def _cached_json(request: web.Request, body: Any) -> web.StreamResponse:
-    """JSON with an ETag of the library's content; 304 when the client has it."""
-    etag = f'"{request.app[LIBRARY].etag}"'
-    headers = {"ETag": etag, "Cache-Control": CACHE}
+    """JSON with an ETag of the library's content in the request's language; 304 when the client has it."""
+    etag = f'"{_library(request).etag}"'
+    headers = {"ETag": etag, "Cache-Control": CACHE, "Vary": "Accept-Language, Cookie"}
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)
     response = web.Response(text=json.dumps(body), headers=headers, content_type="application/json",
@@ -49,7 +58,8 @@ def exercise_json(library: Library, exercise: Exercise) -> dict[str, Any]:
 
 def _condition_summary(condition: Any) -> dict[str, Any]:
     return {"slug": condition.slug, "name": condition.name, "aliases": list(condition.aliases),
-            "phase": condition.phase, "gist": without_markers(condition.gist)}
+            "phase": condition.phase, "gist": without_markers(condition.gist),
+            "language": condition.language, "english_only": condition.english_only}
 
 
 def _filtered(request: web.Request) -> tuple[list[Any], str, str]:
@@ -57,20 +67,20 @@ def _filtered(request: web.Request) -> tuple[list[Any], str, str]:
     phase = request.query.get("phase", "")
     if phase and phase not in PHASES:
         phase = ""
-    conditions = [c for c in request.app[LIBRARY].ordered_conditions()
+    conditions = [c for c in _library(request).ordered_conditions()
                   if c.matches(query) and (not phase or c.phase in (phase, "any"))]
     return conditions, query, phase
 
 
 def _condition(request: web.Request) -> Any:
-    condition = request.app[LIBRARY].conditions.get(request.match_info["slug"])
+    condition = _library(request).conditions.get(request.match_info["slug"])
     if condition is None:
         raise ApiError(404, "not_found", N_("There is no condition with this name in the library."))
     return condition
 
 
 def _exercise(request: web.Request) -> Exercise:
-    exercise = request.app[LIBRARY].exercises.get(request.match_info["slug"])
+    exercise = _library(request).exercises.get(request.match_info["slug"])
     if exercise is None:
         raise ApiError(404, "not_found", N_("There is no exercise with this name in the library."))
     return exercise
@@ -86,8 +96,8 @@ async def index(request: web.Request) -> web.StreamResponse:
 async def condition_page(request: web.Request) -> web.StreamResponse:
     """GET /library/{slug}."""
     condition = _condition(request)
-    library = request.app[LIBRARY]
-    keys = [source.key for source in condition.sources]
+    library = _library(request)
+    keys = [source.key for source in (*condition.sources, *condition.review_sources)]
     shared_sources = {s.key: s for key in condition.shared_red_flags for s in SHARED_SIGNS[key].sources}
     language = request_language(request)
 
@@ -102,7 +112,7 @@ async def condition_page(request: web.Request) -> web.StreamResponse:
 
 async def exercises_page(request: web.Request) -> web.StreamResponse:
     """GET /library/exercises."""
-    library = request.app[LIBRARY]
+    library = _library(request)
     return render(request, "library/exercises.html",
                   {"exercises": sorted(library.exercises.values(), key=lambda e: e.name)})
 
@@ -111,7 +121,7 @@ async def exercise_page(request: web.Request) -> web.StreamResponse:
     """GET /library/exercises/{slug}: the exercise with its live demo."""
     exercise = _exercise(request)
     return render(request, "library/exercise.html",
-                  {"exercise": exercise, "conditions": request.app[LIBRARY].conditions_for(exercise.slug),
+                  {"exercise": exercise, "conditions": _library(request).conditions_for(exercise.slug),
                    "supine_source": SUPINE_SOURCE})
 
 
@@ -119,7 +129,7 @@ async def quiz(request: web.Request) -> web.StreamResponse:
     """GET /library/quiz: the self-check form, or its result when answers are given."""
     answers = {q.key: request.query.get(q.key, "") for q in QUESTIONS}
     result = assess(answers) if any(answers.values()) else None
-    conditions = request.app[LIBRARY].conditions
+    conditions = _library(request).conditions
     related = [conditions[s] for s in related_conditions(answers) if s in conditions] if result else []
     return render(request, "library/quiz.html",
                   {"questions": QUESTIONS, "answers": answers, "result": result, "related": related})
@@ -138,7 +148,7 @@ async def api_conditions(request: web.Request) -> web.StreamResponse:
 async def api_condition(request: web.Request) -> web.StreamResponse:
     """GET /api/library/conditions/{slug}: the condition with its exercises."""
     condition = _condition(request)
-    library = request.app[LIBRARY]
+    library = _library(request)
     body = condition.as_json()
     body["exercises"] = [exercise_json(library, library.exercises[s]) for s in condition.exercises]
     return _cached_json(request, body)
@@ -146,7 +156,7 @@ async def api_condition(request: web.Request) -> web.StreamResponse:
 
 async def api_exercises(request: web.Request) -> web.StreamResponse:
     """GET /api/library/exercises."""
-    library = request.app[LIBRARY]
+    library = _library(request)
     return _cached_json(request, {"exercises": [
         {"slug": e.slug, "name": e.name, "summary": e.summary, "dosage": e.dosage.text()}
         for e in sorted(library.exercises.values(), key=lambda e: e.name)]})
@@ -154,4 +164,4 @@ async def api_exercises(request: web.Request) -> web.StreamResponse:
 
 async def api_exercise(request: web.Request) -> web.StreamResponse:
     """GET /api/library/exercises/{slug}."""
-    return _cached_json(request, exercise_json(request.app[LIBRARY], _exercise(request)))
+    return _cached_json(request, exercise_json(_library(request), _exercise(request)))

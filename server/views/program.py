@@ -24,7 +24,9 @@ from server.http.request_json import read_body
 from server.http.schemas import AssignmentChange, NewAssignment
 from server.storage.audit_events import by_participant
 from server.storage.visits import Participant, Visit
-from server.http.templating import render
+from server.http.i18n import translate
+from server.http.templating import render, request_language
+from server.views.language import speak_to_participant
 from server.views.guards import require_own_origin
 from server.views.join import refusal_page
 from server.visits.visit_input import VisitInputError
@@ -131,12 +133,13 @@ async def program_page(request: web.Request) -> web.StreamResponse:
         raise ApiError(401, "no_visit_session",
                        N_("Open the link from your invitation to see your program."))
     visit, participant, claims = found
+    await speak_to_participant(request, visit, participant)
     if not await allowed(participant_actor(request, visit, participant, link_id=claims.jti),
                          Action.READ_PROGRAM, visit):
         raise ApiError(403, "forbidden", _REFUSED[Action.READ_PROGRAM])
 
     patient = participant if participant.role != "therapist" else _patient_of(visit)
-    library = request.app[LIBRARY]
+    library = request.app[LIBRARY].in_language(request_language(request))
     items: list[dict[str, Any]] = []
     for a in await visit_program(request.app[DB], visit, patient.id):
         exercise = library.exercises.get(a.exercise)
@@ -145,7 +148,8 @@ async def program_page(request: web.Request) -> web.StreamResponse:
     therapist = visit.participant("therapist")
     return render(request, "visit/program.html", {
         "visit": visit, "items": items, "patient": patient,
-        "therapist_name": therapist.display_name if therapist else "your therapist",
+        "therapist_name": therapist.display_name if therapist
+        else translate(request_language(request), N_("your therapist")),
         "until": visit.ends_at + request.app[CONFIG].grace_minutes * 60
         + program_seconds(request.app[CONFIG].program_days, patient.role),
     })

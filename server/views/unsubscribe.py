@@ -15,6 +15,7 @@ from server.http.error_pages import error_response
 from server.http.i18n import N_
 from server.http.templating import render
 from server.keys import CARE
+from server.views.language import speak_to_patient
 
 
 def _patient_id(request: web.Request) -> str:
@@ -38,6 +39,7 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
     patient_id = _patient_id(request)
     if not await request.app[CARE].unsubscribe(patient_id, request.query.get("token", "")):
         return _refused(request)
+    await speak_to_patient(request, patient_id)  # her link proved whose page this is
     return render(request, "care/unsubscribe.html", {"token": "", "done": True})
 
 

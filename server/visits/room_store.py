@@ -1,7 +1,8 @@
 """What live rooms tell the database, and what visit changes tell live rooms.
 
 `RoomStore` is the rooms' hooks: admissions (with the device), denials, removals,
-endings and demos shown are stored through the visit service before the room changes.
+endings and demos shown are stored through the visit service before the room changes, and
+chat messages too when the server keeps chat (`Config.chat_store`).
 `RoomsFollowVisits` carries cancellations and revoked links made anywhere (admin page,
 API, a deactivated account) and a therapist's sign-out on one browser to the router.
 """
@@ -16,8 +17,11 @@ from typing import Iterator
 from server.library.model import Library
 from server.storage import DatabaseBusy
 from server.storage import audit_events as audit
+from server.storage import chat as chat_store
+from server.storage.chat import HISTORY_ROWS, add_chat_message, chat_of_visit
 from server.visits.service import VisitService, acted_by
 from signaling.echo import EchoPool
+from signaling.chat import ChatEntry
 from signaling.endpoint import TokenBucket
 from signaling.protocol import ProtocolError
 from signaling.router import Router
@@ -112,6 +116,24 @@ class RoomStore:
             # Both browsers are still told; the log line keeps the ids.
             log.warning("host move not audited (database busy) visit=%s participant=%s "
                         "device=%s previous=%s", visit_id, participant_id, new_device, old_device)
+
+    async def chat_kept(self, visit_id: str, entry: ChatEntry) -> None:
+        if not self.visits.config.chat_store:
+            return
+        with _busy_as_protocol_error():
+            kept = await add_chat_message(self.visits.db, visit_id, entry)
+        if not kept:
+            raise ProtocolError("chat_full", "This visit's chat holds all the messages it can "
+                                f"keep ({chat_store.KEPT_PER_VISIT}).")
+
+    async def chat_history(self, visit_id: str) -> list[ChatEntry]:
+        if not self.visits.config.chat_store:
+            return []
+        try:
+            return await chat_of_visit(self.visits.db, visit_id, latest=HISTORY_ROWS)
+        except DatabaseBusy:
+            log.warning("stored chat not read (database busy) visit=%s", visit_id)
+            return []
 
     async def ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None:
         if reason == "cancelled":

@@ -122,8 +122,9 @@ class VisitService:
         visit_id = new_id("v_", 12)
         people = tuple(
             Participant(new_id("p_", 12), visit_id, role, name, new_id("j_", 12), key.kid, now,
-                        not_before, expires_at)
-            for role, name in (("patient", patient_name), ("therapist", therapist_name))
+                        not_before, expires_at, language=language)
+            for role, name, language in (("patient", patient_name, request.language),
+                                         ("therapist", therapist_name, None))
         )
         visit = Visit(visit_id, request.kind, starts_at, ends_at, "scheduled", request.capacity,
                       therapist_id, now, people, patient.id if patient is not None else None,

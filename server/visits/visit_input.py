@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from server.http import schemas
+from server.http.i18n import language_tag
 from server.runtime.config import Config
 from server.http.schemas import KIND_MINUTES, MAX_NAME_LENGTH, MIN_CAPACITY  # noqa: F401 (one place for callers)
 from server.visits.times import parse_iso_time
@@ -49,6 +50,8 @@ class VisitRequest:
     """...or by the clinic's own id for her (one of the two at most)."""
     plan_id: str | None = None
     """One of her plans; by default her active plan that started last."""
+    language: str | None = None
+    """The patient's pages' language for this visit (None: her record's, else her browser's)."""
 
 
 def clean_name(value: Any, field: str, *, required: bool = True,
@@ -68,6 +71,17 @@ def clean_name(value: Any, field: str, *, required: bool = True,
     if len(value) > max_length:
         raise VisitInputError(field, f"must be at most {max_length} characters")
     return value
+
+
+def clean_language(value: str, field: str = "language") -> str:
+    """A language tag as pages spell it (`es`, `pt-BR`): one Babel knows, with or without a
+    catalog yet (pages fall back to English until there is one)."""
+    try:
+        if re.fullmatch(schemas.LANGUAGE_PATTERN, value):
+            return language_tag(value)
+    except ValueError:
+        pass
+    raise VisitInputError(field, "is not a language tag (e.g. en, es)")
 
 
 def parse_start(value: Any, config: Config) -> int | None:
@@ -117,6 +131,7 @@ def parse_visit_request(data: Mapping[str, Any] | schemas.NewVisit,
         minutes=KIND_MINUTES[data.kind] if data.minutes is None else data.minutes,
         kind=data.kind,
         capacity=data.capacity,
+        language=clean_language(data.language) if data.language else None,
     )
 
 

@@ -9,6 +9,7 @@ import msgspec
 from server.http import schemas
 from server.storage.assignments import Assignment
 from server.storage.visits import Visit
+from signaling.chat import ChatEntry
 from server.visits.times import iso_time
 
 
@@ -33,3 +34,11 @@ def visit_json(visit: Visit, assignments: list[Assignment], urls: dict[str, str]
         plan_id=visit.plan_id,
         assignments=[schemas.Assignment(**a.as_json()) for a in assignments],
     ))
+
+
+def chat_json(entries: list[ChatEntry]) -> list[dict[str, Any]]:
+    """A visit's kept chat as the API's `ChatMessage` list."""
+    return msgspec.to_builtins([schemas.ChatMessage(
+        id=e.id, sent_at=iso_time(e.at), sender_id=e.sender_id,
+        sender_role=e.sender_role,  # type: ignore[arg-type]
+        sender_name=e.sender_name, to=e.thread or None, text=e.text) for e in entries])

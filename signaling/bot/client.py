@@ -55,6 +55,9 @@ class VisitClient:
         self.admit = admit
         self.media = media
         self.relay = relay
+        self.loss = 0.0
+        """Share of media and data datagrams dropped each way once ICE is up (0 to 1): a
+        weak network on the bot's side, which may change during a call (tests, benches)."""
         parts = urlsplit(link)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self._session = session
@@ -67,6 +70,8 @@ class VisitClient:
         self.status = ""
         self.messages: list[dict[str, Any]] = []
         """Every message received, in order (for tests and diagnostics)."""
+        self.data: list[dict[str, Any]] = []
+        """Every data-channel message received from peers, in order (e.g. `video-step`)."""
         self.done = asyncio.Event()
         self._admitted_sent: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -295,11 +300,12 @@ class VisitClient:
     # -- media and data --------------------------------------------------------------------
 
     async def _consume(self, track: MediaStreamTrack) -> None:
-        await count_frames(track, self._on_frame)
+        await count_frames(track, lambda kind: self._on_frame(kind, track.id))
 
-    def _on_frame(self, kind: str) -> None:
+    def _on_frame(self, kind: str, track_id: str = "") -> None:
         if kind == "video":
             self.figures.video_frames += 1
+            self.figures.video_tracks[track_id] = self.figures.video_tracks.get(track_id, 0) + 1
             if self.figures.first_frame_ms is None:
                 self.figures.first_frame_ms = self._elapsed_ms()
         else:
@@ -312,8 +318,16 @@ class VisitClient:
         self._channels.append(channel)
         time_round_trips(channel, self._on_data, self._on_rtt, answer_pings=True)
 
+    def send_data(self, message: dict[str, Any]) -> None:
+        """Send one message on the data channel of every peer connection that has it open."""
+        for channel in self._channels:
+            if channel.readyState == "open":
+                channel.send(json.dumps(message))
+
     def _on_data(self, message: dict[str, Any]) -> None:
         self.figures.data_messages += 1
+        if len(self.data) < 1000:
+            self.data.append(message)
 
     def _on_rtt(self, rtt_ms: float) -> None:
         if self.figures.rtt_ms is None:

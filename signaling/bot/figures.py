@@ -19,6 +19,8 @@ class CallFigures:
     rtt_ms: float | None = None
     video_frames: int = 0
     audio_frames: int = 0
+    video_tracks: dict[str, int] = field(default_factory=dict)
+    """Video frames by remote track id: a second track is a shared screen."""
     data_messages: int = 0
     peers: list[str] = field(default_factory=list)
     reconnects: int = 0
@@ -41,6 +43,7 @@ class CallFigures:
                 "connected_ms": _round(self.connected_ms), "first_frame_ms": _round(self.first_frame_ms),
                 "first_audio_ms": _round(self.first_audio_ms), "rtt_ms": _round(self.rtt_ms),
                 "video_frames": self.video_frames, "audio_frames": self.audio_frames,
+                "video_tracks": len(self.video_tracks),
                 "candidate_types": list(self.candidate_types) if self.candidate_types else None}
 
 

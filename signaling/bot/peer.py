@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+import weakref
 from typing import Any, Protocol
 
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
+    RTCIceTransport,
     RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -32,6 +35,7 @@ class PeerHost(Protocol):
     its media and ICE settings, its figures, its signaling socket and its task keeping."""
 
     media: str
+    loss: float
     ice_servers: list[dict[str, Any]]
     ice_transport_policy: str
     figures: CallFigures
@@ -73,6 +77,37 @@ def selected_candidate_types(pc: RTCPeerConnection) -> tuple[str, str] | None:
     return pair.local_candidate.type, pair.remote_candidate.type
 
 
+_LOSSY: weakref.WeakSet[RTCIceTransport] = weakref.WeakSet()
+"""ICE transports whose send and receive `drop_datagrams` wrapped already."""
+
+
+def drop_datagrams(pc: RTCPeerConnection, host: PeerHost) -> None:
+    """Drop `host.loss` of the media and data datagrams this connection sends and receives.
+
+    Wraps aiortc's ICE transports' send and receive (what DTLS, SRTP and SCTP use), not
+    aioice's STUN: the connection checks stay answered, as on a real lossy link that has
+    not failed. Once per transport (bundled m-lines share one).
+    """
+    transports = {t.sender.transport.transport for t in pc.getTransceivers() if t.sender.transport}
+    if pc.sctp is not None:
+        transports.add(pc.sctp.transport.transport)
+    for ice in [t for t in transports if t not in _LOSSY]:
+        _LOSSY.add(ice)
+        send, recv = ice._send, ice._recv
+
+        async def lossy_send(data: bytes, send: Any = send) -> None:
+            if random.random() >= host.loss:
+                await send(data)
+
+        async def lossy_recv(recv: Any = recv) -> bytes:
+            while True:
+                data = await recv()
+                if random.random() >= host.loss:
+                    return data
+
+        ice._send, ice._recv = lossy_send, lossy_recv
+
+
 class PeerLink:
     """One RTCPeerConnection with one remote participant."""
 
@@ -105,6 +140,7 @@ class PeerLink:
         @pc.on("iceconnectionstatechange")
         def on_ice() -> None:
             if pc.iceConnectionState == "completed":
+                drop_datagrams(pc, client)
                 client.figures.connections += 1
                 client.figures.candidate_types = selected_candidate_types(pc)
                 if client.figures.connected_ms is None:

@@ -2,12 +2,13 @@
 her therapist and admins.
 
 One clinic is built through its real forms and services: Maya, whose plan Rae leads (a
-visit, an exercise, a logged session, a pain flag, a plan link that was re-issued, and an
-older plan that was closed), and Ines, whose plan Sam leads. Each other role then tries
-every one of Maya's staff pages and forms, her API record and her home page with its JSON
-and POSTs: refused each time (404 where a staff member must not learn she exists, 401/403
-for a link or key), with nothing of hers in the answer and nothing stored. Her current
-plan link, Rae and the admin are allowed. On SQLite and on PostgreSQL.
+visit, an exercise, a logged session, a pain flag, a message of hers, a plan link that was
+re-issued, and an older plan that was closed), and Ines, whose plan Sam leads. Each other
+role then tries every one of Maya's staff pages and forms, her API record and her home page
+with its JSON and POSTs (her messages too): refused each time (404 where a staff member
+must not learn she exists, 401/403 for a link or key), with nothing of hers in the answer
+and nothing stored. Her current plan link, Rae and the admin are allowed. On SQLite and on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.keys import CARE, DB
+from server.keys import CARE, CONFIG, DB
 from server.storage.plans import Plan
 from tests.helpers import login, link_of, page_csrf, post_form
 from tests.test_admin_patients import (
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.both_engines
 
 NAME = "Maya Lopez"
 TABLES = ("patients", "plans", "links", "plan_questionnaires", "review_minutes",
-          "log_sessions", "outcome_responses")
+          "log_sessions", "outcome_responses", "plan_messages")
 
 
 async def _key(admin: TestClient, scopes: str) -> str:
@@ -83,6 +84,9 @@ async def clinic(aiohttp_client, admin) -> dict[str, Any]:
     other_patient = await _client(aiohttp_client, admin)
     assert (await other_patient.get(ines_link, allow_redirects=False)).status == 303
     flag = (await admin.server.app[DB].fetchone("SELECT id FROM pain_flags"))[0]
+    her_origin = {"Origin": admin.server.app[CONFIG].origin}
+    assert (await her.post(f"/care/{plan.id}/messages", json={"text": "My hip hurts"},
+                           headers=her_origin)).status == 201
     return {
         "admin": admin, "rae": rae, "sam": sam, "her": her, "maya": maya, "plan": plan,
         "closed_plan": old_plan, "flag": flag, "assignment": assignment,
@@ -111,7 +115,8 @@ def staff_posts(c: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
             (f"/admin/plans/{plan}/questionnaires", {"instrument": "nprs", "every_weeks": "0"}),
             (f"/admin/plans/{plan}/questionnaires/detach", {"instrument": "nprs"}),
             (f"/admin/plans/{plan}/flags/{c['flag']}/acknowledge", {}),
-            (f"/admin/plans/{plan}/review-minutes", {"minutes": "5"})]
+            (f"/admin/plans/{plan}/review-minutes", {"minutes": "5"}),
+            (f"/admin/plans/{plan}/messages", {"text": "How are the exercises going?"})]
 
 
 def api_calls(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -126,7 +131,9 @@ def care_calls(c: dict[str, Any]) -> list[tuple[str, str, Any]]:
             ("POST", f"/care/{plan}/log", {
                 "client_key": f"key-{time.monotonic_ns()}", "done_at": int(time.time()) - 60,
                 "entries": [{"assignment_id": c["assignment"], "status": "done", "pain": 1}]}),
-            ("POST", f"/care/{plan}/reminder", {"minute": 480})]
+            ("POST", f"/care/{plan}/reminder", {"minute": 480}),
+            ("GET", f"/care/{plan}/messages", None),
+            ("POST", f"/care/{plan}/messages", {"text": "Is this Maya's plan?"})]
 
 
 async def snapshot(c: dict[str, Any]) -> tuple[Any, ...]:
@@ -174,7 +181,7 @@ async def refused_everywhere(c: dict[str, Any], client: TestClient, *, staff: in
     for method, path, body in care_calls(c):
         status, text = await call(client, method, path, body)
         assert status in care_statuses, (path, status, text)
-        assert "Maya" not in text and "pelvic" not in text.lower()
+        assert "Maya" not in text and "pelvic" not in text.lower() and "My hip hurts" not in text
     assert await snapshot(c) == before
 
 
@@ -225,6 +232,11 @@ async def test_her_own_link_still_opens_her_page_after_the_holder_of_an_old_one_
     assert status == 201
     status, _text = await call(her, "POST", f"/care/{plan}/reminder", {"minute": 480})
     assert status == 200
+    status, text = await call(her, "GET", f"/care/{plan}/messages")
+    assert status == 200 and "My hip hurts" in text
+    status, _text = await call(her, "POST", f"/care/{plan}/messages", {"text": "Thanks"},
+                               {"Origin": her.server.app[CONFIG].origin})
+    assert status == 201
 
 
 async def test_an_api_key_without_the_patients_scopes_is_refused(clinic):
@@ -244,6 +256,9 @@ async def test_her_therapist_the_admin_and_a_patients_key_are_allowed(clinic):
         assert NAME in await (await client.get(f"/admin/patients/{maya}")).text()
         response = await post_form(client, f"/admin/patients/{maya}",
                                    f"/admin/plans/{plan.id}/review-minutes", {"minutes": "5"})
+        assert response.status == 303
+        response = await post_form(client, f"/admin/patients/{maya}",
+                                   f"/admin/plans/{plan.id}/messages", {"text": "Noted."})
         assert response.status == 303
     headers = {"Authorization": f"Bearer {clinic['patients_key']}"}
     client = clinic["holders"]["no credentials"]

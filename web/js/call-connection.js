@@ -67,7 +67,7 @@ export class CallConnection {
     state.removePeer(id);
     const session = new PeerSession({
       peerId: id, polite, iceServers: state.iceServers, iceTransportPolicy: state.iceTransportPolicy,
-      stream: media.stream, tracks: media.sources, send: (msg) => { this.note("out", msg.type); this.signaling.send(msg); },
+      stream: media.stream, screenStream: media.screenStream, tracks: media.sources, send: (msg) => { this.note("out", msg.type); this.signaling.send(msg); },
     });
     session.addEventListener("state", () => this.refresh());
     state.addPeer(id, { name, session, monitor: new QualityMonitor(session.pc) });

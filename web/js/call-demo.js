@@ -44,7 +44,9 @@ export class CallDemo {
     let exercise;
     try {
       const [response, renderer] = await Promise.all([
-        fetch(`/api/library/exercises/${slug}`, { headers: { Accept: "application/json" } }), this.load()]);
+        // In the page's language (her choice or her record's), whatever her browser asks for.
+        fetch(`/api/library/exercises/${slug}`, { headers: {
+          Accept: "application/json", "Accept-Language": document.documentElement.lang } }), this.load()]);
       this.renderer = renderer;
       exercise = response.ok ? await response.json() : null;
     } catch (err) {

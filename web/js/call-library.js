@@ -108,7 +108,8 @@ export class LibraryPanel {
     const { assignments } = await getJSON(`/visits/${this.visitId}/assignments`);
     this.$("assigned-list").replaceChildren(...assignments.map((a) => {
       const name = a.exercise.replaceAll("-", " ");
-      const li = item(`${name}: ${a.sets} × ${a.reps}${a.hold_seconds ? t(", hold {s} s", { s: a.hold_seconds }) : ""}`,
+      const hold = a.hold_seconds ? t(", hold {s} s", { s: a.hold_seconds }) : "";
+      const li = item(`${name}: ${a.sets} × ${a.reps}${hold}`,
         button(t("Change"), { class: "secondary small", "data-testid": "change-button", "aria-label": t("Change {name}", { name }) }, () => this.openAssign(
           { slug: a.exercise, name, dosage: { per_week: a.per_week } }, a)),
         button(t("Remove"), { class: "secondary small", "aria-label": t("Remove {name}", { name: a.exercise }) }, async () => {

@@ -3,6 +3,8 @@
 import { LocalMedia } from "./devices.js";
 
 const CAPTURED = { microphone: "audio", camera: "video" };
+// A shared screen, window or tab: no sound, few frames (text and slides, not motion).
+const DISPLAY = { video: { frameRate: { ideal: 10, max: 15 } }, audio: false };
 
 export class CallMedia extends EventTarget {
   constructor() {
@@ -10,7 +12,11 @@ export class CallMedia extends EventTarget {
     this.devices = new LocalMedia();
     this.sources = new Map(); // source -> MediaStreamTrack
     this.off = new Set();
+    this.screenStream = new MediaStream(); // its id names the screen to peers (negotiation.js)
   }
+
+  // Most phones cannot share their screen.
+  static get canShare() { return !!navigator.mediaDevices?.getDisplayMedia; }
 
   get stream() { return this.devices.stream; }
 
@@ -21,6 +27,7 @@ export class CallMedia extends EventTarget {
 
   stop() {
     this.devices.stop();
+    this.unshare();
     this.capture();
   }
 
@@ -54,6 +61,23 @@ export class CallMedia extends EventTarget {
 
   async switchCamera() {
     this.replace("camera", await this.devices.switchCamera());
+  }
+
+  // Share what the person picks in the browser's dialog (refusing it throws NotAllowedError).
+  // The browser's own "Stop sharing" ends the track: that stops the share as the page's does.
+  async share() {
+    const track = (await navigator.mediaDevices.getDisplayMedia(DISPLAY)).getVideoTracks()[0];
+    track.contentHint = "detail";
+    track.addEventListener("ended", () => { if (this.track("screen") === track) this.unshare(); });
+    this.unshare();
+    this.replace("screen", track);
+  }
+
+  unshare() {
+    const track = this.track("screen");
+    if (!track) return;
+    this.replace("screen", null);
+    track.stop();
   }
 
   emit(source) {

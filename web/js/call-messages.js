@@ -17,6 +17,7 @@ export function messageHandlers(call, { demo }) {
       state.iceTransportPolicy = m.ice_transport_policy === "relay" ? "relay" : "all";
       call.signaling.keepAlive(m.heartbeat_s);
       state.clearPeers();
+      state.emit("chat-history", []); // what she may read follows, if there is any
       if (m.status === "admitted") admit(m.peers);
       else state.setStatus("waiting");
     },
@@ -50,6 +51,8 @@ export function messageHandlers(call, { demo }) {
       state.emit("announce", t("Your therapist is showing you an exercise."));
     },
     "demo-control": (m) => demo.control(m),
+    chat: (m) => state.emit("chat", m),
+    "chat-history": (m) => state.emit("chat-history", m.messages || []),
     denied: () => call.finish("denied"),
     "opened-elsewhere": () => state.emit("notice", { id: "call-notice", text: t("Your visit link was just opened on another device. It waits until your therapist lets it in. If that was not you, tell your therapist.") }),
     removed() {
@@ -68,6 +71,7 @@ export function messageHandlers(call, { demo }) {
     // server's English message is for logs); codes it does not show are only logged.
     error(m) {
       console.warn("signaling:", m.code, m.message);
+      state.emit("refused", m);
       if (m.code === "room_full") state.emit("announce", t("The visit is full: nobody else can be let in."));
     },
   };

@@ -13,6 +13,23 @@ export function announce(text) {
   setTimeout(() => { el.textContent = text; }, 50);
 }
 
+// Announce what a peer's page says about itself (its screen share, its video step) at most
+// once every two seconds a peer: a peer toggling fast, or lying, cannot flood the screen
+// reader; the last thing it said in the window is announced when the window ends.
+const PEER_ANNOUNCE_MS = 2000;
+const peerAnnouncements = new Map();
+export function announceFrom(peer, text) {
+  const entry = peerAnnouncements.get(peer);
+  if (entry) { entry.text = text; return; }
+  announce(text);
+  const next = { text: null };
+  peerAnnouncements.set(peer, next);
+  setTimeout(() => {
+    peerAnnouncements.delete(peer);
+    if (next.text !== null) announceFrom(peer, next.text);
+  }, PEER_ANNOUNCE_MS);
+}
+
 // Show these panels and hide the rest; data-view names the layout the stylesheet applies
 // (the call's layout whenever the video stage is up, else the one panel shown).
 function show(...visible) {

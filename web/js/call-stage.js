@@ -1,11 +1,20 @@
 // The call on screen: the other participants' videos (one per peer, played through the
-// chosen speaker) and, while connected, the elapsed time and the connection quality.
+// chosen speaker; a shared screen as its own tile) and, while connected, the elapsed time,
+// the connection quality and the video steps a weak connection takes, on both sides.
 import { $ } from "./call-page.js";
 import { t } from "./i18n.js";
 import { gradeText } from "./quality.js";
 
+// Screen tiles and the weak network's steps load with the call, not with the page.
+let shareModule = null, weakModule = null;
+const share = () => (shareModule ??= import("./call-share.js"));
+// What a weak network changes: `use` gets the page's one WeakNetwork.
+const weak = (use) => (weakModule ??= import("./call-weak-network.js").then(({ WeakNetwork }) => new WeakNetwork()))
+  .then(use).catch((err) => console.warn("weak network:", err));
+
 export function tilesView(call) {
   const videos = new Map(); // participant id -> <video>
+  const screens = new Map(); // participant id -> a promise of what removes its screen tile
 
   call.addEventListener("peer-added", ({ detail: { id, name, session } }) => {
     const video = document.createElement("video");
@@ -15,13 +24,24 @@ export function tilesView(call) {
     video.setAttribute("aria-label", t("Video of {name}", { name }));
     setSink(video);
     session.addEventListener("media", () => play(video));
+    session.addEventListener("data", ({ detail: m }) => {
+      if (m.type === "video-step") weak((w) => { if (videos.has(id)) w.peerStep(id, name, m.step); });
+    });
     $("remotes").append(video);
     videos.set(id, video);
+    screens.set(id, share().then(({ screenTile }) => screenTile({ id, name, session }), (err) => {
+      console.warn("screen tile:", err);
+      return () => {};
+    }));
   });
   call.addEventListener("peer-removed", ({ detail: { id } }) => {
     videos.get(id)?.remove();
     videos.delete(id);
+    screens.get(id)?.then((remove) => remove());
+    screens.delete(id);
+    if (weakModule) weak((w) => w.peerGone(id));
   });
+
   call.addEventListener("roster", ({ detail: count }) => { $("alone").hidden = count > 0; });
 
   // A browser that blocks audible autoplay (no recent tap) refuses play(): then one large
@@ -48,13 +68,12 @@ function setSink(video) {
   if (sink && video.setSinkId) video.setSinkId(sink).catch(() => { /* keep the default output */ });
 }
 
-// The quality shown is the first peer's. A weak connection says how to help and caps the
-// video bitrate: sound comes first.
+// The quality shown is the first peer's. Every reading of every peer goes to the weak
+// network's steps (call-weak-network.js): sound comes first.
 export function indicatorsView(call) {
   let since = null;
   let elapsedTimer = null;
   let qualityTimer = null;
-  let poorSamples = 0;
 
   call.addEventListener("status", ({ detail: { state } }) => {
     if (state !== "connected" || since) return;
@@ -71,41 +90,25 @@ export function indicatorsView(call) {
     clearInterval(elapsedTimer);
     clearInterval(qualityTimer);
     since = null;
-    poorSamples = 0;
-    $("quality-warning").hidden = true;
+    if (weakModule) weak((w) => w.reset());
   });
 
   async function sample() {
-    const first = call.peers.values().next().value;
-    if (!first) return;
-    const q = await first.monitor.sample();
+    const peers = [...call.peers.values()];
+    if (!peers.length) return;
+    const readings = await Promise.all(peers.map((p) => p.monitor.sample().catch(() => ({ grade: "unknown" })))); // a closed connection
+    show(readings[0]);
+    weak((w) => w.readings(peers.map(({ session }, i) => [session, readings[i].grade])));
+  }
+
+  function show(q) {
     const el = $("quality");
     el.dataset.quality = q.grade;
     const parts = [];
     if (q.rttMs != null) parts.push(t("round trip {ms} ms", { ms: Math.round(q.rttMs) }));
-    if (q.lossPct != null) parts.push(t("loss {pct}%", { pct: q.lossPct.toFixed(1) }));
+    if (q.lossPct != null) parts.push(t("loss {pct}%", { pct: Math.max(q.lossPct, q.lossOutPct ?? 0).toFixed(1) }));
     if (q.kbpsIn != null) parts.push(t("{kbps} kbit/s in", { kbps: Math.round(q.kbpsIn) }));
     el.textContent = t("Connection: {grade}", { grade: gradeText(q.grade) });
     el.title = parts.join(", ");
-    poorSamples = q.grade === "poor" ? poorSamples + 1 : 0;
-    const warning = $("quality-warning");
-    warning.hidden = poorSamples < 2;
-    if (poorSamples === 2) {
-      warning.textContent = t("Your connection is weak. The picture may freeze; sound comes first. Moving closer to your Wi-Fi or turning your camera off can help.");
-      setVideoBitrate(150_000);
-    } else if (poorSamples === 0) {
-      setVideoBitrate(null);
-    }
-  }
-
-  function setVideoBitrate(bps) {
-    for (const { session } of call.peers.values()) {
-      const sender = session.senders.camera;
-      if (!sender) continue;
-      const params = sender.getParameters();
-      if (!params.encodings?.length) continue;
-      params.encodings[0].maxBitrate = bps || undefined;
-      sender.setParameters(params).catch(() => {});
-    }
   }
 }

@@ -2,7 +2,8 @@
 // holds and tells; views listen: "status" {state, panel (left, ended, denied), reason},
 // "admitted", "peer-added" {id, name, session}, "peer-removed" {id}, "roster" (peer
 // count, while connected), "lobby" (who waits), "notice" {id, text}, "announce" (text),
-// "stopped" (the call was left or ended).
+// "stopped" (the call was left or ended), "chat" (a message), "chat-history" (what this
+// page may read, after a (re)join, admission or removal), "refused" (an `error` message).
 
 export class CallState extends EventTarget {
   constructor({ visitId, role, otherName }) {

@@ -1,5 +1,6 @@
 // The visit page: device check, waiting room, call, leaving and ending. It only wires the
 // call state, the connection, local media and the views that listen to them.
+import { chatView } from "./call-chat.js";
 import { CallConnection } from "./call-connection.js";
 import { CallDemo } from "./call-demo.js";
 import { controlsView } from "./call-controls.js";
@@ -39,6 +40,7 @@ statusView(call);
 tilesView(call);
 indicatorsView(call);
 controlsView({ media, connection });
+chatView(call, { send, me: root.dataset.participant });
 const prejoin = prejoinView({ visitId, media, join: () => connection.join() });
 call.addEventListener("status", (e) => { if (e.detail.state === "ended") demo.hide(); });
 // The demo renderer loads once the call is under way, so a demo shown then is not waited for.

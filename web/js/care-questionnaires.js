@@ -108,11 +108,16 @@ function questionnaireCard(base, pending) {
   const key = pending.instrument;
   const card = el("section", { class: "questionnaire card", dataset: { testid: "questionnaire", instrument: key } },
     el("h3", { textContent: pending.title || key }));
-  if (pending.measures) card.append(el("p", { className: "muted", textContent: pending.measures }));
-  if (pending.instructions) card.append(el("p", { textContent: pending.instructions }));
+  // Shown in English on a page in another language (no validated version here): say so, and
+  // let a screen reader read its words as English.
+  const lang = pending.language && pending.language !== document.documentElement.lang ? pending.language : "";
+  if (lang) card.querySelector("h3").lang = lang;
+  if (pending.language_note) card.append(el("p", { className: "english-only", dataset: { testid: "questionnaire-language" }, textContent: pending.language_note }));
+  if (pending.measures) card.append(el("p", { className: "muted", textContent: pending.measures, ...(lang && { lang }) }));
+  if (pending.instructions) card.append(el("p", { textContent: pending.instructions, ...(lang && { lang }) }));
   const form = el("form", { className: "questionnaire-form", noValidate: true });
   const progress = el("p", { class: "muted q-progress", "aria-live": "polite", hidden: true });
-  const body = el("div", { className: "q-body" });
+  const body = el("div", { className: "q-body", ...(lang && { lang }) });
   const nav = el("div", { className: "q-nav", hidden: true });
   const status = el("p", { className: "save-status", role: "status", "aria-live": "polite" });
   const send = el("button", { type: "submit", textContent: t("Send answers") });

@@ -183,11 +183,18 @@ const viewLabel = (view) => t("Figure seen {view}", { view: viewWords(view) });
 const viewWords = (view) => ({ side: t("from the side"), front: t("from the front"), above: t("from above"),
   three_quarter: t("from the side and above, at an angle") })[view] ?? view;
 
+// The figure's props (server/library/figure.toml) as words.
+const propWords = () => ({ mat: t("mat"), chair: t("chair"), table: t("table"), counter: t("counter"),
+  wall: t("wall"), step: t("step"), rail: t("rail"), pillow: t("pillow"), ball: t("ball"),
+  footstool: t("footstool"), toilet: t("toilet"), bed: t("bed"), pillows: t("pillows"), towel: t("towel"),
+  band: t("band"), knee_band: t("knee band"), baby: t("baby"), cushion: t("cushion"), pram: t("pram"),
+  basket: t("basket"), car_seat: t("car seat"), knee_pillow: t("knee pillow") });
+
 // What the demo shows, in words, for screen readers (and anyone who prefers reading).
 export function describe(exercise) {
   const views = [...new Set([exercise.view, ...exercise.demo.map((f) => f.view).filter(Boolean)])];
-  const props = exercise.props.map((p) => p.name.replace("_", " "));
-  const figure = { name: exercise.name, views: views.map(viewWords).join(` ${t("and")} `), props: props.join(", ") };
+  const props = exercise.props.map((p) => propWords()[p.name] ?? p.name.replace("_", " "));
+  const figure = { name: exercise.name, views: views.map(viewWords).join(" " + t("and") + " "), props: props.join(", ") };
   return (props.length ? t("Drawn figure demonstrating {name}, seen {views} with {props}.", figure)
     : t("Drawn figure demonstrating {name}, seen {views}.", figure))
     + " " + t("Starting position: {position}", { position: exercise.position }) + " "

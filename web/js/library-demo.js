@@ -2,7 +2,9 @@
 import { mountDemo } from "./demo.js";
 
 for (const panel of document.querySelectorAll(".demo-panel[data-exercise]")) {
-  const response = await fetch(`/api/library/exercises/${panel.dataset.exercise}`, { headers: { Accept: "application/json" } });
+  // In the page's language (her choice or her record's), whatever her browser asks for.
+  const response = await fetch(`/api/library/exercises/${panel.dataset.exercise}`,
+    { headers: { Accept: "application/json", "Accept-Language": document.documentElement.lang } });
   if (!response.ok) continue;
   const exercise = await response.json();
   mountDemo(panel, { poses: exercise.poses, exercise });

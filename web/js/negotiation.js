@@ -18,10 +18,18 @@ const FIRST_OFFER_WAIT_MS = 3000;
 // The sources every connection negotiates, in this order, and their kind: a source with no
 // track still receives. Senders are kept by source, so a second video (a screen) is one more.
 const SOURCES = [["microphone", "audio"], ["camera", "video"]];
+// A shared screen is its own transceiver, added at the first share and kept (inactive
+// between shares), sent as its own stream: the other side tells it from the camera by that
+// stream's id (its msid), which this side announces on the data channel ("screen"). Text
+// and slides need sharpness, not motion: a low frame rate.
+const SCREEN_ENCODING = { maxFramerate: 15 };
+const STREAM_ID_MAX = 100;
 
 export class PeerSession extends EventTarget {
-  // tracks: source name -> track (call-media.js), sent as parts of stream.
-  constructor({ peerId, polite, iceServers, iceTransportPolicy = "all", stream, tracks, send }) {
+  // tracks: source name -> track (call-media.js), sent as parts of stream; a "screen" as
+  // screenStream. Emits "media", "state", "data" (a data-channel message), "screen" (the
+  // other side started or stopped sharing: remoteScreen holds its track).
+  constructor({ peerId, polite, iceServers, iceTransportPolicy = "all", stream, screenStream, tracks, send }) {
     super();
     this.peerId = peerId;
     this.polite = polite;
@@ -29,7 +37,12 @@ export class PeerSession extends EventTarget {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.isSettingRemoteAnswerPending = false;
-    this.remoteStream = new MediaStream();
+    this.remoteStream = new MediaStream(); // the other side's camera and microphone
+    this.remoteScreen = new MediaStream(); // and its shared screen
+    this.screenStream = screenStream || new MediaStream();
+    this.screenTransceiver = null;
+    this.sharing = false;
+    this.remote = { screenId: null, sharing: false, streams: new Map() }; // incoming track -> stream id
     this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     this.senders = {};
     this.disconnectTimer = null;
@@ -44,8 +57,11 @@ export class PeerSession extends EventTarget {
     }
     this.channel = this.pc.createDataChannel("visitroom", { negotiated: true, id: 0 });
     this.channel.addEventListener("message", (e) => this.onData(e.data));
+    this.channel.addEventListener("open", () => this.announceScreen());
+    if (tracks.get("screen")) this.setScreen(tracks.get("screen"));
     this.pc.addEventListener("track", (event) => {
-      this.remoteStream.addTrack(event.track);
+      this.remote.streams.set(event.track, event.streams[0]?.id || "");
+      this.place(event.track);
       event.track.addEventListener("unmute", () => this.emit("media"));
       this.emit("media");
     });
@@ -136,14 +152,57 @@ export class PeerSession extends EventTarget {
 
   // Send nothing for this source (mute, camera off) or a track again.
   async setOutgoing(source, track) {
+    if (source === "screen") return this.setScreen(track);
     const sender = this.senders[source];
     if (sender) await sender.replaceTrack(track || null);
+  }
+
+  // Share a screen (a track) or stop (null). Announced before the offer it causes, so the
+  // other side knows the stream when its track arrives.
+  setScreen(track) {
+    this.sharing = !!track;
+    this.announceScreen();
+    const transceiver = this.screenTransceiver;
+    if (!transceiver) {
+      if (!track) return;
+      this.screenTransceiver = this.pc.addTransceiver(track, {
+        direction: "sendonly", streams: [this.screenStream], sendEncodings: [SCREEN_ENCODING],
+      });
+      this.senders.screen = this.screenTransceiver.sender;
+      return;
+    }
+    transceiver.sender.replaceTrack(track || null).catch(() => {});
+    transceiver.direction = track ? "sendonly" : "inactive"; // renegotiates
+  }
+
+  announceScreen() {
+    this.sendData({ type: "screen", stream: this.screenStream.id, sharing: this.sharing });
+  }
+
+  // An incoming track goes to the camera's stream or, if it is the announced screen, its own.
+  place(track) {
+    const screen = track.kind === "video" && this.remote.streams.get(track) === this.remote.screenId;
+    const [into, out] = screen ? [this.remoteScreen, this.remoteStream] : [this.remoteStream, this.remoteScreen];
+    out.removeTrack(track);
+    if (!into.getTracks().includes(track)) into.addTrack(track);
+  }
+
+  // A message on the data channel: nothing if it is not open yet (the open sends the screen's state).
+  sendData(message) {
+    if (this.channel.readyState === "open") this.channel.send(JSON.stringify(message));
   }
 
   onData(data) {
     let message;
     try { message = JSON.parse(data); } catch { return; }
+    if (!message || typeof message !== "object") return;
     if (message.type === "ping") this.channel.send(JSON.stringify({ type: "pong", t: message.t }));
+    if (message.type === "screen" && typeof message.stream === "string" && message.stream && message.stream.length <= STREAM_ID_MAX) {
+      this.remote.screenId = message.stream;
+      this.remote.sharing = message.sharing === true;
+      for (const track of this.remote.streams.keys()) this.place(track);
+      this.emit("screen", this.remote.sharing);
+    }
     this.emit("data", message);
   }
 

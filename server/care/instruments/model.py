@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from server.care.field_error import FieldError
 from server.http.i18n import N_
@@ -109,6 +109,38 @@ class Score:
     exact_parts: Mapping[str, float] = field(default_factory=dict)
 
 
+LanguageStatus = Literal["ours", "validated-not-included", "none-found"]
+"""ours: shown in the language, in our wording (no validated translation of it was found);
+validated-not-included: a validated translation exists but is not here, so the page shows the
+English, marked; none-found: no validated translation was found, the page shows the English, marked."""
+LANGUAGE_NOTES: dict[str, str] = {
+    "validated-not-included": N_("This questionnaire is shown in English: a validated version in your language "
+                                 "exists, but it is not included here yet. If you cannot answer it in English, "
+                                 "tell your therapist."),
+    "none-found": N_("This questionnaire is shown in English: no validated version in your language was found. "
+                     "If you cannot answer it in English, tell your therapist."),
+}
+"""What a page in another language says above an instrument it shows in English (message ids)."""
+
+
+@dataclass(frozen=True)
+class InLanguage:
+    """Whether an instrument is shown in a language other than English, and on what evidence
+    (docs/questionnaires.md)."""
+
+    language: str
+    status: LanguageStatus
+    note: str
+    """For clinicians: which validated version exists (or that none was found) and what we did."""
+    sources: tuple[Source, ...] = ()
+    """The validation studies the note names."""
+
+    @property
+    def shown(self) -> bool:
+        """Its items are shown in this language (through the catalog)."""
+        return self.status == "ours"
+
+
 @dataclass(frozen=True)
 class Instrument:
     """An outcome questionnaire, declared once: what it asks, how it is scored and read."""
@@ -139,6 +171,17 @@ class Instrument:
     """Where the wording comes from: the published items, or a paraphrase and why."""
     check: Callable[[Any], Answers]
     compute: Callable[[Answers], Score]
+    languages: tuple[InLanguage, ...] = ()
+    """Its status in each language other than English a page can be in."""
+
+    def in_language(self, language: str) -> InLanguage | None:
+        """Its status in `language` (None for English, or a language it says nothing of)."""
+        return next((found for found in self.languages if found.language == language), None)
+
+    def shown_in(self, language: str) -> bool:
+        """Whether a page in `language` shows its items in that language (else in English, marked)."""
+        found = self.in_language(language)
+        return language == "en" or (found is not None and found.shown)
 
 
 def rounded(value: Fraction, decimals: int) -> float:

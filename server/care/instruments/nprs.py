@@ -30,6 +30,7 @@ from fractions import Fraction
 from server.care.instruments.model import (
     Answers,
     Cited,
+    InLanguage,
     Instrument,
     Item,
     Mic,
@@ -73,6 +74,15 @@ def compute(answers: Answers) -> Score:
     return Score("nprs", float(pain), 0, 10, False, 1, 1, True, exact=float(Fraction(pain)))
 
 
+JENSEN_2019 = Source(
+    key="jensen-2019", title="The Utility and Construct Validity of Four Measures of Pain Intensity: "
+    "Results from a University-Based Study in Spain (Jensen et al.)",
+    publisher="Pain Medicine", url="https://doi.org/10.1093/pm/pny319", year=2019, kind="paper")
+"""The 0-10 numerical rating scale in a Spanish-speaking sample (419 university students in Spain):
+"The findings support the utility and construct validity of all four pain intensity scales in
+this Spanish-speaking sample"."""
+
+
 INSTRUMENT = Instrument(
     key="nprs",
     title=N_("Pain rating"),
@@ -97,6 +107,12 @@ INSTRUMENT = Instrument(
             "of pain that they have experienced in the last 24 hours\", SRALab) and the "
             "published anchors; the NPRS has no fixed question text (patients pick the "
             "value; a written form with 0-10 is also used).",
+    languages=(InLanguage(
+        "es", "ours",
+        "Shown in Spanish, in our wording: the NPRS has no fixed question text (the English is ours "
+        "too), and no validated Spanish NPRS was found; Jensen et al. 2019 support the 0-10 scale's "
+        "utility and construct validity in a Spanish-speaking sample (university students, no "
+        "test-retest, no patients), which is not a validation of our wording.", (JENSEN_2019,)),),
     check=check,
     compute=compute,
 )

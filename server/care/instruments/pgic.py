@@ -30,6 +30,7 @@ from __future__ import annotations
 from server.care.instruments.model import (
     Answers,
     Cited,
+    InLanguage,
     Instrument,
     Item,
     Mic,
@@ -117,6 +118,11 @@ INSTRUMENT = Instrument(
                            "(3-7); we call 1 or 2 improved")),
     wording="The seven answers are the published labels; the question is our paraphrase "
             "(no source we could open gives the question's exact text).",
+    languages=(InLanguage(
+        "es", "none-found",
+        "No validated Spanish PGIC was found (only a Portuguese adaptation, and Spanish material on "
+        "other instruments: the clinician-rated CGI, the GRoC): a Spanish page shows the English "
+        "PGIC, marked."),),
     check=check,
     compute=compute,
 )

@@ -59,6 +59,7 @@ from server.care.instruments.model import (
     AnswerError,
     Answers,
     Cited,
+    InLanguage,
     Instrument,
     Item,
     Mic,
@@ -241,6 +242,12 @@ INSTRUMENT = Instrument(
             "and 'Has your leg/have your legs' are spelled out, and the symptom section's "
             "prompt is our paraphrase. No licence or terms for the PGQ were found; see "
             "docs/questionnaires.md.",
+    languages=(InLanguage(
+        "es", "validated-not-included",
+        "A validated Spanish PGQ exists (Rejano-Campo et al. 2017: Spain, 125 pregnant or postpartum "
+        "women with pelvic girdle pain, Cronbach's alpha 0.961, ICC 0.962), but its Spanish items and "
+        "their terms of use were not seen, so it is not included: a Spanish page shows the English "
+        "PGQ, marked. Our own translation would not be the validated one.", (REJANO_CAMPO_2017,)),),
     check=check,
     compute=compute,
 )

@@ -37,6 +37,7 @@ from server.care.instruments.model import (
     AnswerError,
     Answers,
     Cited,
+    InLanguage,
     Instrument,
     Mic,
     Score,
@@ -168,6 +169,15 @@ def compute(answers: Answers) -> Score:
                  exact=float(mean))
 
 
+RUBIO_PSFS_AR = Source(
+    key="rubio-psfs-ar", title="Validación de la versión argentina de la escala Patient Specific Functional "
+    "Scale en sujetos con trastornos musculoesqueléticos (Rubio et al.)",
+    publisher="Argentinian Journal of Respiratory & Physical Therapy (AJRPT)",
+    url="https://revista.ajrpt.com/index.php/Main/article/view/119", accessed=2026, kind="paper")
+"""The Argentine PSFS: 336 adults with upper- or lower-limb musculoskeletal disorders; test-retest
+ICC 0.61 overall, 0.51 lower limb; minimum detectable change 2.85. Its wording was not seen."""
+
+
 INSTRUMENT = Instrument(
     key="psfs",
     title=N_("Activities that matter to you"),
@@ -197,6 +207,12 @@ INSTRUMENT = Instrument(
                            "2.7 (large change)")),
     wording="The anchors follow the published form ('the activity', 'the problem' for "
             "'injury or problem'); the instruction is our sentence from the form's.",
+    languages=(InLanguage(
+        "es", "validated-not-included",
+        "An Argentine Spanish PSFS was validated (Rubio et al., 336 adults with upper- or lower-limb "
+        "musculoskeletal disorders; test-retest ICC 0.61, 0.51 for the lower limb), but its wording "
+        "was not seen and it did not study pregnancy or the pelvis, so it is not included: a Spanish "
+        "page shows the English PSFS, marked.", (RUBIO_PSFS_AR,)),),
     check=check,
     compute=compute,
 )
