@@ -279,7 +279,7 @@ async def test_a_type_without_a_handler_is_refused_as_unknown_by_the_local_route
     try:
         therapist = await _therapist_in_room(router)
         with pytest.raises(ProtocolError) as refused:
-            await router.inbound(therapist.seat, therapist.conn, Inbound("chat", {"text": "hi"}))
+            await router.inbound(therapist.seat, therapist.conn, Inbound("note", {"text": "hi"}))
         assert refused.value.code == "unknown_type"
     finally:
         await router.close()
@@ -296,7 +296,7 @@ async def test_a_type_without_a_handler_forwarded_to_the_owner_is_answered_unkno
         patient = Participant(other, _seat(PATIENT, "patient"), other.new_conn_id())
         await patient.join()
         await patient.expect("waiting")
-        await other.inbound(patient.seat, patient.conn, Inbound("chat", {"text": "hi"}))
+        await other.inbound(patient.seat, patient.conn, Inbound("note", {"text": "hi"}))
         assert (await patient.expect("error"))["code"] == "unknown_type"
     finally:
         await other.close()
@@ -304,8 +304,8 @@ async def test_a_type_without_a_handler_forwarded_to_the_owner_is_answered_unkno
 
 
 async def test_a_new_message_type_is_one_more_handler(monkeypatch):
-    """Chat, say: one entry in the table, and the room relays it to the others."""
-    monkeypatch.setitem(HANDLERS, "chat", Room._broadcast)
+    """A note, say: one entry in the table, and the room relays it to the others."""
+    monkeypatch.setitem(HANDLERS, "note", Room._broadcast)
     cluster = MemoryCluster(max_delay=0.002)
     owner, other = (ClusterRouter(cluster.node(new_node_id()), MemoryStore(), ttl=0.6)
                     for _ in range(2))
@@ -318,9 +318,9 @@ async def test_a_new_message_type_is_one_more_handler(monkeypatch):
         await patient.expect("waiting")
         await therapist.send({"type": "admit", "participant": PATIENT})
         await patient.expect("admitted")
-        await other.inbound(patient.seat, patient.conn, Inbound("chat", {"text": "hello"}))
-        chat = await therapist.expect("chat")
-        assert (chat["from"], chat["text"]) == (PATIENT, "hello")
+        await other.inbound(patient.seat, patient.conn, Inbound("note", {"text": "hello"}))
+        note = await therapist.expect("note")
+        assert (note["from"], note["text"]) == (PATIENT, "hello")
     finally:
         await other.close()
         await owner.close()

@@ -54,7 +54,7 @@ export function chatView(call, { send, me }) {
     meta.className = "chat-meta";
     const who = document.createElement("strong");
     who.textContent = mine ? t("You") : m.from.name;
-    const time = new Date(m.at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const time = new Date(m.at * 1000).toLocaleTimeString(document.documentElement.lang || [], { hour: "2-digit", minute: "2-digit" });
     meta.append(who, ` ${time}`);
     if (therapist && m.to) meta.append(" · ", t("waiting room: {name}", { name: names.get(m.to) || m.from.name }));
     const text = document.createElement("p");

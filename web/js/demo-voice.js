@@ -16,7 +16,8 @@ export class Voice {
     if (!this.on) return;
     if (interrupt) this.synth.cancel();
     const utterance = new SpeechSynthesisUtterance(text);
-    utterance.lang = document.documentElement.lang || "en";
+    // The exercise's own language: an entry not yet translated is read in an English voice.
+    utterance.lang = this.exercise.language || document.documentElement.lang || "en";
     utterance.rate = 0.95;
     this.synth.speak(utterance);
   }
