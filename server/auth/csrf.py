@@ -50,10 +50,15 @@ def csrf_ok(request: web.Request, submitted: object) -> bool:
             and same_secret(cookie or "", submitted))
 
 
+def check_csrf(request: web.Request, submitted: object) -> None:
+    """Refuse the form (403) when its token `submitted` is missing or wrong."""
+    if not csrf_ok(request, submitted):
+        raise ApiError(403, "csrf_failed", N_("This form has expired or was sent from another "
+                                              "site. Go back, reload the page and try again."))
+
+
 async def require_csrf(request: web.Request) -> dict[str, str]:
     """Read a posted form and refuse it (403) when its CSRF token is missing or wrong."""
     form = await request.post()
-    if not csrf_ok(request, form.get(FIELD)):
-        raise ApiError(403, "csrf_failed", N_("This form has expired or was sent from another "
-                                              "site. Go back, reload the page and try again."))
+    check_csrf(request, form.get(FIELD))
     return {k: v for k, v in form.items() if isinstance(v, str)}

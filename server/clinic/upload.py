@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
 
-from server.auth.csrf import FIELD, csrf_ok
+from server.auth.csrf import FIELD, check_csrf
 from server.clinic.images import MAX_UPLOAD_BYTES, too_large
 from server.http.errors import ApiError
 
@@ -76,7 +76,5 @@ async def read_image_form(request: web.Request, file_field: str) -> ImageForm:
             raise ApiError(400, "bad_form", "The form has too many fields.")
     except (ValueError, AssertionError, UnicodeError):
         raise ApiError(400, "bad_form", "The form could not be read.") from None
-    if not csrf_ok(request, fields.get(FIELD)):
-        raise ApiError(403, "csrf_failed", "This form has expired or was sent from another "
-                       "site. Go back, reload the page and try again.")
+    check_csrf(request, fields.get(FIELD))
     return ImageForm(fields, file)
