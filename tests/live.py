@@ -21,6 +21,25 @@ from server.storage.visits import Visit
 from server.visits.visit_input import parse_visit_request
 
 
+async def read_until_closed(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0,
+                            seen: list[dict[str, Any]] | None = None) -> int | None:
+    """Read text frames (kept in `seen`) until the socket closes; the code the server
+    sent in its close frame. (`ws.close_code` can say 1006 instead: the client's answer
+    to the close frame fails when the server has already dropped the connection.)"""
+    async def wait() -> int | None:
+        while True:
+            frame = await ws.receive()
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                if seen is not None:
+                    seen.append(json.loads(frame.data))
+            elif frame.type == aiohttp.WSMsgType.CLOSE:
+                return int(frame.data)
+            elif frame.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
+                                aiohttp.WSMsgType.ERROR):
+                return ws.close_code
+    return await asyncio.wait_for(wait(), timeout)
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
@@ -140,17 +159,7 @@ class Socket:
 
     async def closed_with(self, timeout: float = 5.0) -> int | None:
         """Read until the server closes the socket; returns the close code."""
-        async def wait() -> int | None:
-            while True:
-                frame = await self.ws.receive()
-                if frame.type == aiohttp.WSMsgType.TEXT:
-                    self.seen.append(json.loads(frame.data))
-                elif frame.type == aiohttp.WSMsgType.CLOSE:
-                    return int(frame.data)  # the code the server sent in its close frame
-                elif frame.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
-                                    aiohttp.WSMsgType.ERROR):
-                    return self.ws.close_code
-        return await asyncio.wait_for(wait(), timeout)
+        return await read_until_closed(self.ws, timeout, self.seen)
 
     async def alive(self) -> bool:
         """The socket still answers a ping."""

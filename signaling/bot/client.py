@@ -72,6 +72,10 @@ class VisitClient:
         """Every message received, in order (for tests and diagnostics)."""
         self.data: list[dict[str, Any]] = []
         """Every data-channel message received from peers, in order (e.g. `video-step`)."""
+        self.close_code: int | None = None
+        """The code the server sent when it last closed the socket (read from its close
+        frame: the socket's own close_code says 1006 when the server drops the
+        connection before the answer to its close frame is written)."""
         self.done = asyncio.Event()
         self._admitted_sent: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -187,17 +191,25 @@ class VisitClient:
     async def _read(self) -> None:
         while True:
             assert self.ws is not None
-            async for frame in self.ws:
+            while True:
+                frame = await self.ws.receive()
+                if frame.type == aiohttp.WSMsgType.CLOSE:
+                    self.close_code = int(frame.data)
+                    break
+                if frame.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
+                                  aiohttp.WSMsgType.ERROR):
+                    self.close_code = self.ws.close_code
+                    break
                 if frame.type != aiohttp.WSMsgType.TEXT:
                     continue
                 message = json.loads(frame.data)
                 self.messages.append(message)
                 await self._on_message(message)
-            if (self._ended is not None or self.ws.close_code in FINAL_CLOSE_CODES
+            if (self._ended is not None or self.close_code in FINAL_CLOSE_CODES
                     or not await self._reconnect()):
                 break
         if not self.done.is_set() and self._ended is None:
-            self._ended = f"The server closed the visit socket (code {self.ws.close_code})."
+            self._ended = f"The server closed the visit socket (code {self.close_code})."
 
     async def _reconnect(self) -> bool:
         """The socket dropped while the visit goes on (a server restart, a network change):
