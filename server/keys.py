@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from server.library.model import Library
     from server.http.static_files import StaticFiles
     from server.storage import Database
+    from server.visits.presence import TherapistPresence
     from server.visits.service import VisitService
     from signaling.echo import EchoPool
     from signaling.endpoint import SignalingEndpoint
@@ -39,6 +40,7 @@ TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates")
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 SIGNALING: web.AppKey[SignalingEndpoint] = web.AppKey("signaling")
 ECHO: web.AppKey[EchoPool] = web.AppKey("echo")
+PRESENCE: web.AppKey[TherapistPresence] = web.AppKey("presence")
 STATIC: web.AppKey[StaticFiles] = web.AppKey("static")
 LIBRARY: web.AppKey[Library] = web.AppKey("library")
 PASSWORDS: web.AppKey[PasswordPool] = web.AppKey("passwords")

@@ -52,6 +52,7 @@ from signaling.cluster_messages import (
 from signaling.cluster_recovery import Recovery
 from signaling.cluster_repair import Repairs
 from signaling.protocol import Inbound, ProtocolError, error, parse_message
+from signaling.live_detail import LiveDetail
 from signaling.router import LocalRouter, Sink
 from signaling.seat import RoomHooks, Seat
 
@@ -208,6 +209,15 @@ class ClusterRouter(Recovery):
             log.warning("live states unavailable error=%s", type(exc).__name__)
             return {}
 
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, LiveDetail]:
+        try:
+            texts = await self.bus.live_details(visit_ids)
+        except Exception as exc:  # the bus does not answer: nobody is shown waiting, or busy
+            log.warning("live details unavailable error=%s", type(exc).__name__)
+            return {}
+        found = {v: LiveDetail.decode(text) for v, text in texts.items()}
+        return {v: detail for v, detail in found.items() if detail is not None}
+
     def counts(self) -> dict[str, int]:
         return {"sockets": len(self.seats), "rooms": len(self.local.room_ids())}
 
@@ -244,12 +254,13 @@ class ClusterRouter(Recovery):
 
     async def _publish_live(self, visit_id: str) -> None:
         state = self.local.live_state(visit_id)
-        if state is None:
+        detail = self.local.live_detail(visit_id)
+        if state is None or detail is None:
             self._forget_homes(visit_id)
             await self.bus.set_live(visit_id, None)
             await self.bus.release(visit_id)
         else:
-            await self.bus.set_live(visit_id, state)
+            await self.bus.set_live(visit_id, state, detail.encode())
 
     async def _to_owner(self, visit_id: str, message: End) -> None:
         if self.local.owns(visit_id):  # this node owns the room: no need to ask

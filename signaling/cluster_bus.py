@@ -50,10 +50,18 @@ class ClusterBus(Protocol):
     async def flush(self) -> None:
         """Wait (briefly) until what this node sent and released has left it."""
 
-    async def set_live(self, visit_id: str, state: str | None) -> None:
-        """Publish a room's live state for every node's dashboard (None: no room)."""
+    async def set_live(self, visit_id: str, state: str | None, detail: str = "") -> None:
+        """Publish a room's live state for every node's dashboard, with its detail (an
+        encoded `signaling.live_detail.LiveDetail`), or, with None, that it has no room
+        (both go)."""
 
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        """The published detail text of these visits whose room has an owner now (absent
+        where there is none, or its owner is gone: a dead process leaves its rooms'
+        details behind, and "her therapist is in another visit" must not outlive it)."""
+        ...
 
     async def beat(self, life: float, rooms: Collection[str]) -> None:
         """This node's periodic round: renew its presence for `life` seconds (and keep its

@@ -35,6 +35,7 @@ class MemoryCluster:
         self.inboxes: dict[str, asyncio.Queue[bytes]] = {}
         self.owners: dict[str, tuple[str, float]] = {}
         self.states: dict[str, str] = {}
+        self.details: dict[str, str] = {}
         self.down: set[str] = set()
         self.alive: dict[str, float] = {}
         """Each node's presence: until when it lasts."""
@@ -126,14 +127,20 @@ class MemoryNode:
     async def flush(self) -> None:
         return None  # nothing waits in a queue here
 
-    async def set_live(self, visit_id: str, state: str | None) -> None:
+    async def set_live(self, visit_id: str, state: str | None, detail: str = "") -> None:
         if state is None:
             self.cluster.states.pop(visit_id, None)
+            self.cluster.details.pop(visit_id, None)
         else:
             self.cluster.states[visit_id] = state
+            self.cluster.details[visit_id] = detail
 
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
         return {v: self.cluster.states[v] for v in visit_ids if v in self.cluster.states}
+
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        return {v: self.cluster.details[v] for v in visit_ids
+                if v in self.cluster.details and self.cluster.current_owner(v) is not None}
 
     async def beat(self, life: float, rooms: Collection[str]) -> None:
         """Renew this node's presence (nothing is ever lost here to report)."""

@@ -39,6 +39,8 @@ EXERCISE_SLUG_PATTERN = f"^{SLUG_PATTERN}$"
 PARTICIPANT_ID = re.compile(PARTICIPANT_ID_PATTERN)
 EXERCISE_SLUG = re.compile(EXERCISE_SLUG_PATTERN)
 DEMO_ACTIONS = frozenset({"play", "pause", "step", "hide"})
+LATE_MINUTES = (5, 10, 15, 20, 30)
+"""The choices of a `late-note` (web/js/call-lobby.js offers the same)."""
 DEMO_SPEEDS = (1, 0.5)
 """Speeds a demo plays at, shared by both sides of the call (web/js/demo.js SPEEDS matches)."""
 ICE_TRANSPORT_POLICIES = ("all", "relay")
@@ -184,6 +186,15 @@ class Chat(Message, tag="chat"):
         msgspec.structs.force_setattr(self, "text", text)
 
 
+class LateNote(Message, tag="late-note"):
+    """The therapist's "running late" note for her waiting participants (fixed choices, not
+    free text: chat is for words); `null` clears it."""
+
+    senders = THERAPIST
+    minutes: Literal[5, 10, 15, 20, 30] | None
+    """One of LATE_MINUTES, or None."""
+
+
 class Bye(Message, tag="bye"):
     """The sender leaves; the server closes the socket."""
 
@@ -191,7 +202,7 @@ class Bye(Message, tag="bye"):
 
 
 AnyMessage = Union[Ping, Admit, Deny, Remove, Offer, Answer, Candidate, Restart, EndVisit,
-                   DemoShow, DemoControl, Chat, Bye]
+                   DemoShow, DemoControl, Chat, LateNote, Bye]
 INBOUND: dict[str, type[Message]] = {
     cls.__struct_config__.tag: cls for cls in AnyMessage.__args__  # type: ignore[attr-defined]
 }

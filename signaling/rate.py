@@ -1,6 +1,9 @@
-"""A token bucket: the rate limits of sockets (the flood limit), demos and chat."""
+"""Token buckets: the rate limits of sockets (the flood limit), demos, chat and the waiting
+room's questions; and a bounded table of them, one a key."""
 
 from __future__ import annotations
+
+from typing import Hashable
 
 
 class TokenBucket:
@@ -19,3 +22,30 @@ class TokenBucket:
             return False
         self.tokens -= 1.0
         return True
+
+
+class BucketTable:
+    """One `TokenBucket` a key (a seat, a visit and participant), at most `max_entries`:
+    buckets left alone long enough to be full again are forgotten first (forgetting them
+    changes nothing); a table still full then refuses new keys."""
+
+    def __init__(self, rate: float, burst: float, max_entries: int) -> None:
+        self.rate, self.burst, self.max_entries = rate, burst, max_entries
+        self._buckets: dict[Hashable, TokenBucket] = {}
+
+    def take(self, key: Hashable, now: float) -> bool:
+        """Spend one of this key's tokens at `now` (monotonic); False when none is left."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.max_entries:
+                full = self.burst / self.rate
+                for old in [k for k, b in self._buckets.items() if now - b.stamp > full]:
+                    del self._buckets[old]
+                if len(self._buckets) >= self.max_entries:
+                    return False
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, now)
+        return bucket.take(now)
+
+    def clear(self) -> None:
+        """Forget every bucket."""
+        self._buckets.clear()

@@ -26,8 +26,9 @@ which the receiver recognises by its sender's number and drops).
 Ownership is the record `visitroom:owner:<visit>` naming the node, with a time to live,
 set only when absent; renewing extends it while it names this node (and sets it again if
 Redis forgot it), releasing deletes it only then. Live states are the hash
-`visitroom:live`. One Redis server serves all nodes; Redis Cluster is not supported (one
-send touches the receiver's counters and the room's stream, keys of different slots).
+`visitroom:live` (`signaling.redis_live`). One Redis server serves all nodes; Redis
+Cluster is not supported (one send touches the receiver's counters and the room's stream,
+keys of different slots).
 Every envelope is sealed for its inbox and room (`signaling.bus_seal`): Redis holds node
 ids, room ids, numbers, sizes and timing, never what a room says, and what a node cannot
 open is dropped, never handed on; so is one that opens but holds no message this release
@@ -61,11 +62,11 @@ from signaling.cluster_messages import (
 )
 from signaling.ids import VISIT_ID
 from signaling.redis_inbox import PREFIX, RESYNC_CHANNEL, InboxReader, new_epoch
+from signaling.redis_live import LIVE_KEY, detail_field, read_live
 from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND, send_call
 
 log = logging.getLogger(__name__)
 
-LIVE_KEY = f"{PREFIX}:live"
 STREAM_LEN = 1000
 """Messages a room's stream keeps (approximately) for replay."""
 KEEP_SECONDS = 600
@@ -264,9 +265,9 @@ class RedisClusterBus(InboxReader):
                                        self.keep_ms, self.retain_ms)
                 await self._send(keys=keys, args=args, client=pipe)
             elif op[0] == "live":
-                pipe.hset(LIVE_KEY, op[1], op[2])
+                pipe.hset(LIVE_KEY, mapping={op[1]: op[2], detail_field(op[1]): op[3]})
             elif op[0] == "unlive":
-                pipe.hdel(LIVE_KEY, op[1])
+                pipe.hdel(LIVE_KEY, op[1], detail_field(op[1]))
             elif op[0] == "release":
                 await self._release(keys=[f"{PREFIX}:owner:{op[1]}"], args=[self.node_id],
                                     client=pipe)
@@ -359,22 +360,22 @@ class RedisClusterBus(InboxReader):
         if not self.crashed:
             self._push(("resync", visit_id, ",".join(sorted(skip))))
 
-    async def set_live(self, visit_id: str, state: str | None) -> None:
-        """Publish a room's live state for every node (in order with this node's messages)."""
+    async def set_live(self, visit_id: str, state: str | None, detail: str = "") -> None:
+        """Publish a room's live state and detail for every node (in order with this node's
+        messages; one HSET or HDEL of both)."""
         if not self.crashed:
-            self._push(("unlive", visit_id) if state is None else ("live", visit_id, state))
+            self._push(("unlive", visit_id) if state is None
+                       else ("live", visit_id, state, detail))
 
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
         """Live states of these visits; empty (and logged) while Redis is away."""
-        if not visit_ids:
-            return {}
-        try:
-            states = await self.quick.hmget(LIVE_KEY, list(visit_ids))
-        except (RedisError, OSError) as exc:
-            log.warning("live states unavailable node=%s error=%s", self.node_id,
-                        type(exc).__name__)
-            return {}
-        return {v: s for v, s in zip(visit_ids, states) if s is not None}
+        return await read_live(self.quick, self.node_id, visit_ids, owned=False)
+
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, str]:
+        """The detail texts of these visits whose room has an owner now (a detail its dead
+        owner left behind is not read); empty (and logged) while Redis is away."""
+        return await read_live(self.quick, self.node_id, visit_ids, owned=True)
+
 
 
 def _logged(room: str) -> str:

@@ -31,8 +31,19 @@ from signaling.closes import (
     CLOSE_REVOKED,
     CLOSE_TRY_LATER,
 )
+from signaling.live_detail import waiting_tag
 from signaling.protocol import BROADCAST, Inbound, ProtocolError, error, relayed_text
-from signaling.seat import Acting, NoHooks, RoomHooks, Seat
+from signaling.rate import TokenBucket
+from signaling.seat import Acting, NoHooks, RoomHooks, RunningLate, Seat
+
+
+WAITS_KEPT_SECONDS = 120.0
+"""How long someone's wait outlives her closed page (a reload, a network blip, a phone
+asleep for a moment); a knock after that is a new wait."""
+NOTE_RATE = 0.2
+"""`late-note` changes a therapist may make a second, sustained (one every 5 s)."""
+NOTE_BURST = 3.0
+"""Changes she may make at once (a slip of the finger, then the right choice)."""
 
 
 @dataclass
@@ -47,6 +58,12 @@ class Member:
     conn: str | None = None
     """The live connection's id; None while disconnected."""
     since: float = field(default_factory=time.time)
+    """When her live connection began to wait (the lobby's order)."""
+    waiting_from: float = field(default_factory=time.time)
+    """When she began to wait, kept across a reconnect within WAITS_KEPT_SECONDS (the
+    dashboard's "waiting for")."""
+    left_at: float | None = None
+    """When her last connection closed (None while connected, or never connected)."""
     device: str | None = None
     """The browser of the live (or last) connection."""
     new_device: bool = False
@@ -57,6 +74,10 @@ class Member:
     """The link (jti) the live connection opened with."""
     session: str = field(default="", repr=False)
     """The staff session the live connection opened with (`Seat.session`)."""
+
+    def wait_goes_on(self, now: float) -> bool:
+        """Whether her wait is still the one she began (connected, or away only a moment)."""
+        return self.left_at is None or now - self.left_at < WAITS_KEPT_SECONDS
 
 
 def _anyone(member: Member) -> bool:
@@ -75,7 +96,8 @@ class Room:
     """The live state of one visit."""
 
     def __init__(self, visit_id: str, capacity: int, expires_at: int, bus: Bus,
-                 hooks: RoomHooks | None = None, chat: ChatLog | None = None) -> None:
+                 hooks: RoomHooks | None = None, chat: ChatLog | None = None,
+                 earlier_waits: tuple[float, dict[str, float]] | None = None) -> None:
         self.visit_id = visit_id
         self.capacity = capacity
         self.expires_at = expires_at
@@ -88,6 +110,15 @@ class Room:
         self.opened = False
         self.chat = chat or ChatLog(expires_at)
         """The recent chat (kept by the registry while the room is empty: `signaling.chat`)."""
+        self.late_note: RunningLate | None = None
+        """The therapist's note to waiting participants as last read from the store (it
+        lives with the visit: written there before a change is told, read there for each
+        `presence`)."""
+        self.earlier_waits = earlier_waits or (0.0, {})
+        """When this visit's last room here emptied, and when those waiting in it began to
+        wait: one back within WAITS_KEPT_SECONDS of that goes on waiting (a reload is not a
+        new knock)."""
+        self._note_bucket = TokenBucket(NOTE_RATE, NOTE_BURST, time.monotonic())
         self._lock = asyncio.Lock()
 
     # -- state ---------------------------------------------------------------------------
@@ -105,6 +136,30 @@ class Room:
     def waiting_count(self) -> int:
         """How many participants are connected and waiting to be admitted."""
         return len(self._waiting())
+
+    @property
+    def waiting_since(self) -> int | None:
+        """Since when the longest-waiting connected participant waits (unix time), if any:
+        since her knock, not since her page last reconnected."""
+        waiting = self._waiting()
+        return int(min(m.waiting_from for m in waiting)) if waiting else None
+
+    def waiting_tags(self) -> tuple[str, ...]:
+        """Who is connected and waiting, on which browser (`waiting_tag`), longest first."""
+        return tuple(dict.fromkeys(waiting_tag(m.id, m.device) for m in self._waiting()))
+
+    @property
+    def host_in_call(self) -> bool:
+        """The therapist is connected here with at least one other admitted participant
+        (what her other visits' waiting rooms call "in another visit")."""
+        present = self._present_admitted()
+        return len(present) >= 2 and any(m.role == "therapist" for m in present)
+
+    def waits(self) -> dict[str, float]:
+        """When each waiting participant whose wait goes on began to wait, by id."""
+        now = time.time()
+        return {m.id: m.waiting_from for m in self.members.values()
+                if m.status == "waiting" and m.wait_goes_on(now)}
 
     @property
     def empty(self) -> bool:
@@ -133,6 +188,27 @@ class Room:
             {"id": m.id, "role": m.role, "name": m.name, "since": int(m.since),
              "new_device": m.new_device}
             for m in self._waiting()]}
+
+    async def _presence(self) -> dict[str, Any]:
+        """What a waiting participant is told of her therapist (docs/protocol.md). The note
+        is read from the store each time: she may set it from her dashboard, in whichever
+        process that page is served, without the room hearing of it."""
+        try:
+            self.late_note = await self.hooks.late_note(self.visit_id)
+        except ProtocolError:
+            pass  # the database is busy: the note last read
+        here = any(m.role == "therapist" and m.conn for m in self.members.values())
+        note = self.late_note
+        return {"type": "presence", "therapist": "here" if here else "away",
+                "note": None if note is None else {"minutes": note.minutes, "at": note.at}}
+
+    async def _tell_presence(self) -> None:
+        """Tell every waiting participant (and the therapist, whose note control shows the
+        note) where the therapist is and her note: on every change of either."""
+        message = await self._presence()
+        for m in (*self._waiting(), *(m for m in self.members.values()
+                                      if m.role == "therapist" and m.conn)):
+            await self._send(m, message)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -191,6 +267,10 @@ class Room:
                           else "denied" if seat.denied else "waiting")
                 member = Member(seat.participant_id, seat.role, seat.name, status,
                                 device=seat.device, new_device=seat.other_device)
+                emptied, waited = self.earlier_waits
+                if status == "waiting" and member.id in waited \
+                        and time.time() - emptied < WAITS_KEPT_SECONDS:
+                    member.waiting_from = waited.pop(member.id)
                 self.members[member.id] = member
             elif (member.status == "admitted" and member.role != "therapist"
                   and seat.device != member.device):
@@ -212,12 +292,16 @@ class Room:
                 return
             if member.status == "admitted" and member.role != "therapist" and self._full(member):
                 member.status = "waiting"
+                member.waiting_from = time.time()
                 await self._drop_claim(member.id)
-            member.conn = conn
+            now = time.time()
+            if member.status == "waiting" and not member.wait_goes_on(now):
+                member.waiting_from = now
+            member.conn, member.left_at = conn, None
             member.device = seat.device
             member.link_id, member.session = seat.link_id, seat.session
             if member.status == "waiting":
-                member.since = time.time()
+                member.since = now
             if member.role == "therapist":
                 self.opened = True
             await self._welcome(member, welcome_extra)
@@ -226,10 +310,12 @@ class Room:
             await self._chat_history(member)
             if member.status == "waiting":
                 await self._send(member, {"type": "waiting"})
+                await self._send(member, await self._presence())
                 await self._tell_therapists(self._lobby())
             else:
                 if member.role == "therapist":
                     await self._send(member, self._lobby())
+                    await self._tell_presence()  # she is here (and sees her note)
                 await self._announce(member)
 
     async def _link_current(self, seat: Seat, conn: str) -> bool:
@@ -273,6 +359,7 @@ class Room:
         self.claims[member.id] = claim
         await self._welcome(claim, welcome_extra)
         await self._send(claim, {"type": "waiting"})
+        await self._send(claim, await self._presence())
         await self._send(member, {"type": "opened-elsewhere"})
         await self._tell_therapists(self._lobby())
 
@@ -293,9 +380,11 @@ class Room:
                 return
             was_waiting = member.status == "waiting"
             await self._announce_left(member, "left")
-            member.conn = None
+            member.conn, member.left_at = None, time.time()
             if was_waiting:
                 await self._tell_therapists(self._lobby())
+            if member.role == "therapist":
+                await self._tell_presence()  # she is away
 
     # -- messages ------------------------------------------------------------------------
 
@@ -362,6 +451,19 @@ class Room:
             await self._chat_history(member, moved=not new_device)
             await self._announce(member)
             await self._tell_therapists(self._lobby())
+            await self._clear_late_note()
+
+    async def _clear_late_note(self) -> None:
+        """She let someone in: she is no longer late, and a note kept past this would greet
+        a later knock (a guest, someone moved back) with an old delay. A busy database
+        keeps it for now (it says when it was set)."""
+        try:
+            if await self.hooks.late_note(self.visit_id) is None:
+                return
+            await self.hooks.late_note_set(self.visit_id, None)
+        except ProtocolError:
+            return
+        await self._tell_presence()
 
     async def _admit_claim(self, claim: Member, by: Acting | None = None) -> None:
         """The new device takes the seat; the device that held it is told and closed."""
@@ -428,11 +530,12 @@ class Room:
             await self.hooks.removed(self.visit_id, member.id, False,
                                      Acting(therapist.id, therapist.device))
             member.status = "waiting"
-            member.since = time.time()
+            member.since = member.waiting_from = time.time()
             await self._drop_claim(member.id)
             await self._announce_left(member, "removed")
             await self._send(member, {"type": "removed"})
             await self._send(member, {"type": "waiting"})
+            await self._send(member, await self._presence())
             await self._chat_history(member, moved=True)
             await self._tell_therapists(self._lobby())
 
@@ -537,6 +640,20 @@ class Room:
             await self._send(member, {"type": "visit-ended", "reason": reason}, CLOSE_REVOKED)
         if member.status == "waiting":
             await self._tell_therapists(self._lobby())
+        if member.role == "therapist" and member.conn:
+            await self._tell_presence()  # she is away
+
+    # -- the therapist's note ------------------------------------------------------------
+
+    async def _late_note(self, therapist: Member, message: Inbound) -> None:
+        """The therapist sets (or, with null, clears) her "running late" note; waiting
+        participants are told at once (`presence`)."""
+        if not self._note_bucket.take(time.monotonic()):
+            raise ProtocolError("rate_limited", "Too many changes at once; wait a moment.")
+        minutes = message["minutes"]
+        note = None if minutes is None else RunningLate(minutes, int(time.time()))
+        await self.hooks.late_note_set(self.visit_id, note)
+        await self._tell_presence()
 
 
 RoomHandler = Callable[[Room, Member, Inbound], Awaitable[None]]
@@ -547,6 +664,7 @@ HANDLERS: dict[str, RoomHandler] = {
     "remove": Room._remove,
     "end-visit": Room._end_visit,
     "chat": Room._chat,
+    "late-note": Room._late_note,
 }
 """What a room does with each message type it acts on, given the sender and the message
 (a new type is one more entry). Relays take `Room.route`; `ping` and `bye` the endpoint."""

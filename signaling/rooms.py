@@ -1,6 +1,6 @@
-"""All live rooms of this process, by visit id, their end-of-window timers, and the chat of
-rooms that went without ending (kept until the visit's window closes, so a reload brings it
-back)."""
+"""All live rooms of this process, by visit id, their end-of-window timers, the chat of rooms
+that went without ending (kept until the visit's window closes, so a reload brings it back),
+and, for a moment, since when their waiting participants waited."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from signaling.bus import Bus
 from signaling.chat import ChatLog
 from signaling.protocol import Inbound, ProtocolError
-from signaling.room import Room
+from signaling.room import WAITS_KEPT_SECONDS, Room
 from signaling.seat import RoomHooks, Seat
 
 
@@ -25,6 +25,10 @@ class RoomRegistry:
         self.chats: dict[str, ChatLog] = {}
         """The chat of visits whose room went without ending (it emptied, was repaired or
         handed over), until the visit's next room here takes it or its window closes."""
+        self.waits: dict[str, tuple[float, dict[str, float]]] = {}
+        """Of visits whose room emptied within WAITS_KEPT_SECONDS: when that was, and when
+        each participant waiting there began to wait (a reload, a phone waking, keeps her
+        place in time on the dashboard)."""
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -37,7 +41,7 @@ class RoomRegistry:
         room = self.rooms.get(seat.visit_id)
         if room is None:
             room = Room(seat.visit_id, seat.capacity, seat.expires_at, self.bus, self.hooks,
-                        self.chats.pop(seat.visit_id, None))
+                        self.chats.pop(seat.visit_id, None), self.waits.pop(seat.visit_id, None))
             self.rooms[seat.visit_id] = room
             self._schedule_expiry(room)
         await room.join(seat, conn, welcome_extra)
@@ -72,6 +76,7 @@ class RoomRegistry:
         """End a visit's room (cancelled, ended, or its window closed)."""
         room = self.rooms.get(visit_id)
         self.chats.pop(visit_id, None)
+        self.waits.pop(visit_id, None)
         if room is not None:
             await room.end(reason)
             self.drop(room)
@@ -100,16 +105,22 @@ class RoomRegistry:
         if room.empty and not room.ended:
             self.drop(room)
 
-    def _keep_chat(self, room: Room) -> None:
+    def _keep_for_next_room(self, room: Room) -> None:
         """Keep the chat of a room that went without ending (it emptied, was repaired or
-        handed over) for the visit's next room here, until its window closes; that room
-        still asks the store, whose copy, when the server keeps chat, is the fresher."""
+        handed over) for the visit's next room here, until its window closes (that room
+        still asks the store, whose copy, when the server keeps chat, is the fresher), and
+        for a moment when its waiting participants began to wait."""
         now = time.time()
         for visit_id in [v for v, log in self.chats.items() if log.expires_at < now]:
             del self.chats[visit_id]
         if room.chat.threads and room.expires_at >= now:
             room.chat.loaded = False
             self.chats[room.visit_id] = room.chat
+        for visit_id in [v for v, (at, _) in self.waits.items() if now - at >= WAITS_KEPT_SECONDS]:
+            del self.waits[visit_id]
+        waited = room.waits()
+        if waited:
+            self.waits[room.visit_id] = (now, waited)
 
     def drop(self, room: Room) -> None:
         """Forget a room (it emptied, or another process takes it over from here)."""
@@ -119,7 +130,7 @@ class RoomRegistry:
             if timer is not None:
                 timer.cancel()
             if not room.ended:
-                self._keep_chat(room)
+                self._keep_for_next_room(room)
 
     async def close(self) -> None:
         """Cancel timers and pending end tasks (server shutdown)."""

@@ -13,6 +13,7 @@ import secrets
 from typing import Any, Protocol, Sequence
 
 from signaling.bus import Delivery
+from signaling.live_detail import LiveDetail
 from signaling.protocol import RELAYED, Inbound
 from signaling.rooms import RoomRegistry
 from signaling.seat import RoomHooks, Seat
@@ -74,6 +75,10 @@ class Router(Protocol):
 
     async def live_states(self, visit_ids: Sequence[str]) -> dict[str, str]:
         """The live state (one of LIVE_STATES) of each visit with a room; others are absent."""
+
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, LiveDetail]:
+        """Who waits and since when, and whether the therapist is in the call, of each
+        visit with a room (`signaling.live_detail`); others are absent."""
 
     def counts(self) -> dict[str, int]:
         """Sockets held and rooms owned by this process (for /healthz)."""
@@ -159,6 +164,10 @@ class LocalRouter:
                 states[visit_id] = state
         return states
 
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, LiveDetail]:
+        found = {v: self.live_detail(v) for v in visit_ids}
+        return {v: detail for v, detail in found.items() if detail is not None}
+
     def counts(self) -> dict[str, int]:
         return {"sockets": len(self.sinks), "rooms": len(self.registry.rooms)}
 
@@ -175,6 +184,13 @@ class LocalRouter:
         if room.waiting_count:
             return "waiting"
         return "in_call" if room.state == "in_call" else "idle"
+
+    def live_detail(self, visit_id: str) -> LiveDetail | None:
+        """A visit's room's detail (`signaling.live_detail`); None without a room here."""
+        room = self.registry.room(visit_id)
+        if room is None:
+            return None
+        return LiveDetail(room.waiting_tags(), room.waiting_since, room.host_in_call)
 
     def owns(self, visit_id: str) -> bool:
         """Whether a visit's room lives in this process."""

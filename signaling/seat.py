@@ -45,6 +45,15 @@ class Seat:
 
 
 @dataclass(frozen=True)
+class RunningLate:
+    """The therapist's "running late" note to her waiting participants."""
+
+    minutes: int
+    at: int
+    """Unix time she set it (the page says when: an old note reads as old)."""
+
+
+@dataclass(frozen=True)
 class Acting:
     """Who did something in a room, for the audit log: a participant, on a device."""
 
@@ -95,6 +104,17 @@ class RoomHooks(Protocol):
         the database is busy): a room rebuilt in another process starts from it."""
         ...
 
+    async def late_note_set(self, visit_id: str, note: RunningLate | None) -> None:
+        """The therapist set (None: cleared) her running-late note: stored before anyone
+        is told, so a room rebuilt in any process starts from it. May raise
+        `ProtocolError("busy")` (then nothing changes)."""
+        ...
+
+    async def late_note(self, visit_id: str) -> RunningLate | None:
+        """The visit's stored running-late note, read when its room is made here (None
+        without one). May raise `ProtocolError("busy")`: the room's next join reads it."""
+        ...
+
 
 class NoHooks:
     """Hooks that do nothing (a room on its own, in tests or tools)."""
@@ -133,3 +153,9 @@ class NoHooks:
 
     async def chat_history(self, visit_id: str) -> list[ChatEntry]:
         return []
+
+    async def late_note_set(self, visit_id: str, note: RunningLate | None) -> None:
+        return None
+
+    async def late_note(self, visit_id: str) -> RunningLate | None:
+        return None

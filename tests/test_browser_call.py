@@ -306,6 +306,11 @@ async def test_the_therapist_dashboard_shows_live_status_and_opens_the_call(live
                                           state="attached", timeout=10000)
         assert await status.inner_text() == "patient waiting"
         await screenshot(dashboard, "dashboard-live-1280")
+        await dashboard.set_viewport_size({"width": 390, "height": 844})  # her phone
+        await screenshot(dashboard, "dashboard-live-390")
+        assert not await dashboard.evaluate(
+            "document.documentElement.scrollWidth > window.innerWidth"), "scrolls sideways"
+        await dashboard.set_viewport_size({"width": 1280, "height": 800})
         await dashboard.click("text=Open call")
         await dashboard.wait_for_selector("#call-root[data-ready=true]", state="attached")
         assert await dashboard.get_attribute("#call-root", "data-role") == "therapist"

@@ -102,6 +102,8 @@ class MemoryStore:
         admission, in the same transaction)."""
         self.ended_sessions: set[str] = set()
         """Staff sessions that ended (signed out): a seat they opened is not seated again."""
+        self.late_notes: dict[str, object] = {}
+        """The therapist's running-late note of each visit, as the visits table keeps it."""
 
     async def admitted(self, visit_id: str, participant_id: str, device: str | None,
                        by: object = None) -> None:
@@ -128,6 +130,12 @@ class MemoryStore:
 
     async def chat_history(self, visit_id: str) -> list:
         return []
+
+    async def late_note_set(self, visit_id: str, note: object) -> None:
+        self.late_notes[visit_id] = note
+
+    async def late_note(self, visit_id: str) -> object:
+        return self.late_notes.get(visit_id)
 
     def revoke(self, participant_id: str) -> None:
         """What `VisitService.revoke` stores, before any room hears of it."""

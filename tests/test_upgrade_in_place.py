@@ -160,7 +160,7 @@ def old_database(engine: str, tmp_path: Path, request: pytest.FixtureRequest
         cluster.retire(str(where))
 
 
-ADDED_COLUMNS = {"visits": ("patient_id", "plan_id"),
+ADDED_COLUMNS = {"visits": ("patient_id", "plan_id", "late_minutes", "late_at"),
                  "assignments": ("plan_id", "stopped_at", "stopped_by", "replaces"),
                  "users": ("credentials", "bio", "photo_version"),
                  "participants": ("language",)}

@@ -19,12 +19,13 @@ from server.storage.chat import kept_chat
 from server.storage.events import events_for_visit
 from server.storage.users import list_therapists
 from server.storage.links import live_link
-from server.storage.visits import Visit, list_visits
+from server.storage.visits import Visit, list_visits, set_late_note as store_late_note
 from server.http.templating import render, see_other
 from server.views.admin_patients import dashboard_flags, dashboard_messages
 from server.views.guards import staff_may, staff_visit
 from server.visits.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
 from server.visits.service import VisitStateError
+from signaling.protocol import LATE_MINUTES
 
 PAST_DAYS = 30
 
@@ -61,12 +62,17 @@ async def _today(request: web.Request, actor: StaffActor) -> list[Visit]:
 
 
 async def live_json(request: web.Request) -> web.StreamResponse:
-    """GET /admin/live.json: today's visits with their live status, for the dashboard."""
+    """GET /admin/live.json: today's visits with their live status, for the dashboard, and
+    for a visit with someone waiting, since when (`waiting_since`, unix time) the first waits."""
     actor = await staff_may(request, Action.VIEW_VISIT)
     visits = await _today(request, actor)
     live = await live_statuses(request, visits)
+    details = await request.app[ROUTER].live_details(
+        [v.id for v in visits if live[v.id] == "waiting"])
+    since = {v: d.waiting_since for v, d in details.items() if d.waiting_since is not None}
     return web.json_response({"visits": [
-        {"id": v.id, "status": v.status, "live": live[v.id]} for v in visits]})
+        {"id": v.id, "status": v.status, "live": live[v.id],
+         **({"waiting_since": since[v.id]} if v.id in since else {})} for v in visits]})
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -91,6 +97,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     ]
     return render(request, "admin/dashboard.html",
                   {"sections": sections, "now": now, "call_links": call_links,
+                   "late_minutes": LATE_MINUTES,
                    "live": await live_statuses(request, today),
                    "flags": await dashboard_flags(request, actor),
                    "unread_messages": await dashboard_messages(request, actor),
@@ -155,6 +162,25 @@ async def cancel_visit(request: web.Request) -> web.StreamResponse:
     except VisitStateError as exc:
         raise ApiError(409, "conflict", f"This visit cannot be cancelled: {exc}.") from None
     return see_other(f"/admin/visits/{visit.id}?done=cancelled")
+
+
+async def set_late_note(request: web.Request) -> web.StreamResponse:
+    """POST /admin/visits/{visit_id}/late-note (form `minutes`: one of LATE_MINUTES, or
+    empty to clear): the therapist tells whoever waits for one of her visits that she is
+    running late, from her dashboard, while she is elsewhere (another visit's call). Stored
+    with the visit; waiting pages read it at their next question (within 20 s) and the room
+    at its next `presence`."""
+    actor = await staff_may(request, Action.HOST_VISIT)
+    form = await require_csrf(request)
+    visit = await staff_visit(request, actor, Action.HOST_VISIT)
+    chosen = form.get("minutes", "")
+    minutes = None if chosen == "" else int(chosen) if chosen.isdigit() else -1
+    if minutes is not None and minutes not in LATE_MINUTES:
+        raise ApiError(400, "bad_field", "Choose how late you are from the list.")
+    if visit.status != "scheduled":
+        raise ApiError(409, "conflict", "This visit is over: nobody waits for it.")
+    await store_late_note(request.app[DB], visit.id, minutes, int(time.time()))
+    return see_other("/admin")
 
 
 async def reissue_link(request: web.Request) -> web.StreamResponse:

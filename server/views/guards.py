@@ -7,16 +7,19 @@ import time
 
 from aiohttp import web
 
+from server.auth.access import api_refusal
 from server.auth.api_keys import mark_used, require_api_key
 from server.auth.policy import Action, CareFile, KeyActor, StaffActor, allowed, scopes_text
 from server.auth.staff import require_staff
+from server.auth.tokens import LinkClaims, LinkRefused
+from server.auth.visit_session import participant_from_cookie
 from server.http.errors import ApiError
 from server.keys import CARE, CONFIG, DB, VISITS
 from server.storage import audit_events as audit
 from server.storage.events import record_event
 from server.storage.patients import Patient
 from server.storage.plans import Plan, therapists_of_patient
-from server.storage.visits import Visit
+from server.storage.visits import Participant, Visit
 
 
 def require_own_origin(request: web.Request, message: str) -> None:
@@ -24,6 +27,22 @@ def require_own_origin(request: web.Request, message: str) -> None:
     Origin (not from a browser page) passes, since the cookie still has to match."""
     if request.headers.get("Origin") not in (None, request.app[CONFIG].origin):
         raise ApiError(403, "bad_origin", message)
+
+
+async def visit_cookie_holder(request: web.Request, *, program: bool = False
+                              ) -> tuple[Visit, Participant, LinkClaims]:
+    """The URL's visit and the participant whose visit cookie the request carries, with her
+    link's claims (`program`: for her home program, which outlives the call window); the
+    link's refusal as an API error, 401 without a cookie."""
+    try:
+        found = await participant_from_cookie(request, request.match_info["visit_id"],
+                                              program=program)
+    except LinkRefused as refused:
+        status, message = api_refusal(refused.problem)
+        raise ApiError(status, refused.problem.value, message) from None
+    if found is None:
+        raise ApiError(401, "no_visit_session", "Open the visit link first.")
+    return found
 
 
 async def visit_or_404(request: web.Request) -> Visit:

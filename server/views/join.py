@@ -24,7 +24,7 @@ from server.keys import CONFIG, DB
 from server.library.fields import DOSE_LIMITS
 from server.clinic.profile import therapist_card
 from server.http.schemas import MAX_NOTE
-from signaling.protocol import MAX_CHAT_CHARS
+from signaling.protocol import LATE_MINUTES, MAX_CHAT_CHARS
 from server.storage import audit_events as audit
 from server.storage.events import record_event
 from server.http.templating import render, request_language, see_other
@@ -181,4 +181,5 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
     return render(request, "visit/call.html",
                   {"visit": visit, "me": participant, "other_name": other_name,
                    "therapist_card": card,
-                   "dose_limits": DOSE_LIMITS, "note_max": MAX_NOTE, "chat_max": MAX_CHAT_CHARS})
+                   "dose_limits": DOSE_LIMITS, "note_max": MAX_NOTE, "chat_max": MAX_CHAT_CHARS,
+                   "late_minutes": LATE_MINUTES})

@@ -1,14 +1,16 @@
-"""HTTP handlers of live visits: the visit WebSocket and the pre-call connection check."""
+"""HTTP handlers of live visits: the visit WebSocket, the pre-call connection check, and
+whether a waiting patient's therapist is in another visit's call."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from server.auth.device import device_of
 from server.auth.seat import authenticate_seat
 from server.http.errors import ApiError
-from server.keys import ECHO, SIGNALING
+from server.keys import ECHO, PRESENCE, SIGNALING
 from server.http.request_json import read_json_object
-from server.views.guards import require_own_origin
+from server.views.guards import require_own_origin, visit_cookie_holder
 from signaling.echo import EchoBusy, EchoOfferError
 from signaling.endpoint import SeatRefused
 from signaling.protocol import MAX_SDP_CHARS
@@ -46,3 +48,25 @@ async def echo_check(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, "bad_offer", "The offer could not be used.") from None
     return web.json_response({"type": "answer", "sdp": answer, "session": session_id,
                               "max_seconds": request.app[ECHO].max_seconds})
+
+
+async def presence(request: web.Request) -> web.StreamResponse:
+    """GET /visits/{visit_id}/presence: {"busy": bool, "note": {minutes, at} | null}: whether
+    the visit's therapist is in a call of another visit now (server/visits/presence.py), and
+    her running-late note as stored (she may set it from her dashboard); the visit cookie
+    needed, its
+    participant waiting in the room now (409 otherwise), a few questions a minute a seat
+    (429 past that)."""
+    visit, participant, _claims = await visit_cookie_holder(request)
+    answers = request.app[PRESENCE]
+    if not answers.allowed(visit.id, participant.id):
+        raise ApiError(429, "too_many_requests", "Ask again in a little while.",
+                       {"Retry-After": "10"})
+    if not await answers.waiting(visit.id, participant.id, device_of(request)):
+        # Told only to someone in the waiting room: a link's holder who never knocks
+        # learns nothing of the therapist's day.
+        raise ApiError(409, "not_waiting", "This is said only in the waiting room.")
+    busy = visit.status == "scheduled" and await answers.busy(visit)
+    note = None if visit.late_note is None else \
+        {"minutes": visit.late_note[0], "at": visit.late_note[1]}
+    return web.json_response({"busy": busy, "note": note}, headers={"Cache-Control": "no-store"})

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.auth.access import api_refusal, participant_actor
+from server.auth.access import participant_actor
 from server.auth.policy import Action, allowed
 from server.auth.tokens import LinkRefused
 from server.auth.visit_session import participant_from_cookie, program_seconds
@@ -27,7 +27,7 @@ from server.storage.visits import Participant, Visit
 from server.http.i18n import translate
 from server.http.templating import render, request_language
 from server.views.language import speak_to_participant
-from server.views.guards import require_own_origin
+from server.views.guards import require_own_origin, visit_cookie_holder
 from server.views.join import refusal_page
 from server.visits.visit_input import VisitInputError
 
@@ -40,14 +40,7 @@ _REFUSED: dict[Action, str] = {
 
 async def seat_for(request: web.Request, action: Action) -> tuple[Visit, Participant]:
     """The visit cookie's participant, when her link may do `action` to the program."""
-    try:
-        found = await participant_from_cookie(request, request.match_info["visit_id"], program=True)
-    except LinkRefused as refused:
-        status, message = api_refusal(refused.problem)
-        raise ApiError(status, refused.problem.value, message) from None
-    if found is None:
-        raise ApiError(401, "no_visit_session", "Open the visit link first.")
-    visit, participant, claims = found
+    visit, participant, claims = await visit_cookie_holder(request, program=True)
     if not await allowed(participant_actor(request, visit, participant, link_id=claims.jti),
                          action, visit):
         raise ApiError(403, "forbidden", _REFUSED[action])

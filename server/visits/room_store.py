@@ -19,13 +19,14 @@ from server.storage import DatabaseBusy
 from server.storage import audit_events as audit
 from server.storage import chat as chat_store
 from server.storage.chat import HISTORY_ROWS, add_chat_message, chat_of_visit
+from server.storage.visits import late_note_of, set_late_note
 from server.visits.service import VisitService, acted_by
 from signaling.echo import EchoPool
 from signaling.chat import ChatEntry
-from signaling.endpoint import TokenBucket
+from signaling.rate import BucketTable
 from signaling.protocol import ProtocolError
 from signaling.router import Router
-from signaling.seat import Acting, Seat
+from signaling.seat import Acting, RunningLate, Seat
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +43,10 @@ class RoomStore:
     def __init__(self, visits: VisitService, library: Library) -> None:
         self.visits = visits
         self.library = library
-        self._demo_buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._demo_buckets = BucketTable(DEMO_RATE, DEMO_BURST, _DEMO_BUCKETS_MAX)
 
     def _demo_allowed(self, visit_id: str, participant_id: str) -> bool:
-        now = time.monotonic()
-        key = (visit_id, participant_id)
-        bucket = self._demo_buckets.get(key)
-        if bucket is None:
-            if len(self._demo_buckets) >= _DEMO_BUCKETS_MAX:
-                # A bucket left alone long enough is full again: forgetting it changes nothing.
-                full = DEMO_BURST / DEMO_RATE
-                for old in [k for k, b in self._demo_buckets.items() if now - b.stamp > full]:
-                    del self._demo_buckets[old]
-            bucket = self._demo_buckets[key] = TokenBucket(DEMO_RATE, DEMO_BURST, now)
-        return bucket.take(now)
+        return self._demo_buckets.take((visit_id, participant_id), time.monotonic())
 
     async def demo_shown(self, visit_id: str, participant_id: str, exercise: str) -> bool:
         if exercise not in self.library.exercises:
@@ -134,6 +125,16 @@ class RoomStore:
         except DatabaseBusy:
             log.warning("stored chat not read (database busy) visit=%s", visit_id)
             return []
+
+    async def late_note_set(self, visit_id: str, note: RunningLate | None) -> None:
+        with _busy_as_protocol_error():
+            await set_late_note(self.visits.db, visit_id, None if note is None else note.minutes,
+                                0 if note is None else note.at)
+
+    async def late_note(self, visit_id: str) -> RunningLate | None:
+        with _busy_as_protocol_error():
+            found = await late_note_of(self.visits.db, visit_id)
+        return None if found is None else RunningLate(*found)
 
     async def ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None:
         if reason == "cancelled":

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from server.auth.seat import authenticate_seat, seat_of
 from server.runtime.config import Config, ConfigError
-from server.keys import CONFIG, DB, ECHO, LIBRARY, ROUTER, SIGNALING, VISITS
+from server.keys import CONFIG, DB, ECHO, LIBRARY, PRESENCE, ROUTER, SIGNALING, VISITS
+from server.visits.presence import TherapistPresence
 from server.visits.room_store import RoomsFollowVisits, RoomStore
 from server.storage import Database, DatabaseBusy
 from server.storage.server_secrets import bus_seal_key
@@ -123,6 +124,7 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
         return TurnGrant(sink, ice, seat)
 
     app[ROUTER] = router
+    app[PRESENCE] = TherapistPresence(app[DB], router)
     app[SIGNALING] = SignalingEndpoint(router, authenticate_seat, settings, welcome_extra,
                                        sink_for=turn_grant if ice.turn else None)
     app[ECHO] = EchoPool(EchoLimits(

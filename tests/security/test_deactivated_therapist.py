@@ -44,6 +44,7 @@ async def test_deactivating_closes_her_socket_and_her_pages_at_once(admin, aioht
     ws = await therapist.ws_connect(f"/visits/{visit.id}/ws", headers=ORIGIN)
     assert json.loads((await ws.receive()).data)["type"] == "welcome"
     assert json.loads((await ws.receive()).data)["type"] == "lobby"
+    assert json.loads((await ws.receive()).data)["type"] == "presence"  # her note control's
     assigned = await therapist.post(f"/visits/{visit.id}/assignments",
                                     json={"exercise": "glute-bridge"}, headers=ORIGIN)
     assert assigned.status == 201

@@ -3,6 +3,10 @@
 import { $, announce } from "./call-page.js";
 import { t } from "./i18n.js";
 
+// What the room answers a `late-note` it does not take (docs/protocol.md); `unknown_type`
+// from a process of an older release during a rolling upgrade.
+const NOTE_REFUSALS = new Set(["rate_limited", "busy", "bad_field", "forbidden", "unknown_type"]);
+
 const fromNewDevice = (w) => (w.new_device ? t("{name} from a new device", { name: w.name }) : w.name);
 
 export function lobbyView(call, { media, send }) {
@@ -33,6 +37,40 @@ export function lobbyView(call, { media, send }) {
       announce(t("{names} is waiting to be let in.", { names: arrived.map(fromNewDevice).join(", ") }));
     }
   });
+
+  // Her "running late" note to whoever waits (fixed choices; the room keeps it and tells
+  // them at once). The room's `presence` shows her what is set, after a reload too.
+  // What she chose is sent once she stops moving through the list (arrow keys fire `change`
+  // at every step), and said only when the room tells it back: what she hears is what her
+  // patients see. A refusal puts back what is set.
+  const late = $("late-note");
+  if (late) {
+    let confirmed = late.value;
+    let pending; // the minutes sent and not yet told back (undefined: none)
+    let timer = null;
+    call.addEventListener("presence", ({ detail: m }) => {
+      const minutes = m.note ? m.note.minutes : null;
+      confirmed = minutes === null ? "" : String(minutes);
+      if (timer === null) late.value = confirmed;
+      if (pending === undefined || pending !== minutes) return;
+      pending = undefined;
+      announce(minutes !== null ? t("Your patient sees that you are running about {minutes} minutes late.", { minutes }) : t("Your patient no longer sees a note that you are late."));
+    });
+    call.addEventListener("refused", ({ detail: { code } }) => {
+      if (pending === undefined || !NOTE_REFUSALS.has(code)) return;
+      pending = undefined;
+      late.value = confirmed;
+      announce(t("Your note was not changed. Try again in a moment."));
+    });
+    late.addEventListener("change", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        pending = late.value ? Number(late.value) : null;
+        send({ type: "late-note", minutes: pending });
+      }, 800);
+    });
+  }
 
   const remove = $("remove-button");
   if (!remove) return;

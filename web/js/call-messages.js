@@ -33,6 +33,7 @@ export function messageHandlers(call, { demo }) {
       for (const { session } of state.peers.values()) session.setIceServers(state.iceServers);
     },
     lobby: (m) => state.emit("lobby", m.waiting),
+    presence: (m) => state.emit("presence", m),
     "peer-joined"(m) {
       call.addPeer(m.peer);
       call.refresh();

@@ -3,7 +3,8 @@
 // "admitted", "peer-added" {id, name, session}, "peer-removed" {id}, "roster" (peer
 // count, while connected), "lobby" (who waits), "notice" {id, text}, "announce" (text),
 // "stopped" (the call was left or ended), "chat" (a message), "chat-history" (what this
-// page may read, after a (re)join, admission or removal), "refused" (an `error` message).
+// page may read, after a (re)join, admission or removal), "refused" (an `error` message),
+// "presence" (where the therapist is and her late note, while waiting).
 
 export class CallState extends EventTarget {
   constructor({ visitId, role, otherName }) {

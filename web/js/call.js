@@ -29,6 +29,12 @@ const therapistViews = role === "therapist" ? (async () => {
   });
 })() : null;
 
+// The waiting room's word on her therapist (here or not, her late note, the time to the
+// start) loads beside the page's first modules, and is wired before the socket opens.
+const presence = role !== "therapist"
+  ? import("./call-presence.js").then(({ presenceView }) => presenceView(call, { visitId })).catch((err) => console.warn("presence:", err))
+  : null;
+
 // A patient whose visit is part of a plan of care may fill its questionnaires while she waits.
 const waitingCare = $("waiting-care");
 if (waitingCare) {
@@ -50,7 +56,7 @@ window.visitroomCall = {
   dropSocket: () => connection.signaling?.drop(), peers: call.peers, trace: connection.trace, sent: connection.sent, demoLoops: () => demo.loops(),
 };
 
-connection.ready = Promise.all([prejoin.start().catch((err) => console.warn("media:", err)), therapistViews]);
+connection.ready = Promise.all([prejoin.start().catch((err) => console.warn("media:", err)), therapistViews, presence]);
 const [, library] = await connection.ready;
 library?.load().catch((err) => console.warn("library:", err));
 root.dataset.ready = "true";
