@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiosqlite
 
@@ -105,23 +105,23 @@ class SqliteDatabase(Database):
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """One row of a read query, or None."""
-        reader = self._reader
-        assert reader is not None, "database is not open"
-
-        async def read() -> Row | None:
-            async with reader.execute(sql, params) as cur:
-                return await cur.fetchone()
-        return await self._patiently(read)
+        return await self._read(sql, params, one=True)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """All rows of a read query."""
+        return await self._read(sql, params, one=False)
+
+    async def _read(self, sql: str, params: Params, *, one: bool) -> Any:
         reader = self._reader
         assert reader is not None, "database is not open"
-
-        async def read() -> list[Row]:
-            async with reader.execute(sql, params) as cur:
-                return list(await cur.fetchall())
-        return await self._patiently(read)
+        # The whole read (execute, fetch, close) is one job of the connection's thread. Were
+        # the cursor closed from here instead, a caller cancelled between execute and close
+        # would leave its statement open, and with it a read transaction: every later read
+        # on this connection would see the database as it was then (a revoked link still
+        # live, a row just written missing) until the cursor happened to be collected.
+        # (aiosqlite's own execute_fetchall is one job too, but reads every row.)
+        return await self._patiently(
+            lambda: reader._execute(_read_rows, reader._conn, sql, params, one))  # noqa: SLF001
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -139,6 +139,15 @@ class SqliteDatabase(Database):
                 raise
             else:
                 await self._writer.execute("COMMIT")
+
+
+def _read_rows(conn: sqlite3.Connection, sql: str, params: Params, one: bool) -> Any:
+    """Run a read query in the connection's thread and close its cursor there."""
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchone() if one else cur.fetchall()
+    finally:
+        cur.close()
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
