@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any, Awaitable, Callable, Sequence
 
 from signaling.bus import Delivery
@@ -52,7 +53,7 @@ from signaling.cluster_messages import (
 from signaling.cluster_recovery import Recovery
 from signaling.cluster_repair import Repairs
 from signaling.protocol import Inbound, ProtocolError, error, parse_message
-from signaling.live_detail import LiveDetail
+from signaling.live_detail import LiveDetail, owners_details
 from signaling.router import LocalRouter, Sink
 from signaling.seat import RoomHooks, Seat
 
@@ -215,8 +216,7 @@ class ClusterRouter(Recovery):
         except Exception as exc:  # the bus does not answer: nobody is shown waiting, or busy
             log.warning("live details unavailable error=%s", type(exc).__name__)
             return {}
-        found = {v: LiveDetail.decode(text) for v, text in texts.items()}
-        return {v: detail for v, detail in found.items() if detail is not None}
+        return owners_details(texts)
 
     def counts(self) -> dict[str, int]:
         return {"sockets": len(self.seats), "rooms": len(self.local.room_ids())}
@@ -260,7 +260,7 @@ class ClusterRouter(Recovery):
             await self.bus.set_live(visit_id, None)
             await self.bus.release(visit_id)
         else:
-            await self.bus.set_live(visit_id, state, detail.encode())
+            await self.bus.set_live(visit_id, state, replace(detail, node=self.node_id).encode())
 
     async def _to_owner(self, visit_id: str, message: End) -> None:
         if self.local.owns(visit_id):  # this node owns the room: no need to ask
@@ -366,15 +366,17 @@ class ClusterRouter(Recovery):
     async def _on_forward(self, message: Forward) -> None:
         """A frame from a socket another node holds, for a room this node owns."""
         conn = message.conn
+        refused_type: dict[str, str] = {}
         try:
             seat = self.homes.get(conn)
             if seat is None:
                 raise ProtocolError("not_in_room", "This connection is not in the room.")
             inbound = (parse_message(message.raw, seat.role) if message.raw
                        else Inbound(message.kind, message.fields))
+            refused_type = {"re": inbound.type}
             await self._inbound_here(seat, conn, inbound)
         except ProtocolError as exc:
-            await self.local.publish(conn, Delivery(error(exc.code, exc.message)))
+            await self.local.publish(conn, Delivery(error(exc.code, exc.message, **refused_type)))
 
     async def _on_join(self, message: Join) -> None:
         seat, conn = message.seat, message.conn

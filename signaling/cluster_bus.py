@@ -57,10 +57,10 @@ class ClusterBus(Protocol):
 
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]: ...
 
-    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, str]:
-        """The published detail text of these visits whose room has an owner now (absent
-        where there is none, or its owner is gone: a dead process leaves its rooms'
-        details behind, and "her therapist is in another visit" must not outlive it)."""
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The published detail text of these visits whose room has an owner now, with that
+        owner (absent where there is none: a dead process leaves its rooms' details behind,
+        and "her therapist is in another visit" must not outlive it)."""
         ...
 
     async def beat(self, life: float, rooms: Collection[str]) -> None:

@@ -138,9 +138,10 @@ class MemoryNode:
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
         return {v: self.cluster.states[v] for v in visit_ids if v in self.cluster.states}
 
-    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, str]:
-        return {v: self.cluster.details[v] for v in visit_ids
-                if v in self.cluster.details and self.cluster.current_owner(v) is not None}
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        owners = {v: self.cluster.current_owner(v) for v in visit_ids}
+        return {v: (self.cluster.details[v], owner) for v, owner in owners.items()
+                if v in self.cluster.details and owner is not None}
 
     async def beat(self, life: float, rooms: Collection[str]) -> None:
         """Renew this node's presence (nothing is ever lost here to report)."""

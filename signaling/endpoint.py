@@ -212,8 +212,10 @@ class SignalingEndpoint:
                 continue
             if frame.type != WSMsgType.TEXT:
                 continue
+            refused_type: dict[str, str] = {}
             try:
                 message = parse_message(frame.data, seat.role)
+                refused_type = {"re": message.type}  # an error names what it refuses
                 if message.type == "ping":
                     await ws.send_str(encode({"type": "pong", "t": message["t"]}))
                 elif message.type == "bye":
@@ -223,7 +225,7 @@ class SignalingEndpoint:
                     await self.router.inbound(seat, conn, message)
             except ProtocolError as exc:
                 if not ws.closed:
-                    await ws.send_str(encode(error(exc.code, exc.message)))
+                    await ws.send_str(encode(error(exc.code, exc.message, **refused_type)))
 
     def refuse_new(self) -> None:
         """Answer new sockets 503 from now on (the process is stopping)."""

@@ -37,11 +37,15 @@ class LiveDetail:
     her page last reconnected); None when nobody waits."""
     host_in_call: bool = False
     """The therapist is here, admitted with at least one other participant connected."""
+    node: str = ""
+    """The process that wrote it (a cluster reads it only while that process owns the
+    room; empty in one process)."""
 
     def encode(self) -> str:
         """The text the cluster bus keeps."""
         return json.dumps({"waiting": list(self.waiting), "since": self.waiting_since,
-                           "host_in_call": self.host_in_call}, separators=(",", ":"))
+                           "host_in_call": self.host_in_call, "node": self.node},
+                          separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str | None) -> LiveDetail | None:
@@ -56,9 +60,21 @@ class LiveDetail:
         if not isinstance(found, dict):
             return None
         waiting, since, host = found.get("waiting"), found.get("since"), found.get("host_in_call")
+        node = found.get("node")
+        if not (isinstance(node, str) and len(node) <= 100):
+            return None
         if not (isinstance(waiting, list) and all(isinstance(p, str) and TAG.fullmatch(p)
                                                   for p in waiting)):
             return None
         if not (since is None or (type(since) is int and since >= 0)) or type(host) is not bool:
             return None
-        return cls(tuple(waiting), since, host)
+        return cls(tuple(waiting), since, host, node)
+
+
+def owners_details(texts: dict[str, tuple[str, str]]) -> dict[str, LiveDetail]:
+    """The details, by visit, of (text, the node owning the room now) as the bus gives
+    them, that the room's owner now wrote: one left by an owner that died, or left behind
+    when a process of an older release (which writes none) took the room, is not read."""
+    found = {v: (LiveDetail.decode(text), owner) for v, (text, owner) in texts.items()}
+    return {v: detail for v, (detail, owner) in found.items()
+            if detail is not None and detail.node == owner}

@@ -62,7 +62,7 @@ from signaling.cluster_messages import (
 )
 from signaling.ids import VISIT_ID
 from signaling.redis_inbox import PREFIX, RESYNC_CHANNEL, InboxReader, new_epoch
-from signaling.redis_live import LIVE_KEY, detail_field, read_live
+from signaling.redis_live import LIVE_KEY, detail_field, read_details, read_states
 from signaling.redis_scripts import CLAIM, RELEASE, RENEW, SEND, send_call
 
 log = logging.getLogger(__name__)
@@ -369,12 +369,12 @@ class RedisClusterBus(InboxReader):
 
     async def live(self, visit_ids: Sequence[str]) -> dict[str, str]:
         """Live states of these visits; empty (and logged) while Redis is away."""
-        return await read_live(self.quick, self.node_id, visit_ids, owned=False)
+        return await read_states(self.quick, self.node_id, visit_ids)
 
-    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, str]:
-        """The detail texts of these visits whose room has an owner now (a detail its dead
-        owner left behind is not read); empty (and logged) while Redis is away."""
-        return await read_live(self.quick, self.node_id, visit_ids, owned=True)
+    async def live_details(self, visit_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The detail texts of these visits whose room has an owner now, with that owner;
+        empty (and logged) while Redis is away."""
+        return await read_details(self.quick, self.node_id, visit_ids)
 
 
 

@@ -22,11 +22,22 @@ def detail_field(visit_id: str) -> str:
     return f"{visit_id}:detail"
 
 
-async def read_live(redis: Any, node_id: str, visit_ids: Sequence[str], *,
-                    owned: bool) -> dict[str, str]:
-    """The live states of these visits or, with `owned`, their detail texts where the room
-    has an owner now (a detail its dead owner left behind is not read); empty (and logged)
-    while Redis is away."""
+async def read_states(redis: Any, node_id: str, visit_ids: Sequence[str]) -> dict[str, str]:
+    """The live states of these visits; empty (and logged) while Redis is away."""
+    found = await _read(redis, node_id, visit_ids, owned=False)
+    return {v: text for v, (text, _) in found.items()}
+
+
+async def read_details(redis: Any, node_id: str,
+                       visit_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The detail texts of these visits whose room has an owner now, with that owner (a
+    detail it did not write, one its dead owner left behind, is the caller's to drop);
+    empty (and logged) while Redis is away."""
+    return await _read(redis, node_id, visit_ids, owned=True)
+
+
+async def _read(redis: Any, node_id: str, visit_ids: Sequence[str], *,
+                owned: bool) -> dict[str, tuple[str, str]]:
     if not visit_ids:
         return {}
     fields = [detail_field(v) for v in visit_ids] if owned else list(visit_ids)
@@ -39,6 +50,6 @@ async def read_live(redis: Any, node_id: str, visit_ids: Sequence[str], *,
     except (RedisError, OSError) as exc:
         log.warning("live states unavailable node=%s error=%s", node_id, type(exc).__name__)
         return {}
-    owners = found[1] if owned else visit_ids
-    return {v: text for v, text, owner in zip(visit_ids, found[0], owners)
+    owners = found[1] if owned else [""] * len(visit_ids)
+    return {v: (text, owner) for v, text, owner in zip(visit_ids, found[0], owners)
             if text is not None and owner is not None}

@@ -112,8 +112,10 @@ class Room:
         """The recent chat (kept by the registry while the room is empty: `signaling.chat`)."""
         self.late_note: RunningLate | None = None
         """The therapist's note to waiting participants as last read from the store (it
-        lives with the visit: written there before a change is told, read there for each
-        `presence`)."""
+        lives with the visit: written there before a change is told, read there for a
+        `presence` to someone who joins)."""
+        self._note_known = False
+        """Whether the store has answered (or taken) the note since this room was made."""
         self.earlier_waits = earlier_waits or (0.0, {})
         """When this visit's last room here emptied, and when those waiting in it began to
         wait: one back within WAITS_KEPT_SECONDS of that goes on waiting (a reload is not a
@@ -189,26 +191,42 @@ class Room:
              "new_device": m.new_device}
             for m in self._waiting()]}
 
-    async def _presence(self) -> dict[str, Any]:
-        """What a waiting participant is told of her therapist (docs/protocol.md). The note
-        is read from the store each time: she may set it from her dashboard, in whichever
-        process that page is served, without the room hearing of it."""
-        try:
-            self.late_note = await self.hooks.late_note(self.visit_id)
-        except ProtocolError:
-            pass  # the database is busy: the note last read
+    async def _presence(self, *, read: bool = True) -> dict[str, Any]:
+        """What a waiting participant is told of her therapist (docs/protocol.md). With
+        `read`, the note is read from the store first: she may set it from her dashboard,
+        in whichever process that page is served, without the room hearing of it. A note
+        not known yet (the store busy since the room was made) is left out, not said to
+        be none."""
+        if read:
+            try:
+                self.late_note = await self.hooks.late_note(self.visit_id)
+                self._note_known = True
+            except ProtocolError:
+                pass  # the database is busy: the note last read, if any
         here = any(m.role == "therapist" and m.conn for m in self.members.values())
-        note = self.late_note
-        return {"type": "presence", "therapist": "here" if here else "away",
-                "note": None if note is None else {"minutes": note.minutes, "at": note.at}}
+        told: dict[str, Any] = {"type": "presence", "therapist": "here" if here else "away"}
+        if self._note_known:
+            note = self.late_note
+            told["note"] = None if note is None else {"minutes": note.minutes, "at": note.at}
+        return told
 
-    async def _tell_presence(self) -> None:
+    def _presence_audience(self) -> list[Member]:
+        return [*self._waiting(), *(m for m in self.members.values()
+                                    if m.role == "therapist" and m.conn)]
+
+    async def _tell_presence(self, *, read: bool = True) -> None:
         """Tell every waiting participant (and the therapist, whose note control shows the
         note) where the therapist is and her note: on every change of either."""
-        message = await self._presence()
-        for m in (*self._waiting(), *(m for m in self.members.values()
-                                      if m.role == "therapist" and m.conn)):
+        audience = self._presence_audience()
+        if not audience:
+            return
+        message = await self._presence(read=read)
+        for m in audience:
             await self._send(m, message)
+
+    def _note_written(self, note: RunningLate | None) -> None:
+        """The store took this note: it is what the room says from now on."""
+        self.late_note, self._note_known = note, True
 
     # -- sending -------------------------------------------------------------------------
 
@@ -384,7 +402,7 @@ class Room:
             if was_waiting:
                 await self._tell_therapists(self._lobby())
             if member.role == "therapist":
-                await self._tell_presence()  # she is away
+                await self._tell_presence(read=False)  # she is away (her note as last read)
 
     # -- messages ------------------------------------------------------------------------
 
@@ -430,6 +448,11 @@ class Room:
                 await self._send(member, out)
 
     async def _admit(self, therapist: Member, message: Inbound) -> None:
+        if await self._admit_locked(therapist, message):
+            await self._clear_late_note()  # (outside the lock: store calls of its own)
+
+    async def _admit_locked(self, therapist: Member, message: Inbound) -> bool:
+        """Admit the participant (or her claim); True when a waiting member was let in."""
         participant_id = message["participant"]
         async with self._lock:
             claim = self.claims.get(participant_id)
@@ -437,7 +460,7 @@ class Room:
             if claim is not None and claim.conn and member is not None \
                     and member.status == "admitted":
                 await self._admit_claim(claim, Acting(therapist.id, therapist.device))
-                return
+                return False
             if member is None or member.status != "waiting" or member.conn is None:
                 raise ProtocolError("not_waiting", "That participant is not waiting.")
             if self._full(member):
@@ -451,7 +474,7 @@ class Room:
             await self._chat_history(member, moved=not new_device)
             await self._announce(member)
             await self._tell_therapists(self._lobby())
-            await self._clear_late_note()
+            return True
 
     async def _clear_late_note(self) -> None:
         """She let someone in: she is no longer late, and a note kept past this would greet
@@ -459,11 +482,13 @@ class Room:
         keeps it for now (it says when it was set)."""
         try:
             if await self.hooks.late_note(self.visit_id) is None:
+                self._note_written(None)
                 return
             await self.hooks.late_note_set(self.visit_id, None)
         except ProtocolError:
             return
-        await self._tell_presence()
+        self._note_written(None)
+        await self._tell_presence(read=False)
 
     async def _admit_claim(self, claim: Member, by: Acting | None = None) -> None:
         """The new device takes the seat; the device that held it is told and closed."""
@@ -641,7 +666,7 @@ class Room:
         if member.status == "waiting":
             await self._tell_therapists(self._lobby())
         if member.role == "therapist" and member.conn:
-            await self._tell_presence()  # she is away
+            await self._tell_presence(read=False)  # she is away (her note as last read)
 
     # -- the therapist's note ------------------------------------------------------------
 
@@ -653,7 +678,8 @@ class Room:
         minutes = message["minutes"]
         note = None if minutes is None else RunningLate(minutes, int(time.time()))
         await self.hooks.late_note_set(self.visit_id, note)
-        await self._tell_presence()
+        self._note_written(note)
+        await self._tell_presence(read=False)
 
 
 RoomHandler = Callable[[Room, Member, Inbound], Awaitable[None]]

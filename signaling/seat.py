@@ -111,8 +111,9 @@ class RoomHooks(Protocol):
         ...
 
     async def late_note(self, visit_id: str) -> RunningLate | None:
-        """The visit's stored running-late note, read when its room is made here (None
-        without one). May raise `ProtocolError("busy")`: the room's next join reads it."""
+        """The visit's stored running-late note (None without one), read for the `presence`
+        a room tells someone who joins. May raise `ProtocolError("busy")`: the note is then
+        the one last read, or left out while the room has read none."""
         ...
 
 

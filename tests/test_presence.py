@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import replace
 
 import aiohttp
+import pytest
 
 from server.auth.visit_session import COOKIE as VISIT_COOKIE
 from server.keys import DB, PRESENCE, ROUTER, VISITS
 from server.storage.visits import late_note_of
 from signaling.cluster import ClusterRouter
 from signaling.live_detail import LiveDetail, waiting_tag
+from signaling.protocol import ProtocolError
 from signaling.room import NOTE_BURST, WAITS_KEPT_SECONDS
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.live import Socket, in_call
@@ -199,7 +202,7 @@ async def test_from_her_dashboard_she_tells_her_waiting_patient_she_is_late(live
         second = await live.socket(await live.link(visit, "patient"))
         assert (await _presence(second))["note"] == {"minutes": 15, "at": at}
         # Wrong choices, a missing token: refused in words, nothing changed.
-        for bad in ("7", "abc", "-5", "10.5", "1" * 40, "<b>5</b>"):
+        for bad in ("7", "abc", "-5", "10.5", "1" * 40, "1" * 5000, "²", "１０", "<b>5</b>"):
             async with rae.post(url, data={"csrf_token": token, "minutes": bad}) as answer:
                 assert answer.status == 400 and "Traceback" not in await answer.text(), bad
         async with rae.post(url, data={"minutes": "30"}) as answer:
@@ -231,6 +234,16 @@ async def test_only_her_own_therapist_sets_a_visits_note_from_the_dashboard(live
         async with admin.post(url, data={"csrf_token": token, "minutes": "10"}) as answer:
             assert answer.status in (403, 404)
     assert await late_note_of(live.app[DB], visit.id) is None
+    later = await live.visit(now=int(time.time()) + 2 * 86400, therapist_name=None,
+                             therapist_email=RAE)  # (it starts then)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as rae:
+        await live.sign_in(rae, RAE, "therapist-pass-1")
+        async with rae.get(f"{live.base}/admin") as page:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
+        async with rae.post(f"{live.base}/admin/visits/{later.id}/late-note",
+                            data={"csrf_token": token, "minutes": "10"}) as answer:
+            assert answer.status == 409  # two days ahead: not yet
+    assert await late_note_of(live.app[DB], later.id) is None
     await live.app[VISITS].cancel(visit, actor="test")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as rae:
         await live.sign_in(rae, RAE, "therapist-pass-1")
@@ -303,18 +316,22 @@ async def test_the_busy_question_is_answered_only_in_the_waiting_room(live):
 
 
 def test_a_live_detail_that_is_not_one_is_not_read():
-    good = LiveDetail((waiting_tag("p_" + "a" * 16, "d" * 32),), 1_765_000_000, True)
+    good = LiveDetail((waiting_tag("p_" + "a" * 16, "d" * 32),), 1_765_000_000, True, "n1")
     assert LiveDetail.decode(good.encode()) == good
     assert LiveDetail.decode(LiveDetail().encode()) == LiveDetail()
+    fine = '"since":null,"host_in_call":false,"node":"n1"'
+    assert LiveDetail.decode('{"waiting":[],' + fine + '}') == LiveDetail(node="n1")
     for bad in (None, "", "waiting", "[]", "{}", '{"waiting":[],"since":null}',
-                '{"waiting":"x","since":null,"host_in_call":false}',
-                '{"waiting":[],"since":5.0,"host_in_call":false}',
-                '{"waiting":[],"since":-1,"host_in_call":false}',
-                '{"waiting":[],"since":true,"host_in_call":false}',
-                '{"waiting":[],"since":null,"host_in_call":1}',
-                '{"waiting":["<b>"],"since":null,"host_in_call":false}',
-                '{"waiting":["p_aaaaaaaaaaaaaaaa"],"since":null,"host_in_call":false}',
-                '{"waiting":[],"since":null,"host_in_call":false,"x":"' + "y" * 5000 + '"}'):
+                '{"waiting":"x",' + fine + '}',
+                '{"waiting":[],"since":5.0,"host_in_call":false,"node":"n1"}',
+                '{"waiting":[],"since":-1,"host_in_call":false,"node":"n1"}',
+                '{"waiting":[],"since":true,"host_in_call":false,"node":"n1"}',
+                '{"waiting":[],"since":null,"host_in_call":1,"node":"n1"}',
+                '{"waiting":[],"since":null,"host_in_call":false}',  # no writer
+                '{"waiting":[],"since":null,"host_in_call":false,"node":7}',
+                '{"waiting":["<b>"],' + fine + '}',
+                '{"waiting":["p_aaaaaaaaaaaaaaaa"],' + fine + '}',  # an id, not a tag
+                '{"waiting":[],' + fine + ',"x":"' + "y" * 5000 + '"}'):
         assert LiveDetail.decode(bad) is None, bad
 
 
@@ -405,6 +422,49 @@ async def test_every_node_tells_presence_and_since_when_someone_waits(cluster: C
     for node in (therapist.router, patient.router):  # her patient stays; she is not in a call
         detail = (await node.live_details([VISIT]))[VISIT]
         assert detail.host_in_call is False
+
+
+async def test_a_busy_store_never_has_the_room_say_a_wrong_note(cluster: Cluster, monkeypatch):
+    """While the store cannot be read, a room that has read no note leaves it out (not "no
+    note"), and a note just written is told as written."""
+    therapist, patient = await _people(cluster)
+
+    async def busy(visit_id: str) -> None:
+        raise ProtocolError("busy", "The server is busy for a moment; try again.")
+    monkeypatch.setattr(cluster.store, "late_note", busy)
+    await patient.join()
+    await patient.expect("waiting")
+    assert "note" not in await patient.expect("presence")
+    await therapist.join()
+    await therapist.expect("welcome")
+    await therapist.send({"type": "late-note", "minutes": 10})
+    told = await patient.expect("presence")
+    while "note" not in told:  # (the therapist's arrival, note still unknown)
+        told = await patient.expect("presence")
+    assert told["note"]["minutes"] == 10
+    assert cluster.store.late_notes[VISIT].minutes == 10
+
+
+async def test_a_detail_its_rooms_owner_did_not_write_is_not_read(cluster: Cluster):
+    """A detail left by an owner that died, or behind a process of an older release that
+    took the room over (it writes the bare state only), says nothing."""
+    therapist, patient = await _people(cluster)
+    if not isinstance(therapist.router, ClusterRouter):
+        pytest.skip("one process reads its rooms where they are: no detail on a bus")
+    await therapist.join()
+    await therapist.expect("welcome")
+    await patient.join()
+    await patient.expect("waiting")
+    await therapist.send({"type": "admit", "participant": PATIENT})
+    await patient.expect("admitted")
+    await asyncio.sleep(0.05)
+    node = therapist.router
+    written = (await node.live_details([VISIT]))[VISIT]
+    assert written.host_in_call and written.node == await node.bus.owner(VISIT)
+    await node.bus.set_live(VISIT, "in_call", replace(written, node="gone").encode())
+    await node.bus.flush()
+    assert await node.live_details([VISIT]) == {}
+    assert await node.live_states([VISIT]) == {VISIT: "in_call"}  # the bare state stays
 
 
 async def test_a_reload_does_not_restart_her_wait(live):

@@ -28,6 +28,8 @@ from server.visits.service import VisitStateError
 from signaling.protocol import LATE_MINUTES
 
 PAST_DAYS = 30
+LATE_NOTE_AHEAD_SECONDS = 12 * 3600
+"""How long before a visit's start its therapist may say she is running late."""
 
 
 def _day_bounds(request: web.Request, now: int) -> tuple[int, int]:
@@ -174,12 +176,16 @@ async def set_late_note(request: web.Request) -> web.StreamResponse:
     form = await require_csrf(request)
     visit = await staff_visit(request, actor, Action.HOST_VISIT)
     chosen = form.get("minutes", "")
-    minutes = None if chosen == "" else int(chosen) if chosen.isdigit() else -1
-    if minutes is not None and minutes not in LATE_MINUTES:
+    choices: dict[str, int | None] = {"": None, **{str(m): m for m in LATE_MINUTES}}
+    if chosen not in choices:
         raise ApiError(400, "bad_field", "Choose how late you are from the list.")
-    if visit.status != "scheduled":
+    now = int(time.time())
+    if visit.status != "scheduled" or visit.ends_at <= now:
         raise ApiError(409, "conflict", "This visit is over: nobody waits for it.")
-    await store_late_note(request.app[DB], visit.id, minutes, int(time.time()))
+    if visit.starts_at - now > LATE_NOTE_AHEAD_SECONDS:
+        # The note says only the time of day it was set: one set days ahead reads as today's.
+        raise ApiError(409, "conflict", "Say you are late on the day of the visit.")
+    await store_late_note(request.app[DB], visit.id, choices[chosen], now)
     return see_other("/admin")
 
 

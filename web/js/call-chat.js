@@ -96,8 +96,8 @@ export function chatView(call, { send, me }) {
     const text = m.text.length > ANNOUNCED_CHARS ? `${m.text.slice(0, ANNOUNCED_CHARS)}…` : m.text;
     announce(t("Message from {name}: {text}", { name: m.from.name, text }));
   });
-  call.addEventListener("refused", ({ detail: { code } }) => {
-    if (pending === null || !REFUSALS[code]) return;
+  call.addEventListener("refused", ({ detail: { code, re } }) => {
+    if (pending === null || !REFUSALS[code] || (re !== undefined && re !== "chat")) return;
     const { text, where } = pending;
     const error = $(`chat-${where}-error`);
     error.textContent = REFUSALS[code]();

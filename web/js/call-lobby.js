@@ -49,6 +49,7 @@ export function lobbyView(call, { media, send }) {
     let pending; // the minutes sent and not yet told back (undefined: none)
     let timer = null;
     call.addEventListener("presence", ({ detail: m }) => {
+      if (!("note" in m)) return; // the server could not read it just now
       const minutes = m.note ? m.note.minutes : null;
       confirmed = minutes === null ? "" : String(minutes);
       if (timer === null) late.value = confirmed;
@@ -56,10 +57,10 @@ export function lobbyView(call, { media, send }) {
       pending = undefined;
       announce(minutes !== null ? t("Your patient sees that you are running about {minutes} minutes late.", { minutes }) : t("Your patient no longer sees a note that you are late."));
     });
-    call.addEventListener("refused", ({ detail: { code } }) => {
-      if (pending === undefined || !NOTE_REFUSALS.has(code)) return;
+    call.addEventListener("refused", ({ detail: { code, re } }) => {
+      if (pending === undefined || re !== "late-note" || !NOTE_REFUSALS.has(code)) return;
       pending = undefined;
-      late.value = confirmed;
+      if (timer === null) late.value = confirmed; // (a newer choice waiting to go stays)
       announce(t("Your note was not changed. Try again in a moment."));
     });
     late.addEventListener("change", () => {

@@ -95,7 +95,7 @@ export function presenceView(call, { visitId }) {
   call.addEventListener("presence", ({ detail: m }) => {
     const before = pushed;
     pushed = m.therapist === "here" ? "here" : "away";
-    note = validNote(m.note);
+    if ("note" in m) note = validNote(m.note); // (left out while the server cannot read it)
     if (pushed === "here") busy = false;
     render();
     if (before === "here" && pushed === "away") ask();
