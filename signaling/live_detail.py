@@ -50,7 +50,7 @@ class LiveDetail:
     @classmethod
     def decode(cls, text: str | None) -> LiveDetail | None:
         """A detail from its text; None for anything else (absent, too long, malformed,
-        or written by a release that keeps other fields)."""
+        a field missing or of the wrong type; a field it does not know is passed over)."""
         if not text or len(text) > MAX_TEXT:
             return None
         try:

@@ -40,7 +40,8 @@ PARTICIPANT_ID = re.compile(PARTICIPANT_ID_PATTERN)
 EXERCISE_SLUG = re.compile(EXERCISE_SLUG_PATTERN)
 DEMO_ACTIONS = frozenset({"play", "pause", "step", "hide"})
 LATE_MINUTES = (5, 10, 15, 20, 30)
-"""The choices of a `late-note` (web/js/call-lobby.js offers the same)."""
+"""The choices of a `late-note` (the call page's and the dashboard's lists are rendered from
+it; `LateNote.minutes` spells them out for msgspec, and a test checks the two agree)."""
 DEMO_SPEEDS = (1, 0.5)
 """Speeds a demo plays at, shared by both sides of the call (web/js/demo.js SPEEDS matches)."""
 ICE_TRANSPORT_POLICIES = ("all", "relay")

@@ -3,7 +3,7 @@ room's questions; and a bounded table of them, one a key."""
 
 from __future__ import annotations
 
-from typing import Hashable
+from collections.abc import Hashable
 
 
 class TokenBucket:

@@ -377,7 +377,6 @@ class RedisClusterBus(InboxReader):
         return await read_details(self.quick, self.node_id, visit_ids)
 
 
-
 def _logged(room: str) -> str:
     """A room as a log line names it: a visit id, or "?" for anything else a line held."""
     return room if VISIT_ID.fullmatch(room) else "?"

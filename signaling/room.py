@@ -12,7 +12,8 @@ The room never holds a socket: it addresses connections by id through the `Bus`.
 
 The module is longer than 400 lines on purpose: every transition (join, admit, deny,
 remove, eject, end) runs under the room's one lock on the same members and claims, and
-split across modules they would have to share both.
+split across modules they would have to share both. (The therapist's note lives in the
+store: it is written, and read after a leave or an admit, outside the lock.)
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class Room:
 
     def __init__(self, visit_id: str, capacity: int, expires_at: int, bus: Bus,
                  hooks: RoomHooks | None = None, chat: ChatLog | None = None,
-                 earlier_waits: tuple[float, dict[str, float]] | None = None) -> None:
+                 earlier_waits: tuple[float, dict[str, tuple[float, float | None]]] | None = None
+                 ) -> None:
         self.visit_id = visit_id
         self.capacity = capacity
         self.expires_at = expires_at
@@ -118,8 +120,8 @@ class Room:
         """Whether the store has answered (or taken) the note since this room was made."""
         self.earlier_waits = earlier_waits or (0.0, {})
         """When this visit's last room here emptied, and when those waiting in it began to
-        wait: one back within WAITS_KEPT_SECONDS of that goes on waiting (a reload is not a
-        new knock)."""
+        wait and left: one back within WAITS_KEPT_SECONDS of leaving goes on waiting (a
+        reload is not a new knock)."""
         self._note_bucket = TokenBucket(NOTE_RATE, NOTE_BURST, time.monotonic())
         self._lock = asyncio.Lock()
 
@@ -147,7 +149,7 @@ class Room:
         return int(min(m.waiting_from for m in waiting)) if waiting else None
 
     def waiting_tags(self) -> tuple[str, ...]:
-        """Who is connected and waiting, on which browser (`waiting_tag`), longest first."""
+        """Who is connected and waiting, on which browser (`waiting_tag`)."""
         return tuple(dict.fromkeys(waiting_tag(m.id, m.device) for m in self._waiting()))
 
     @property
@@ -157,11 +159,12 @@ class Room:
         present = self._present_admitted()
         return len(present) >= 2 and any(m.role == "therapist" for m in present)
 
-    def waits(self) -> dict[str, float]:
-        """When each waiting participant whose wait goes on began to wait, by id."""
+    def waits(self) -> dict[str, tuple[float, float | None]]:
+        """When each waiting participant whose wait goes on began to wait, and when she
+        left (None: still connected), by id."""
         now = time.time()
-        return {m.id: m.waiting_from for m in self.members.values()
-                if m.status == "waiting" and m.wait_goes_on(now)}
+        return {m.id: (m.waiting_from, m.left_at if m.conn is None else None)
+                for m in self.members.values() if m.status == "waiting" and m.wait_goes_on(now)}
 
     @property
     def empty(self) -> bool:
@@ -286,9 +289,10 @@ class Room:
                 member = Member(seat.participant_id, seat.role, seat.name, status,
                                 device=seat.device, new_device=seat.other_device)
                 emptied, waited = self.earlier_waits
-                if status == "waiting" and member.id in waited \
-                        and time.time() - emptied < WAITS_KEPT_SECONDS:
-                    member.waiting_from = waited.pop(member.id)
+                began, left = waited.pop(member.id, (0.0, None))
+                away_since = emptied if left is None else left
+                if status == "waiting" and began and time.time() - away_since < WAITS_KEPT_SECONDS:
+                    member.waiting_from = began
                 self.members[member.id] = member
             elif (member.status == "admitted" and member.role != "therapist"
                   and seat.device != member.device):
@@ -387,22 +391,26 @@ class Room:
 
     async def leave(self, participant_id: str, conn: str) -> None:
         """A connection closed; if it was the member's live one, the member is away."""
+        if await self._leave_locked(participant_id, conn):
+            await self._tell_presence()  # she is away (the note read outside the lock)
+
+    async def _leave_locked(self, participant_id: str, conn: str) -> bool:
+        """The member's side of a leave; True when the therapist's live connection went."""
         async with self._lock:
             claim = self.claims.get(participant_id)
             if claim is not None and claim.conn == conn:
                 del self.claims[participant_id]
                 await self._tell_therapists(self._lobby())
-                return
+                return False
             member = self.members.get(participant_id)
             if member is None or member.conn != conn:
-                return
+                return False
             was_waiting = member.status == "waiting"
             await self._announce_left(member, "left")
             member.conn, member.left_at = None, time.time()
             if was_waiting:
                 await self._tell_therapists(self._lobby())
-            if member.role == "therapist":
-                await self._tell_presence(read=False)  # she is away (her note as last read)
+            return member.role == "therapist"
 
     # -- messages ------------------------------------------------------------------------
 

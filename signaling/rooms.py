@@ -25,7 +25,7 @@ class RoomRegistry:
         self.chats: dict[str, ChatLog] = {}
         """The chat of visits whose room went without ending (it emptied, was repaired or
         handed over), until the visit's next room here takes it or its window closes."""
-        self.waits: dict[str, tuple[float, dict[str, float]]] = {}
+        self.waits: dict[str, tuple[float, dict[str, tuple[float, float | None]]]] = {}
         """Of visits whose room emptied within WAITS_KEPT_SECONDS: when that was, and when
         each participant waiting there began to wait (a reload, a phone waking, keeps her
         place in time on the dashboard)."""

@@ -10,6 +10,7 @@ import asyncio
 import re
 import time
 from dataclasses import replace
+from typing import get_args, get_type_hints
 
 import aiohttp
 import pytest
@@ -19,7 +20,7 @@ from server.keys import DB, PRESENCE, ROUTER, VISITS
 from server.storage.visits import late_note_of
 from signaling.cluster import ClusterRouter
 from signaling.live_detail import LiveDetail, waiting_tag
-from signaling.protocol import ProtocolError
+from signaling.protocol import LATE_MINUTES, LateNote, ProtocolError
 from signaling.room import NOTE_BURST, WAITS_KEPT_SECONDS
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.live import Socket, in_call
@@ -315,6 +316,11 @@ async def test_the_busy_question_is_answered_only_in_the_waiting_room(live):
         assert answer.status == 200
 
 
+def test_the_note_choices_msgspec_checks_are_the_lists_choices():
+    choices, nothing = get_args(get_type_hints(LateNote)["minutes"])
+    assert get_args(choices) == LATE_MINUTES and nothing is type(None)
+
+
 def test_a_live_detail_that_is_not_one_is_not_read():
     good = LiveDetail((waiting_tag("p_" + "a" * 16, "d" * 32),), 1_765_000_000, True, "n1")
     assert LiveDetail.decode(good.encode()) == good
@@ -446,8 +452,9 @@ async def test_a_busy_store_never_has_the_room_say_a_wrong_note(cluster: Cluster
 
 
 async def test_a_detail_its_rooms_owner_did_not_write_is_not_read(cluster: Cluster):
-    """A detail left by an owner that died, or behind a process of an older release that
-    took the room over (it writes the bare state only), says nothing."""
+    """A detail its room's owner did not write (left behind when a process of an older
+    release, which writes the bare state only, took the room over) says nothing, and
+    neither does one whose room has no owner (its process died)."""
     therapist, patient = await _people(cluster)
     if not isinstance(therapist.router, ClusterRouter):
         pytest.skip("one process reads its rooms where they are: no detail on a bus")
@@ -465,6 +472,12 @@ async def test_a_detail_its_rooms_owner_did_not_write_is_not_read(cluster: Clust
     await node.bus.flush()
     assert await node.live_details([VISIT]) == {}
     assert await node.live_states([VISIT]) == {VISIT: "in_call"}  # the bare state stays
+    await node.bus.set_live(VISIT, "in_call", written.encode())  # its own again
+    await node.bus.flush()
+    assert VISIT in await node.live_details([VISIT])
+    await node.bus.release(VISIT)  # as when its process died: no owner
+    await node.bus.flush()
+    assert await node.live_details([VISIT]) == {}
 
 
 async def test_a_reload_does_not_restart_her_wait(live):
@@ -484,6 +497,28 @@ async def test_a_reload_does_not_restart_her_wait(live):
     again = await live.socket(link, session=patient.session)
     await again.expect("waiting")
     assert (await router.live_details([visit.id]))[visit.id].waiting_since == first
+
+
+async def test_a_wait_kept_for_the_next_room_counts_from_when_she_left(live):
+    visit = await live.visit()
+    link = await live.link(visit, "patient")
+    patient = await live.socket(link)
+    await patient.expect("waiting")
+    router = live.app[ROUTER]
+    await patient.close()
+    for _ in range(50):
+        if visit.id in router.registry.waits:
+            break
+        await asyncio.sleep(0.05)
+    emptied, waited = router.registry.waits[visit.id]
+    began, left = waited[visit.participant("patient").id]
+    assert left is not None and began <= left
+    # She had left well before the room emptied (someone else stayed a while): a new wait.
+    waited[visit.participant("patient").id] = (began - 3600, left - WAITS_KEPT_SECONDS - 1)
+    again = await live.socket(link, session=patient.session)
+    await again.expect("waiting")
+    since = (await router.live_details([visit.id]))[visit.id].waiting_since
+    assert abs(since - time.time()) < 5
 
 
 async def test_a_knock_long_after_she_left_is_a_new_wait(live):
@@ -525,7 +560,7 @@ async def test_letting_someone_in_clears_her_note(live):
     assert await late_note_of(live.app[DB], visit.id) is None
 
 
-async def test_her_note_outlives_its_room_in_the_visit_record(live):
+async def test_her_note_is_kept_with_the_visit(live):
     visit = await live.visit()
     therapist = await live.socket(await live.link(visit, "therapist"))
     await therapist.expect("welcome")

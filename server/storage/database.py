@@ -119,7 +119,9 @@ class SqliteDatabase(Database):
         # would leave its statement open, and with it a read transaction: every later read
         # on this connection would see the database as it was then (a revoked link still
         # live, a row just written missing) until the cursor happened to be collected.
-        # (aiosqlite's own execute_fetchall is one job too, but reads every row.)
+        # (aiosqlite's own execute_fetchall is one job too, but reads every row. `_execute`
+        # and `_conn` are aiosqlite's, private but unchanged since 0.17; were they to change,
+        # tests/test_sqlite_reads.py and every database test would fail at once.)
         return await self._patiently(
             lambda: reader._execute(_read_rows, reader._conn, sql, params, one))  # noqa: SLF001
 

@@ -99,7 +99,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     ]
     return render(request, "admin/dashboard.html",
                   {"sections": sections, "now": now, "call_links": call_links,
-                   "late_minutes": LATE_MINUTES,
+                   "late_minutes": LATE_MINUTES, "late_ahead": LATE_NOTE_AHEAD_SECONDS,
                    "live": await live_statuses(request, today),
                    "flags": await dashboard_flags(request, actor),
                    "unread_messages": await dashboard_messages(request, actor),
@@ -170,8 +170,8 @@ async def set_late_note(request: web.Request) -> web.StreamResponse:
     """POST /admin/visits/{visit_id}/late-note (form `minutes`: one of LATE_MINUTES, or
     empty to clear): the therapist tells whoever waits for one of her visits that she is
     running late, from her dashboard, while she is elsewhere (another visit's call). Stored
-    with the visit; waiting pages read it at their next question (within 20 s) and the room
-    at its next `presence`."""
+    with the visit; waiting pages read it at their next question (within 20 s), the room
+    for its next `presence`."""
     actor = await staff_may(request, Action.HOST_VISIT)
     form = await require_csrf(request)
     visit = await staff_visit(request, actor, Action.HOST_VISIT)

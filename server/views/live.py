@@ -51,12 +51,11 @@ async def echo_check(request: web.Request) -> web.StreamResponse:
 
 
 async def presence(request: web.Request) -> web.StreamResponse:
-    """GET /visits/{visit_id}/presence: {"busy": bool, "note": {minutes, at} | null}: whether
-    the visit's therapist is in a call of another visit now (server/visits/presence.py), and
-    her running-late note as stored (she may set it from her dashboard); the visit cookie
-    needed, its
-    participant waiting in the room now (409 otherwise), a few questions a minute a seat
-    (429 past that)."""
+    """GET /visits/{visit_id}/presence: {"busy": bool, "note": {minutes, at} | null}:
+    whether the visit's therapist is in a call of another visit now
+    (server/visits/presence.py), and her running-late note as stored (she may set it from
+    her dashboard); the visit cookie needed, its participant waiting in the room now on
+    this browser (409 otherwise), a few questions a minute a seat (429 past that)."""
     visit, participant, _claims = await visit_cookie_holder(request)
     answers = request.app[PRESENCE]
     if not answers.allowed(visit.id, participant.id):

@@ -6,8 +6,9 @@ not the room's to know: that room may live in another process. The waiting page 
 `GET /visits/{visit}/presence` (server/views/live.py) every 20 s while its therapist is
 away; the answer comes from the rooms' live details, which every process reads
 (`Router.live_details`): one of her other visits around now has her in its call. Only a
-participant waiting in the visit's room now, on the browser that asks, is answered; answers are kept a few seconds per
-therapist, and each seat may ask a few times a minute, so many waiting pages cost little.
+participant waiting in the visit's room now, on the browser that asks, is answered;
+answers are kept a few seconds per therapist, and each seat may ask a few times a minute,
+so many waiting pages cost little.
 The limits and the kept answers are this process's own: with N processes behind the proxy a
 seat may ask N times as often, each a cheap, indexed question.
 """

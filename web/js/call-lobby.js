@@ -58,7 +58,9 @@ export function lobbyView(call, { media, send }) {
       announce(minutes !== null ? t("Your patient sees that you are running about {minutes} minutes late.", { minutes }) : t("Your patient no longer sees a note that you are late."));
     });
     call.addEventListener("refused", ({ detail: { code, re } }) => {
-      if (pending === undefined || re !== "late-note" || !NOTE_REFUSALS.has(code)) return;
+      // (A process of an older release refuses the type unread: no `re`.)
+      const ours = re === "late-note" || (re === undefined && code === "unknown_type");
+      if (pending === undefined || !ours || !NOTE_REFUSALS.has(code)) return;
       pending = undefined;
       if (timer === null) late.value = confirmed; // (a newer choice waiting to go stays)
       announce(t("Your note was not changed. Try again in a moment."));

@@ -25,8 +25,6 @@ async function refresh() {
     if (wait) {
       const since = visit.live === "waiting" && Number.isFinite(visit.waiting_since) ? visit.waiting_since : null;
       wait.textContent = since === null ? "" : `(${waitedFor(since)})`;
-      if (since === null) delete wait.dataset.since;
-      else wait.dataset.since = String(since);
     }
     const cell = cells.get(visit.id);
     if (!cell || cell.dataset.state === visit.live) continue;
