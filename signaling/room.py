@@ -210,7 +210,7 @@ class Room:
         told: dict[str, Any] = {"type": "presence", "therapist": "here" if here else "away"}
         if self._note_known:
             note = self.late_note
-            told["note"] = None if note is None else {"minutes": note.minutes, "at": note.at}
+            told["note"] = None if note is None else note.as_json()
         return told
 
     def _presence_audience(self) -> list[Member]:

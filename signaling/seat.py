@@ -52,6 +52,10 @@ class RunningLate:
     at: int
     """Unix time she set it (the page says when: an old note reads as old)."""
 
+    def as_json(self) -> dict[str, int]:
+        """The note as `presence` and the waiting page's question carry it."""
+        return {"minutes": self.minutes, "at": self.at}
+
 
 @dataclass(frozen=True)
 class Acting:

@@ -22,6 +22,7 @@ from signaling.cluster import ClusterRouter
 from signaling.live_detail import LiveDetail, waiting_tag
 from signaling.protocol import LATE_MINUTES, LateNote, ProtocolError
 from signaling.room import NOTE_BURST, WAITS_KEPT_SECONDS
+from signaling.seat import RunningLate
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.live import Socket, in_call
 from tests.redis_server import redis_server  # noqa: F401 (a fixture)
@@ -193,7 +194,8 @@ async def test_from_her_dashboard_she_tells_her_waiting_patient_she_is_late(live
         async with rae.post(url, data={"csrf_token": token, "minutes": "15"},
                             allow_redirects=False) as done:
             assert done.status == 303
-        minutes, at = await late_note_of(live.app[DB], visit.id)
+        stored = await late_note_of(live.app[DB], visit.id)
+        minutes, at = stored.minutes, stored.at
         assert minutes == 15
         async with waiting.session.get(f"{live.base}/visits/{visit.id}/presence") as answer:
             assert await answer.json() == {"busy": False, "note": {"minutes": 15, "at": at}}
@@ -208,7 +210,7 @@ async def test_from_her_dashboard_she_tells_her_waiting_patient_she_is_late(live
                 assert answer.status == 400 and "Traceback" not in await answer.text(), bad
         async with rae.post(url, data={"minutes": "30"}) as answer:
             assert answer.status == 403
-        assert await late_note_of(live.app[DB], visit.id) == (15, at)
+        assert await late_note_of(live.app[DB], visit.id) == RunningLate(15, at)
         async with rae.post(url, data={"csrf_token": token, "minutes": ""},
                             allow_redirects=False) as done:
             assert done.status == 303
@@ -567,7 +569,7 @@ async def test_her_note_is_kept_with_the_visit(live):
     assert (await _presence(therapist))["note"] is None  # (as she joined)
     await therapist.send({"type": "late-note", "minutes": 15})
     note = (await _presence(therapist))["note"]
-    assert await late_note_of(live.app[DB], visit.id) == (15, note["at"])
+    assert await late_note_of(live.app[DB], visit.id) == RunningLate(15, note["at"])
     await therapist.send({"type": "late-note", "minutes": None})
     assert (await _presence(therapist))["note"] is None
     assert await late_note_of(live.app[DB], visit.id) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.storage.interface import Connection, Database, Row
+from signaling.seat import RunningLate
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,8 @@ class Visit:
     """The patient record the visit belongs to (None: a visit made without one)."""
     plan_id: str | None = None
     """The plan of care it is part of: its home program is the plan's."""
-    late_note: tuple[int, int] | None = None
-    """The therapist's running-late note: (minutes, when she set it), or None."""
+    late_note: RunningLate | None = None
+    """The therapist's running-late note, or None."""
 
     def participant(self, role: str) -> Participant | None:
         """The participant with this role, if any."""
@@ -76,7 +77,7 @@ def _visit(row: Row, participants: list[Participant]) -> Visit:
     return Visit(row["id"], row["kind"], row["starts_at"], row["ends_at"], row["status"],
                  row["capacity"], row["therapist_id"], row["created_at"], tuple(participants),
                  row["patient_id"], row["plan_id"],
-                 None if row["late_minutes"] is None else (row["late_minutes"], row["late_at"]))
+                 _late_note(row))
 
 
 async def insert_visit(conn: Connection, visit: Visit) -> None:
@@ -210,18 +211,21 @@ async def replace_link(conn: Connection, participant_id: str, *, jti: str, kid: 
     )
 
 
-async def set_late_note(db: Database, visit_id: str, minutes: int | None, at: int) -> None:
-    """Store the therapist's running-late note of a visit (minutes None: no note)."""
+async def set_late_note(db: Database, visit_id: str, note: RunningLate | None) -> None:
+    """Store the therapist's running-late note of a visit (None: no note)."""
     await db.execute("UPDATE visits SET late_minutes = ?, late_at = ? WHERE id = ?",
-                     (minutes, None if minutes is None else at, visit_id))
+                     (None, None, visit_id) if note is None else (note.minutes, note.at, visit_id))
 
 
-async def late_note_of(db: Database, visit_id: str) -> tuple[int, int] | None:
-    """A visit's stored running-late note: (minutes, when it was set), or None."""
+async def late_note_of(db: Database, visit_id: str) -> RunningLate | None:
+    """A visit's stored running-late note, or None."""
     row = await db.fetchone("SELECT late_minutes, late_at FROM visits WHERE id = ?", (visit_id,))
-    if row is None or row["late_minutes"] is None:
-        return None
-    return int(row["late_minutes"]), int(row["late_at"])
+    return None if row is None else _late_note(row)
+
+
+def _late_note(row: Row) -> RunningLate | None:
+    return None if row["late_minutes"] is None else \
+        RunningLate(int(row["late_minutes"]), int(row["late_at"]))
 
 
 async def account_active(db: Database, user_id: int) -> bool:

@@ -26,6 +26,7 @@ from server.views.guards import staff_may, staff_visit
 from server.visits.visit_input import KIND_MINUTES, VisitInputError, parse_visit_request
 from server.visits.service import VisitStateError
 from signaling.protocol import LATE_MINUTES
+from signaling.seat import RunningLate
 
 PAST_DAYS = 30
 LATE_NOTE_AHEAD_SECONDS = 12 * 3600
@@ -185,7 +186,9 @@ async def set_late_note(request: web.Request) -> web.StreamResponse:
     if visit.starts_at - now > LATE_NOTE_AHEAD_SECONDS:
         # The note says only the time of day it was set: one set days ahead reads as today's.
         raise ApiError(409, "conflict", "Say you are late on the day of the visit.")
-    await store_late_note(request.app[DB], visit.id, choices[chosen], now)
+    minutes = choices[chosen]
+    await store_late_note(request.app[DB], visit.id,
+                          None if minutes is None else RunningLate(minutes, now))
     return see_other("/admin")
 
 

@@ -66,6 +66,5 @@ async def presence(request: web.Request) -> web.StreamResponse:
         # learns nothing of the therapist's day.
         raise ApiError(409, "not_waiting", "This is said only in the waiting room.")
     busy = visit.status == "scheduled" and await answers.busy(visit)
-    note = None if visit.late_note is None else \
-        {"minutes": visit.late_note[0], "at": visit.late_note[1]}
+    note = None if visit.late_note is None else visit.late_note.as_json()
     return web.json_response({"busy": busy, "note": note}, headers={"Cache-Control": "no-store"})

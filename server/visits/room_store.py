@@ -128,13 +128,11 @@ class RoomStore:
 
     async def late_note_set(self, visit_id: str, note: RunningLate | None) -> None:
         with _busy_as_protocol_error():
-            await set_late_note(self.visits.db, visit_id, None if note is None else note.minutes,
-                                0 if note is None else note.at)
+            await set_late_note(self.visits.db, visit_id, note)
 
     async def late_note(self, visit_id: str) -> RunningLate | None:
         with _busy_as_protocol_error():
-            found = await late_note_of(self.visits.db, visit_id)
-        return None if found is None else RunningLate(*found)
+            return await late_note_of(self.visits.db, visit_id)
 
     async def ended(self, visit_id: str, reason: str, by: Acting | None = None) -> None:
         if reason == "cancelled":
