@@ -32,6 +32,7 @@ from server.keys import (
     JOBS,
     KEYRING,
     LIBRARY,
+    MEASUREMENTS,
     LOGIN_THROTTLE,
     PASSWORDS,
     STATIC,
@@ -42,6 +43,8 @@ from server.library.loader import load_library
 from server.runtime.memory import memory_release_ctx
 from server.visits.signaling_wiring import drain_signaling, node_header, signaling_ctx
 from server.http.static_files import StaticFiles
+from server.measure.definitions import load_definitions
+from server.measure.vendor_files import vendor_file
 from server.care.reminders import compose_kind
 from server.care.service import CareService
 from server.clinic.look import ClinicLooks, clinic_look_ctx, fresh_look
@@ -96,6 +99,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     # A broken content file raises LibraryError here, before the server listens.
     app[LIBRARY] = load_library(config.library_dir, config.emergency_number)
+    app[MEASUREMENTS] = load_definitions(exercise_slugs=frozenset(app[LIBRARY].exercises))
     app[TEMPLATES] = templating.environment(TEMPLATES_DIR, config)
     # The clinic's look (server/clinic/look.py): pages read it as `clinic`.
     app[CLINIC_LOOK] = app[TEMPLATES].globals["clinic"] = ClinicLooks(config.clinic_name)
@@ -117,4 +121,5 @@ def create_app(config: Config) -> web.Application:
     app.on_startup.append(access_log.quiet_protocol_errors)
     routes.register(app)
     app.router.add_get("/static/{path:.+}", app[STATIC].handle)
+    app.router.add_get("/vendor/{path:.+}", vendor_file)
     return app

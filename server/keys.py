@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from server.runtime.jobs import JobRunner
     from server.runtime.outbox_runner import OutboxRunner
     from server.library.model import Library
+    from server.measure.definitions import Definitions
     from server.http.static_files import StaticFiles
     from server.storage import Database
     from server.visits.presence import TherapistPresence
@@ -43,6 +44,7 @@ ECHO: web.AppKey[EchoPool] = web.AppKey("echo")
 PRESENCE: web.AppKey[TherapistPresence] = web.AppKey("presence")
 STATIC: web.AppKey[StaticFiles] = web.AppKey("static")
 LIBRARY: web.AppKey[Library] = web.AppKey("library")
+MEASUREMENTS: web.AppKey[Definitions] = web.AppKey("measurements")
 PASSWORDS: web.AppKey[PasswordPool] = web.AppKey("passwords")
 LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 API_KEY_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("api_key_throttle")

@@ -34,6 +34,9 @@ fi
 if ! command -v ip >/dev/null; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iproute2 >/dev/null
 fi
+# The pose model the browser measures with (server/measure/vendor.py): pinned packages from
+# the npm registry, fetched once before the network goes away below.
+"$PYTHON" run.py fetch-pose-model >/dev/null
 # The tests need no network: where the kernel allows, they run in a network namespace of
 # their own with only the loopback interface, so every peer (aiortc and Chromium) meets on
 # 127.0.0.1 and nothing can leave the machine.

@@ -111,29 +111,30 @@ OWN_CARE = CareFile("pt_own", frozenset({THERAPIST_ID}))
 OTHERS_CARE = CareFile("pt_others", frozenset({OTHER_THERAPIST_ID}))
 
 POLICY = """
-                admin ther ther-x key-r key-c key-x key-0 key-pr key-pw patient guest host host-dev host-out host-away patient-x plan plan-x
-LIST_VISITS     Y     .    .      Y     .     .     Y     .      .      .       .     .    .        .        .         .         .    .
-CREATE_VISIT    Y     .    .      .     Y     .     Y     .      .      .       .     .    .        .        .         .         .    .
-VIEW_VISIT      Y     Y    .      Y     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
-HOST_VISIT      .     Y    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
-CANCEL_VISIT    Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
-REISSUE_LINK    Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
-REVOKE_LINK     Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
-ADD_GUEST       Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
-MANAGE_ACCOUNTS Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
-MANAGE_API_KEYS Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
-READ_AUDIT_LOG  Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
-READ_JOBS       Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
-MANAGE_OUTBOX   Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
-MANAGE_CLINIC   Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
-OPEN_VISIT      .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
-READ_PROGRAM    .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
-CHANGE_PROGRAM  .     .    .      .     .     .     .     .      .      .       .     Y    Y        .        .         .         .    .
-LIST_PATIENTS   Y     .    .      .     .     .     .     Y      .      .       .     .    .        .        .         .         .    .
-CREATE_PATIENT  Y     .    .      .     .     .     .     .      Y      .       .     .    .        .        .         .         .    .
-VIEW_PATIENT    Y     Y    .      .     .     .     .     Y      Y      .       .     .    .        .        .         .         .    .
-CHANGE_CARE     Y     Y    .      .     .     .     .     .      Y      .       .     .    .        .        .         .         .    .
-USE_PLAN        .     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         Y    .
+                   admin ther ther-x key-r key-c key-x key-0 key-pr key-pw patient guest host host-dev host-out host-away patient-x plan plan-x
+LIST_VISITS        Y     .    .      Y     .     .     Y     .      .      .       .     .    .        .        .         .         .    .
+CREATE_VISIT       Y     .    .      .     Y     .     Y     .      .      .       .     .    .        .        .         .         .    .
+VIEW_VISIT         Y     Y    .      Y     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+HOST_VISIT         .     Y    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+CANCEL_VISIT       Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+REISSUE_LINK       Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+REVOKE_LINK        Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+ADD_GUEST          Y     .    .      .     .     Y     Y     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_ACCOUNTS    Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_API_KEYS    Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+READ_AUDIT_LOG     Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+READ_JOBS          Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_OUTBOX      Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+MANAGE_CLINIC      Y     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         .    .
+OPEN_VISIT         .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
+READ_PROGRAM       .     .    .      .     .     .     .     .      .      Y       Y     Y    Y        .        .         .         .    .
+CHANGE_PROGRAM     .     .    .      .     .     .     .     .      .      .       .     Y    Y        .        .         .         .    .
+RECORD_MEASUREMENT .     .    .      .     .     .     .     .      .      .       .     Y    Y        .        .         .         .    .
+LIST_PATIENTS      Y     .    .      .     .     .     .     Y      .      .       .     .    .        .        .         .         .    .
+CREATE_PATIENT     Y     .    .      .     .     .     .     .      Y      .       .     .    .        .        .         .         .    .
+VIEW_PATIENT       Y     Y    .      .     .     .     .     Y      Y      .       .     .    .        .        .         .         .    .
+CHANGE_CARE        Y     Y    .      .     .     .     .     .      Y      .       .     .    .        .        .         .         .    .
+USE_PLAN           .     .    .      .     .     .     .     .      .      .       .     .    .        .        .         .         Y    .
 """
 
 
@@ -201,7 +202,8 @@ async def test_a_therapist_link_opens_only_as_its_account_or_on_its_device(
         visit, role, browser, problem):
     # Every power of her link, not only opening the visit: the policy is the whole rule,
     # whatever a handler asked before.
-    for action in (Action.OPEN_VISIT, Action.READ_PROGRAM, Action.CHANGE_PROGRAM):
+    for action in (Action.OPEN_VISIT, Action.READ_PROGRAM, Action.CHANGE_PROGRAM,
+                   Action.RECORD_MEASUREMENT):
         verdict = await decide(_link(visit, role, browser), action, visit)
         assert not verdict and verdict.problem is problem, action
 

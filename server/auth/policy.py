@@ -79,6 +79,8 @@ class Action(Enum):
     OPEN_VISIT = ("visit.open", Kind.VISIT, "open a visit's pages, socket and home program")
     READ_PROGRAM = ("program.read", Kind.VISIT, "read the patient's home program")
     CHANGE_PROGRAM = ("program.change", Kind.VISIT, "change the patient's home program")
+    RECORD_MEASUREMENT = ("measurement.record", Kind.VISIT,
+                          "save a measurement taken in the call to the patient's record")
     LIST_PATIENTS = ("patients.list", Kind.CLINIC, "list and search patients")
     CREATE_PATIENT = ("patient.create", Kind.CLINIC, "create patients")
     VIEW_PATIENT = ("patient.view", Kind.CARE,
@@ -136,7 +138,8 @@ THERAPIST_OWN_CARE_ACTIONS = frozenset({Action.VIEW_PATIENT, Action.CHANGE_CARE}
 PARTICIPANT_ACTIONS: dict[str, frozenset[Action]] = {
     "patient": frozenset({Action.OPEN_VISIT, Action.READ_PROGRAM}),
     "guest": frozenset({Action.OPEN_VISIT, Action.READ_PROGRAM}),
-    "therapist": frozenset({Action.OPEN_VISIT, Action.READ_PROGRAM, Action.CHANGE_PROGRAM}),
+    "therapist": frozenset({Action.OPEN_VISIT, Action.READ_PROGRAM, Action.CHANGE_PROGRAM,
+                            Action.RECORD_MEASUREMENT}),
 }
 """What a visit link lets its holder do to its own visit, by the participant's role (what
 she may do inside the call is the room's to say: `signaling/room.py`)."""

@@ -4,6 +4,12 @@ A session arrives as JSON from her plan page (perhaps late and twice: a log made
 sent again until the server answers), is checked here into a `LoggedSession`, and is
 stored by `log_session` in one transaction with the pain flags it raises. Text a patient
 reads is a message id marked with `N_`, translated where her language is known.
+
+An entry may carry the repetitions she did (`reps`) and, when her phone's camera counted
+them, the measurement it used and its best value (`measurement`, `measured_peak`: both or
+neither, the measurement the one web/measure/measurements.json gives for the exercise, the
+value within its range). Such an entry also stores a home result in `measurements`, so her
+therapist's trend holds home results beside those saved in calls.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ import msgspec
 from server.care.field_error import FieldError
 from server.auth.secrets_util import new_id
 from server.http.i18n import N_
+from server.http.schemas import MAX_REPS
+from server.measure.definitions import Definitions, shipped
 from server.storage import exercise_log as store
+from server.storage import measurements as measured
+from server.storage.audit_events import by_patient
 from server.storage.exercise_log import PainFlag
 from server.storage.interface import Connection, Database
 from server.visits.visit_input import VisitInputError, clean_name
@@ -66,7 +76,9 @@ USUAL_NEEDS = 3
 FLAG_REASONS = ("high", "rise")
 
 _SESSION_FIELDS = frozenset({"client_key", "done_at", "effort", "note", "entries"})
-_ENTRY_FIELDS = frozenset({"assignment_id", "status", "pain"})
+_ENTRY_FIELDS = frozenset({"assignment_id", "status", "pain", "reps", "measurement",
+                           "measured_peak"})
+_UNREADABLE = N_("This log could not be read. Please try again.")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")
 _EPOCH = date(1970, 1, 1)
 
@@ -78,11 +90,15 @@ class LogError(FieldError):
 
 @dataclass(frozen=True)
 class LoggedEntry:
-    """One exercise of a session: the assignment, done / partly / skipped, her pain."""
+    """One exercise of a session: the assignment, done / partly / skipped, her pain, the
+    repetitions she did, and what the camera measured when it counted them."""
 
     assignment_id: int
     status: str
     pain: int | None
+    reps: int | None = None
+    measurement: str | None = None
+    measured_peak: float | None = None
 
 
 @dataclass(frozen=True)
@@ -136,13 +152,20 @@ def whole_number(value: Any, field_name: str, low: int, high: int) -> int:
     return value
 
 
-def parse_session(raw: Any, *, now: int) -> LoggedSession:
+def measured_value_ok(measures: Definitions, measurement: str, value: Any) -> bool:
+    """Whether `value` is a measured value `measurement` (a known id) can hold."""
+    found = measures.measurements.get(measurement)
+    return found is not None and found.holds(value)
+
+
+def parse_session(raw: Any, *, now: int, measures: Definitions | None = None) -> LoggedSession:
     """A session from her page (a decoded JSON object, or a msgspec Struct of one) checked,
-    or LogError naming the field."""
+    or LogError naming the field. `measures` checks a camera's count (by default the
+    shipped measurements file)."""
     if isinstance(raw, msgspec.Struct):
         raw = msgspec.to_builtins(raw)
     if not isinstance(raw, Mapping):
-        raise LogError("session", N_("This log could not be read. Please try again."))
+        raise LogError("session", _UNREADABLE)
     unknown = sorted(str(name) for name in set(raw) - _SESSION_FIELDS)
     if unknown:
         # The name is echoed only when it is a plain word (it comes from the client).
@@ -150,7 +173,7 @@ def parse_session(raw: Any, *, now: int) -> LoggedSession:
         raise LogError(name, N_("This log has a field the clinic does not know."))
     key = raw.get("client_key")
     if not isinstance(key, str) or not CLIENT_KEY.fullmatch(key):
-        raise LogError("client_key", N_("This log could not be read. Please try again."))
+        raise LogError("client_key", _UNREADABLE)
     done_at = raw.get("done_at")
     if isinstance(done_at, bool) or not isinstance(done_at, int):
         raise LogError("done_at", N_("Say when you did the exercises."))
@@ -168,10 +191,33 @@ def parse_session(raw: Any, *, now: int) -> LoggedSession:
     except VisitInputError:
         raise LogError("note", N_("The note must be text of at most {max} characters, "
                                   "without special characters."), max=NOTE_MAX) from None
-    return LoggedSession(key, done_at, effort, note, _parse_entries(raw.get("entries")))
+    return LoggedSession(key, done_at, effort, note,
+                         _parse_entries(raw.get("entries"), measures or shipped()))
 
 
-def _parse_entries(raw: Any) -> tuple[LoggedEntry, ...]:
+def _parse_count(item: Mapping[str, Any], where: str, status: str,
+                 measures: Definitions) -> tuple[int | None, str | None, float | None]:
+    """(reps, measurement, measured_peak) of an entry, checked; a skipped one has none."""
+    reps, measurement, peak = (item.get(name) for name in ("reps", "measurement",
+                                                           "measured_peak"))
+    if status not in WITH_PAIN:
+        for name, value in (("reps", reps), ("measurement", measurement),
+                            ("measured_peak", peak)):
+            if value is not None:
+                raise LogError(f"{where}.{name}", _UNREADABLE)
+        return None, None, None
+    if reps is not None:
+        reps = whole_number(reps, f"{where}.reps", 0, MAX_REPS)
+    if measurement is None and peak is None:
+        return reps, None, None
+    if not isinstance(measurement, str) or measurement not in measures.measurements:
+        raise LogError(f"{where}.measurement", _UNREADABLE)
+    if not measured_value_ok(measures, measurement, peak):
+        raise LogError(f"{where}.measured_peak", _UNREADABLE)
+    return reps, measurement, float(peak)
+
+
+def _parse_entries(raw: Any, measures: Definitions) -> tuple[LoggedEntry, ...]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_ENTRIES:
         raise LogError("entries", N_("Log from 1 to {max} exercises."), max=MAX_ENTRIES)
     entries: list[LoggedEntry] = []
@@ -179,7 +225,7 @@ def _parse_entries(raw: Any) -> tuple[LoggedEntry, ...]:
     for i, item in enumerate(raw):
         where = f"entries[{i}]"
         if not isinstance(item, Mapping) or set(item) - _ENTRY_FIELDS:
-            raise LogError(where, N_("This log could not be read. Please try again."))
+            raise LogError(where, _UNREADABLE)
         assignment_id = item.get("assignment_id")
         # A row id is a positive 64-bit integer; anything else is no assignment of hers.
         if isinstance(assignment_id, bool) or not isinstance(assignment_id, int) \
@@ -199,7 +245,8 @@ def _parse_entries(raw: Any) -> tuple[LoggedEntry, ...]:
             pain = whole_number(pain, f"{where}.pain", *SCALE)
         elif pain is not None:
             raise LogError(f"{where}.pain", N_("A skipped exercise has no pain to give."))
-        entries.append(LoggedEntry(assignment_id, status, pain))
+        entries.append(LoggedEntry(assignment_id, status, pain,
+                                   *_parse_count(item, where, status, measures)))
     return tuple(entries)
 
 
@@ -222,12 +269,16 @@ def pain_flag(pain: int, previous: Sequence[int]) -> tuple[str, float | None] | 
 
 
 async def log_session(db: Database, plan_id: str, session: LoggedSession | Mapping[str, Any], *,
-                      tz: tzinfo, now: int) -> LogResult:
-    """Store a session of the plan with its entries and the flags it raises, in one
-    transaction; a repeat of a stored `client_key` stores nothing and gives the first
-    session's result. LogError (nothing stored) when a field, or an assignment that is
-    not the plan's or was not live at `done_at`, is refused."""
-    checked = session if isinstance(session, LoggedSession) else parse_session(session, now=now)
+                      tz: tzinfo, now: int, measures: Definitions | None = None) -> LogResult:
+    """Store a session of the plan with its entries, the flags it raises and the home
+    results the camera measured, in one transaction; a repeat of a stored `client_key`
+    stores nothing and gives the first session's result. LogError (nothing stored) when a
+    field, an assignment that is not the plan's or was not live at `done_at`, or a
+    measurement that does not measure the entry's exercise, is refused. `measures`: the
+    app's measurements (by default the shipped file)."""
+    measures = measures or shipped()
+    checked = session if isinstance(session, LoggedSession) else parse_session(
+        session, now=now, measures=measures)
     session_id = new_id("ls_", 12)
     day = day_number(checked.done_at, tz)
     async with db.transaction() as conn:
@@ -239,7 +290,7 @@ async def log_session(db: Database, plan_id: str, session: LoggedSession | Mappi
             assert first is not None, "a conflicting key has a row"
             flags = await store.flags_of_session(conn, first[0])
             return LogResult(first[0], first[1], True, tuple(flags))
-        entries = await _entries_to_store(conn, plan_id, checked)
+        entries = await _entries_to_store(conn, plan_id, checked, measures)
         rated = sorted({e.exercise for e in entries if e.pain is not None})
         previous = await store.earlier_pain(conn, plan_id, rated, checked.done_at,
                                             USUAL_OF_LAST) if rated else {}
@@ -254,13 +305,33 @@ async def log_session(db: Database, plan_id: str, session: LoggedSession | Mappi
                 raised.append(store.NewFlag(entry.exercise, entry.pain, flag[1], flag[0]))
         flags = await store.insert_flags(conn, session_id=session_id, plan_id=plan_id, now=now,
                                          flags=raised)
+        await _store_home_results(conn, plan_id, entries, done_at=checked.done_at)
     return LogResult(session_id, day, False, tuple(flags))
 
 
-async def _entries_to_store(conn: Connection, plan_id: str,
-                            session: LoggedSession) -> list[store.NewEntry]:
+async def _store_home_results(conn: Connection, plan_id: str,
+                              entries: Sequence[store.NewEntry], *, done_at: int) -> None:
+    """A `measurements` row (source 'home', dated when she did it) for each entry the
+    camera measured; how long it measured is not sent, so `seconds` is 0."""
+    counted = [(e, e.measurement, e.measured_peak) for e in entries
+               if e.measurement is not None and e.measured_peak is not None]
+    patient_id = await store.patient_of_plan(conn, plan_id) if counted else None
+    if patient_id is None:
+        return
+    await measured.insert_measurements(conn, [
+        measured.NewMeasurement(patient_id=patient_id, plan_id=plan_id, visit_id=None,
+                                measurement=measurement, exercise=e.exercise, side=None,
+                                peak=peak, reps=e.reps or 0, seconds=0.0, trace=None,
+                                source="home")
+        for e, measurement, peak in counted],
+        created_at=done_at, created_by=by_patient(patient_id))
+
+
+async def _entries_to_store(conn: Connection, plan_id: str, session: LoggedSession,
+                            measures: Definitions) -> list[store.NewEntry]:
     """The entries with their exercise, once each assignment is known to be this plan's
-    and live when she did the session (raises LogError, rolling the session back)."""
+    and live when she did the session, and a camera's measurement the one of its exercise
+    (raises LogError, rolling the session back)."""
     known = await store.assignments_of_plan(conn, plan_id,
                                              [e.assignment_id for e in session.entries])
     entries = []
@@ -272,8 +343,12 @@ async def _entries_to_store(conn: Connection, plan_id: str,
         if stopped or assignment.created_at > session.done_at + CREATED_SLACK_SECONDS:
             raise LogError(f"entries[{i}].assignment_id",
                            N_("This exercise was not in your program at that time."))
+        if entry.measurement is not None \
+                and measures.measurement_for(assignment.exercise) != entry.measurement:
+            raise LogError(f"entries[{i}].measurement", _UNREADABLE)
         entries.append(store.NewEntry(entry.assignment_id, assignment.exercise, entry.status,
-                                      entry.pain))
+                                      entry.pain, entry.reps, entry.measurement,
+                                      entry.measured_peak))
     return entries
 
 

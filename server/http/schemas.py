@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from server.library.fields import DOSE_LIMITS
+from server.measure.definitions import shipped as shipped_measurements
 from signaling.ids import PARTICIPANT_ID_PATTERN, SLUG_MAX_LENGTH, VISIT_ID_PATTERN
 
 KIND_MINUTES: dict[str, int] = {"intro": 10, "evaluation": 60, "follow-up": 45}
@@ -142,6 +143,29 @@ class AssignmentChange(Struct, forbid_unknown_fields=True, kw_only=True):
     per_day: _dose("per_day") = None
     per_week: _dose("per_week") = None
     note: Annotated[str, Meta(max_length=MAX_NOTE)] | None = None
+
+
+MAX_REPS = shipped_measurements().limits.reps
+"""Repetitions one measured result, or one logged exercise, may count (measurements.json `limits`)."""
+MAX_SECONDS = shipped_measurements().limits.seconds
+"""How long one result may have been measured, and the last time of its trace."""
+MAX_TRACE = shipped_measurements().limits.trace_points
+"""Points of a result's trace at most: [seconds, value] pairs for a small chart."""
+
+
+class MeasurementResult(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A result measured on the patient's device in the call, as the therapist's page saves
+    it (`POST /visits/{visit_id}/measurements`). What a schema cannot say (a measurement of
+    web/measure/measurements.json, its side, its range, an exercise it measures, a trace in
+    time order) is checked after it, in `server/views/measurements.py`."""
+
+    measurement: Annotated[str, Meta(max_length=40, examples=["knee_flexion"])]
+    side: Literal["left", "right"] | None = None
+    peak: Annotated[float, Meta(description="The best value, in the measurement's unit.")]
+    reps: Annotated[int, Meta(ge=0, le=MAX_REPS)]
+    seconds: Annotated[float, Meta(ge=0, le=MAX_SECONDS)]
+    exercise: Annotated[str, Meta(max_length=SLUG_MAX_LENGTH)] | None = None
+    trace: Annotated[list[tuple[float, float]], Meta(max_length=MAX_TRACE)] | None = None
 
 
 class Participant(Struct, kw_only=True):
@@ -280,6 +304,12 @@ def _rule(kind: msgspec.inspect.Type | None, problem: str) -> str:
             return f"must be at most {kind.max_length} characters"
     if isinstance(kind, msgspec.inspect.LiteralType):
         return "must be one of " + ", ".join(sorted(str(v) for v in kind.values))
+    if isinstance(kind, msgspec.inspect.FloatType):
+        if wrong_type or kind.ge is None or kind.le is None:
+            return "must be a number"
+        return f"must be a number from {kind.ge:g} to {kind.le:g}"
+    if isinstance(kind, msgspec.inspect.ListType) and kind.max_length is not None:
+        return f"must be a list of at most {kind.max_length} items, each as documented"
     return "is not valid"
 
 

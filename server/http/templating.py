@@ -64,6 +64,11 @@ def environment(templates_dir: Path, config: Config) -> jinja2.Environment:
 
     env.filters["local_time"] = local_time
     env.filters["without_markers"] = without_markers
+    @jinja2.pass_context
+    def measure_setup_url(ctx: jinja2.runtime.Context) -> str:
+        return f"/measure/setup.json?lang={_language(ctx)}"
+
+    env.globals["measure_setup_url"] = measure_setup_url
     env.globals["clinic_timezone"] = config.timezone
     env.globals["language_names"] = language_names()
     return env

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
+from server.measure.vendor import fetch_pose_model, fetch_pose_model_once
 from server.runtime.config import Config, ConfigError, config_from_env
 from server.library.loader import LibraryError
 from server.runtime.logs import configure_logging
@@ -99,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "account (the admin's included) and forget its failures.")
     _common(unlock)
     unlock.add_argument("email", help="the account's email")
+    sub.add_parser("fetch-pose-model", help="fetch the pose model the browser measures with",
+                   description="Download the pinned pose-model packages from the npm registry, "
+                   "check their integrity and unpack the browser's files (serve does this once "
+                   "by itself).")
     bot = sub.add_parser("bot", help="join a visit as a Python WebRTC participant",
                          description="Open a visit link as a browser does, join the call with "
                          "aiortc, and exit 0 once media and data have flowed both ways.")
@@ -258,6 +263,7 @@ def serve(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.self_signed:
         config = _use_self_signed(config)
+    fetch_pose_model_once()
 
     async def prepare(service: Any) -> int:
         password = await ensure_admin(service.db, config)
@@ -363,7 +369,7 @@ def unlock(args: argparse.Namespace) -> int:
     return _run(lambda: _with_services(config, work))
 
 
-HANDLERS = {"serve": serve, "create-visit": create_visit,
+HANDLERS = {"serve": serve, "fetch-pose-model": fetch_pose_model, "create-visit": create_visit,
             "create-api-key": create_api_key_command, "rotate-key": rotate_key, "bot": bot,
             "backup": backup, "unlock": unlock}
 

@@ -212,6 +212,13 @@ class ProgramChanged(AuditEvent, frozen=True, tag="program.changed"):
     replaces: int
 
 
+class MeasurementRecorded(AuditEvent, frozen=True, tag="measurement.recorded"):
+    """The therapist saved a measurement taken in the call to the patient's record: the
+    row's id only (never what was measured or its value; the row's visit is the event's)."""
+
+    measurement: int
+
+
 # Patients and their care between visits (ids only: never a name, an answer or a pain).
 
 class PatientCreated(AuditEvent, frozen=True, tag="patient.created"):

@@ -60,12 +60,30 @@ class ProgramRow:
 
 @dataclass(frozen=True)
 class NewEntry:
-    """One entry to store: the assignment, its exercise, her status and pain."""
+    """One entry to store: the assignment, its exercise, her status and pain, and the
+    repetitions she did with the camera's measurement and best value when it counted."""
 
     assignment_id: int
     exercise: str
     status: str
     pain: int | None
+    reps: int | None = None
+    measurement: str | None = None
+    measured_peak: float | None = None
+
+
+@dataclass(frozen=True)
+class CountedEntry:
+    """A logged entry with repetitions, as her therapist reads it."""
+
+    plan_id: str
+    exercise: str
+    done_at: int
+    status: str
+    reps: int
+    measurement: str | None
+    """Set when the camera counted (she may have corrected the count)."""
+    measured_peak: float | None
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,13 @@ async def insert_session(conn: Connection, *, session_id: str, plan_id: str, cli
     ) as cur:
         row = await cur.fetchone()
     return row is not None
+
+
+async def patient_of_plan(conn: Connection, plan_id: str) -> str | None:
+    """The patient whose plan this is, inside the caller's transaction."""
+    async with conn.execute("SELECT patient_id FROM plans WHERE id = ?", (plan_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
 
 
 async def session_by_key(conn: Connection, plan_id: str, client_key: str) -> tuple[str, int] | None:
@@ -156,10 +181,22 @@ async def insert_entries(conn: Connection, *, session_id: str, plan_id: str, don
     values: list[Any] = []
     for entry in entries:
         values += [session_id, entry.assignment_id, plan_id, entry.exercise, done_at,
-                   entry.status, entry.pain]
-    rows = ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(entries))
+                   entry.status, entry.pain, entry.reps, entry.measurement, entry.measured_peak]
+    rows = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(entries))
     await conn.execute("INSERT INTO log_entries (session_id, assignment_id, plan_id, exercise,"
-                       f" done_at, status, pain) VALUES {rows}", values)
+                       f" done_at, status, pain, reps, measurement, measured_peak) VALUES {rows}",
+                       values)
+
+
+async def counted_entries(db: Database, patient_id: str, limit: int) -> list[CountedEntry]:
+    """Her entries with repetitions, of every plan of hers, newest first, at most `limit`."""
+    rows = await db.fetchall(
+        "SELECT e.plan_id, e.exercise, e.done_at, e.status, e.reps, e.measurement,"
+        " e.measured_peak FROM log_entries e JOIN plans p ON p.id = e.plan_id"
+        " WHERE p.patient_id = ? AND e.reps IS NOT NULL"
+        " ORDER BY e.done_at DESC, e.session_id, e.assignment_id LIMIT ?", (patient_id, limit))
+    return [CountedEntry(r[0], r[1], int(r[2]), r[3], int(r[4]), r[5],
+                         None if r[6] is None else float(r[6])) for r in rows]
 
 
 async def insert_flags(conn: Connection, *, session_id: str, plan_id: str, now: int,

@@ -1,7 +1,7 @@
 """Staff pages for patients: the list with search and the new-patient form (admins), and a
-patient's page (her record, plans, visits, program and its history, adherence, pain,
-questionnaires, monitoring and her messages, with the reply form) for admins and the
-therapists who lead her plans.
+patient's page (her record, plans, visits, measurements, program and its history,
+adherence, pain, questionnaires, monitoring and her messages, with the reply form) for
+admins and the therapists who lead her plans.
 
 The forms that change a plan live in `server/views/admin_plans.py`; when one is refused,
 it shows this page again through `patient_page` with the error and a 422.
@@ -49,6 +49,7 @@ from server.storage.plans import (
 from server.storage.users import User, list_therapists, user_by_id
 from server.storage.visits import Visit, visits_of_patient
 from server.views.guards import staff_care, staff_may
+from server.views.measurements import patient_measurements
 from server.visits.visit_input import VisitInputError
 
 PAGE = 50
@@ -208,6 +209,7 @@ async def _page_context(request: web.Request, actor: StaffActor,
         "limits": {"min_weeks": MIN_WEEKS, "max_weeks": MAX_WEEKS,
                    "default_weeks": DEFAULT_WEEKS, "max_goals": MAX_GOALS},
         "current": current,
+        "measured": await patient_measurements(request, patient.id),
         "care": await _care_context(request, current, names) if current else None,
         "thread": await _thread_context(request, actor, thread_plan, may_change)
         if thread_plan else None,

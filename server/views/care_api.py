@@ -29,7 +29,7 @@ from server.http.errors import ApiError
 from server.http.i18n import N_, translate
 from server.http.request_json import read_body, read_json_object
 from server.http.templating import request_language
-from server.keys import CARE, CONFIG, DB, LIBRARY
+from server.keys import CARE, CONFIG, DB, LIBRARY, MEASUREMENTS
 from server.storage.assignments import program_of
 from server.storage.links import get_link
 from server.storage.patients import update_patient
@@ -94,7 +94,8 @@ async def log(request: web.Request) -> web.StreamResponse:
         raise ApiError(429, "too_many_sessions",
                        N_("That is more sessions than a day holds. Try again tomorrow."))
     try:
-        result = await log_session(db, plan.id, raw, tz=config.tz, now=now)
+        result = await log_session(db, plan.id, raw, tz=config.tz, now=now,
+                                   measures=request.app[MEASUREMENTS])
     except LogError as error:
         raise _refusal(request, error) from None
     return web.json_response(result.as_json(), status=200 if result.repeat else 201)

@@ -23,7 +23,8 @@ from server.http.error_pages import error_response
 from server.http.errors import ApiError
 from server.http.i18n import N_
 from server.http.templating import render, request_language, see_other, speak_to
-from server.keys import CARE, DB, LIBRARY, VISITS
+from server.keys import CARE, DB, LIBRARY, MEASUREMENTS, VISITS
+from server.measure.vendor import browser_assets
 from server.storage.assignments import program_of
 from server.storage.patients import get_patient
 from server.storage.plans import Plan
@@ -105,14 +106,16 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 async def home_context(request: web.Request, plan: Plan) -> dict[str, Any]:
-    """What her home page shows: her program with each exercise's library entry, her
-    upcoming visits with her join link, her name and reminder time."""
-    db, library = request.app[DB], request.app[LIBRARY]
+    """What her home page shows: her program with each exercise's library entry (and the
+    measurement her camera can count it with, if any, and whether this server has the pose
+    model to count with), her upcoming visits with her join link, her name and reminder time."""
+    db, library, measures = request.app[DB], request.app[LIBRARY], request.app[MEASUREMENTS]
     patient = await get_patient(db, plan.patient_id)
     assert patient is not None
     speak_to(request, patient.language)
     library = library.in_language(request_language(request))  # her program and warning signs in her language
-    program = [{"assignment": a, "exercise": library.exercises[a.exercise]}
+    program = [{"assignment": a, "exercise": library.exercises[a.exercise],
+                "measurement": measures.measurement_for(a.exercise)}
                for a in await program_of(db, "", plan.id) if a.exercise in library.exercises]
     now = int(time.time())
     visits = []
@@ -123,5 +126,7 @@ async def home_context(request: web.Request, plan: Plan) -> dict[str, Any]:
     return {"plan": plan, "patient": patient, "program": program, "visits": visits,
             "condition": library.conditions.get(plan.condition),
             "plan_link_ends": request.app[CARE].link_expires(plan),
+            "can_count": browser_assets() is not None,
+            "max_reps": request.app[MEASUREMENTS].limits.reps,
             # The pain-flag rule's threshold, for the page's words after a high rating.
             "high_pain": HIGH_PAIN}

@@ -24,6 +24,8 @@ from server.views import (
     library,
     live,
     login,
+    measure_setup,
+    measurements,
     program,
     unsubscribe,
 )
@@ -56,6 +58,10 @@ def register(app: web.Application) -> None:
         web.post(f"/visits/{VISIT}/assignments", program.create_assignment),
         web.delete(f"/visits/{VISIT}/assignments/{{assignment_id:\\d{{1,12}}}}", program.delete_assignment),
         web.patch(f"/visits/{VISIT}/assignments/{{assignment_id:\\d{{1,12}}}}", program.change_assignment),
+        # Measurements taken in the call on the patient's device (measurements.py).
+        web.get(f"/visits/{VISIT}/measurements", measurements.list_measurements),
+        web.post(f"/visits/{VISIT}/measurements", measurements.save_measurement),
+        web.get("/measure/setup.json", measure_setup.setup),
         web.get("/login", login.login_form),
         web.post("/login", login.login),
         web.post("/logout", login.logout),

@@ -62,7 +62,7 @@ export class CallConnection {
     if (direction === "out") this.sent[type] = (this.sent[type] || 0) + 1;
   }
 
-  addPeer({ id, name, polite }) {
+  addPeer({ id, name, role, polite }) {
     const { state, media } = this;
     state.removePeer(id);
     const session = new PeerSession({
@@ -70,7 +70,7 @@ export class CallConnection {
       stream: media.stream, screenStream: media.screenStream, tracks: media.sources, send: (msg) => { this.note("out", msg.type); this.signaling.send(msg); },
     });
     session.addEventListener("state", () => this.refresh());
-    state.addPeer(id, { name, session, monitor: new QualityMonitor(session.pc) });
+    state.addPeer(id, { name, role, session, monitor: new QualityMonitor(session.pc) });
     for (const source of media.off) session.setOutgoing(source, null);
   }
 

@@ -27,10 +27,11 @@ function button(text, attrs, onClick) {
 }
 
 export class LibraryPanel {
-  constructor({ root, visitId, onShow }) {
+  constructor({ root, visitId, onShow, measure }) {
     this.root = root;
     this.visitId = visitId;
     this.onShow = onShow;
+    this.measure = measure; // the measure panel (call-measure.js)
     this.conditions = [];
     this.assigning = null;
     this.changing = null;
@@ -43,6 +44,8 @@ export class LibraryPanel {
   }
 
   async load() {
+    await this.measure?.load().catch((err) => console.warn("measurements:", err));
+    this.offerMeasurements();
     this.conditions = (await getJSON("/api/library/conditions")).conditions;
     this.renderConditions();
     await this.refreshAssigned();
@@ -61,9 +64,33 @@ export class LibraryPanel {
     this.$("library-condition-name").textContent = condition.name;
     this.$("library-exercise-list").replaceChildren(...condition.exercises.map((e) => item(e.name,
       button(t("Show to patient"), { "data-testid": "demo-show-button", "data-exercise": e.slug, "aria-label": t("Show {name} to the patient", { name: e.name }) }, () => this.onShow(e.slug)),
-      button(t("Assign"), { class: "secondary", "data-testid": "assign-button", "data-exercise": e.slug, "aria-label": t("Assign {name}", { name: e.name }) }, () => this.openAssign(e)))));
+      button(t("Assign"), { class: "secondary", "data-testid": "assign-button", "data-exercise": e.slug, "aria-label": t("Assign {name}", { name: e.name }) }, () => this.openAssign(e)),
+      ...this.measureButton(e))));
     this.$("library-conditions").hidden = true;
     this.$("library-exercises").hidden = false;
+  }
+
+  // "Measure" beside an exercise the patient's camera can count (measurements.json `exercises`).
+  measureButton(exercise) {
+    const measurement = this.measure?.available && this.measure.measurementFor(exercise.slug);
+    if (!measurement) return [];
+    return [button(t("Measure"), { class: "secondary", "data-testid": "measure-button", "data-exercise": exercise.slug, "aria-label": t("Measure {name} with the patient’s camera", { name: exercise.name }) },
+      () => this.measure.start(measurement, { exercise: exercise.slug }))];
+  }
+
+  // The list of every measurement, for one not tied to an exercise (a shoulder's range, say).
+  offerMeasurements() {
+    if (!this.measure?.available) return;
+    const { definitions } = this.measure;
+    const choice = this.$("measure-choice");
+    choice.replaceChildren(...Object.keys(definitions.measurements).map((id) => {
+      const option = document.createElement("option");
+      option.value = id;
+      option.textContent = this.measure.words.labels[id];
+      return option;
+    }));
+    this.$("measure-choose-start").addEventListener("click", () => this.measure.start(choice.value, { side: this.$("measure-side").value }));
+    this.$("measure-choose").hidden = false;
   }
 
   openAssign(exercise, current = null) {

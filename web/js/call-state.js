@@ -14,7 +14,7 @@ export class CallState extends EventTarget {
     this.otherName = otherName;
     this.status = "prejoin";
     this.admitted = false;
-    this.peers = new Map(); // participant id -> {name, session, monitor}
+    this.peers = new Map(); // participant id -> {name, role, session, monitor}
     this.iceServers = [];
     this.iceTransportPolicy = "all";
   }

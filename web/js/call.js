@@ -19,15 +19,12 @@ const demo = new CallDemo({ role, area: $("demo-area"), send });
 const connection = new CallConnection({ state: call, media, handlers: (c) => messageHandlers(c, { demo }) });
 // The therapist's own views (waiting room, library) load on her page only: a patient's
 // phone never downloads them. The socket opens once they are wired.
-const therapistViews = role === "therapist" ? (async () => {
-  const [{ lobbyView }, { LibraryPanel }] = await Promise.all([import("./call-lobby.js"), import("./call-library.js")]);
-  lobbyView(call, { media, send });
-  return new LibraryPanel({
-    root: $("library"), visitId, onShow: async (slug) => {
-      if (await demo.show(slug)) send({ type: "demo-show", exercise: slug });
-    },
-  });
-})() : null;
+const therapistViews = role === "therapist"
+  ? import("./call-therapist.js").then((views) => views.therapistViews({ call, media, send, demo, root, visitId }))
+  : null;
+// Measuring is wired once the call is under way.
+call.addEventListener("admitted", () => import("./call-measure-route.js")
+  .then((m) => m.routeMeasuring(call, { role, root, views: therapistViews })), { once: true });
 
 // The waiting room's word on her therapist (here or not, her late note, the time to the
 // start) loads beside the page's first modules, and is wired before the socket opens.
@@ -57,8 +54,8 @@ window.visitroomCall = {
 };
 
 connection.ready = Promise.all([prejoin.start().catch((err) => console.warn("media:", err)), therapistViews, presence]);
-const [, library] = await connection.ready;
-library?.load().catch((err) => console.warn("library:", err));
+const [, views] = await connection.ready;
+views?.library.load().catch((err) => console.warn("library:", err));
 root.dataset.ready = "true";
 if (role === "therapist") demo.preload();
 if (sessionStorage.getItem(connection.rejoinKey)) connection.join();

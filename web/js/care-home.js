@@ -1,7 +1,8 @@
-// Her plan-of-care home page: wires the exercise log, the questionnaires and the reminder
-// time. The demos are mounted by library-demo.js, as on the home-program page.
+// Her plan-of-care home page: wires the exercise log, counting with the camera, the
+// questionnaires and the reminder time. The demos are mounted by library-demo.js, as on the
+// home-program page.
 import { t } from "./i18n.js";
-import { setUpLog } from "./care-log.js";
+import { fillCounted, setUpLog } from "./care-log.js";
 import { setUpQuestionnaires } from "./care-questionnaires.js";
 
 const root = document.getElementById("care-home");
@@ -43,8 +44,39 @@ function setUpReminder(form, planId) {
   });
 }
 
+/** "Count with camera" on an exercise: the sheet (care-count.js, loaded with the first tap)
+ * counts, and what it counted goes into that exercise's log entry for her to check. */
+function setUpCounting(root) {
+  let counter = null;
+  for (const button of root.querySelectorAll("[data-testid=care-count]")) {
+    const said = button.parentElement.querySelector(".count-done");
+    button.addEventListener("click", async () => {
+      said.textContent = "";
+      counter ??= import("./care-count.js").then(({ CameraCount }) => new CameraCount(root));
+      let result;
+      try {
+        const sheet = await counter;
+        // The exercise's own "Stop if" lines (the library's, pregnancy rule included) go on the sheet.
+        const stopIf = button.closest("[data-testid=care-exercise]")?.querySelector("[data-testid=care-stop-if]")?.textContent || "";
+        result = await sheet.open({ measurement: button.dataset.measurement, exercise: button.dataset.exercise, name: button.dataset.name, opener: button, stopIf });
+      } catch (err) {
+        console.warn("counting:", err?.message);
+        counter = null;
+        said.textContent = t("Counting could not start. Check your connection and try again.");
+        return;
+      }
+      if (!result) return;
+      const fieldset = root.querySelector(`.log-exercise[data-assignment="${button.dataset.assignment}"]`);
+      if (!fieldset) return;
+      fillCounted(fieldset, result);
+      said.textContent = t("Added to your log below: check it, then Save.");
+    });
+  }
+}
+
 if (root) {
   setUpLog(root);
+  setUpCounting(root);
   const reminder = root.querySelector("#reminder-form");
   if (reminder) setUpReminder(reminder, root.dataset.plan);
   setUpQuestionnaires(root);

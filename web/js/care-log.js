@@ -37,6 +37,7 @@ export function setUpLog(root) {
       if (!event.target.name?.startsWith("status-")) return;
       showPain(fieldset, WITH_PAIN.has(event.target.value));
     });
+    fieldset.querySelector(".log-counted-remove")?.addEventListener("click", () => clearCounted(fieldset));
   }
 
   const render = () => renderRecent(list, empty, queue.entries(), done);
@@ -108,11 +109,52 @@ function keepSending(flush, queue) {
   if (queue.entries().length) flush();
 }
 
+/** Her pain and repetitions, asked of what she did (done or partly), not of what she skipped. */
 function showPain(fieldset, shown) {
   const scale = fieldset.querySelector(".scale");
   scale.hidden = !shown;
   scale.disabled = !shown;
   if (!shown) for (const input of scale.querySelectorAll("input")) input.checked = false;
+  const count = fieldset.querySelector(".log-count");
+  count.hidden = !shown;
+  const reps = count.querySelector("input");
+  reps.disabled = !shown;
+  if (!shown) {
+    reps.value = "";
+    clearCounted(fieldset);
+  }
+}
+
+/**
+ * What the camera counted, into an exercise's entry: done (unless she chose already), the
+ * repetitions (she may correct them) and a line with the count and best value, which are
+ * sent as measured. `counted`: {measurement, reps, peak, line} from care-count.js.
+ */
+export function fillCounted(fieldset, counted) {
+  const id = fieldset.dataset.assignment;
+  if (!checked(fieldset, `status-${id}`) || checked(fieldset, `status-${id}`) === "skipped") {
+    const done = fieldset.querySelector(`input[name="status-${id}"][value="done"]`);
+    done.checked = true;
+    showPain(fieldset, true);
+  }
+  fieldset.querySelector(`input[name="reps-${id}"]`).value = String(counted.reps);
+  clearCounted(fieldset);
+  if (counted.peak !== null) {
+    fieldset.dataset.measurement = counted.measurement;
+    fieldset.dataset.measuredPeak = String(counted.peak);
+  }
+  const line = fieldset.querySelector(".log-counted");
+  line.querySelector(".log-counted-text").textContent = counted.line;
+  line.hidden = false;
+  line.querySelector(".log-counted-remove").hidden = counted.peak === null;
+}
+
+function clearCounted(fieldset) {
+  delete fieldset.dataset.measurement;
+  delete fieldset.dataset.measuredPeak;
+  const line = fieldset.querySelector(".log-counted");
+  line.hidden = true;
+  line.querySelector(".log-counted-text").textContent = "";
 }
 
 function showAlert(box) {
@@ -147,6 +189,21 @@ function collect(form, exercises, error) {
         return null;
       }
       entry.pain = Number(pain);
+      const reps = fieldset.querySelector(`input[name="reps-${id}"]`);
+      const count = reps.value.trim() === "" ? null : Number(reps.value);
+      const most = Number(reps.max); // the server's limit, in the field (measurements.json `limits`)
+      if (reps.validity.badInput || (count !== null && !(Number.isInteger(count) && count >= 0 && count <= most))) {
+        const name = fieldset.querySelector("legend").textContent.trim();
+        error.textContent = t("Repetitions of “{name}”: a whole number from 0 to {max}, or leave it empty.", { name, max: most });
+        reps.focus();
+        return null;
+      }
+      if (count !== null) entry.reps = count;
+      const { measurement, measuredPeak } = fieldset.dataset;
+      if (measurement && measuredPeak) {
+        entry.measurement = measurement;
+        entry.measured_peak = Number(measuredPeak);
+      }
     }
     entries.push(entry);
   }
