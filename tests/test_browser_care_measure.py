@@ -3,8 +3,9 @@ Visitroom's demo figure squatting (tests/pose_footage.py). "Count with camera" s
 exercise that can be counted only; the sheet asks her consent, counts on her phone with the
 pose model loaded from Visitroom only (and only once she taps), and Stop puts the count and
 the largest angle into her log entry, where she corrects the count before saving. Once the model
-has loaded, she can count again with the connection gone: the session waits on the phone with
-its numbers and is stored when the connection returns."""
+has loaded, she can open the page again and count with the connection gone (the offline worker
+keeps the page, its scripts and the model): the session waits on the phone with its numbers and is
+stored when the connection returns."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ KEEP_STREAMS = """(() => {
     return stream;
   };
 })();"""
+# Whether the offline worker keeps the page itself and the pose model's files.
+KEPT_OFFLINE = """(async () => {
+  const cache = await caches.open('visitroom-care-v1');
+  const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
+  return keys.includes(location.pathname) && keys.some((k) => k.endsWith('movenet-lightning.bin'))
+    && keys.some((k) => k.endsWith('care-count.js'));
+})()"""
 LIVE_TRACKS = "window.__streams.flatMap((s) => s.getTracks()).filter((t) => t.readyState === 'live').length"
 
 
@@ -156,9 +164,13 @@ async def test_she_counts_her_squats_corrects_the_count_and_saves_it_even_offlin
         assert [tuple(row) for row in home] == [("knee_flexion", SQUAT, 12, "home")]
         assert any("/vendor/" in u and u.endswith(".wasm") for u in requests)
 
-        # The model has loaded once: with the connection gone she counts again on the open page.
+        # The page and the model are kept on her phone (web/sw/care-offline.js): with the
+        # connection gone she opens the page again and counts.
+        await wait_until(page, KEPT_OFFLINE, timeout=20)
         await page.context.set_offline(True)
         offline_from = len(requests)
+        await page.reload()
+        await page.wait_for_selector("#care-home[data-ready=true]", state="attached")
         await _count(page)
         await page.click("[data-testid=count-stop]")
         await page.locator("[data-testid=count-sheet]").wait_for(state="hidden")
@@ -173,7 +185,8 @@ async def test_she_counts_her_squats_corrects_the_count_and_saves_it_even_offlin
         if not await page.evaluate("navigator.onLine"):
             # Loopback only: Chromium never says it is online again, so say it for it.
             await page.evaluate("window.dispatchEvent(new Event('online'))")
-        await page.wait_for_selector("[data-testid=recent-session][data-state=sent] >> nth=1")
+        # The page was opened again offline: its list holds the session it logged then.
+        await page.wait_for_selector("[data-testid=recent-session][data-state=sent]")
         second = (await _entries(live, plan_id))[1]
         assert second[3:5] == (9, "knee_flexion") and second[5] == queued["measured_peak"]
 
@@ -207,3 +220,26 @@ async def test_the_sheet_and_the_filled_entry_on_a_wide_screen(live, squat_video
             path=str(ARTIFACTS / "care-measure-offer-1280.png"))
         await screenshot(page, "care-measure-page-1280")
         assert page.errors == []
+
+
+async def test_a_withdrawn_link_takes_the_kept_page_with_it(live):
+    # Kept for offline use, then the clinic withdraws her link: the next page the server
+    # refuses makes her phone forget everything of the plan, so offline it no longer opens.
+    plan_id, link, _ids = await _plan(live)
+    requests: list[str] = []
+    async with Chromium() as chromium:
+        page = await _open(chromium, link, 390, requests)
+        kept_page = "(async () => !!(await (await caches.open('visitroom-care-v1')).match(location.pathname)))()"
+        await wait_until(page, kept_page, timeout=20)
+        # The kept page holds no visit link: its join button is the plan's own redirect.
+        html = await page.evaluate("(async () => (await (await caches.open('visitroom-care-v1')).match(location.pathname)).text())()")
+        assert "token=" not in html and "/join/" not in html
+        plan = await live.app[CARE].plan(plan_id)
+        await live.app[CARE].revoke_plan_link(plan, actor="test")
+        response = await page.reload()
+        assert response is not None and response.status in (401, 403)
+        assert not await page.evaluate(kept_page)
+        await page.context.set_offline(True)
+        with pytest.raises(Exception):
+            await page.reload()
+        assert await page.locator("#care-home").count() == 0

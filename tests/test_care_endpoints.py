@@ -256,3 +256,38 @@ async def test_an_assignment_id_past_64_bits_or_a_flood_of_sessions_is_refused(c
     over = await client.post(f"/care/{plan.id}/log", json=_session(item.id, key="one-too-many"))
     assert over.status == 429
     assert await count_rows(client, "log_sessions") == MAX_SESSIONS_A_DAY
+
+
+async def test_the_offline_worker_is_served_uncached_from_its_scope(client):
+    response = await client.get("/care/offline.js")
+    assert response.status == 200
+    assert response.content_type == "text/javascript"
+    assert response.headers["Cache-Control"] == "no-cache"
+    body = await response.text()
+    # It keeps GETs only, and never her messages or a link with its token.
+    assert 'request.method !== "GET"' in body and "messages" not in body.split("const KEPT")[1].split("\n")[0]
+    assert 'has("token")' in body
+
+
+async def test_her_page_joins_a_visit_through_its_own_checked_redirect(client):
+    patient, plan = await _patient_plan(client)
+    app = client.server.app
+    visit = await app[VISITS].create(VisitRequest("", None, None, None, 45, "follow-up", 2,
+                                                  patient_id=patient.id), actor="test")
+    join = f"/care/{plan.id}/visits/{visit.id}/join"
+    assert (await client.get(join, allow_redirects=False)).status == 401  # no plan cookie
+    await _open(client, plan)
+    page = await (await client.get(f"/care/{plan.id}")).text()
+    assert f'href="{join}"' in page and "/join/v_" not in page  # no visit link in the page
+    home = await client.get(f"/care/{plan.id}")
+    assert int(home.headers["X-Visitroom-Keep-Until"]) > time.time()
+    answer = await client.get(join, allow_redirects=False)
+    assert answer.status == 303
+    assert answer.headers["Location"] == await app[VISITS].link(visit.participant("patient"))
+    # Another patient's visit, or one that is not a visit, is not hers to join.
+    other_patient, _other_plan = await _patient_plan(client, "Ana Ruiz")
+    other = await app[VISITS].create(VisitRequest("", None, None, None, 45, "follow-up", 2,
+                                                  patient_id=other_patient.id), actor="test")
+    refused = await client.get(f"/care/{plan.id}/visits/{other.id}/join", allow_redirects=False)
+    assert refused.status == 404 and "Traceback" not in await refused.text()
+    assert (await client.get(f"/care/{plan.id}/visits/v_nothing_here_0/join")).status == 404

@@ -157,6 +157,16 @@ async def test_heel_raises_count_the_ankle_rising_over_its_resting_height(page):
     assert results[-1]["peak"] == pytest.approx(18, abs=0.5)
 
 
+async def test_a_heel_raise_held_long_counts_once_she_is_down(page):
+    # Up for 8 seconds: the rest stays the rest (it is not learnt from the raised ankle), so
+    # the value stays up and the repetition counts only when she comes down.
+    lifts = hold(0, 1.5) + ramp(0, 20, 0.5) + hold(20, 8) + ramp(20, 0, 0.5) + hold(0, 1)
+    results = await measure(page, "heel_raise", stream(lifts, lambda d: raised(side_pose(), d)))
+    up = results[len(hold(0, 1.5)) + len(ramp(0, 20, 0.5)) + len(hold(20, 7.5))]
+    assert up["value"] == pytest.approx(20, abs=0.5) and up["reps"] == 0
+    assert results[-1]["reps"] == 1
+
+
 async def test_single_leg_stance_times_each_hold(page):
     # A 1-second lift is a shift of weight, not a hold (min_hold_seconds 2).
     values = hold(0, 1.5) + hold(40, 3.0) + hold(0, 1.0) + hold(40, 1.0) + hold(0, 1.0) + hold(40, 5.0) + hold(0, 1.0)

@@ -272,7 +272,7 @@ async def test_a_logged_entry_keeps_its_count_and_the_cameras_best_as_a_home_res
              m.visit_id, m.exercise) for m in home] == [
         ("home", "knee_flexion", 85.0, 12, 0.0, None, plan.id, None, "supported-squat")]
     page = await (await admin.get(f"/admin/patients/{visit.patient_id}")).text()
-    assert "12 repetitions (counted by camera), best 85° estimated" in page
+    assert "12 repetitions (counted by camera), largest 85° estimated" in page
     assert "9 repetitions</li>" in page
     assert "at home" in page
 

@@ -56,9 +56,10 @@ class Measurement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     unit: Literal["deg", "percent_shin", "seconds"]
     range: tuple[Positive, Positive]
     error: Annotated[float, Meta(gt=0, le=45)] | None
-    """The expected error a published validation states (± in the unit), or None: none found."""
+    """The expected error (± in the unit, about 95 % of readings) derived from the nearest
+    published figure, or None: none found. Its source's `states` gives the derivation."""
     error_source: str | None
-    """The key in `sources` of the validation that states `error`."""
+    """The key in `sources` of the publication `error` is derived from."""
     count: Count
 
     def holds(self, value: object) -> bool:

@@ -27,6 +27,8 @@ from pathlib import Path
 REGISTRY = "https://registry.npmjs.org"
 DOWNLOAD_TIMEOUT_S = 120
 FIRST_START_TIMEOUT_S = 15
+MAX_TARBALL_BYTES = 64 * 1024 * 1024
+"""Read no more than this of a tarball before its integrity is checked."""
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "var" / "vendor"
 
 
@@ -86,9 +88,15 @@ def vendor_dir() -> Path:
     return Path(configured) if configured else DEFAULT_DIR
 
 
+_INSTALLED: set[Path] = set()
+"""Folders found complete: the version is in each package's folder, so the answer holds."""
+
+
 def installed(root: Path | None = None) -> bool:
     """Whether every pinned package is extracted (its marker names its integrity)."""
     root = root or vendor_dir()
+    if root in _INSTALLED:
+        return True
     for package in PACKAGES:
         marker = root / package.folder / MARKER
         try:
@@ -96,6 +104,7 @@ def installed(root: Path | None = None) -> bool:
                 return False
         except OSError:
             return False
+    _INSTALLED.add(root)
     return True
 
 
@@ -143,10 +152,17 @@ def extract(package: VendorPackage, data: bytes, root: Path) -> None:
                 if out.suffix in GZIPPED:
                     out.with_name(out.name + ".gz").write_bytes(gzip.compress(body, 9, mtime=0))
         (staging / MARKER).write_text(package.integrity)
-        if target.exists():
-            shutil.rmtree(target)
         staging.chmod(0o755)
-        staging.rename(target)
+        # The old folder is moved aside before the new one takes its name: never a moment
+        # without one, and an unfinished install leaves only hidden staging folders.
+        if target.exists():
+            aside = root / f".{package.folder}-old"
+            shutil.rmtree(aside, ignore_errors=True)
+            target.rename(aside)
+            staging.rename(target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -156,7 +172,10 @@ def fetch(url: str, attempts: int = 3, timeout: float = DOWNLOAD_TIMEOUT_S) -> b
     for attempt in range(1, attempts + 1):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-                return response.read()
+                body = response.read(MAX_TARBALL_BYTES + 1)
+            if len(body) > MAX_TARBALL_BYTES:
+                raise VendorError(f"{url} is larger than {MAX_TARBALL_BYTES} bytes")
+            return body
         except OSError as err:
             if attempt == attempts:
                 raise VendorError(f"could not download {url}: {err}") from err

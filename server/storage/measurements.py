@@ -37,21 +37,10 @@ class NewMeasurement:
 
 
 @dataclass(frozen=True)
-class SavedMeasurement:
-    """A stored result."""
+class SavedMeasurement(NewMeasurement):
+    """A stored result: the result, its row id, when and by whom (an audit actor)."""
 
     id: int
-    patient_id: str
-    plan_id: str | None
-    visit_id: str | None
-    measurement: str
-    exercise: str | None
-    side: str | None
-    peak: float
-    reps: int
-    seconds: float
-    trace: tuple[tuple[float, float], ...] | None
-    source: str
     created_at: int
     created_by: str
 
@@ -71,11 +60,12 @@ def _trace_text(trace: Sequence[tuple[float, float]] | None) -> str | None:
 def _saved(row: Row) -> SavedMeasurement:
     trace = row["trace"]
     return SavedMeasurement(
-        int(row["id"]), row["patient_id"], row["plan_id"], row["visit_id"], row["measurement"],
-        row["exercise"], row["side"], float(row["peak"]), int(row["reps"]),
-        float(row["seconds"]),
-        None if trace is None else tuple((float(t), float(v)) for t, v in json.loads(trace)),
-        row["source"], int(row["created_at"]), row["created_by"])
+        id=int(row["id"]), patient_id=row["patient_id"], plan_id=row["plan_id"],
+        visit_id=row["visit_id"], measurement=row["measurement"], exercise=row["exercise"],
+        side=row["side"], peak=float(row["peak"]), reps=int(row["reps"]),
+        seconds=float(row["seconds"]),
+        trace=None if trace is None else tuple((float(t), float(v)) for t, v in json.loads(trace)),
+        source=row["source"], created_at=int(row["created_at"]), created_by=row["created_by"])
 
 
 async def insert_measurements(conn: Connection, items: Sequence[NewMeasurement], *,

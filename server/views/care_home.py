@@ -9,6 +9,7 @@ cookie again (`server/auth/plan_session.py`) and asks the policy.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -101,8 +102,35 @@ async def home(request: web.Request) -> web.StreamResponse:
             request, 401, "no_plan_session",
             N_("Open your plan of care with the link the clinic sent you. If you just did, "
                "reload this page."), title=N_("Open your link"))
-    plan, _actor, _claims = found
-    return render(request, "care/home.html", await home_context(request, plan))
+    plan, _actor, claims = found
+    response = render(request, "care/home.html", await home_context(request, plan))
+    # How long her phone may show a kept copy offline (web/sw/care-offline.js): no longer
+    # than her plan link works.
+    response.headers[KEEP_UNTIL_HEADER] = str(claims.expires_at)
+    return response
+
+
+async def join_visit(request: web.Request) -> web.StreamResponse:
+    """GET /care/{plan_id}/visits/{visit_id}/join: her link to an upcoming visit of her plan, as
+    a redirect checked against the plan cookie (303), so her page holds no visit link."""
+    plan_id = _plan_id(request)
+    try:
+        found = await plan_from_cookie(request, plan_id)
+    except LinkRefused as refused:
+        return plan_refusal(request, refused)
+    if found is None:
+        return error_response(
+            request, 401, "no_plan_session",
+            N_("Open your plan of care with the link the clinic sent you. If you just did, "
+               "reload this page."), title=N_("Open your link"))
+    plan = found[0]
+    visit = await request.app[VISITS].get(request.match_info["visit_id"])
+    seat = visit.participant("patient") if visit is not None else None
+    if visit is None or visit.plan_id != plan.id or visit.status != "scheduled" or seat is None:
+        return error_response(request, 404, "no_such_visit",
+                              N_("This visit is not one of your plan's upcoming visits."),
+                              title=N_("Visit not found"))
+    return see_other(await request.app[VISITS].link(seat))
 
 
 async def home_context(request: web.Request, plan: Plan) -> dict[str, Any]:
@@ -122,7 +150,9 @@ async def home_context(request: web.Request, plan: Plan) -> dict[str, Any]:
     for visit in await visits_of_plan(db, plan.id):
         seat = visit.participant("patient")
         if visit.status == "scheduled" and visit.ends_at + UPCOMING_SECONDS > now and seat:
-            visits.append({"visit": visit, "url": await request.app[VISITS].link(seat)})
+            # The page links to its own redirect, not to the visit link: the page may be kept
+            # on her phone for offline use, and a copy must not hold a working link.
+            visits.append({"visit": visit, "url": f"/care/{plan.id}/visits/{visit.id}/join"})
     return {"plan": plan, "patient": patient, "program": program, "visits": visits,
             "condition": library.conditions.get(plan.condition),
             "plan_link_ends": request.app[CARE].link_expires(plan),
@@ -130,3 +160,16 @@ async def home_context(request: web.Request, plan: Plan) -> dict[str, Any]:
             "max_reps": request.app[MEASUREMENTS].limits.reps,
             # The pain-flag rule's threshold, for the page's words after a high rating.
             "high_pain": HIGH_PAIN}
+
+
+KEEP_UNTIL_HEADER = "X-Visitroom-Keep-Until"
+"""Unix time until which her phone may show a kept copy of the page offline."""
+OFFLINE_WORKER = Path(__file__).resolve().parents[2] / "web" / "sw" / "care-offline.js"
+
+
+async def offline_worker(request: web.Request) -> web.StreamResponse:
+    """GET /care/offline.js: the service worker that opens her plan page offline (its scope
+    is /care/, so it is served from there, not from /static/; never cached, so an update
+    reaches her at once)."""
+    return web.FileResponse(OFFLINE_WORKER, headers={
+        "Content-Type": "text/javascript", "Cache-Control": "no-cache"})

@@ -3,12 +3,13 @@
 In the call, the therapist's page saves a result (`POST /visits/{visit_id}/measurements`)
 and lists the visit's (`GET`): her visit cookie, the policy's `RECORD_MEASUREMENT` (the
 therapist's link only) and, for a save, the clinic's own Origin. A result is checked
-against web/measure/measurements.json (`app[MEASUREMENTS]`): a known measurement, a side
-exactly when it is sided, a best value within its range, an exercise it measures, a trace
+against web/measure/measurements.json (`app[MEASUREMENTS]`): a known measurement, no side
+for one without a side (a sided one has the side the therapist chose, or none when the camera
+took the side facing it), a largest value within its range, an exercise it measures, a trace
 in time order within the range. Numbers only are stored, never an image.
 
 On the patient's admin page, `patient_measurements` gives her results by measurement
-(newest first, with a trend of the best value per side when there are two or more) and the
+(newest first, with a trend of the largest value per side when there are two or more) and the
 repetitions she logged at home.
 """
 
@@ -150,8 +151,8 @@ async def patient_measurements(request: web.Request, patient_id: str) -> dict[st
         label = translate(language, LABELS[name]) if name in LABELS else name
         groups.append({
             "id": name, "label": label,
-            "results": [{"at": m.created_at, "side": translate(language, SIDES[m.side])
-                         if m.side in SIDES else "", "value": value_text(m.peak, unit, language),
+            "results": [{"at": m.created_at, "side": _side_words(m.side, found, language),
+                         "value": value_text(m.peak, unit, language),
                          "reps": m.reps, "source": m.source,
                          "exercise": exercise_names.get(m.exercise or "", m.exercise or "")}
                         for m in results],
@@ -167,9 +168,17 @@ async def patient_measurements(request: web.Request, patient_id: str) -> dict[st
     return {"groups": groups, "counted": counted}
 
 
+def _side_words(side: str | None, found: Measurement | None, language: str) -> str:
+    """The side as the staff page writes it: left or right when chosen, "the side facing the
+    camera" when the camera took it, a dash for a measurement without a side."""
+    if side in SIDES:
+        return translate(language, SIDES[side])
+    return translate(language, SIDES["camera"]) if found is not None and found.sided else "–"
+
+
 def _charts(name: str, label: str, results: list[store.SavedMeasurement],
             found: Measurement | None, language: str, tz: Any) -> list[Chart]:
-    """A trend of the best value for each side with two or more results, oldest first (a
+    """A trend of the largest value for each side with two or more results, oldest first (a
     home result of a sided measurement has no side: its own trend)."""
     if found is None:
         return []
@@ -182,11 +191,10 @@ def _charts(name: str, label: str, results: list[store.SavedMeasurement],
         points = sorted(by_side[side], key=lambda m: (m.created_at, m.id))
         if len(points) < 2:
             continue
-        side_words = (f", {translate(language, SIDES[side])}" if side in SIDES
-                      else ", side not recorded" if found.sided else "")
+        side_words = f", {_side_words(side or None, found, language)}" if found.sided else ""
         charts.append(line_chart(
             chart_id=f"measure-{name}-{side or 'any'}",
-            title=f"{label}{side_words}: best value ({unit_words}, estimated)",
+            title=f"{label}{side_words}: largest value ({unit_words}, estimated)",
             points=[(m.created_at, m.peak) for m in points], low=found.range[0],
             high=found.range[1],
             tz=tz, notes=["in a visit" if m.source == "visit" else "at home"

@@ -89,6 +89,10 @@ export class LibraryPanel {
       option.textContent = this.measure.words.labels[id];
       return option;
     }));
+    // A side to choose only for a measurement that has one.
+    const sided = () => { this.$("measure-side").closest("label").hidden = !definitions.measurements[choice.value].sided; };
+    choice.addEventListener("change", sided);
+    sided();
     this.$("measure-choose-start").addEventListener("click", () => this.measure.start(choice.value, { side: this.$("measure-side").value }));
     this.$("measure-choose").hidden = false;
   }

@@ -147,6 +147,10 @@ export class PatientMeasuring {
   }
 
   sample(current, result) {
+    // A measurement forgotten running ends at the longest a result may last.
+    if (performance.now() - current.startedAt >= this.setup.definitions.limits.seconds * 1000) {
+      queueMicrotask(() => this.current === current && this.end("stopped"));
+    }
     this.send({
       type: "measure-sample", id: current.id, t: Math.min(this.setup.definitions.limits.seconds * 1000, Math.round(performance.now() - current.startedAt)),
       status: result.status, hint: result.hint, side: result.side,

@@ -53,6 +53,7 @@ export class MeasurePanel {
     if (this.current?.live) this.stop();
     const peer = this.patientPeer();
     const def = this.definitions.measurements[measurement];
+    if (!def.sided) side = "auto";
     this.current = {
       id: newMeasureId(), measurement, def, exercise, askedSide: side, peerId: peer?.id, session: peer?.session, live: !!peer,
       samples: [], last: null, state: peer ? "asking" : "absent", saved: false,
@@ -81,6 +82,8 @@ export class MeasurePanel {
       current.last = message;
       if (current.state !== "measuring" && current.live) current.state = "measuring";
       if (message.value !== null) current.samples.push([message.t / 1000, message.value]);
+      // At most five a second for up to an hour: thinned by half past a few thousand.
+      if (current.samples.length > 4000) current.samples = current.samples.filter((_, i) => i % 2 === 0);
     }
     this.render();
   }

@@ -74,7 +74,19 @@ function setUpCounting(root) {
   }
 }
 
+// The page, its scripts and the pose model open again offline (web/sw/care-offline.js).
+function keepForOffline() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/care/offline.js", { scope: "/care/" })
+    .then(() => navigator.serviceWorker.ready)
+    .then((registration) => registration.active?.postMessage({
+      keep: [location.pathname, ...performance.getEntriesByType("resource").map((entry) => entry.name)],
+    }))
+    .catch((err) => console.warn("offline:", err?.message));
+}
+
 if (root) {
+  keepForOffline();
   setUpLog(root);
   setUpCounting(root);
   const reminder = root.querySelector("#reminder-form");

@@ -9,20 +9,21 @@ export const STATES = ["asking", "declined", "loading", "measuring", "stopped", 
 export const HINTS = ["not_visible", "too_far", "turn_side", "turn_front", "hold_still"];
 
 const isInt = (v, low, high) => Number.isInteger(v) && v >= low && v <= high;
+const isId = (v) => typeof v === "string" && ID.test(v);
 const oneOf = (list) => (v) => list.includes(v);
 
 // Field checks by message type; `def` is the measurement the message is about (or null).
 const FIELDS = {
   "measure-request": {
-    id: (v) => ID.test(v),
+    id: isId,
     measurement: (v, defs) => typeof v === "string" && Object.hasOwn(defs.measurements, v),
     side: oneOf(["auto", "left", "right"]),
     exercise: (v, defs) => v === null || (typeof v === "string" && Object.hasOwn(defs.exercises, v)),
   },
-  "measure-stop": { id: (v) => ID.test(v) },
-  "measure-state": { id: (v) => ID.test(v), state: oneOf(STATES) },
+  "measure-stop": { id: isId },
+  "measure-state": { id: isId, state: oneOf(STATES) },
   "measure-sample": {
-    id: (v) => ID.test(v),
+    id: isId,
     t: (v, defs) => isInt(v, 0, defs.limits.seconds * 1000),
     status: oneOf(["framing", "measuring"]),
     hint: (v) => v === null || HINTS.includes(v),

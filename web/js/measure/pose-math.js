@@ -194,8 +194,10 @@ export class Measurer {
     const sides = ["left", "right"].map((side) => requiredPoints(this.measurement, side).reduce((sum, name) => sum + score(name), 0));
     const side = this.fixedSide || (this.sideKept ? this.side : sides[0] > sides[1] ? "left" : "right");
     this.window.push({ t: frame.t, hint: framingHint(this.measurement, this.rules, frame, point, score, side), sides });
+    // Frames of the last `steady_seconds`, and the one before them (so a slow device, one
+    // frame a second or less, still covers the span).
     const span = this.rules.steady_seconds * 1000;
-    while (frame.t - this.window[0].t > span) this.window.shift();
+    while (this.window.length > 1 && frame.t - this.window[1].t >= span) this.window.shift();
     if (!this.fixedSide && !this.sideKept) {
       const total = (i) => this.window.reduce((sum, w) => sum + w.sides[i], 0);
       this.side = total(0) > total(1) ? "left" : "right";
@@ -210,10 +212,13 @@ export class Measurer {
     return this.push(frame);
   }
 
+  // The ankle's resting height: its lowest of the last 5 seconds spent down (a raise held
+  // long does not become the rest).
   baseline(t, point) {
     if (this.measurement.formula !== "ankle_rise") return null;
-    this.ankleHeights.push([t, point(this.side + "Ankle")[1]]);
-    while (this.ankleHeights.length && t - this.ankleHeights[0][0] > 5000) this.ankleHeights.shift();
+    if (!this.counter.holding || !this.ankleHeights.length) this.ankleHeights.push([t, point(this.side + "Ankle")[1]]);
+    // Five seconds before the newest height kept (not before now: a long hold keeps its rest).
+    while (this.ankleHeights.length > 1 && this.ankleHeights.at(-1)[0] - this.ankleHeights[0][0] > 5000) this.ankleHeights.shift();
     return Math.max(...this.ankleHeights.map(([, y]) => y));
   }
 

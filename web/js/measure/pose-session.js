@@ -8,6 +8,8 @@ import { Measurer } from "./pose-math.js";
 
 const FRAME_WIDTH = 320; // MoveNet Lightning looks at 192 × 192: a larger frame only costs
 const MAX_FPS = 20;
+const LOAD_TIMEOUT_MS = 60000;
+const MAX_FAILED_FRAMES = 20; // in a row: the worker answers, but nothing it answers works
 
 // The page's one pose worker, kept once started: a second measurement starts at once with the
 // model already loaded, and works offline once the first has loaded it (the worker's script is
@@ -15,7 +17,8 @@ const MAX_FPS = 20;
 // (its script unreachable) fails every request instead of leaving it waiting.
 class PoseWorker {
   constructor() {
-    this.worker = new Worker(new URL("./pose-worker.js", import.meta.url), { type: "module" });
+    this.url = new URL("./pose-worker.js", import.meta.url).href;
+    this.worker = new Worker(this.url, { type: "module" });
     this.pending = new Map(); // request id -> {resolve, reject}
     this.next = 0;
     this.dead = null; // why it failed, once it did
@@ -28,6 +31,7 @@ class PoseWorker {
       else request.resolve(data);
     });
     this.worker.addEventListener("error", (event) => this.fail(event.message || "the pose worker did not load"));
+    this.worker.addEventListener("messageerror", () => this.fail("the pose worker's answer could not be read"));
   }
 
   ask(message, transfer = []) {
@@ -40,7 +44,15 @@ class PoseWorker {
   }
 
   load(assets, keypoints) {
-    this.loaded ??= this.ask({ type: "load", ...assets, keypoints });
+    if (this.loaded) return this.loaded;
+    // A model that has not loaded within a minute (a stalled download) fails, not waits.
+    const timer = setTimeout(() => this.fail("the pose model did not load in time"), LOAD_TIMEOUT_MS);
+    this.loaded = this.ask({ type: "load", ...assets, keypoints }).finally(() => clearTimeout(timer)).then((loaded) => {
+      // A page kept for offline use (her plan page) keeps the worker's files too: a worker's
+      // own fetches do not pass its page's service worker.
+      navigator.serviceWorker?.controller?.postMessage({ keep: [this.url, ...(loaded.fetched || [])] });
+      return loaded;
+    });
     return this.loaded;
   }
 
@@ -91,10 +103,18 @@ export class PoseSession extends EventTarget {
   }
 
   async loop() {
+    let lastFrame = performance.now();
+    let failedFrames = 0;
     while (this.running) {
       const began = performance.now();
       const video = this.video;
-      if (video.readyState >= 2 && video.videoWidth) {
+      if (!(video.readyState >= 2 && video.videoWidth)) {
+        // No picture (the camera turned off, its track ended): said, as a joint out of sight is.
+        if (began - lastFrame > this.definitions.frame_rules.lost_seconds * 1000) {
+          this.dispatchEvent(new CustomEvent("update", { detail: this.measurer.report(this.measurer.measuring ? "measuring" : "framing", "not_visible") }));
+        }
+      } else {
+        lastFrame = began;
         try {
           const height = Math.round((FRAME_WIDTH * video.videoHeight) / video.videoWidth);
           const bitmap = await createImageBitmap(video, { resizeWidth: FRAME_WIDTH, resizeHeight: height, resizeQuality: "low" });
@@ -102,12 +122,14 @@ export class PoseSession extends EventTarget {
           const pose = await this.worker.ask({ type: "frame", bitmap }, [bitmap]);
           if (!this.running) break;
           this.frames += 1;
+          failedFrames = 0;
           this.modelMs += pose.ms;
           const result = this.measurer.push({ t: performance.now(), width: FRAME_WIDTH, height, points: pose.points });
           this.dispatchEvent(new CustomEvent("update", { detail: result }));
         } catch (err) {
           if (!this.running) break;
-          if (this.worker.dead) {
+          failedFrames += 1;
+          if (this.worker.dead || failedFrames >= MAX_FAILED_FRAMES) {
             // The worker is gone: this measurement ends ("failed"), the next tries a new one.
             this.running = false;
             this.dispatchEvent(new CustomEvent("failed", { detail: err.message }));

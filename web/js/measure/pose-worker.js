@@ -36,7 +36,8 @@ async function load({ humanUrl, modelUrl, wasmUrl, keypoints }) {
   const backend = human.tf.getBackend();
   if (backend !== "wasm") throw new Error(`the WebAssembly backend did not start (${backend})`);
   if (!human.models.loaded().some((name) => name.includes("movenet"))) throw new Error("the pose model did not load");
-  return { backend };
+  // What it fetched (the library, the model, the .wasm), for a page that keeps them offline.
+  return { backend, fetched: performance.getEntriesByType("resource").map((entry) => entry.name) };
 }
 
 async function detect(bitmap) {
