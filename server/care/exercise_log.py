@@ -152,12 +152,6 @@ def whole_number(value: Any, field_name: str, low: int, high: int) -> int:
     return value
 
 
-def measured_value_ok(measures: Definitions, measurement: str, value: Any) -> bool:
-    """Whether `value` is a measured value `measurement` (a known id) can hold."""
-    found = measures.measurements.get(measurement)
-    return found is not None and found.holds(value)
-
-
 def parse_session(raw: Any, *, now: int, measures: Definitions | None = None) -> LoggedSession:
     """A session from her page (a decoded JSON object, or a msgspec Struct of one) checked,
     or LogError naming the field. `measures` checks a camera's count (by default the
@@ -212,7 +206,7 @@ def _parse_count(item: Mapping[str, Any], where: str, status: str,
         return reps, None, None
     if not isinstance(measurement, str) or measurement not in measures.measurements:
         raise LogError(f"{where}.measurement", _UNREADABLE)
-    if not measured_value_ok(measures, measurement, peak):
+    if not measures.measurements[measurement].holds(peak):
         raise LogError(f"{where}.measured_peak", _UNREADABLE)
     return reps, measurement, float(peak)
 

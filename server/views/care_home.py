@@ -29,7 +29,7 @@ from server.measure.vendor import browser_assets
 from server.storage.assignments import program_of
 from server.storage.patients import get_patient
 from server.storage.plans import Plan
-from server.storage.visits import visits_of_plan
+from server.storage.visits import Visit, visits_of_plan
 from server.views.join import refusal_page
 from server.views.language import speak_to_patient
 
@@ -93,6 +93,22 @@ async def home(request: web.Request) -> web.StreamResponse:
         response = see_other(f"/care/{plan_id}")
         set_plan_cookie(request, response, plan_id, token, claims.expires_at)
         return response
+    found = await _plan_session(request, plan_id)
+    if isinstance(found, web.StreamResponse):
+        return found
+    plan, claims = found
+    response = render(request, "care/home.html", await home_context(request, plan))
+    # How long her phone may show a kept copy offline (web/sw/care-offline.js): no longer
+    # than her plan link works.
+    response.headers[KEEP_UNTIL_HEADER] = str(claims.expires_at)
+    return response
+
+
+async def _plan_session(request: web.Request,
+                        plan_id: str) -> tuple[Plan, PlanClaims] | web.StreamResponse:
+    """Her plan and its link's claims from the plan cookie, for a page; else the page that
+    refuses it (the link's own refusal, 401 without a cookie). `open_plan` is the same for a
+    JSON endpoint."""
     try:
         found = await plan_from_cookie(request, plan_id)
     except LinkRefused as refused:
@@ -103,30 +119,25 @@ async def home(request: web.Request) -> web.StreamResponse:
             N_("Open your plan of care with the link the clinic sent you. If you just did, "
                "reload this page."), title=N_("Open your link"))
     plan, _actor, claims = found
-    response = render(request, "care/home.html", await home_context(request, plan))
-    # How long her phone may show a kept copy offline (web/sw/care-offline.js): no longer
-    # than her plan link works.
-    response.headers[KEEP_UNTIL_HEADER] = str(claims.expires_at)
-    return response
+    return plan, claims
+
+
+def _upcoming(visit: Visit, now: int) -> bool:
+    """Whether her page offers this visit to join: scheduled, and not over an hour ago."""
+    return visit.status == "scheduled" and visit.ends_at + UPCOMING_SECONDS > now
 
 
 async def join_visit(request: web.Request) -> web.StreamResponse:
     """GET /care/{plan_id}/visits/{visit_id}/join: her link to an upcoming visit of her plan, as
     a redirect checked against the plan cookie (303), so her page holds no visit link."""
-    plan_id = _plan_id(request)
-    try:
-        found = await plan_from_cookie(request, plan_id)
-    except LinkRefused as refused:
-        return plan_refusal(request, refused)
-    if found is None:
-        return error_response(
-            request, 401, "no_plan_session",
-            N_("Open your plan of care with the link the clinic sent you. If you just did, "
-               "reload this page."), title=N_("Open your link"))
-    plan = found[0]
+    found = await _plan_session(request, _plan_id(request))
+    if isinstance(found, web.StreamResponse):
+        return found
+    plan, _claims = found
     visit = await request.app[VISITS].get(request.match_info["visit_id"])
     seat = visit.participant("patient") if visit is not None else None
-    if visit is None or visit.plan_id != plan.id or visit.status != "scheduled" or seat is None:
+    if (visit is None or visit.plan_id != plan.id or seat is None
+            or not _upcoming(visit, int(time.time()))):
         return error_response(request, 404, "no_such_visit",
                               N_("This visit is not one of your plan's upcoming visits."),
                               title=N_("Visit not found"))
@@ -149,7 +160,7 @@ async def home_context(request: web.Request, plan: Plan) -> dict[str, Any]:
     visits = []
     for visit in await visits_of_plan(db, plan.id):
         seat = visit.participant("patient")
-        if visit.status == "scheduled" and visit.ends_at + UPCOMING_SECONDS > now and seat:
+        if _upcoming(visit, now) and seat:
             # The page links to its own redirect, not to the visit link: the page may be kept
             # on her phone for offline use, and a copy must not hold a working link.
             visits.append({"visit": visit, "url": f"/care/{plan.id}/visits/{visit.id}/join"})

@@ -7,7 +7,7 @@ import time
 
 from aiohttp import web
 
-from server.auth.access import api_refusal
+from server.auth.access import api_refusal, participant_actor
 from server.auth.api_keys import mark_used, require_api_key
 from server.auth.policy import Action, CareFile, KeyActor, StaffActor, allowed, scopes_text
 from server.auth.staff import require_staff
@@ -43,6 +43,17 @@ async def visit_cookie_holder(request: web.Request, *, program: bool = False
     if found is None:
         raise ApiError(401, "no_visit_session", "Open the visit link first.")
     return found
+
+
+async def visit_seat_may(request: web.Request, action: Action, refusal: str, *,
+                         program: bool = False) -> tuple[Visit, Participant]:
+    """The visit cookie's visit and participant (`visit_cookie_holder`), when her link may do
+    `action` to the visit; 403 `forbidden` with `refusal` otherwise."""
+    visit, participant, claims = await visit_cookie_holder(request, program=program)
+    if not await allowed(participant_actor(request, visit, participant, link_id=claims.jti),
+                         action, visit):
+        raise ApiError(403, "forbidden", refusal)
+    return visit, participant
 
 
 async def visit_or_404(request: web.Request) -> Visit:

@@ -21,9 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.auth.access import participant_actor
-from server.auth.policy import Action, allowed
-from server.care.exercise_log import measured_value_ok
+from server.auth.policy import Action
 from server.care.trend_chart import Chart, line_chart
 from server.http.errors import ApiError
 from server.http.i18n import translate
@@ -38,7 +36,7 @@ from server.storage import measurements as store
 from server.storage.events import record_event
 from server.storage.exercise_log import counted_entries
 from server.storage.visits import Participant, Visit
-from server.views.guards import require_own_origin, visit_cookie_holder
+from server.views.guards import require_own_origin, visit_seat_may
 
 MAX_PER_VISIT = 100
 """Results one visit may save."""
@@ -49,12 +47,8 @@ COUNTED_SHOWN = 30
 
 
 async def _therapist_of_call(request: web.Request) -> tuple[Visit, Participant]:
-    visit, participant, claims = await visit_cookie_holder(request)
-    if not await allowed(participant_actor(request, visit, participant, link_id=claims.jti),
-                         Action.RECORD_MEASUREMENT, visit):
-        raise ApiError(403, "forbidden", "Only the therapist of the call can save or read "
-                       "its measurements.")
-    return visit, participant
+    return await visit_seat_may(request, Action.RECORD_MEASUREMENT, "Only the therapist of "
+                                "the call can save or read its measurements.")
 
 
 def _invalid(message: str) -> ApiError:
@@ -72,7 +66,7 @@ def check_result(body: MeasurementResult, measures: Definitions) -> None:
         raise _invalid(f"side must be null: {body.measurement} has no side")
     low, high = found.range
     within = f"must be a number from {low:g} to {high:g}"
-    if not measured_value_ok(measures, body.measurement, body.peak):
+    if not found.holds(body.peak):
         raise _invalid(f"peak {within}")
     if not math.isfinite(body.seconds):
         raise _invalid(f"seconds must be a number from 0 to {MAX_SECONDS}")
@@ -83,7 +77,7 @@ def check_result(body: MeasurementResult, measures: Definitions) -> None:
         if not (math.isfinite(at) and last <= at <= MAX_SECONDS):
             raise _invalid(f"trace[{i}] time must be from 0 to {MAX_SECONDS} seconds and "
                            "never go back")
-        if not measured_value_ok(measures, body.measurement, value):
+        if not found.holds(value):
             raise _invalid(f"trace[{i}] value {within}")
         last = at
 

@@ -27,7 +27,7 @@ from server.storage.visits import Participant, Visit
 from server.http.i18n import translate
 from server.http.templating import render, request_language
 from server.views.language import speak_to_participant
-from server.views.guards import require_own_origin, visit_cookie_holder
+from server.views.guards import require_own_origin, visit_seat_may
 from server.views.join import refusal_page
 from server.visits.visit_input import VisitInputError
 
@@ -40,11 +40,7 @@ _REFUSED: dict[Action, str] = {
 
 async def seat_for(request: web.Request, action: Action) -> tuple[Visit, Participant]:
     """The visit cookie's participant, when her link may do `action` to the program."""
-    visit, participant, claims = await visit_cookie_holder(request, program=True)
-    if not await allowed(participant_actor(request, visit, participant, link_id=claims.jti),
-                         action, visit):
-        raise ApiError(403, "forbidden", _REFUSED[action])
-    return visit, participant
+    return await visit_seat_may(request, action, _REFUSED[action], program=True)
 
 
 async def _therapist(request: web.Request) -> tuple[Visit, Participant]:

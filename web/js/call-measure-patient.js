@@ -7,6 +7,7 @@
 // measured never downloads any of it.
 
 import { $, announce } from "./call-page.js";
+import { el } from "./dom.js";
 import { t } from "./i18n.js";
 import { validMeasureMessage, wireValue } from "./measure/measure-messages.js";
 import { loadSetup } from "./measure/measure-setup.js";
@@ -16,36 +17,26 @@ import { useStylesheet } from "./measure/stylesheet.js";
 
 const SAMPLE_MS = 200;
 
-function element(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "text") el.textContent = value;
-    else el.setAttribute(key, value);
-  }
-  el.append(...children);
-  return el;
-}
-
 // The sheet over her video: consent (what is measured, what travels, where to put the
-// phone, move only as far as is comfortable), then her own numbers and one Stop.
+// phone, the posture's safety line and the pain rule), then her own numbers and one Stop.
 function buildSheet() {
-  const big = (id, label) => element("p", {}, element("strong", { id, "data-testid": id, text: "–" }), label);
-  const sheet = element("section", { id: "measure", class: "measure-sheet", "data-testid": "measure-sheet", "aria-labelledby": "measure-title", hidden: "" },
-    element("div", { id: "measure-consent", "data-testid": "measure-consent" },
-      element("h2", { id: "measure-title", text: t("Measure with your camera?") }),
-      element("p", {}, element("strong", { id: "measure-asked" })),
-      element("p", { id: "measure-about" }),
-      element("div", { id: "measure-notes", class: "measure-notes" }),
-      element("div", { class: "actions" },
-        element("button", { type: "button", id: "measure-allow", "data-testid": "measure-allow", class: "primary", text: t("Start measuring") }),
-        element("button", { type: "button", id: "measure-decline", "data-testid": "measure-decline", class: "secondary", text: t("Not now") }))),
-    element("div", { id: "measure-live", "data-testid": "measure-live", hidden: "" },
-      element("p", { id: "measure-hint", "data-testid": "measure-hint", class: "measure-hint", "aria-live": "polite" }),
-      element("div", { class: "measure-big" },
-        big("measure-own-value", element("span", { id: "measure-own-label", class: "measure-label" })),
-        big("measure-own-reps", element("span", { class: "measure-label", text: t("Repetitions") }))),
-      element("p", { id: "measure-own-error", class: "measure-label" }),
-      element("button", { type: "button", id: "measure-own-stop", "data-testid": "measure-own-stop", class: "secondary", text: t("Stop measuring") })));
+  const big = (id, label) => el("p", {}, el("strong", { id, dataset: { testid: id }, textContent: "–" }), label);
+  const sheet = el("section", { id: "measure", className: "measure-sheet", dataset: { testid: "measure-sheet" }, "aria-labelledby": "measure-title", hidden: true },
+    el("div", { id: "measure-consent", dataset: { testid: "measure-consent" } },
+      el("h2", { id: "measure-title", textContent: t("Measure with your camera?") }),
+      el("p", {}, el("strong", { id: "measure-asked" })),
+      el("p", { id: "measure-about" }),
+      el("div", { id: "measure-notes", className: "measure-notes" }),
+      el("div", { className: "actions" },
+        el("button", { type: "button", id: "measure-allow", dataset: { testid: "measure-allow" }, className: "primary", textContent: t("Start measuring") }),
+        el("button", { type: "button", id: "measure-decline", dataset: { testid: "measure-decline" }, className: "secondary", textContent: t("Not now") }))),
+    el("div", { id: "measure-live", dataset: { testid: "measure-live" }, hidden: true },
+      el("p", { id: "measure-hint", dataset: { testid: "measure-hint" }, className: "measure-hint", "aria-live": "polite" }),
+      el("div", { className: "measure-big" },
+        big("measure-own-value", el("span", { id: "measure-own-label", className: "measure-label" })),
+        big("measure-own-reps", el("span", { className: "measure-label", textContent: t("Repetitions") }))),
+      el("p", { id: "measure-own-error", className: "measure-label" }),
+      el("button", { type: "button", id: "measure-own-stop", dataset: { testid: "measure-own-stop" }, className: "secondary", textContent: t("Stop measuring") })));
   $("stage").append(sheet);
   return sheet;
 }
@@ -89,7 +80,7 @@ export class PatientMeasuring {
     $("measure-asked").textContent = labelOf(this.words, measurement, side === "auto" ? null : side);
     $("measure-about").textContent = `${this.words.words.call_consent} ${this.words.words.stop_any_time}`;
     $("measure-notes").replaceChildren(...consentNotes(this.words, definitions, measurement, exercise)
-      .map((text) => element("p", { class: "muted", text })));
+      .map((text) => el("p", { className: "muted", textContent: text })));
     $("measure-consent").hidden = false;
     $("measure-live").hidden = true;
     $("measure").hidden = false;

@@ -5,6 +5,7 @@
 // and her angle and count are shown large; Stop ends it and gives back only the numbers,
 // which care-home.js puts in her log entry for her to check before she saves.
 
+import { el } from "./dom.js";
 import { t } from "./i18n.js";
 import { wireValue } from "./measure/measure-messages.js";
 import { loadSetup } from "./measure/measure-setup.js";
@@ -46,12 +47,8 @@ export class CameraCount {
       this.current = { measurement, exercise, def, opener, finish, stream: null, session: null, last: null };
       this.el.what.textContent = `${name}: ${labelOf(this.words, measurement, null)}`;
       this.el["stop-if"].textContent = stopIf;
-      this.el.notes.replaceChildren(...consentNotes(this.words, setup.definitions, measurement, exercise).map((text) => {
-        const p = document.createElement("p");
-        p.className = "muted";
-        p.textContent = text;
-        return p;
-      }));
+      this.el.notes.replaceChildren(...consentNotes(this.words, setup.definitions, measurement, exercise)
+        .map((text) => el("p", { className: "muted", textContent: text })));
       this.el.consent.hidden = false;
       this.el.live.hidden = true;
       this.el.sheet.hidden = false;

@@ -5,21 +5,11 @@
 // row with its end words). The PSFS at intake lets her name 1-5 activities and rate each;
 // a later PSFS rates the activities she named then. The server's words come already in her
 // language and are put in the page as text.
+import { el } from "./dom.js";
 import { t } from "./i18n.js";
 
 const MAX_ACTIVITIES = 5;
 const PSFS = "psfs";
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key in node) node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 /** A fieldset with one radio per value from low to high; `anchors` labels some of them. */
 function choiceSet(name, legend, low, high, anchors = {}) {
