@@ -257,17 +257,19 @@ def serve(args: argparse.Namespace) -> int:
     from server.http.access_log import AccessLogger
     from server.app import create_app
     from server.runtime.bootstrap import ensure_admin
+    from server.runtime.event_loop import choose_loop
     from server.storage import describe_store
     from server.visits.visit_input import parse_visit_request
 
     config = _config(args)
+    loop = choose_loop()
     if args.self_signed:
         config = _use_self_signed(config)
     fetch_pose_model_once()
 
     async def prepare(service: Any) -> int:
         password = await ensure_admin(service.db, config)
-        print(f"Visitroom at {config.public_url}  (database {describe_store(config)})")
+        print(f"Visitroom at {config.public_url}  (database {describe_store(config)}, loop {loop})")
         print(f"Staff sign in: {config.public_url}/login")
         warn_at_start(config)
         if password:
@@ -287,12 +289,6 @@ def serve(args: argparse.Namespace) -> int:
         from server.runtime.workers import supervise
 
         return supervise(config, args.workers, lambda: _run(lambda: _with_services(config, prepare)))
-    try:
-        import uvloop  # optional: a faster event loop where it is installed
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:
-        pass
     app = create_app(config)  # fails here, before anything is printed, on broken content
     tls = tls_context(config)
     _run(lambda: _with_services(config, prepare))

@@ -37,6 +37,7 @@ from aiohttp import web
 from server.http.access_log import AccessLogger
 from server.app import create_app
 from server.runtime.config import Config, ConfigError
+from server.runtime.event_loop import choose_loop
 from server.runtime.logs import quiet_libraries
 from server.runtime.process_runtime import settle_memory, tls_context
 
@@ -272,12 +273,7 @@ def worker_main() -> int:
     spec: WorkerSpec = pickle.load(sys.stdin.buffer)
     _worker_logging(spec.index)
     try:
-        import uvloop  # optional, as in `serve`
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:
-        pass
-    try:
+        choose_loop()  # the same loop as `serve` (the supervisor checked the setting)
         return asyncio.run(_serve_worker(spec, ready_fd))
     except (ConfigError, OSError) as exc:
         log.error("worker %d cannot serve: %s", spec.index, exc)
