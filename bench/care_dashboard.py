@@ -42,7 +42,7 @@ TZ = ZoneInfo("Europe/London")
 DAY = 86400
 
 
-async def _insert(db: Database, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+async def insert_rows(db: Database, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """Bulk-insert rows, BATCH a statement, in one transaction."""
     marks = "(" + ", ".join("?" * len(columns)) + ")"
     async with db.transaction() as conn:
@@ -55,27 +55,27 @@ async def _insert(db: Database, table: str, columns: Sequence[str], rows: list[t
 async def fill(db: Database, patients: int, sessions: int, now: int) -> list[int]:
     """Fill the database; returns the therapists' ids."""
     rng = random.Random(22)
-    await _insert(db, "signing_keys", ("kid", "private_pem", "created_at", "position"),
+    await insert_rows(db, "signing_keys", ("kid", "private_pem", "created_at", "position"),
                   [("bench", "pem", 0, 1)])
-    await _insert(db, "users", ("email", "name", "role", "password_hash", "created_at"),
+    await insert_rows(db, "users", ("email", "name", "role", "password_hash", "created_at"),
                   [(f"t{n}@bench.test", "T", "therapist", "x", 0) for n in range(THERAPISTS)])
     therapists = [int(r[0]) for r in await db.fetchall("SELECT id FROM users ORDER BY id")]
     start = now - 60 * DAY
-    await _insert(db, "patients", ("id", "name", "name_key", "created_at"),
+    await insert_rows(db, "patients", ("id", "name", "name_key", "created_at"),
                   [(f"pt{n:06d}", "Bench", "bench", 0) for n in range(patients)])
-    await _insert(db, "plans", ("id", "patient_id", "condition", "starts_at", "weeks",
+    await insert_rows(db, "plans", ("id", "patient_id", "condition", "starts_at", "weeks",
                                 "therapist_id", "status", "created_at"),
                   [(f"pl{n:06d}", f"pt{n:06d}", "sij", start, 12, therapists[n % THERAPISTS],
                     "closed" if n % 10 == 9 else "active", 0) for n in range(patients)])
-    await _insert(db, "visits", ("id", "kind", "starts_at", "ends_at", "created_at", "patient_id",
+    await insert_rows(db, "visits", ("id", "kind", "starts_at", "ends_at", "created_at", "patient_id",
                                  "plan_id"),
                   [(f"v{n:06d}", "evaluation", start, start + 3600, 0, f"pt{n:06d}", f"pl{n:06d}")
                    for n in range(patients)])
-    await _insert(db, "participants", ("id", "visit_id", "role", "display_name", "jti", "kid",
+    await insert_rows(db, "participants", ("id", "visit_id", "role", "display_name", "jti", "kid",
                                        "issued_at", "not_before", "expires_at", "position"),
                   [(f"pa{n:06d}", f"v{n:06d}", "patient", "P", f"j{n:06d}", "bench", 0, 0, 1, 1)
                    for n in range(patients)])
-    await _insert(db, "assignments", ("id", "visit_id", "participant_id", "exercise", "sets",
+    await insert_rows(db, "assignments", ("id", "visit_id", "participant_id", "exercise", "sets",
                                       "reps", "hold_seconds", "per_day", "per_week", "created_at",
                                       "created_by", "plan_id"),
                   [(n * ASSIGNMENTS + k + 1, f"v{n:06d}", f"pa{n:06d}", f"ex-{k}", 2, 10, 0,
@@ -98,11 +98,11 @@ async def fill(db: Database, patients: int, sessions: int, now: int) -> list[int
                 acked = rng.random() < 0.5
                 flag_rows.append((f"pl{n:06d}", sid, f"ex-{k}", pain, None, "high", done_at,
                                   done_at + 3600 if acked else None, "user:1" if acked else None))
-    await _insert(db, "log_sessions", ("id", "plan_id", "client_key", "done_at", "day", "effort",
+    await insert_rows(db, "log_sessions", ("id", "plan_id", "client_key", "done_at", "day", "effort",
                                        "note", "received_at"), session_rows)
-    await _insert(db, "log_entries", ("session_id", "assignment_id", "plan_id", "exercise",
+    await insert_rows(db, "log_entries", ("session_id", "assignment_id", "plan_id", "exercise",
                                       "done_at", "status", "pain"), entry_rows)
-    await _insert(db, "pain_flags", ("plan_id", "session_id", "exercise", "pain", "usual", "reason",
+    await insert_rows(db, "pain_flags", ("plan_id", "session_id", "exercise", "pain", "usual", "reason",
                                      "raised_at", "acknowledged_at", "acknowledged_by"), flag_rows)
     return therapists
 

@@ -221,6 +221,11 @@ def _import_media() -> None:
     import aiortc.contrib.media  # noqa: F401
 
 
+PRELOAD_AFTER_SECONDS = 3.0
+"""How long after start aiortc's import waits, unless a check asks for it sooner: run
+during start-up, it competes with it for the interpreter and slowed it by about 0.2 s."""
+
+
 class EchoPool:
     """Runs echo sessions within a limit."""
 
@@ -228,22 +233,35 @@ class EchoPool:
         self.limits = limits or EchoLimits()
         self.sessions: dict[str, EchoSession] = {}
         self._counter = 0
+        self._media_wanted = asyncio.Event()
+        self._media_import: asyncio.Future[None] | None = None
 
     @property
     def max_seconds(self) -> float:
         """Longest a check lasts."""
         return self.limits.max_seconds
 
-    async def preload(self) -> None:
-        """Import aiortc in a helper thread once the server is up: imported in the first
-        check instead, it held the event loop for 0.2 to 3 s (docs/performance.md)."""
-        await asyncio.to_thread(_import_media)
+    async def preload(self, after: float = PRELOAD_AFTER_SECONDS) -> None:
+        """Import aiortc in a helper thread once the server is up (`after` seconds, or at
+        the first check if one comes sooner): imported on the loop by the first check, it
+        held the event loop for 0.2 to 3 s (docs/performance.md)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._media_wanted.wait(), after)
+        await self._media_imported()
+
+    async def _media_imported(self) -> None:
+        """Wait until aiortc is imported, starting its import in a helper thread (once)."""
+        self._media_wanted.set()
+        if self._media_import is None:
+            self._media_import = asyncio.ensure_future(asyncio.to_thread(_import_media))
+        await asyncio.shield(self._media_import)
 
     async def start(self, offer_sdp: str, visit_id: str, participant_id: str) -> tuple[str, str]:
         """Start this participant's check: (session id, answer SDP).
 
         Her running check, if any, ends first. EchoBusy when the server or the visit is full.
         """
+        await self._media_imported()  # before the checks: nothing awaits between them and the seat
         for old in [s for s in self.sessions.values() if s.participant_id == participant_id]:
             await self.finish(old)
         if len(self.sessions) >= self.limits.max_sessions:

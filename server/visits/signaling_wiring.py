@@ -4,6 +4,7 @@ WebSocket endpoint and the echo pool, opened and closed with the app."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from dataclasses import replace
@@ -24,7 +25,6 @@ from signaling.cluster import ClusterRouter
 from signaling.echo import EchoLimits, EchoPool
 from signaling.endpoint import EndpointSettings, SignalingEndpoint
 from signaling.ice import IceSettings, use_loopback_candidates, welcome_ice
-from signaling.redis_bus import RedisClusterBus, new_node_id
 from signaling.router import LocalRouter, Router, Sink
 from signaling.seat import Seat
 from signaling.turn_grant import TurnGrant
@@ -38,6 +38,9 @@ async def make_router(config: Config, hooks: RoomStore, db: Database) -> Router:
     if config.bus == "local":
         return LocalRouter(hooks)
     if config.bus == "redis":
+        # Imported here: redis-py costs a one-process clinic a tenth of a second at start.
+        from signaling.redis_bus import RedisClusterBus, new_node_id
+
         visits = hooks.visits
 
         async def reseat(seat: Seat) -> Seat:
@@ -134,7 +137,9 @@ async def signaling_ctx(app: web.Application) -> AsyncIterator[None]:
     app[VISITS].listeners.append(RoomsFollowVisits(router, app[ECHO]))
     preload = asyncio.ensure_future(app[ECHO].preload())
     yield
-    await preload
+    preload.cancel()  # a server stopped within seconds of its start need not import aiortc
+    with contextlib.suppress(asyncio.CancelledError):
+        await preload
     await app[ECHO].close()
     await app[SIGNALING].close()
     await router.close()
