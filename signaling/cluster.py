@@ -181,6 +181,11 @@ class ClusterRouter(Recovery):
         elif owner is not None:
             await self.bus.send(owner, seat.visit_id, Leave(seat, conn))
 
+    def relay_target(self, seat: Seat, conn: str, message: Inbound) -> tuple[Sink, str] | None:
+        if self.owners.get(seat.visit_id) != self.bus.node_id:
+            return None  # the room is another process's: the frame crosses the bus
+        return self.local.relay_target(seat, conn, message)
+
     async def inbound(self, seat: Seat, conn: str, message: Inbound) -> None:
         owner = self.owners.get(seat.visit_id)
         if owner == self.bus.node_id:

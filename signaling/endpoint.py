@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import WSMsgType, web
@@ -22,13 +23,17 @@ from signaling.closes import (
     CLOSE_RECONNECT,
 )
 from signaling.masking import ServerWebSocket
-from signaling.protocol import ProtocolError, encode, error, parse_message
+from signaling.bus import Delivery
+from signaling.protocol import RELAYED, ProtocolError, encode, error, parse_message
 from signaling.rate import TokenBucket
 from signaling.router import Router, Sink
 from signaling.seat import Seat
 from signaling.sink import SocketSink
 
 log = logging.getLogger(__name__)
+
+_CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+"""What `receive` returns once the socket is closing or closed (the end of the loop)."""
 
 # Frames above the protocol limit but below this get an `error`; larger ones close the socket.
 HARD_FRAME_LIMIT = 256 * 1024
@@ -175,7 +180,7 @@ class SignalingEndpoint:
         # and whenever (a denial may close the socket at once), the reader is there to
         # see the socket close. Waking it for each frame then resumes a short chain of
         # coroutines, not the handler's middlewares as well.
-        reader = asyncio.ensure_future(self._read(ws, seat, conn, state))
+        reader = asyncio.ensure_future(self._read(ws, seat, conn, state, sink))
         try:
             await self.router.join(seat, conn, {
                 "heartbeat_s": self.settings.heartbeat_seconds, **self.welcome_extra(seat)})
@@ -192,10 +197,21 @@ class SignalingEndpoint:
             log.info("socket closed visit=%s conn=%s code=%s", seat.visit_id, conn, ws.close_code)
         return ws
 
-    async def _read(self, ws: web.WebSocketResponse, seat: Seat, conn: str, state: _Connection) -> None:
+    async def _read(self, ws: ServerWebSocket, seat: Seat, conn: str, state: _Connection,
+                    sink: Sink) -> None:
         loop = asyncio.get_running_loop()
         bucket = TokenBucket(self.settings.flood_rate, self.settings.flood_burst, loop.time())
-        async for frame in ws:
+        inline = ws.inline
+        if inline is not None:
+            inline.take = partial(self._at_once, seat, conn, state, bucket, sink, loop.time)
+        while True:
+            if inline is not None:
+                inline.idle = True  # frames that need no await are handled as they come
+            frame = await ws.receive()
+            if inline is not None:
+                inline.idle = False
+            if frame.type in _CLOSED:
+                return
             state.last_seen = now = loop.time()
             if frame.type == WSMsgType.PONG:
                 continue
@@ -226,6 +242,31 @@ class SignalingEndpoint:
             except ProtocolError as exc:
                 if not ws.closed:
                     await ws.send_str(encode(error(exc.code, exc.message, **refused_type)))
+
+    def _at_once(self, seat: Seat, conn: str, state: _Connection, bucket: TokenBucket,
+                 sink: Sink, clock: Callable[[], float], text: str) -> bool:
+        """Handle a text frame as it is parsed, when nothing about it awaits: a ping, or a
+        relay whose receiver's socket is in this process. False leaves the frame (not yet
+        counted against the flood limit) to the reader task: everything else, a frame
+        refused (its error is sent from there), a flood."""
+        try:
+            message = parse_message(text, seat.role)
+            if message.type in RELAYED:
+                found = self.router.relay_target(seat, conn, message)
+                if found is None:
+                    return False
+                target, out = found
+            elif message.type == "ping":
+                target, out = sink, encode({"type": "pong", "t": message["t"]})
+            else:
+                return False
+        except ProtocolError:
+            return False
+        state.last_seen = now = clock()
+        if not bucket.take(now):  # (an empty bucket is not charged: the reader takes again)
+            return False
+        target.deliver(Delivery(out))
+        return True
 
     def refuse_new(self) -> None:
         """Answer new sockets 503 from now on (the process is stopping)."""

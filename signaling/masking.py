@@ -23,6 +23,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http import WebSocketError, WSCloseCode
 
+from signaling.inline_frames import install as install_inline_frames
+
 log = logging.getLogger(__name__)
 
 _MASK_BIT = 0x80
@@ -90,7 +92,11 @@ class MaskedFramesOnly:
 
 
 class ServerWebSocket(web.WebSocketResponse):
-    """`web.WebSocketResponse` whose incoming frames must be masked."""
+    """`web.WebSocketResponse` whose incoming frames must be masked, and whose text frames
+    can be handled as they are parsed (`inline`: `signaling/inline_frames.py`)."""
+
+    inline: Any = None
+    """The socket's `InlineFrames` queue once prepared (None where aiohttp lacks it)."""
 
     def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
         handler = request.protocol
@@ -102,6 +108,7 @@ class ServerWebSocket(web.WebSocketResponse):
         # them back until the check stands in front of it.
         early, handler._message_tail = handler._message_tail, b""
         super()._post_start(request, protocol, writer)
+        self.inline = install_inline_frames(self, request)
         queue = getattr(self, "_reader", None)  # aiohttp's message queue of this socket
         if queue is None or not hasattr(queue, "set_exception"):
             _warn_once()

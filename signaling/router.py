@@ -64,6 +64,12 @@ class Router(Protocol):
     async def inbound(self, seat: Seat, conn: str, message: Inbound) -> None:
         """A validated message from a connection (ProtocolError when refused here)."""
 
+    def relay_target(self, seat: Seat, conn: str, message: Inbound) -> tuple[Sink, str] | None:
+        """For a relayed message (offer, answer, candidate, restart) whose receiver's socket
+        is in this process: her sink and the text to deliver, found without awaiting and
+        without sending anything; None when only `inbound` can relay it. Raises the
+        ProtocolError `inbound` would."""
+
     async def end_visit(self, visit_id: str, reason: str) -> None:
         """End a visit for everyone (cancelled, or its window closed elsewhere)."""
 
@@ -140,6 +146,11 @@ class LocalRouter:
 
     async def leave(self, seat: Seat, conn: str) -> None:
         await self.registry.leave(seat, conn)
+
+    def relay_target(self, seat: Seat, conn: str, message: Inbound) -> tuple[Sink, str] | None:
+        channel, text = self.registry.route(seat, conn, message)
+        sink = self.sinks.get(channel)
+        return None if sink is None else (sink, text)
 
     async def inbound(self, seat: Seat, conn: str, message: Inbound) -> None:
         if message.type in RELAYED:

@@ -146,16 +146,34 @@ class Socket:
 
     async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
         """The next message of this type (others are kept in `seen`)."""
+        return await self.expect_any((kind,), timeout)
+
+    async def expect_any(self, kinds: tuple[str, ...], timeout: float = 5.0) -> dict[str, Any]:
+        """The next message of any of these types (others are kept in `seen`)."""
         async def wait() -> dict[str, Any]:
             while True:
                 frame = await self.ws.receive()
                 if frame.type != aiohttp.WSMsgType.TEXT:
-                    raise AssertionError(f"socket closed ({self.ws.close_code}) while waiting for {kind}; seen {self.seen}")
+                    raise AssertionError(f"socket closed ({self.ws.close_code}) while waiting for "
+                                         f"{' or '.join(kinds)}; seen {self.seen}")
                 message = json.loads(frame.data)
                 self.seen.append(message)
-                if message.get("type") == kind:
+                if message.get("type") in kinds:
                     return message
         return await asyncio.wait_for(wait(), timeout)
+
+    async def drain(self, quiet: float = 0.3) -> list[dict[str, Any]]:
+        """Every message that arrives until none has for `quiet` seconds (kept in `seen` too)."""
+        got = []
+        while True:
+            try:
+                frame = await asyncio.wait_for(self.ws.receive(), quiet)
+            except asyncio.TimeoutError:
+                return got
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                return got
+            got.append(json.loads(frame.data))
+            self.seen.append(got[-1])
 
     async def closed_with(self, timeout: float = 5.0) -> int | None:
         """Read until the server closes the socket; returns the close code."""
