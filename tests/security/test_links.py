@@ -270,3 +270,37 @@ async def test_wrong_issuer_is_refused(client):
     visit = await make_visit(client)
     token = await _forged(client, visit, iss="another-clinic")
     await _refused(client, f"/join/{visit.id}?token={token}", 401, "another server")
+
+
+async def test_a_link_verified_once_is_not_checked_with_its_key_again_but_its_window_and_row_are(
+        client, monkeypatch):
+    """The key ring remembers the tokens it verified: the same link opens without a second
+    signature check, and still stops when revoked or cancelled."""
+    visit = await make_visit(client)
+    path = await link_of(client, visit)
+    assert (await client.get(path, allow_redirects=False)).status == 303
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    assert (await client.get(path, allow_redirects=False)).status == 303
+    assert decoded == []
+    await client.server.app[VISITS].cancel(visit, actor="test")
+    await _refused(client, path, 403, "This visit was cancelled")
+
+
+async def test_a_remembered_link_counts_only_while_its_key_is_in_the_ring(client):
+    ring = client.server.app[KEYRING]
+    visit = await make_visit(client)
+    path = await link_of(client, visit)
+    assert (await client.get(path, allow_redirects=False)).status == 303
+    token = _token(path)
+    assert (await ring.verified(token, "visitroom", "visit"))["vid"] == visit.id
+    assert await ring.verified(token, "visitroom", "program") is None  # another scope: checked anew
+    ring.remember_verified("a.b.c", "visitroom", "visit", "k-not-in-the-ring", {"vid": visit.id})
+    assert await ring.verified("a.b.c", "visitroom", "visit") is None
+
+
+async def test_a_header_nested_past_the_parser_s_depth_is_malformed_not_an_error(client):
+    visit = await make_visit(client)
+    header = base64.urlsafe_b64encode(b"[" * 1400).rstrip(b"=").decode()
+    await _refused(client, f"/join/{visit.id}?token={header}.e30.sig", 401, "damaged or incomplete")
