@@ -202,11 +202,23 @@ class SignalingEndpoint:
         loop = asyncio.get_running_loop()
         bucket = TokenBucket(self.settings.flood_rate, self.settings.flood_burst, loop.time())
         inline = ws.inline
-        if inline is not None:
-            inline.take = partial(self._at_once, seat, conn, state, bucket, sink, loop.time)
+        if inline is None:
+            await self._read_frames(ws, seat, conn, state, bucket, None)
+            return
+        inline.take = partial(self._at_once, seat, conn, state, bucket, sink, loop.time)
+        try:
+            await self._read_frames(ws, seat, conn, state, bucket, inline)
+        finally:
+            inline.idle, inline.take = False, None  # (a reader cancelled or done: nothing more)
+
+    async def _read_frames(self, ws: ServerWebSocket, seat: Seat, conn: str, state: _Connection,
+                           bucket: TokenBucket, inline: Any) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             if inline is not None:
-                inline.idle = True  # frames that need no await are handled as they come
+                # Parked with nothing queued: frames that need no await are handled as they
+                # come (with one queued, those after it wait behind it).
+                inline.idle = not inline._buffer  # noqa: SLF001
             frame = await ws.receive()
             if inline is not None:
                 inline.idle = False
@@ -248,7 +260,9 @@ class SignalingEndpoint:
         """Handle a text frame as it is parsed, when nothing about it awaits: a ping, or a
         relay whose receiver's socket is in this process. False leaves the frame (not yet
         counted against the flood limit) to the reader task: everything else, a frame
-        refused (its error is sent from there), a flood."""
+        refused (its error is sent from there), a flood, a socket already closing."""
+        if state.ws.closed:
+            return False  # the reader task sees it closed and leaves the room
         try:
             message = parse_message(text, seat.role)
             if message.type in RELAYED:
@@ -262,10 +276,16 @@ class SignalingEndpoint:
                 return False
         except ProtocolError:
             return False
+        except Exception:  # the reader task meets it again, and it ends the socket as before
+            log.exception("frame left to the reader visit=%s conn=%s", seat.visit_id, conn)
+            return False
         state.last_seen = now = clock()
         if not bucket.take(now):  # (an empty bucket is not charged: the reader takes again)
             return False
-        target.deliver(Delivery(out))
+        try:
+            target.deliver(Delivery(out))
+        except Exception:  # not relayed twice: it counted, and may be partly written
+            log.exception("relay failed visit=%s conn=%s", seat.visit_id, conn)
         return True
 
     def refuse_new(self) -> None:

@@ -49,6 +49,7 @@ if WebSocketDataQueue is not None:
             if take is not None and self.idle and data.type is WSMsgType.TEXT \
                     and not self._buffer and take(data.data):
                 return
+            self.idle = False  # queued: whatever follows it waits behind it
             super().feed_data(data, size)
 else:  # pragma: no cover - only with an aiohttp that lacks the queue
     InlineFrames = None

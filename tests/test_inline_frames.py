@@ -4,9 +4,15 @@ socket sends, the errors it gets, the flood limit."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+from aiohttp._websocket.reader import WebSocketReader
+
 from server.keys import SIGNALING
+from signaling.inline_frames import InlineFrames
+from signaling.router import LocalRouter
 from tests.live import in_call
 
 
@@ -93,3 +99,65 @@ def test_an_aiohttp_without_the_queue_s_parts_gets_no_inline_queue():
         protocol = object()
 
     assert install(Bare(), Bare()) is None
+
+
+async def test_a_socket_the_server_is_closing_relays_nothing_more_and_leaves_its_room(live):
+    visit, therapist, patient = await in_call(live)
+    patient_id = visit.participant("patient").id
+    closing = next(state.ws for state in live.app[SIGNALING]._open.values()
+                   if state.ws.inline.take.args[0].participant_id == patient_id)
+    # As while a close waits for a browser that reads nothing to drain its buffer: the
+    # socket counts as closed and its reader has not woken yet.
+    closing._closed = True
+    for n in range(5):
+        await patient.send(_candidate(visit.participant("therapist").id, n))
+    seen = await therapist.drain(0.5)
+    # The frame that wakes the reader is handled (as it always was); then it sees the socket
+    # closed and leaves the room, and nothing more is relayed.
+    assert len([m for m in seen if m.get("type") == "candidate"]) <= 1
+    assert any(m.get("type") == "peer-left" for m in seen)
+
+
+async def test_an_unexpected_error_in_the_inline_path_leaves_the_frame_to_the_reader(
+        live, monkeypatch, caplog):
+    def broken(self, seat, conn, message):
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(LocalRouter, "relay_target", broken)
+    visit, therapist, patient = await in_call(live)
+    with caplog.at_level(logging.ERROR, logger="signaling.endpoint"):
+        await patient.send(_candidate(visit.participant("therapist").id, 3))
+        relayed = await therapist.expect("candidate")
+    assert relayed["candidate"]["candidate"].startswith("candidate:3 ")
+    assert "frame left to the reader" in caplog.text
+    assert await patient.alive()
+
+
+def _client_frame(text: str) -> bytes:
+    payload = text.encode()
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + bytes(4) + payload  # masked with a zero key
+
+
+class _Reading:
+    """What aiohttp's queue asks of the connection (flow control)."""
+
+    _reading_paused = False
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+
+    def resume_reading(self) -> None:
+        self._reading_paused = False
+
+
+async def test_once_a_frame_is_queued_the_frames_after_it_queue_behind_it():
+    queue = InlineFrames(_Reading(), 2 ** 16, loop=asyncio.get_running_loop())
+    parser = WebSocketReader(queue, 2 ** 20, compress=False, decode_text=True)
+    taken: list[str] = []
+    queue.take = lambda text: text.startswith("relay") and not taken.append(text)
+    queue.idle = True
+    parser.feed_data(_client_frame("relay-1") + _client_frame("chat-2") + _client_frame("relay-3"))
+    assert taken == ["relay-1"]
+    assert [m.data for m, _ in queue._buffer] == ["chat-2", "relay-3"]
+    assert queue.idle is False
