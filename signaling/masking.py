@@ -75,6 +75,18 @@ class MaskedFramesOnly:
                 self._payload_left -= step
                 at += step
                 continue
+            if not self._head and end - at >= 2:
+                # A whole header in this chunk (the usual case): read it in one step.
+                second = data[at + 1]
+                if not second & _MASK_BIT:
+                    return False
+                extended = _EXTENDED.get(second & _LENGTH, 0)
+                size = 2 + extended + _MASK_KEY
+                if end - at >= size:
+                    self._payload_left = (int.from_bytes(data[at + 2:at + 2 + extended], "big")
+                                          if extended else second & _LENGTH)
+                    at += size
+                    continue
             self._head.append(data[at])
             at += 1
             head = self._head

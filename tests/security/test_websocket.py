@@ -290,3 +290,23 @@ def test_the_mask_check_follows_frames_however_the_bytes_arrive(chunk):
     assert guard.feed_data(b"\x81\x02hi") == (True, b"")  # unmasked: nothing passes
     assert reader.fed == stream and queue.failed is not None
     assert guard.feed_data(_masked_frame(3)) == (True, b"")  # and nothing after it
+
+
+def test_an_unmasked_frame_after_masked_ones_in_one_chunk_stops_the_whole_chunk():
+    class Queue:
+        failed: Exception | None = None
+
+        def set_exception(self, exc: Exception) -> None:
+            self.failed = exc
+
+    class Reader:
+        fed = b""
+
+        def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+            self.fed += data
+            return False, b""
+
+    reader, queue = Reader(), Queue()
+    guard = MaskedFramesOnly(reader, queue)
+    assert guard.feed_data(_masked_frame(5) + _masked_frame(300) + b"\x81\x02hi") == (True, b"")
+    assert reader.fed == b"" and queue.failed is not None
