@@ -227,6 +227,9 @@ def install(folder: Path) -> LoopWatch:
             watch.attach(loop)
 
     asyncio.events._set_running_loop = set_running_loop  # type: ignore[assignment]
+    # uvloop calls the `asyncio._set_running_loop` it finds when it is imported (after this,
+    # from sitecustomize), not asyncio.events' one: without this its loop is never watched.
+    asyncio._set_running_loop = set_running_loop  # type: ignore[attr-defined]
     threading.Thread(target=watch.watch, name="loop-watch", daemon=True).start()
     return watch
 
