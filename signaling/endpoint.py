@@ -29,6 +29,7 @@ from signaling.rate import TokenBucket
 from signaling.router import Router, Sink
 from signaling.seat import Seat
 from signaling.sink import SocketSink
+from signaling.upgraded import release_http_side
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,14 @@ class _Connection:
     def __init__(self, ws: web.WebSocketResponse, now: float) -> None:
         self.ws = ws
         self.last_seen = now
+
+
+def _log_open(seat: Seat, conn: str) -> None:
+    # Logged from here, not from the handler: the logger looks up its caller's frame, and
+    # the frame object that makes for a coroutine stays as long as the coroutine (the
+    # handler's lives as long as its socket).
+    log.info("socket open visit=%s participant=%s conn=%s", seat.visit_id, seat.participant_id,
+             conn)
 
 
 def _json_refusal(status: int, code: str, message: str) -> web.Response:
@@ -163,6 +172,7 @@ class SignalingEndpoint:
         if not ws.can_prepare(request).ok:
             return _json_refusal(400, "not_websocket", "Open this address as a WebSocket.")
         await ws.prepare(request)
+        release_http_side(request, ws)
         if self.draining:  # began to stop while this socket was opened
             await ws.close(code=CLOSE_RECONNECT, message=b"reconnect")
             return ws
@@ -174,8 +184,7 @@ class SignalingEndpoint:
         self._open[conn] = state
         if self._heartbeat is None:
             self._heartbeat = asyncio.ensure_future(self._beat())
-        log.info("socket open visit=%s participant=%s conn=%s", seat.visit_id,
-                 seat.participant_id, conn)
+        _log_open(seat, conn)
         # Read in a task of its own, started before the join: whatever the room answers,
         # and whenever (a denial may close the socket at once), the reader is there to
         # see the socket close. Waking it for each frame then resumes a short chain of

@@ -37,6 +37,8 @@ if WebSocketDataQueue is not None:
     class InlineFrames(WebSocketDataQueue):  # type: ignore[misc, valid-type]
         """A socket's message queue that offers text frames to `take` before queueing."""
 
+        __slots__ = ("take", "idle")
+
         def __init__(self, protocol: Any, limit: int, *, loop: Any) -> None:
             super().__init__(protocol, limit, loop=loop)
             self.take: Take | None = None

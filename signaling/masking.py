@@ -39,6 +39,8 @@ class MaskedFramesOnly:
     every frame header carries the mask bit; at the first that does not, fails the reader
     with a protocol error and passes nothing more."""
 
+    __slots__ = ("_reader", "_queue", "_head", "_payload_left", "_failed")
+
     def __init__(self, reader: Any, queue: Any) -> None:
         self._reader = reader
         self._queue = queue
