@@ -266,22 +266,28 @@ def _masked_frame(size: int) -> bytes:
     return head + os.urandom(4) + b"\x80" * size  # a payload byte that looks like a header
 
 
+class _Queue:
+    """Stands for aiohttp's message queue: keeps the error the mask check reports."""
+
+    failed: Exception | None = None
+
+    def set_exception(self, exc: Exception) -> None:
+        self.failed = exc
+
+
+class _Reader:
+    """Stands for aiohttp's frame reader: keeps the bytes the mask check passes on."""
+
+    fed = b""
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.fed += data
+        return False, b""
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 7, 1000, 1 << 20])
 def test_the_mask_check_follows_frames_however_the_bytes_arrive(chunk):
-    class Queue:
-        failed: Exception | None = None
-
-        def set_exception(self, exc: Exception) -> None:
-            self.failed = exc
-
-    class Reader:
-        fed = b""
-
-        def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-            self.fed += data
-            return False, b""
-
-    reader, queue = Reader(), Queue()
+    reader, queue = _Reader(), _Queue()
     guard = MaskedFramesOnly(reader, queue)
     stream = b"".join(_masked_frame(n) for n in (0, 5, 125, 126, 300, 65535, 65536, 4))
     for at in range(0, len(stream), chunk):
@@ -293,20 +299,7 @@ def test_the_mask_check_follows_frames_however_the_bytes_arrive(chunk):
 
 
 def test_an_unmasked_frame_after_masked_ones_in_one_chunk_stops_the_whole_chunk():
-    class Queue:
-        failed: Exception | None = None
-
-        def set_exception(self, exc: Exception) -> None:
-            self.failed = exc
-
-    class Reader:
-        fed = b""
-
-        def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-            self.fed += data
-            return False, b""
-
-    reader, queue = Reader(), Queue()
+    reader, queue = _Reader(), _Queue()
     guard = MaskedFramesOnly(reader, queue)
     assert guard.feed_data(_masked_frame(5) + _masked_frame(300) + b"\x81\x02hi") == (True, b"")
     assert reader.fed == b"" and queue.failed is not None
