@@ -3,7 +3,9 @@
 Before the upgrade: the Origin must be the public URL's and the authenticator (given by
 the server, which owns cookies and links) must name a seat. After it: every text frame is
 rate-limited, validated and handed to the router; whatever the room answers comes back,
-whenever it comes, through the connection's sink (a bounded send queue).
+whenever it comes, through the connection's sink (a bounded send queue). A ping, or a
+relay whose receiver's socket is in this process, is handled as aiohttp parses it, without
+waking the socket's reader task (`_at_once`, `signaling/inline_frames.py`).
 """
 
 from __future__ import annotations
