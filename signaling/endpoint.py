@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import WSMsgType, web
 
+from signaling.bus import Delivery
 from signaling.closes import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
@@ -25,7 +26,6 @@ from signaling.closes import (
     CLOSE_RECONNECT,
 )
 from signaling.masking import ServerWebSocket
-from signaling.bus import Delivery
 from signaling.protocol import RELAYED, ProtocolError, encode, error, parse_message
 from signaling.rate import TokenBucket
 from signaling.router import Router, Sink
@@ -213,58 +213,52 @@ class SignalingEndpoint:
         loop = asyncio.get_running_loop()
         bucket = TokenBucket(self.settings.flood_rate, self.settings.flood_burst, loop.time())
         inline = ws.inline
-        if inline is None:
-            await self._read_frames(ws, seat, conn, state, bucket, None)
-            return
-        inline.take = partial(self._at_once, seat, conn, state, bucket, sink, loop.time)
+        if inline is not None:
+            inline.take = partial(self._at_once, seat, conn, state, bucket, sink, loop.time)
         try:
-            await self._read_frames(ws, seat, conn, state, bucket, inline)
-        finally:
-            inline.idle, inline.take = False, None  # (a reader cancelled or done: nothing more)
-
-    async def _read_frames(self, ws: ServerWebSocket, seat: Seat, conn: str, state: _Connection,
-                           bucket: TokenBucket, inline: Any) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if inline is not None:
-                # Parked with nothing queued: frames that need no await are handled as they
-                # come (with one queued, those after it wait behind it).
-                inline.idle = not inline._buffer  # noqa: SLF001
-            frame = await ws.receive()
-            if inline is not None:
-                inline.idle = False
-            if frame.type in _CLOSED:
-                return
-            state.last_seen = now = loop.time()
-            if frame.type == WSMsgType.PONG:
-                continue
-            if frame.type == WSMsgType.PING:
-                await ws.pong(frame.data)
-                continue
-            if not bucket.take(now):
-                log.warning("flood visit=%s conn=%s", seat.visit_id, conn)
-                await ws.send_str(encode(error("flood", "Too many messages; closing.")))
-                await ws.close(code=CLOSE_POLICY, message=b"flood")
-                return
-            if frame.type == WSMsgType.BINARY:
-                await ws.send_str(encode(error("binary_refused", "Send JSON text frames only.")))
-                continue
-            if frame.type != WSMsgType.TEXT:
-                continue
-            refused_type: dict[str, str] = {}
-            try:
-                message = parse_message(frame.data, seat.role)
-                refused_type = {"re": message.type}  # an error names what it refuses
-                if message.type == "ping":
-                    await ws.send_str(encode({"type": "pong", "t": message["t"]}))
-                elif message.type == "bye":
-                    await ws.close(code=CLOSE_NORMAL)
+            while True:
+                if inline is not None:
+                    # Parked with nothing queued: frames that need no await are handled as they
+                    # come (with one queued, those after it wait behind it).
+                    inline.idle = not inline._buffer
+                frame = await ws.receive()
+                if inline is not None:
+                    inline.idle = False
+                if frame.type in _CLOSED:
                     return
-                else:
-                    await self.router.inbound(seat, conn, message)
-            except ProtocolError as exc:
-                if not ws.closed:
-                    await ws.send_str(encode(error(exc.code, exc.message, **refused_type)))
+                state.last_seen = now = loop.time()
+                if frame.type == WSMsgType.PONG:
+                    continue
+                if frame.type == WSMsgType.PING:
+                    await ws.pong(frame.data)
+                    continue
+                if not bucket.take(now):
+                    log.warning("flood visit=%s conn=%s", seat.visit_id, conn)
+                    await ws.send_str(encode(error("flood", "Too many messages; closing.")))
+                    await ws.close(code=CLOSE_POLICY, message=b"flood")
+                    return
+                if frame.type == WSMsgType.BINARY:
+                    await ws.send_str(encode(error("binary_refused", "Send JSON text frames only.")))
+                    continue
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                refused_type: dict[str, str] = {}
+                try:
+                    message = parse_message(frame.data, seat.role)
+                    refused_type = {"re": message.type}  # an error names what it refuses
+                    if message.type == "ping":
+                        await ws.send_str(encode({"type": "pong", "t": message["t"]}))
+                    elif message.type == "bye":
+                        await ws.close(code=CLOSE_NORMAL)
+                        return
+                    else:
+                        await self.router.inbound(seat, conn, message)
+                except ProtocolError as exc:
+                    if not ws.closed:
+                        await ws.send_str(encode(error(exc.code, exc.message, **refused_type)))
+        finally:
+            if inline is not None:  # (a reader cancelled or done: nothing more inline)
+                inline.idle, inline.take = False, None
 
     def _at_once(self, seat: Seat, conn: str, state: _Connection, bucket: TokenBucket,
                  sink: Sink, clock: Callable[[], float], text: str) -> bool:

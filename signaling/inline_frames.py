@@ -18,7 +18,8 @@ them, `install` returns None and every frame goes through the reader task.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import WSMsgType
 
@@ -37,7 +38,7 @@ if WebSocketDataQueue is not None:
     class InlineFrames(WebSocketDataQueue):  # type: ignore[misc, valid-type]
         """A socket's message queue that offers text frames to `take` before queueing."""
 
-        __slots__ = ("take", "idle")
+        __slots__ = ("idle", "take")
 
         def __init__(self, protocol: Any, limit: int, *, loop: Any) -> None:
             super().__init__(protocol, limit, loop=loop)
@@ -67,15 +68,15 @@ def install(ws: Any, request: Any) -> Any | None:
         return None
     # The same flow-control limit as the queue it replaces (reading pauses when that much
     # is queued and unread).
-    limit = getattr(ws._reader, "_limit", 2 ** 17) // 2  # noqa: SLF001
-    queue = InlineFrames(request._protocol, limit, loop=ws._loop)  # noqa: SLF001
-    options = {"compress": bool(ws._compress)}  # noqa: SLF001
+    limit = getattr(ws._reader, "_limit", 2 ** 17) // 2
+    queue = InlineFrames(request._protocol, limit, loop=ws._loop)
+    options = {"compress": bool(ws._compress)}
     if hasattr(ws, "_decode_text"):
-        options["decode_text"] = ws._decode_text  # noqa: SLF001
+        options["decode_text"] = ws._decode_text
     try:
-        parser = WebSocketReader(queue, ws._max_msg_size, **options)  # noqa: SLF001
+        parser = WebSocketReader(queue, ws._max_msg_size, **options)
     except TypeError:
         return None
-    ws._reader, ws._parser = queue, parser  # noqa: SLF001
-    handler._payload_parser = parser  # noqa: SLF001
+    ws._reader, ws._parser = queue, parser
+    handler._payload_parser = parser
     return queue

@@ -39,7 +39,7 @@ class MaskedFramesOnly:
     every frame header carries the mask bit; at the first that does not, fails the reader
     with a protocol error and passes nothing more."""
 
-    __slots__ = ("_reader", "_queue", "_head", "_payload_left", "_failed")
+    __slots__ = ("_failed", "_head", "_payload_left", "_queue", "_reader")
 
     def __init__(self, reader: Any, queue: Any) -> None:
         self._reader = reader

@@ -38,9 +38,9 @@ def release_http_side(request: Any, response: Any) -> None:
     if getattr(handler, "_upgraded", False) and getattr(handler, "_payload_parser", None) \
             is not None:
         if hasattr(handler, "_parser"):
-            handler._parser = None  # noqa: SLF001
+            handler._parser = None
         if isinstance(getattr(handler, "_messages", None), deque) and not handler._messages:
-            handler._messages = _NO_MESSAGES  # noqa: SLF001
+            handler._messages = _NO_MESSAGES
     cache = getattr(request, "_cache", None)
     if isinstance(cache, dict):
         cache.pop("cookies", None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 import time
@@ -135,10 +136,12 @@ class KeyRing:
         self._keys: dict[str, SigningKey] = {}
         self._newest: SigningKey | None = None
         self._loaded_at = 0.0
-        self._verified: OrderedDict[tuple[str, str, str], tuple[str, dict[str, Any]]] = OrderedDict()
-        """(token, issuer, scope) → (kid, claims) of tokens `_signed_claims` accepted: an
-        Ed25519 check and PyJWT's parse cost about 0.1 ms, and a browser presents the same
-        token with every request and socket of its visit."""
+        self._verified: OrderedDict[tuple[bytes, str, str], tuple[str, str]] = OrderedDict()
+        """(token's digest, issuer, scope) → (kid, claims segment) of tokens `_signed_claims`
+        accepted: an Ed25519 check and PyJWT's parse cost about 0.1 ms, and a browser
+        presents the same token with every request and socket of its visit. Kept compact
+        (a 16-byte BLAKE2b digest, the claims as the token carries them: about 0.5 KB an
+        entry): with thousands of sockets open it is part of what each costs."""
 
     async def load(self) -> None:
         """(Re)read the keys; creates the first one on an empty database."""
@@ -184,19 +187,28 @@ class KeyRing:
     async def verified(self, token: str, issuer: str, scope: str) -> dict[str, Any] | None:
         """The claims (a copy) of a token `_signed_claims` accepted before for this issuer
         and scope, while the key that verified it is still in the ring; None otherwise."""
-        memo = (token, issuer, scope)
+        memo = (_digest(token), issuer, scope)
         found = self._verified.get(memo)
         if found is None or await self.get(found[0]) is None:
             return None
         self._verified.move_to_end(memo)
-        return dict(found[1])
+        claims: dict[str, Any] = json.loads(_segment_bytes(found[1]))
+        return claims
 
-    def remember_verified(self, token: str, issuer: str, scope: str, kid: str,
-                          claims: dict[str, Any]) -> None:
+    def remember_verified(self, token: str, issuer: str, scope: str, kid: str) -> None:
         """Keep a token `_signed_claims` accepted (the least recently used go first)."""
-        self._verified[(token, issuer, scope)] = (kid, dict(claims))
+        self._verified[(_digest(token), issuer, scope)] = (kid, token.split(".")[1])
         if len(self._verified) > _VERIFIED_MAX:
             self._verified.popitem(last=False)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.blake2b(token.encode(), digest_size=16).digest()
+
+
+def _segment_bytes(segment: str) -> bytes:
+    """A JWT segment's bytes (base64url without padding)."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 def sign_token(key: SigningKey, scope: Scope, *, issuer: str, subject: str, jti: str,
@@ -257,7 +269,7 @@ async def _signed_claims(ring: KeyRing, token: str, *, issuer: str,
         return known
     try:
         header = _unverified_header(token)
-    except (ValueError, binascii.Error, RecursionError):  # (a header nested past the parser's depth)
+    except (ValueError, TypeError, binascii.Error, RecursionError):  # (nested past the parser's depth)
         raise LinkRefused(LinkProblem.MALFORMED) from None
     kid = header.get("kid")
     if header.get("alg") != ALGORITHM:
@@ -287,17 +299,16 @@ async def _signed_claims(ring: KeyRing, token: str, *, issuer: str,
     # What the link's row is looked up by (`verify_issued`): strings, or a malformed token.
     if not all(isinstance(claims.get(k, ""), str) for k in ("sub", "jti", "vid")):
         raise LinkRefused(LinkProblem.MALFORMED)
-    ring.remember_verified(token, issuer, scope.name, kid, claims)
+    ring.remember_verified(token, issuer, scope.name, kid)
     return claims
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
     """The JWT's header alone (PyJWT's get_unverified_header decodes and checks all three
     parts, character by character: 18 µs); jwt.decode checks everything after."""
-    segment = token.split(".", 1)[0]
-    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    header = json.loads(_segment_bytes(token.split(".", 1)[0]))
     if not isinstance(header, dict):
-        raise ValueError("a JWT header is an object")
+        raise TypeError("a JWT header is an object")
     return header
 
 

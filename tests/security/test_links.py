@@ -296,7 +296,7 @@ async def test_a_remembered_link_counts_only_while_its_key_is_in_the_ring(client
     token = _token(path)
     assert (await ring.verified(token, "visitroom", "visit"))["vid"] == visit.id
     assert await ring.verified(token, "visitroom", "program") is None  # another scope: checked anew
-    ring.remember_verified("a.b.c", "visitroom", "visit", "k-not-in-the-ring", {"vid": visit.id})
+    ring.remember_verified("a.b.c", "visitroom", "visit", "k-not-in-the-ring")
     assert await ring.verified("a.b.c", "visitroom", "visit") is None
 
 
