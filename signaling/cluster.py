@@ -20,7 +20,9 @@ watching and repairing, is `signaling.cluster_recovery`.
 What carries messages and ownership is a `ClusterBus` (`signaling.cluster_bus`); what
 nodes say to each other is one typed message per operation (`signaling.cluster_messages`),
 each taken by its handler here. The rooms this node owns live in a `LocalRouter`, asked
-through its methods only.
+through its methods only. The module is longer than 400 lines by a few: the half that
+serves this node's sockets and the owner's half that takes their messages share the
+node's seats and owners (the watching and repairing went to `signaling.cluster_recovery`).
 """
 
 from __future__ import annotations
