@@ -868,27 +868,37 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
 def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
     """Page/API p99 (worst route) and relay p99 against the visits that were open at once
     (mean over each level's window), a line per setup, the targets as lines; a red ring
-    where the level did not hold."""
+    where the level did not hold; beside them the CPU the machine's other processes used."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fig, (pages, relay) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    fig, (pages, relay, others) = plt.subplots(1, 3, figsize=(14, 4), dpi=110,
+                                               gridspec_kw={"width_ratios": (3, 3, 2)})
     labels = {"workers2": "serve --workers 2 (+ Redis)", "one": "one process (SQLite)"}
-    for setup, style in zip(dict.fromkeys(r["setup"] for r in rows), ("o-", "s--")):
+    for setup, style, color in zip(dict.fromkeys(r["setup"] for r in rows), ("o-", "s--"), ("C0", "C2")):
         mine = [r for r in rows if r["setup"] == setup]
         visits = [r["concurrent_mean"] for r in mine]
         for axis, key in ((pages, "page_p99_ms"), (relay, "relay_p99_ms")):
-            axis.plot(visits, [r[key] for r in mine], style, label=labels.get(setup, setup))
+            axis.plot(visits, [r[key] for r in mine], style, color=color, label=labels.get(setup, setup))
             missed = [r for r in mine if not r["held"]]
             axis.plot([r["concurrent_mean"] for r in missed], [r[key] for r in missed], style[0],
                       ms=11, mfc="none", mec="red")
+        others.plot(visits, [r["others_cpu_pct"] for r in mine], style, color=color,
+                    label=labels.get(setup, setup))
     pages.axhline(PAGE_TARGET_MS, color="grey", ls=":", label=f"target {PAGE_TARGET_MS:g} ms")
     relay.axhline(RELAY_TARGET_MS, color="grey", ls=":", label=f"target {RELAY_TARGET_MS:g} ms")
     pages.set(title="Every page and API call: p99 of the worst route", ylabel="ms")
     relay.set(title="Relayed messages: p99 one way", ylabel="ms")
+    others.set(title="Other processes' CPU meanwhile", ylabel="% of one core (2 cores: 200)",
+               xlabel="concurrent visits, mean over the window", xscale="log", ylim=(0, 200))
+    others.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    others.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    others.xaxis.set_minor_formatter(NullFormatter())
+    others.grid(True, alpha=0.3)
+    others.legend(fontsize=8)
     for axis in (pages, relay):
         axis.set(xlabel="concurrent visits, mean over the window (red ring: not held)",
                  xscale="log", yscale="log")
