@@ -60,6 +60,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat: all but
+    idle and iowait; guest time is already in user)."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS
+
+
 def rss_kb(pid: int) -> int:
     """Resident memory of a process in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import (
-    CLOCK_TICKS,
+    busy_seconds,
     cpu_seconds,
     free_port,
     pin,
@@ -74,14 +74,6 @@ async def settled_rss(pid: int, started: float, quiet: float = 2.0, limit: float
         elif time.monotonic() - since >= quiet:
             break
     return last
-
-
-def busy_seconds() -> float:
-    """CPU seconds every core of the machine has spent busy (user, nice, system, irq...)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    ticks = [int(f) for f in fields]
-    # idle and iowait are fields 4 and 5; guest time is already counted in user.
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS
 
 
 class Counted:

@@ -44,6 +44,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import (
+    busy_seconds,
     cpu_seconds,
     free_port,
     pin,
@@ -53,7 +54,7 @@ from bench.common import (
     use_uvloop,
     wait_http,
 )
-from bench.signaling import _percentile, busy_seconds, own_cpu_seconds
+from bench.signaling import _percentile, own_cpu_seconds
 
 CONCURRENCY = 50
 VISITS_PER_BROWSER = 120

@@ -50,9 +50,9 @@ from typing import Any
 import aiohttp
 
 from bench.common import (
-    CLOCK_TICKS,
     ROOT,
     Server,
+    busy_seconds,
     cpu_seconds,
     free_port,
     pin,
@@ -364,13 +364,6 @@ async def _run_visitroom(tmp: Path, visits: int, seconds: float, rate: float | N
             stop_server(server)
         if redis_server is not None:
             stop_server(redis_server)
-
-
-def busy_seconds() -> float:
-    """CPU seconds every core of the machine has spent busy since boot (/proc/stat: all but
-    idle and iowait; guest time is already in user)."""
-    ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS
 
 
 def own_cpu_seconds() -> float:
